@@ -1,0 +1,1 @@
+"""cloud-access-bot: time-limited AWS access approved in Slack."""

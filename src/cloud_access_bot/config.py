@@ -1,0 +1,347 @@
+"""The YAML configuration: schema, perkbox compatibility and error reporting.
+
+perkbox's camelCase keys (``loginRoles``, ``approvalGroups``, ``dynamoDbTable``, its misspelt
+``identiyRegion``…) load unchanged through aliases; the project's own extensions are snake_case.
+Every problem in a file is reported at once, each with its key path and the file's source.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/([\w+=,.@/-]{1,512})$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
+ACTION_PATTERN = re.compile(r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")
+
+DEFAULT_NEVER_GRANTABLE = ("iam:*", "organizations:*", "sts:*", "account:*")
+DEFAULT_DURATIONS = (15, 30, 60, 120, 240, 480, 720)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``problems`` holds one line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def _account_number(value: Any) -> str:
+    """YAML reads 012345678901 as an int and drops the zero: pad ints back to 12 digits."""
+    if isinstance(value, bool):
+        raise ValueError("must be a 12-digit AWS account number")
+    if isinstance(value, int):
+        if not 0 < value < 10**12:
+            raise ValueError(f"{value} is not a 12-digit AWS account number")
+        return f"{value:012d}"
+    if isinstance(value, str) and re.fullmatch(r"\d{12}", value.strip()):
+        return value.strip()
+    raise ValueError(f"{value!r} is not a 12-digit AWS account number")
+
+
+AccountNumber = Annotated[str, BeforeValidator(_account_number)]
+
+
+class AccessMode(StrEnum):
+    INLINE_POLICY = "inline_policy"
+    MANAGED_POLICY = "managed_policy"
+    SESSION_CREDENTIALS = "session_credentials"
+
+
+class SelfApproval(StrEnum):
+    """Whether a requester may approve their own request."""
+
+    DENY = "deny"
+    BREAK_GLASS = "break_glass"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _check_role_names(names: list[str]) -> list[str]:
+    for name in names:
+        if not ROLE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid IAM role name")
+    return names
+
+
+def _check_regions(regions: list[str]) -> list[str]:
+    for region in regions:
+        if not REGION.match(region):
+            raise ValueError(f"{region!r} is not an AWS region name (e.g. eu-west-1)")
+    return regions
+
+
+def _check_durations(durations: list[int]) -> list[int]:
+    for minutes in durations:
+        if not 1 <= minutes <= 7 * 24 * 60:
+            raise ValueError(f"{minutes} minutes is outside 1 minute .. 7 days")
+    return sorted(set(durations))
+
+
+def _check_actions(actions: list[str]) -> list[str]:
+    for action in actions:
+        if not ACTION_PATTERN.match(action):
+            raise ValueError(f"{action!r} is not an IAM action pattern like 's3:GetObject'")
+    return actions
+
+
+class AutoApproveRule(_Strict):
+    """Requests matching every clause are approved without a human (and still audited)."""
+
+    accounts: list[str] = Field(
+        default_factory=list,
+        description="Account names the rule covers; empty means every non-production account.",
+    )
+    access_levels: list[str] = Field(default_factory=lambda: ["List", "Read"])
+    max_duration_minutes: int = Field(default=60, ge=1)
+
+    @field_validator("access_levels")
+    @classmethod
+    def _known_levels(cls, levels: list[str]) -> list[str]:
+        known = {"List", "Read", "Write", "Tagging", "Permissions management"}
+        for level in levels:
+            if level not in known:
+                raise ValueError(f"{level!r} is not one of {sorted(known)}")
+        return levels
+
+
+class Preset(_Strict):
+    """A named bundle of actions offered at the top of the request modal."""
+
+    description: str = ""
+    actions: list[str]
+
+    _check = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
+
+
+class AccountConfig(_Strict):
+    account_number: AccountNumber
+    iam_role: str = Field(description="Role the bot assumes in this account.")
+    account_alias: str | None = None
+    approval_groups: list[str] | None = Field(
+        default=None, description="Slack user groups approving for this account (else global)."
+    )
+    login_roles: list[str] | None = Field(default=None, description="Else the global loginRoles.")
+    access_mode: AccessMode = AccessMode.INLINE_POLICY
+    managed_policy_name: str = "cloud-access-bot-grants"
+    managed_policy_path: str = "/"
+    broker_role: str | None = Field(
+        default=None, description="Role assumed for session_credentials grants."
+    )
+    console_login_url: str | None = None
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    production: bool = False
+    allowed_dangerous_actions: list[str] = Field(default_factory=list)
+    regions: list[str] | None = None
+
+    _roles = field_validator("login_roles")(
+        classmethod(lambda cls, v: None if v is None else _check_role_names(v))
+    )
+    _regions = field_validator("regions")(
+        classmethod(lambda cls, v: None if v is None else _check_regions(v))
+    )
+    _dangerous = field_validator("allowed_dangerous_actions")(
+        classmethod(lambda cls, v: _check_actions(v))
+    )
+
+    @field_validator("iam_role", "broker_role")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> AccountConfig:
+        for field in ("iam_role", "broker_role"):
+            arn = getattr(self, field)
+            match = ROLE_ARN.match(arn) if arn else None
+            if match and match.group(2) != self.account_number:
+                raise ValueError(
+                    f"{field} {arn} is in account {match.group(2)}, "
+                    f"not in account_number {self.account_number}"
+                )
+        if self.access_mode is AccessMode.SESSION_CREDENTIALS and not self.broker_role:
+            raise ValueError("access_mode session_credentials needs broker_role")
+        return self
+
+
+class BotConfig(_Strict):
+    """The whole YAML file. Aliases are perkbox's keys; field names are the project's."""
+
+    login_roles: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("loginRoles", "login_roles")
+    )
+    approval_groups: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("approvalGroups", "approval_groups")
+    )
+    regions: list[str] = Field(default_factory=lambda: ["eu-west-1"])
+    accounts: dict[str, AccountConfig]
+    dynamodb_table: str = Field(
+        default="cloud_access_bot",
+        validation_alias=AliasChoices("dynamoDbTable", "dynamodb_table"),
+        pattern=r"^[A-Za-z0-9_.-]{3,255}$",
+    )
+    request_command: str = "request"
+    identity_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("identiyRegion", "identity_region")
+    )
+    audit_command: str | None = None
+
+    create_table: bool = False
+    durations_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_DURATIONS))
+    max_duration_minutes: int = Field(default=720, ge=1)
+    approvals_required: int = Field(default=1, ge=1, le=10)
+    self_approval: SelfApproval = SelfApproval.DENY
+    auto_approve: list[AutoApproveRule] = Field(default_factory=list)
+    pending_timeout_minutes: int = Field(default=480, ge=1)
+    reminder_minutes: list[int] = Field(default_factory=lambda: [30, 120, 240])
+    never_grantable_actions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NEVER_GRANTABLE)
+    )
+    deny_permissions_management: bool = True
+    allow_wildcard_resources: bool = False
+    audit_channel: str | None = None
+    admin_groups: list[str] = Field(default_factory=list)
+    audit_retention_days: int = Field(default=400, ge=1)
+    sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
+    policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
+    presets: dict[str, Preset] = Field(default_factory=dict)
+
+    _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
+    _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
+    _durations = field_validator("durations_minutes")(
+        classmethod(lambda cls, v: _check_durations(v))
+    )
+    _never = field_validator("never_grantable_actions")(
+        classmethod(lambda cls, v: _check_actions(v))
+    )
+
+    @field_validator("request_command", "audit_command")
+    @classmethod
+    def _command_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.lstrip("/")
+        if not re.fullmatch(r"[a-z0-9_-]{1,31}", name):
+            raise ValueError(f"{value!r} is not a Slack command name (lowercase, no spaces)")
+        return name
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, accounts: dict[str, AccountConfig]) -> dict[str, AccountConfig]:
+        if not accounts:
+            raise ValueError("at least one account is required")
+        for name in accounts:
+            if not ACCOUNT_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid account name")
+        return accounts
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> BotConfig:
+        problems = []
+        seen: dict[str, str] = {}
+        for name, account in self.accounts.items():
+            if account.account_number in seen:
+                problems.append(
+                    f"accounts.{name}.account_number: {account.account_number} is also "
+                    f"account {seen[account.account_number]}"
+                )
+            seen[account.account_number] = name
+            if not (account.login_roles or self.login_roles):
+                problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
+            if not (account.approval_groups or self.approval_groups):
+                problems.append(
+                    f"accounts.{name}: no approval_groups here and no global approvalGroups"
+                )
+        for rule_index, rule in enumerate(self.auto_approve):
+            problems.extend(
+                f"auto_approve.{rule_index}.accounts: unknown account {name!r}"
+                for name in rule.accounts
+                if name not in self.accounts
+            )
+        if not self.durations_minutes:
+            problems.append("durations_minutes: at least one duration is required")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Derived views used across the app.
+
+    def account(self, name: str) -> AccountConfig | None:
+        return self.accounts.get(name)
+
+    def login_roles_for(self, account_name: str) -> list[str]:
+        account = self.accounts[account_name]
+        return account.login_roles or self.login_roles
+
+    def approval_groups_for(self, account_name: str) -> list[str]:
+        account = self.accounts[account_name]
+        return account.approval_groups or self.approval_groups
+
+    def regions_for(self, account_name: str) -> list[str]:
+        return self.accounts[account_name].regions or self.regions
+
+    def max_duration_for(self, account_name: str) -> int:
+        account = self.accounts[account_name]
+        return min(account.max_duration_minutes or self.max_duration_minutes,
+                   self.max_duration_minutes)
+
+    def durations_for(self, account_name: str) -> list[int]:
+        cap = self.max_duration_for(account_name)
+        return [m for m in self.durations_minutes if m <= cap]
+
+    def approvals_required_for(self, account_name: str) -> int:
+        return self.accounts[account_name].approvals_required or self.approvals_required
+
+
+def _format_error(error: Any) -> str:
+    path = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling)"
+    if error["type"] == "missing":
+        message = "required key is missing"
+    return f"{path}: {message}" if path else message
+
+
+def parse_config(text: str, source: str) -> BotConfig:
+    """Parse YAML text into a BotConfig or raise ConfigError listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"])
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the file must be a YAML mapping of keys to values"])
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            line = _format_error(error)
+            # Cross-checks join several problems into one error: split them back out.
+            problems.extend(part.strip() for part in line.split("; ") if part.strip())
+        raise ConfigError(source, problems) from None

@@ -1,0 +1,187 @@
+"""The access request, its lifecycle and its audit events (immutable values)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+    DENIED = "DENIED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+    FAILED = "FAILED"
+
+
+#: Allowed transitions. Every write of a new status is conditional on the current one being a
+#: key here whose set holds the new status, so concurrent deciders cannot both win.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset(
+        {Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}
+    ),
+    Status.APPROVED: frozenset({Status.ACTIVE, Status.FAILED}),
+    Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED, Status.FAILED}),
+}
+
+TERMINAL: frozenset[Status] = frozenset(s for s in Status if s not in TRANSITIONS)
+
+
+def can_transition(current: Status, new: Status) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def sources_of(new: Status) -> frozenset[Status]:
+    """Statuses from which ``new`` may be reached."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if new in targets)
+
+
+class EventType(StrEnum):
+    REQUESTED = "REQUESTED"
+    APPROVAL_ADDED = "APPROVAL_ADDED"
+    APPROVED = "APPROVED"
+    AUTO_APPROVED = "AUTO_APPROVED"
+    DENIED = "DENIED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+    GRANTED = "GRANTED"
+    GRANT_FAILED = "GRANT_FAILED"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+    EXTENSION_REQUESTED = "EXTENSION_REQUESTED"
+    EXTENDED = "EXTENDED"
+    RECONCILED = "RECONCILED"
+    CREDENTIALS_ISSUED = "CREDENTIALS_ISSUED"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a ``Z``, second precision (what IAM date conditions expect)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class ServiceAccess:
+    """What one request asks of one AWS service: IAM actions and the resources they target.
+
+    ``actions`` are full action names (``s3:GetObject``); ``resources`` are the ARNs the
+    requester chose (a bucket, a table…) or ``"*"``; the policy builder maps each action to the
+    ARN forms it really applies to.
+    """
+
+    service: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "actions": list(self.actions),
+            "resources": list(self.resources),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceAccess:
+        return cls(
+            service=str(data["service"]),
+            actions=tuple(str(a) for a in data["actions"]),
+            resources=tuple(str(r) for r in data["resources"]),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A Slack message the bot posted and keeps up to date (an approver's DM, say)."""
+
+    channel: str
+    ts: str
+    user: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"channel": self.channel, "ts": self.ts, "user": self.user}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MessageRef:
+        return cls(channel=str(data["channel"]), ts=str(data["ts"]), user=str(data.get("user", "")))
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """One request for access, as stored. ``version`` counts the transitions applied."""
+
+    id: str
+    requester_id: str
+    requester_email: str
+    account_name: str
+    account_id: str
+    login_role: str
+    reason: str
+    duration_minutes: int
+    services: tuple[ServiceAccess, ...]
+    created_at: datetime
+    status: Status = Status.PENDING
+    version: int = 1
+    approvers: tuple[str, ...] = ()
+    approvals: tuple[str, ...] = ()
+    approvals_required: int = 1
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    timeout_at: datetime | None = None
+    policy_name: str | None = None
+    policy_document: str | None = None
+    failure_reason: str | None = None
+    messages: tuple[MessageRef, ...] = ()
+    requester_message: MessageRef | None = None
+    last_event_hash: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(a for s in self.services for a in s.actions)
+
+    def with_changes(self, **changes: Any) -> AccessRequest:
+        return replace(self, **changes)
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The grant window when approved at ``now``: from now for ``duration_minutes``."""
+        start = now.replace(microsecond=0)
+        return start, start + timedelta(minutes=self.duration_minutes)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An immutable record of one step of a request's life."""
+
+    request_id: str
+    seq: int
+    type: EventType
+    actor: str
+    at: datetime
+    status: Status
+    details: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = ""
+    hash: str = ""

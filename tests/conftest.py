@@ -1,0 +1,46 @@
+"""Shared fixtures: a moto server on 127.0.0.1 reached through aioboto3 exactly as in production."""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_proxy, None)
+os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """Start moto's ThreadedMotoServer once per session and point every AWS client at it."""
+    from cloud_access_bot.sandbox.aws import start_moto
+
+    server, endpoint = start_moto()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AWS_ENDPOINT_URL", endpoint)
+    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    patch.setenv("AWS_SESSION_TOKEN", "testing")
+    patch.setenv("AWS_REGION", "eu-west-1")
+    patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    patch.delenv("MOTO_ACCOUNT_ID", raising=False)
+    patch.delenv("AWS_PROFILE", raising=False)
+    try:
+        yield endpoint
+    finally:
+        patch.undo()
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str) -> Iterator[str]:
+    """A moto server with empty state for this test; yields its endpoint URL."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    yield moto_endpoint
