@@ -1,0 +1,1 @@
+"""Adapters to AWS: clients and credential cache, DynamoDB store, IAM granters."""

@@ -1,0 +1,105 @@
+"""AwsClients against moto: own vs assumed credentials, caching, renewal, expired tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cloud_access_bot.aws import clients as clients_module
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.sandbox.aws import MOTO_DEFAULT_ACCOUNT
+
+ROLE = "arn:aws:iam::111111111111:role/bot"
+
+
+@pytest.fixture
+async def clients(aws: str) -> Any:
+    made = AwsClients(region="eu-west-1")
+    yield made
+    await made.close()
+
+
+async def _account_of(client: Any) -> str:
+    return (await client.get_caller_identity())["Account"]
+
+
+async def test_own_and_assumed_credentials_reach_their_accounts(clients: AwsClients) -> None:
+    async with clients.client("sts") as sts:
+        assert await _account_of(sts) == MOTO_DEFAULT_ACCOUNT
+    async with clients.assumed("sts", ROLE) as sts:
+        identity = await sts.get_caller_identity()
+    assert identity["Account"] == "111111111111"
+    assert identity["Arn"].endswith("assumed-role/bot/cloud-access-bot")
+
+
+async def test_role_created_through_assumed_client_is_only_in_target_account(
+    clients: AwsClients,
+) -> None:
+    async with clients.assumed("iam", ROLE) as iam:
+        await iam.create_role(RoleName="login", AssumeRolePolicyDocument="{}")
+    async with clients.client("iam") as iam:
+        with pytest.raises(ClientError) as err:
+            await iam.get_role(RoleName="login")
+    assert err.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+async def test_clients_and_credentials_are_reused(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    original = clients._assume_role
+
+    async def counting(role_arn: str) -> Any:
+        calls.append(role_arn)
+        return await original(role_arn)
+
+    monkeypatch.setattr(clients, "_assume_role", counting)
+    async with clients.assumed("sts", ROLE) as first:
+        await _account_of(first)
+    async with clients.assumed("sts", ROLE) as second:
+        await _account_of(second)
+    assert second is first
+    assert calls == [ROLE]
+
+
+async def test_credentials_are_renewed_shortly_before_expiry(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with clients.assumed("sts", ROLE) as before:
+        await _account_of(before)
+    moto_lifetime = timedelta(hours=1)
+    later = utcnow() + moto_lifetime - timedelta(minutes=2)
+    monkeypatch.setattr(clients_module, "utcnow", lambda: later)
+    async with clients.assumed("sts", ROLE) as after:
+        assert await _account_of(after) == "111111111111"
+    assert after is not before
+
+
+async def test_expired_token_drops_credentials_and_retries_once(clients: AwsClients) -> None:
+    seen: list[Any] = []
+
+    async def work(sts: Any) -> str:
+        seen.append(sts)
+        if len(seen) == 1:
+            raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "X")
+        return await _account_of(sts)
+
+    assert await clients.with_assumed("sts", ROLE, work) == "111111111111"
+    assert len(seen) == 2
+    assert seen[1] is not seen[0], "the retry must use a client on new credentials"
+
+
+async def test_other_errors_are_not_retried(clients: AwsClients) -> None:
+    attempts: list[int] = []
+
+    async def work(iam: Any) -> None:
+        attempts.append(1)
+        await iam.get_role(RoleName="missing")
+
+    with pytest.raises(ClientError):
+        await clients.with_assumed("iam", ROLE, work)
+    assert attempts == [1]
