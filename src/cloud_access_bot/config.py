@@ -3,14 +3,20 @@
 perkbox's camelCase keys (``loginRoles``, ``approvalGroups``, ``dynamoDbTable``, its misspelt
 ``identiyRegion``…) load unchanged through aliases; the project's own extensions are snake_case.
 Every problem in a file is reported at once, each with its key path and the file's source.
+
+The YAML loader keeps integer-looking scalars as text: YAML 1.1 reads ``012345670123`` as an
+octal number and ``012345678901`` as a string, so account numbers only survive intact if they are
+never turned into ints. pydantic converts numeric text wherever the schema wants a number.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Annotated, Any
 
+import botocore.loaders
 import yaml
 from pydantic import (
     AliasChoices,
@@ -43,7 +49,7 @@ class ConfigError(Exception):
 
 
 def _account_number(value: Any) -> str:
-    """YAML reads 012345678901 as an int and drops the zero: pad ints back to 12 digits."""
+    """Accept 12 digits as text, or an int from Python callers whose leading zeros were lost."""
     if isinstance(value, bool):
         raise ValueError("must be a 12-digit AWS account number")
     if isinstance(value, int):
@@ -82,10 +88,19 @@ def _check_role_names(names: list[str]) -> list[str]:
     return names
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data (a local file, read once)."""
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return frozenset(region for p in endpoints["partitions"] for region in p["regions"])
+
+
 def _check_regions(regions: list[str]) -> list[str]:
     for region in regions:
         if not REGION.match(region):
             raise ValueError(f"{region!r} is not an AWS region name (e.g. eu-west-1)")
+        if region not in known_regions():
+            raise ValueError(f"{region!r} is not a known AWS region")
     return regions
 
 
@@ -231,12 +246,22 @@ class BotConfig(_Strict):
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
+    _identity_region = field_validator("identity_region")(
+        classmethod(lambda cls, v: None if v is None else _check_regions([v])[0])
+    )
     _durations = field_validator("durations_minutes")(
         classmethod(lambda cls, v: _check_durations(v))
     )
     _never = field_validator("never_grantable_actions")(
         classmethod(lambda cls, v: _check_actions(v))
     )
+
+    @field_validator("reminder_minutes")
+    @classmethod
+    def _reminders(cls, minutes: list[int]) -> list[int]:
+        if any(m < 1 for m in minutes):
+            raise ValueError("reminders are minutes after the request, each at least 1")
+        return sorted(set(minutes))
 
     @field_validator("request_command", "audit_command")
     @classmethod
@@ -275,6 +300,11 @@ class BotConfig(_Strict):
                 problems.append(
                     f"accounts.{name}: no approval_groups here and no global approvalGroups"
                 )
+            if self.durations_minutes and not self.durations_for(name):
+                problems.append(
+                    f"accounts.{name}: no entry of durations_minutes is within its maximum of "
+                    f"{self.max_duration_for(name)} minutes"
+                )
         for rule_index, rule in enumerate(self.auto_approve):
             problems.extend(
                 f"auto_approve.{rule_index}.accounts: unknown account {name!r}"
@@ -305,8 +335,9 @@ class BotConfig(_Strict):
 
     def max_duration_for(self, account_name: str) -> int:
         account = self.accounts[account_name]
-        return min(account.max_duration_minutes or self.max_duration_minutes,
-                   self.max_duration_minutes)
+        return min(
+            account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
+        )
 
     def durations_for(self, account_name: str) -> list[int]:
         cap = self.max_duration_for(account_name)
@@ -326,14 +357,38 @@ def _format_error(error: Any) -> str:
     return f"{path}: {message}" if path else message
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with integers kept as text and duplicate keys refused (see the module doc)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [entry for entry in resolvers if entry[0] != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_config(text: str, source: str) -> BotConfig:
     """Parse YAML text into a BotConfig or raise ConfigError listing every problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"])
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(source, [f"{where}not valid YAML ({problem})"]) from None
+    if data is None:
+        raise ConfigError(source, ["the file is empty"])
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a YAML mapping of keys to values"])
     try:
