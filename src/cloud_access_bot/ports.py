@@ -55,7 +55,9 @@ class Store(Protocol):
     async def ensure_table(self) -> None:
         """Create the table and its indexes if missing (only when config has create_table)."""
 
-    async def create(self, request: AccessRequest, actor: str, details: dict[str, Any]) -> AccessRequest:
+    async def create(
+        self, request: AccessRequest, actor: str, details: dict[str, Any]
+    ) -> AccessRequest:
         """Store a new request (version 1) with its REQUESTED event, atomically.
 
         Raises ConflictError if the id exists.
@@ -111,16 +113,17 @@ class Granter(Protocol):
 
 
 class Directory(Protocol):
-    async def members_of(self, groups: Sequence[str]) -> list[str]:
-        """Active Slack user ids in the named user groups (handles or names)."""
+    async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
+        """Active Slack user ids in the named user groups (handles or names).
+
+        ``fresh`` bypasses any cache: used to authorise a click at click time.
+        """
 
     async def email_of(self, user_id: str) -> str | None: ...
 
 
 class Notifier(Protocol):
-    async def announce(
-        self, request: AccessRequest
-    ) -> tuple[list[MessageRef], MessageRef | None]:
+    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
         """DM every approver and the requester about a new request; return the messages."""
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:

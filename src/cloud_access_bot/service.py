@@ -1,0 +1,447 @@
+"""Use cases: submit, approve, deny, cancel, revoke, sweep.
+
+The service orchestrates the pure rules (domain) and the ports (store, granters, Slack
+directory and notifier). It never reads request details from Slack messages and keeps no
+request state in memory: every decision re-reads the stored request and every change is a
+conditional write, so duplicate clicks, concurrent approvers and several replicas are safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
+from cloud_access_bot.domain import approval, guardrails
+from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain.model import (
+    REQUEST_ID,
+    AccessRequest,
+    EventType,
+    ServiceAccess,
+    Status,
+    iso,
+    utcnow,
+)
+from cloud_access_bot.ports import (
+    ConflictError,
+    Directory,
+    Granter,
+    GrantError,
+    Notifier,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "cloud-access-bot"
+#: An APPROVED request older than this is an interrupted grant: the sweeper finishes it.
+STUCK_APPROVAL = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a requester submitted, before it becomes a stored request."""
+
+    requester_id: str
+    account_name: str
+    login_role: str
+    reason: str
+    duration_minutes: int
+    services: tuple[ServiceAccess, ...]
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    request: AccessRequest | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    timed_out: int = 0
+    recovered: int = 0
+    errors: int = 0
+
+
+class AccessService:
+    def __init__(
+        self,
+        *,
+        config: Callable[[], BotConfig],
+        store: Store,
+        granters: Mapping[AccessMode, Granter],
+        directory: Directory,
+        notifier: Notifier,
+        access_level: Callable[[str], str | None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._granters = granters
+        self._directory = directory
+        self._notifier = notifier
+        self._access_level = access_level
+        self._clock = clock
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def validate(self, draft: Draft) -> dict[str, str]:
+        """Problems with a draft keyed by field (account, login_role, duration, actions, …)."""
+        config = self._config()
+        errors: dict[str, str] = {}
+        if not draft.reason.strip():
+            errors["reason"] = "Say why you need this access."
+        if config.account(draft.account_name) is None:
+            errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
+            return errors
+        if draft.login_role not in config.login_roles_for(draft.account_name):
+            errors["login_role"] = (
+                f"{draft.login_role!r} is not a login role of {draft.account_name}; "
+                f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
+            )
+        duration_problem = guardrails.check_duration(
+            draft.duration_minutes, config=config, account_name=draft.account_name
+        )
+        if duration_problem:
+            errors["duration"] = duration_problem
+        actions = [a for s in draft.services for a in s.actions]
+        if not draft.services or not actions:
+            errors["actions"] = "Pick at least one action."
+        refusals = guardrails.refused_actions(
+            actions, config=config, account_name=draft.account_name, access_level=self._access_level
+        )
+        if refusals:
+            errors["actions"] = " ".join(r.reason for r in refusals)
+        if any(not s.resources for s in draft.services):
+            errors["resources"] = "Pick at least one resource or enter an ARN."
+        return errors
+
+    async def submit(self, draft: Draft) -> SubmitResult:
+        """Validate, store as PENDING with its REQUESTED event, then announce or auto-approve."""
+        errors = self.validate(draft)
+        if errors:
+            return SubmitResult(errors=errors)
+        config = self._config()
+        email = await self._directory.email_of(draft.requester_id)
+        if not email:
+            return SubmitResult(
+                errors={
+                    "account": "Your Slack profile has no email address; the grant is "
+                    "scoped to your AWS session name (your email). Ask a Slack admin."
+                }
+            )
+        groups = config.approval_groups_for(draft.account_name)
+        approvers = tuple(await self._directory.members_of(groups))
+        account = config.accounts[draft.account_name]
+        now = self._clock()
+        request = AccessRequest(
+            id=uuid.uuid4().hex[:12],
+            requester_id=draft.requester_id,
+            requester_email=email.lower(),
+            account_name=draft.account_name,
+            account_id=account.account_number,
+            login_role=draft.login_role,
+            reason=draft.reason.strip(),
+            duration_minutes=draft.duration_minutes,
+            services=draft.services,
+            created_at=now,
+            approvers=approvers,
+            approvals_required=config.approvals_required_for(draft.account_name),
+            timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
+        )
+        auto = approval.auto_approval(request, config, self._access_level)
+        others = [a for a in approvers if a != draft.requester_id]
+        if auto is None and not others and config.self_approval.value == "deny":
+            return SubmitResult(
+                errors={
+                    "account": f"Nobody can approve requests for {draft.account_name}: the "
+                    f"approval groups ({', '.join(groups)}) have no other active members."
+                }
+            )
+        stored = await self._store.create(
+            request, draft.requester_id, {"reason": request.reason, "services": _services(request)}
+        )
+        if auto is not None:
+            await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
+            return SubmitResult(request=stored)
+        messages, requester_message = await self._notifier.announce(stored)
+        await self._store.set_messages(stored.id, messages, requester_message)
+        return SubmitResult(request=stored)
+
+    # -- decisions ------------------------------------------------------------------------
+
+    async def approve(
+        self, request_id: str, clicker: str, break_glass_reason: str | None = None
+    ) -> Decision:
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        config = self._config()
+        is_approver = await self._is_approver(request, clicker)
+        decision = approval.decide_approval(
+            request,
+            clicker,
+            clicker_is_approver=is_approver,
+            config=config,
+            break_glass_reason=break_glass_reason,
+        )
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
+        if decision.outcome is Outcome.RECORD:
+            updated = request.with_changes(approvals=(*request.approvals, clicker))
+            saved = await self._commit(
+                request, updated, EventType.APPROVAL_ADDED, clicker, {"reason": decision.reason}
+            )
+            if saved is not None:
+                await self._notifier.refresh(saved, EventType.APPROVAL_ADDED, clicker)
+            return decision
+        await self._approve_now(request, clicker, decision, EventType.APPROVED)
+        return decision
+
+    async def deny(self, request_id: str, clicker: str, reason: str) -> Decision:
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        decision = approval.decide_denial(
+            request,
+            clicker,
+            clicker_is_approver=await self._is_approver(request, clicker),
+            config=self._config(),
+        )
+        return await self._close(
+            request, clicker, decision, Status.DENIED, EventType.DENIED, reason
+        )
+
+    async def cancel(self, request_id: str, clicker: str) -> Decision:
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        decision = approval.decide_cancel(request, clicker)
+        return await self._close(
+            request, clicker, decision, Status.CANCELLED, EventType.CANCELLED, "cancelled"
+        )
+
+    async def revoke(self, request_id: str, clicker: str) -> Decision:
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        decision = approval.decide_revoke(
+            request, clicker, clicker_is_approver=await self._is_approver(request, clicker)
+        )
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
+        if not await self._remove_grant(request, clicker, Status.REVOKED, EventType.REVOKED):
+            await self._notifier.tell(clicker, "This grant had already ended.")
+        return decision
+
+    # -- background -----------------------------------------------------------------------
+
+    async def sweep(self) -> SweepReport:
+        """Expire ended grants, time out forgotten requests, finish interrupted grants."""
+        report = SweepReport()
+        now = self._clock()
+        for request in await self._store.due(Status.ACTIVE, now, limit=500):
+            if await self._guard(
+                report, self._remove_grant(request, SYSTEM_ACTOR, Status.EXPIRED, EventType.EXPIRED)
+            ):
+                report.expired += 1
+        for request in await self._store.due(Status.PENDING, now, limit=500):
+            timed_out = request.with_changes(
+                status=Status.TIMED_OUT, decided_at=now, decided_by=SYSTEM_ACTOR
+            )
+            saved = await self._guard(
+                report,
+                self._commit(
+                    request,
+                    timed_out,
+                    EventType.TIMED_OUT,
+                    SYSTEM_ACTOR,
+                    {"reason": "no decision before the pending timeout"},
+                ),
+            )
+            if saved is not None:
+                report.timed_out += 1
+                await self._notifier.refresh(saved, EventType.TIMED_OUT, SYSTEM_ACTOR)
+        for request in await self._store.due(Status.APPROVED, now - STUCK_APPROVAL, limit=100):
+            await self._guard(report, self._activate(request, SYSTEM_ACTOR))
+            report.recovered += 1
+        return report
+
+    # -- internals ------------------------------------------------------------------------
+
+    async def _guard(self, report: SweepReport, work: Any) -> Any:
+        """Run one sweep item; a failure is logged and counted, never stops the sweep."""
+        try:
+            return await work
+        except Exception:
+            report.errors += 1
+            log.exception("sweep item failed")
+            return None
+
+    async def _load(self, request_id: str, clicker: str) -> AccessRequest | None:
+        request = await self._store.get(request_id) if REQUEST_ID.match(request_id) else None
+        if request is None:
+            await self._notifier.tell(
+                clicker, "That request does not exist (the button may have been tampered with)."
+            )
+        return request
+
+    async def _is_approver(self, request: AccessRequest, user_id: str) -> bool:
+        """Membership at click time, not at announce time: a removed member is refused."""
+        config = self._config()
+        if config.account(request.account_name) is None:
+            return False
+        groups = config.approval_groups_for(request.account_name)
+        return user_id in await self._directory.members_of(groups, fresh=True)
+
+    async def _commit(
+        self,
+        current: AccessRequest,
+        updated: AccessRequest,
+        event: EventType,
+        actor: str,
+        details: dict[str, Any],
+        *,
+        notify_loser: str | None = None,
+    ) -> AccessRequest | None:
+        """Conditional write; None if someone else changed the request first."""
+        try:
+            return await self._store.commit(current, updated, event, actor, details)
+        except ConflictError as conflict:
+            if notify_loser and conflict.current is not None:
+                await self._notifier.tell(notify_loser, already_decided(conflict.current))
+            return None
+
+    async def _close(
+        self,
+        request: AccessRequest,
+        clicker: str,
+        decision: Decision,
+        status: Status,
+        event: EventType,
+        reason: str,
+    ) -> Decision:
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
+        closed = request.with_changes(
+            status=status, decided_by=clicker, decided_at=self._clock(), decision_reason=reason
+        )
+        saved = await self._commit(
+            request, closed, event, clicker, {"reason": reason}, notify_loser=clicker
+        )
+        if saved is not None:
+            await self._notifier.refresh(saved, event, clicker)
+        return decision
+
+    async def _approve_now(
+        self, request: AccessRequest, actor: str, decision: Decision, event: EventType
+    ) -> None:
+        now = self._clock()
+        start, end = request.window(now)
+        approved = request.with_changes(
+            status=Status.APPROVED,
+            approvals=(*request.approvals, actor) if actor != SYSTEM_ACTOR else request.approvals,
+            decided_by=actor,
+            decided_at=now,
+            decision_reason=decision.reason,
+            starts_at=start,
+            expires_at=end,
+        )
+        details = {"reason": decision.reason, "break_glass": decision.break_glass}
+        saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
+        if saved is None:
+            return
+        await self._notifier.refresh(saved, event, actor)
+        await self._activate(saved, actor)
+
+    async def _activate(self, request: AccessRequest, actor: str) -> None:
+        """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""
+        account = self._config().account(request.account_name)
+        assert request.starts_at is not None and request.expires_at is not None
+        if account is None:
+            await self._fail(request, f"Account {request.account_name} is no longer configured.")
+            return
+        if request.expires_at <= self._clock():
+            await self._fail(request, "The approved window ended before the grant was written.")
+            return
+        try:
+            result = await self._granter(account).grant(
+                request, account, request.starts_at, request.expires_at
+            )
+        except GrantError as error:
+            await self._fail(request, error.message, error.code)
+            return
+        active = request.with_changes(
+            status=Status.ACTIVE,
+            policy_name=result.policy_name,
+            policy_document=json.dumps(result.policy_document, separators=(",", ":")),
+        )
+        details = {
+            "policy_name": result.policy_name,
+            "expires_at": iso(request.expires_at),
+            "policy_document": result.policy_document,
+        }
+        saved = await self._commit(request, active, EventType.GRANTED, actor, details)
+        if saved is not None:
+            await self._notifier.refresh(saved, EventType.GRANTED, actor)
+
+    async def _fail(self, request: AccessRequest, reason: str, code: str = "Refused") -> None:
+        failed = request.with_changes(status=Status.FAILED, failure_reason=reason)
+        saved = await self._commit(
+            request, failed, EventType.GRANT_FAILED, SYSTEM_ACTOR, {"reason": reason, "code": code}
+        )
+        if saved is not None:
+            await self._notifier.refresh(saved, EventType.GRANT_FAILED, SYSTEM_ACTOR)
+
+    async def _remove_grant(
+        self, request: AccessRequest, actor: str, status: Status, event: EventType
+    ) -> bool:
+        """Remove the policy (idempotent), then record the end. False if already ended."""
+        account = self._config().account(request.account_name)
+        details: dict[str, Any] = {"policy_name": request.policy_name}
+        if account is None:
+            # IAM's own time window still ends the access; record why nothing was removed.
+            details["policy_removed"] = False
+            details["reason"] = f"account {request.account_name} is no longer configured"
+        else:
+            await self._granter(account).revoke(request, account)
+        ended = request.with_changes(status=status)
+        saved = await self._commit(request, ended, event, actor, details)
+        if saved is None:
+            return False
+        await self._notifier.refresh(saved, event, actor)
+        return True
+
+    def _granter(self, account: AccountConfig) -> Granter:
+        granter = self._granters.get(account.access_mode)
+        if granter is None:
+            raise GrantError(
+                f"Access mode {account.access_mode} is not available in this deployment.",
+                "UnsupportedAccessMode",
+            )
+        return granter
+
+
+def _refused(reason: str) -> Decision:
+    return Decision(Outcome.REFUSE, reason)
+
+
+def _services(request: AccessRequest) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in request.services]
+
+
+def already_decided(request: AccessRequest) -> str:
+    """What a clicker who lost a race is told."""
+    who = f" by <@{request.decided_by}>" if request.decided_by not in (None, SYSTEM_ACTOR) else ""
+    when = f" at {iso(request.decided_at)}" if request.decided_at else ""
+    return f"Request {request.id} was already {request.status.value.lower()}{who}{when}."

@@ -1,0 +1,1 @@
+"""Slack adapters: app wiring, listeners, Block Kit views, directory and notifier."""

@@ -1,0 +1,98 @@
+"""Tells people about requests over Slack: approver DMs, the requester's DM, the audit channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
+from cloud_access_bot.slack import views
+
+log = logging.getLogger(__name__)
+
+#: Events after which the requester gets a new DM (a notification), not only an edited one.
+NOTIFY_REQUESTER = frozenset(
+    {
+        EventType.GRANTED,
+        EventType.DENIED,
+        EventType.TIMED_OUT,
+        EventType.EXPIRED,
+        EventType.REVOKED,
+        EventType.GRANT_FAILED,
+    }
+)
+
+#: ``MessageRef.user`` of the audit channel's post about a request.
+AUDIT_CHANNEL_USER = "#audit"
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, config: Callable[[], BotConfig]) -> None:
+        self._client = client
+        self._config = config
+
+    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
+        approvers = [a for a in request.approvers if a != request.requester_id]
+        if self._config().self_approval.value == "break_glass":
+            approvers = list(request.approvers)
+        posts = [self._post_dm(user, views.approval_message(request)) for user in approvers]
+        results = await asyncio.gather(*posts)
+        messages = [m for m in results if m is not None]
+        audit_channel = self._config().audit_channel
+        if audit_channel:
+            audit = await self._post(
+                audit_channel, views.approval_message(request, with_buttons=False)
+            )
+            if audit is not None:
+                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        mine = await self._post_dm(request.requester_id, views.requester_message(request))
+        return messages, mine
+
+    async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
+        updates = [
+            self._update(
+                ref,
+                views.approval_message(request, with_buttons=ref.user != AUDIT_CHANNEL_USER),
+            )
+            for ref in request.messages
+        ]
+        if request.requester_message:
+            updates.append(
+                self._update(request.requester_message, views.requester_message(request))
+            )
+        await asyncio.gather(*updates)
+        if event in NOTIFY_REQUESTER:
+            await self.tell(request.requester_id, views.update_text(request))
+
+    async def tell(self, user_id: str, text: str) -> None:
+        await self._post_dm(user_id, {"text": text})
+
+    async def _post_dm(self, user_id: str, message: dict[str, Any]) -> MessageRef | None:
+        try:
+            opened = await self._client.conversations_open(users=user_id)
+        except SlackApiError as error:
+            log.warning("cannot DM %s: %s", user_id, error.response.get("error"))
+            return None
+        channel = str(opened["channel"]["id"])
+        ref = await self._post(channel, message)
+        return MessageRef(ref.channel, ref.ts, user_id) if ref else None
+
+    async def _post(self, channel: str, message: dict[str, Any]) -> MessageRef | None:
+        try:
+            response = await self._client.chat_postMessage(channel=channel, **message)
+        except SlackApiError as error:
+            log.warning("cannot post to %s: %s", channel, error.response.get("error"))
+            return None
+        return MessageRef(str(response["channel"]), str(response["ts"]))
+
+    async def _update(self, ref: MessageRef, message: dict[str, Any]) -> None:
+        try:
+            await self._client.chat_update(channel=ref.channel, ts=ref.ts, **message)
+        except SlackApiError as error:
+            log.warning("cannot update message in %s: %s", ref.channel, error.response.get("error"))

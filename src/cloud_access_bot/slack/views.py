@@ -1,0 +1,430 @@
+"""Block Kit builders: pure functions from domain values to Slack JSON.
+
+Nothing here talks to Slack; listeners and the notifier call these and send the result. Every
+piece of user-supplied text goes through :func:`escape` so that a reason such as
+``<!channel>`` is shown, not executed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest, Status, iso
+
+REQUEST_CALLBACK = "access_request"
+DENY_CALLBACK = "deny_reason"
+
+ACCOUNT_ACTION = "account_select"
+SERVICE_ACTION = "service_select"
+ACTIONS_ACTION = "actions_select"
+RESOURCES_ACTION = "resources_select"
+ARNS_ACTION = "arns_input"
+REASON_ACTION = "reason_input"
+DURATION_ACTION = "duration_select"
+LOGIN_ROLE_ACTION = "login_role_select"
+
+APPROVE_ACTION = "approve"
+DENY_ACTION = "deny"
+CANCEL_ACTION = "cancel"
+REVOKE_ACTION = "revoke"
+
+STATUS_EMOJI = {
+    Status.PENDING: ":hourglass_flowing_sand:",
+    Status.APPROVED: ":white_check_mark:",
+    Status.ACTIVE: ":large_green_circle:",
+    Status.EXPIRED: ":checkered_flag:",
+    Status.REVOKED: ":no_entry:",
+    Status.DENIED: ":x:",
+    Status.CANCELLED: ":wastebasket:",
+    Status.TIMED_OUT: ":alarm_clock:",
+    Status.FAILED: ":warning:",
+}
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: user text can never mention @channel or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(text, 75), "emoji": True}
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text), "value": value}
+
+
+def duration_label(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" + ("s" if hours > 1 else "")
+    return f"{minutes} minute" + ("s" if minutes > 1 else "")
+
+
+# -- the request modal ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModalState:
+    """Where the requester is in the cascade; kept in the view's private_metadata."""
+
+    account: str | None = None
+    service: str | None = None
+
+    def to_metadata(self) -> str:
+        return json.dumps({"account": self.account, "service": self.service})
+
+    @classmethod
+    def from_metadata(cls, text: str | None) -> ModalState:
+        """Forged or truncated metadata reads as an empty state, never as an exception."""
+        try:
+            data = json.loads(text or "{}")
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        account, service = data.get("account"), data.get("service")
+        return cls(
+            account=account if isinstance(account, str) else None,
+            service=service if isinstance(service, str) else None,
+        )
+
+
+def block_id(field: str, state: ModalState) -> str:
+    """Block ids of dependent inputs carry what they depend on, so Slack resets them."""
+    if field == "service":
+        return f"service.{state.account}"
+    if field in ("actions", "resources", "arns"):
+        return f"{field}.{state.account}.{state.service}"
+    return field
+
+
+def _input(
+    field: str,
+    label: str,
+    element: dict[str, Any],
+    state: ModalState,
+    *,
+    optional: bool = False,
+    dispatch: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id(field, state),
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
+    if dispatch:
+        block["dispatch_action"] = True
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
+    """The /request modal for the cascade step ``state`` has reached."""
+    blocks: list[dict[str, Any]] = [
+        _input(
+            "reason",
+            "Why do you need access?",
+            {
+                "type": "plain_text_input",
+                "action_id": REASON_ACTION,
+                "multiline": True,
+                "max_length": 1000,
+            },
+            state,
+        ),
+        _input(
+            "duration",
+            "For how long?",
+            {
+                "type": "static_select",
+                "action_id": DURATION_ACTION,
+                "options": [
+                    option(duration_label(m), str(m)) for m in config.durations_for(state.account)
+                ][:100]
+                if state.account in config.accounts
+                else [option(duration_label(m), str(m)) for m in config.durations_minutes][:100],
+            },
+            state,
+        ),
+        _input(
+            "account",
+            "AWS account",
+            {
+                "type": "static_select",
+                "action_id": ACCOUNT_ACTION,
+                "options": [option(_account_label(name, config), name) for name in config.accounts][
+                    :100
+                ],
+                **(
+                    {"initial_option": option(_account_label(state.account, config), state.account)}
+                    if state.account in config.accounts
+                    else {}
+                ),
+            },
+            state,
+            dispatch=True,
+        ),
+    ]
+    if state.account in config.accounts:
+        assert state.account is not None
+        blocks.append(
+            _input(
+                "login_role",
+                "Login role you use",
+                {
+                    "type": "static_select",
+                    "action_id": LOGIN_ROLE_ACTION,
+                    "options": [
+                        option(role, role) for role in config.login_roles_for(state.account)
+                    ][:100],
+                },
+                state,
+            )
+        )
+        blocks.append(
+            _input(
+                "service",
+                "AWS service",
+                {
+                    "type": "external_select",
+                    "action_id": SERVICE_ACTION,
+                    "min_query_length": 1,
+                    "placeholder": plain("Type to search, e.g. s3"),
+                    **(
+                        {"initial_option": option(state.service, state.service)}
+                        if state.service
+                        else {}
+                    ),
+                },
+                state,
+                dispatch=True,
+            )
+        )
+    if state.account in config.accounts and state.service:
+        blocks.extend(_service_inputs(state))
+    return {
+        "type": "modal",
+        "callback_id": REQUEST_CALLBACK,
+        "title": plain("Request AWS access"),
+        "submit": plain("Request"),
+        "close": plain("Cancel"),
+        "private_metadata": state.to_metadata(),
+        "blocks": blocks,
+    }
+
+
+def _service_inputs(state: ModalState) -> list[dict[str, Any]]:
+    return [
+        _input(
+            "actions",
+            f"{state.service} actions",
+            {
+                "type": "multi_external_select",
+                "action_id": ACTIONS_ACTION,
+                "min_query_length": 0,
+                "placeholder": plain("Type to search actions"),
+            },
+            state,
+        ),
+        _input(
+            "resources",
+            "Resources",
+            {
+                "type": "multi_external_select",
+                "action_id": RESOURCES_ACTION,
+                "min_query_length": 0,
+                "placeholder": plain("Type to search discovered resources"),
+            },
+            state,
+            optional=True,
+        ),
+        _input(
+            "arns",
+            "Or ARNs, one per line",
+            {"type": "plain_text_input", "action_id": ARNS_ACTION, "multiline": True},
+            state,
+            optional=True,
+            hint="Use * only for actions that accept no specific resource.",
+        ),
+    ]
+
+
+def _account_label(name: str, config: BotConfig) -> str:
+    account = config.accounts[name]
+    alias = f" ({account.account_alias})" if account.account_alias else ""
+    return f"{name}{alias} – {account.account_number}"
+
+
+def deny_modal(request_id: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": DENY_CALLBACK,
+        "title": plain("Deny request"),
+        "submit": plain("Deny"),
+        "close": plain("Back"),
+        "private_metadata": request_id,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "deny_reason",
+                "label": plain("Reason (shown to the requester)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "deny_reason_input",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            }
+        ],
+    }
+
+
+# -- messages about a request --------------------------------------------------------------
+
+
+def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
+    fields = [
+        f"*Requester*\n<@{request.requester_id}>",
+        f"*Account*\n{escape(request.account_name)} ({request.account_id})",
+        f"*Login role*\n{escape(request.login_role)}",
+        f"*Duration*\n{duration_label(request.duration_minutes)}",
+    ]
+    return [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields]
+
+
+def _services_text(request: AccessRequest) -> str:
+    lines = []
+    for access in request.services:
+        lines.append(f"*{escape(access.service)}*")
+        lines.append("• actions: " + ", ".join(f"`{escape(a)}`" for a in access.actions))
+        lines.append("• resources: " + ", ".join(f"`{escape(r)}`" for r in access.resources))
+    return truncate("\n".join(lines), 3000)
+
+
+def status_line(request: AccessRequest) -> str:
+    emoji = STATUS_EMOJI[request.status]
+    by = (
+        f" by <@{request.decided_by}>"
+        if request.decided_by and request.decided_by.startswith(("U", "W"))
+        else ""
+    )
+    if request.status is Status.PENDING:
+        approvals = (
+            f" ({len(request.approvals)} of {request.approvals_required} approvals)"
+            if request.approvals_required > 1
+            else ""
+        )
+        return f"{emoji} Waiting for approval{approvals}"
+    if request.status is Status.ACTIVE and request.expires_at:
+        return f"{emoji} Active until {iso(request.expires_at)}{' – approved' + by if by else ''}"
+    if request.status is Status.APPROVED:
+        return f"{emoji} Approved{by}; writing the policy…"
+    if request.status is Status.FAILED:
+        return f"{emoji} Failed: {escape(request.failure_reason or 'unknown error')}"
+    when = f" at {iso(request.decided_at)}" if request.decided_at else ""
+    word = request.status.value.replace("_", " ").capitalize()
+    if request.status in (Status.EXPIRED, Status.REVOKED):
+        return f"{emoji} {word}"
+    reason = (
+        f": {escape(request.decision_reason)}"
+        if request.status is Status.DENIED and request.decision_reason
+        else ""
+    )
+    return f"{emoji} {word}{by}{when}{reason}"
+
+
+def _buttons(request_id: str, buttons: Sequence[tuple[str, str, str | None]]) -> dict[str, Any]:
+    elements = []
+    for action_id, label, style in buttons:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "text": plain(label),
+            "value": request_id,
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": f"request.{request_id}", "elements": elements}
+
+
+def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> dict[str, Any]:
+    """The approver's DM (and the audit channel's post): details, status and buttons."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"*Access request* `{request.id}`\n>{escape(truncate(request.reason, 1000))}",
+            },
+            "fields": _request_fields(request),
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
+    ]
+    if with_buttons and request.status is Status.PENDING:
+        blocks.append(
+            _buttons(
+                request.id,
+                [(APPROVE_ACTION, "Approve", "primary"), (DENY_ACTION, "Deny", "danger")],
+            )
+        )
+    if with_buttons and request.status is Status.ACTIVE:
+        blocks.append(_buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger")]))
+    text = f"Access request {request.id} from <@{request.requester_id}>: {request.status.value}"
+    return {"text": text, "blocks": blocks}
+
+
+def requester_message(request: AccessRequest) -> dict[str, Any]:
+    """The requester's DM about their request, kept up to date."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*Your access request* `{request.id}` for *{escape(request.account_name)}*"
+                    f" as {escape(request.login_role)}"
+                ),
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
+    ]
+    if request.status is Status.PENDING:
+        blocks.append(_buttons(request.id, [(CANCEL_ACTION, "Cancel request", None)]))
+    if request.status is Status.ACTIVE:
+        blocks.append(_buttons(request.id, [(REVOKE_ACTION, "I'm done – revoke", None)]))
+    return {"text": f"Your access request {request.id}: {request.status.value}", "blocks": blocks}
+
+
+def update_text(request: AccessRequest) -> str:
+    """The one-line DM a requester gets when their request changes."""
+    if request.status is Status.ACTIVE and request.expires_at:
+        return (
+            f":large_green_circle: Access granted for request `{request.id}` in "
+            f"{escape(request.account_name)} until {iso(request.expires_at)} (IAM may take up to "
+            "2 minutes to apply it)."
+        )
+    return f"Request `{request.id}`: {status_line(request)}"
+
+
+HELP_TEXT = (
+    "*{cmd}* – ask for time-limited AWS access.\n"
+    "• `{cmd}` opens the request form\n"
+    "• `{cmd} help` shows this help\n"
+    "Approvers get a DM with Approve / Deny; access ends by itself when the time is up."
+)
