@@ -1,0 +1,185 @@
+"""Logging for containers (JSON lines) and terminals (readable text), with secrets redacted.
+
+The redaction filter sits on the handler, so it sees every record that is written, whichever
+logger (ours, bolt, botocore) emitted it, and scrubs the message, its arguments, extra fields and
+formatted tracebacks before any formatter runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+REDACTED = "[REDACTED]"
+
+_B64 = r"A-Za-z0-9/+"
+_SECRET_KEY_NAMES = (
+    r"secret_?access_?key|session_?token|sessionKey|security_?token|x-amz-security-token"
+    r"|SigninToken|client_?secret|password"
+)
+
+_SECRET_NAME = re.compile(rf"(?i)^(?:aws_)?(?:{_SECRET_KEY_NAMES})$")
+
+#: (pattern, replacement): order matters, whole links before their parts.
+_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+    # Console sign-in links carry a token valid for 15 minutes: drop the whole link.
+    (re.compile(r"https?://[^\s\"'<>]*signin\.[^\s\"'<>]*/federation\?[^\s\"'<>]*"), REDACTED),
+    # Slack tokens: bot/user/app/refresh/config tokens and app-level tokens.
+    (re.compile(r"\bxox[a-z](?:-[0-9A-Za-z-]+)+"), REDACTED),
+    (re.compile(r"\bxapp-[0-9A-Za-z-]+"), REDACTED),
+    # key=value, "key": "value", 'key': 'value' for known secret names: keep the name.
+    (
+        re.compile(
+            rf"(?i)((?:{_SECRET_KEY_NAMES})[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}}]+",
+        ),
+        lambda m: m.group(1) + REDACTED,
+    ),
+    # A bare AWS secret access key: 40 base64 characters mixing upper, lower case and digits.
+    (
+        re.compile(
+            rf"(?<![{_B64}=])(?=[{_B64}]*[A-Z])(?=[{_B64}]*[a-z])(?=[{_B64}]*[0-9])"
+            rf"[{_B64}]{{40}}(?![{_B64}=])"
+        ),
+        REDACTED,
+    ),
+    # A bare session token or other long encoded credential blob.
+    (re.compile(rf"[{_B64}]{{100,}}={{0,2}}"), REDACTED),
+)
+
+#: Attributes every LogRecord has; anything else was passed through ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+_NOISY_LIBRARIES = ("botocore", "aiobotocore", "boto3", "aioboto3", "urllib3", "werkzeug")
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a Slack token, AWS secret or sign-in link."""
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_field(name: str, value: Any) -> Any:
+    """A field named like a secret is hidden whole; others are scrubbed by content."""
+    return REDACTED if _SECRET_NAME.match(name) else _redact_value(value)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _redact_field(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(v) for v in value]
+    return redact(str(value))
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``extra=`` fields of a record."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+
+
+class RedactingFilter(logging.Filter):
+    """Scrub secrets from a record in place; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key, value in extra_fields(record).items():
+            setattr(record, key, _redact_field(key, value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, then the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in extra_fields(record).items():
+            entry.setdefault(key, value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``HH:MM:SS level logger: message key=value…`` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{k}={json.dumps(v, default=str, ensure_ascii=False)}"
+            for k, v in extra_fields(record).items()
+        )
+        line = (
+            f"{datetime.fromtimestamp(record.created, UTC):%H:%M:%S} {record.levelname:<7} "
+            f"{record.name}: {record.getMessage()}"
+        )
+        if fields:
+            line = f"{line}  {fields}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text}"
+        if record.stack_info:
+            line = f"{line}\n{record.stack_info}"
+        return line
+
+
+class _BotHandler(logging.StreamHandler[TextIO]):
+    """Marks the handler configure_logging installed, so a second call replaces it."""
+
+
+def configure_logging(
+    level: str | int,
+    fmt: Literal["json", "text", "auto"] = "auto",
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Route every log record to ``stream`` (stderr by default), redacted, in the chosen format.
+
+    ``auto`` writes text to a terminal and JSON lines otherwise (containers, files, pipes).
+    AWS SDK and HTTP libraries are kept at WARNING unless DEBUG is asked for.
+    """
+    out = stream if stream is not None else sys.stderr
+    if fmt == "auto":
+        fmt = "text" if out.isatty() else "json"
+    handler = _BotHandler(out)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for existing in [h for h in root.handlers if isinstance(h, _BotHandler)]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    library_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in _NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)
+    return handler
