@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from moto.server import ThreadedMotoServer
+
+from cloud_access_bot.aws.clients import AwsClients
 
 #: moto's default account: credentials that did not come from assume_role land here.
 MOTO_DEFAULT_ACCOUNT = "123456789012"
@@ -17,3 +22,75 @@ def start_moto() -> tuple[ThreadedMotoServer, str]:
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
+
+
+SAML_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::{account}:saml-provider/CompanyIdP"},
+            "Action": "sts:AssumeRoleWithSAML",
+            "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+        }
+    ],
+}
+
+
+@dataclass(frozen=True)
+class SeededAccount:
+    name: str
+    account_id: str
+    bot_role_arn: str
+    login_role: str
+    buckets: tuple[str, ...]
+    tables: tuple[tuple[str, str], ...]  # (region, table name)
+
+
+async def seed_account(
+    clients: AwsClients,
+    *,
+    name: str,
+    account_id: str,
+    login_role: str,
+    buckets: Sequence[str],
+    tables: Sequence[tuple[str, str]],
+) -> SeededAccount:
+    """Create, in moto, what a target account holds: a SAML login role, buckets and tables.
+
+    moto puts whatever assumed-role credentials create into that role's account, so the
+    resources land in ``account_id``'s backend exactly as the bot will see them.
+    """
+    bot_role_arn = f"arn:aws:iam::{account_id}:role/cloud-access-bot"
+    trust = json.dumps(SAML_TRUST_POLICY).replace("{account}", account_id)
+    async with clients.assumed("iam", bot_role_arn) as iam:
+        await iam.create_role(RoleName=login_role, AssumeRolePolicyDocument=trust)
+    regions = sorted({region for region, _ in tables} | {"eu-west-1"})
+    async with clients.assumed("s3", bot_role_arn, regions[0]) as s3:
+        for bucket in buckets:
+            await s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": regions[0]}
+            )
+    for region, table in tables:
+        async with clients.assumed("dynamodb", bot_role_arn, region) as dynamodb:
+            await dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+    return SeededAccount(name, account_id, bot_role_arn, login_role, tuple(buckets), tuple(tables))
+
+
+async def inline_policies(
+    clients: AwsClients, account: SeededAccount
+) -> dict[str, dict[str, object]]:
+    """The inline policies now on the account's login role, by name (what IAM holds)."""
+    found: dict[str, dict[str, object]] = {}
+    async with clients.assumed("iam", account.bot_role_arn) as iam:
+        names = (await iam.list_role_policies(RoleName=account.login_role))["PolicyNames"]
+        for policy_name in names:
+            policy = await iam.get_role_policy(RoleName=account.login_role, PolicyName=policy_name)
+            document = policy["PolicyDocument"]
+            found[policy_name] = json.loads(document) if isinstance(document, str) else document
+    return found

@@ -1,0 +1,40 @@
+# Fresh-machine entry points. Each target builds its own virtualenv from constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all lint bench infra clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
+	touch $(STAMP)
+
+## The whole request → approve → grant → expire story against local Slack and AWS emulators.
+demo: $(STAMP)
+	$(BIN)/cloud-access-bot demo $(ARGS)
+
+## The CI test suite (unit, integration against moto server, end-to-end over Socket Mode).
+## pytest's exit code 5 (no tests collected) is not a failure here.
+test: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+## Everything, including the slow reliability and soak tests.
+test-all: $(STAMP)
+	$(BIN)/pytest -q $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+infra:
+	scripts/check-infra
+
+clean:
+	rm -rf $(VENV) .venv-infra .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,199 @@
+"""The running bot: assembles adapters, keeps the Socket Mode connection, sweeps, shuts down.
+
+``BotRuntime`` is used by ``cloud-access-bot run``, by ``demo`` and by the end-to-end tests, so
+the three run exactly the same wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.discovery import ResourceDiscovery
+from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.health import write_health
+from cloud_access_bot.service import AccessService
+from cloud_access_bot.slack.app import Inflight, build_app
+from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot.slack.notifier import SlackNotifier
+from cloud_access_bot.slack.suggestions import CatalogSuggestions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackConnection:
+    app_token: str
+    bot_token: str
+    api_url: str
+
+
+class BotRuntime:
+    """One bot instance: Socket Mode handler + sweeper + health file."""
+
+    def __init__(
+        self,
+        *,
+        slack: SlackConnection,
+        config: Callable[[], BotConfig],
+        clients: AwsClients,
+        clock: Callable[[], datetime] = utcnow,
+        health_file: str | None = None,
+        sweep_interval: float | None = None,
+        ping_interval: float = 10.0,
+        discovery_delay: float = 0.0,
+    ) -> None:
+        self._slack = slack
+        self._config = config
+        self._clients = clients
+        self._clock = clock
+        self._health_file = health_file
+        self._sweep_interval = sweep_interval
+        self._ping_interval = ping_interval
+        self.inflight = Inflight()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        config_now = config()
+        self.store = DynamoStore(
+            clients, config_now.dynamodb_table, retention_days=config_now.audit_retention_days
+        )
+        self.client = AsyncWebClient(
+            token=slack.bot_token,
+            base_url=slack.api_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            ],
+        )
+        self.catalog = Catalog.default()
+        self.discovery = ResourceDiscovery(clients, call_delay=discovery_delay)
+        self.service = AccessService(
+            config=config,
+            store=self.store,
+            granters={
+                AccessMode.INLINE_POLICY: InlinePolicyGranter(
+                    clients, config_now.policy_name_prefix
+                )
+            },
+            directory=SlackDirectory(self.client),
+            notifier=SlackNotifier(self.client, config),
+            access_level=self.catalog.access_level,
+            clock=clock,
+        )
+        self.app = build_app(
+            client=self.client,
+            service=self.service,
+            suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
+            config=config,
+            inflight=self.inflight,
+        )
+        self.handler: AsyncSocketModeHandler | None = None
+
+    async def start(self, connect_timeout: float = 30.0) -> None:
+        if self._config().create_table:
+            await self.store.ensure_table()
+        self.handler = AsyncSocketModeHandler(
+            self.app, self._slack.app_token, ping_interval=self._ping_interval
+        )
+        await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
+        self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
+        if self._health_file:
+            self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
+        log.info("connected to Slack over Socket Mode")
+
+    async def connected(self) -> bool:
+        return bool(self.handler and await self.handler.client.is_connected())
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Stop taking work, finish what is in flight, then close the socket and clients."""
+        self._stopping.set()
+        if self.handler is not None:
+            await self.handler.disconnect_async()
+        if not await self.inflight.wait_idle(grace):
+            log.warning("%d listener(s) still running after %.0f s", self.inflight.count, grace)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.handler is not None:
+            await self.handler.close_async()
+        if self._health_file:
+            write_health(self._health_file, connected=False)
+        await self._clients.close()
+
+    async def _sweep_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                async with self.inflight.track():
+                    report = await self.service.sweep()
+                if report.expired or report.timed_out or report.recovered or report.errors:
+                    log.info("sweep: %s", report)
+            except Exception:
+                log.exception("sweep failed; retrying at the next interval")
+            interval = self._sweep_interval or self._config().sweep_interval_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def _health_loop(self) -> None:
+        assert self._health_file is not None
+        while not self._stopping.is_set():
+            write_health(self._health_file, connected=await self.connected())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 5)
+
+
+async def run_bot(settings: object) -> int:
+    """``cloud-access-bot run``: connect, serve until SIGTERM/SIGINT, shut down gracefully."""
+    from cloud_access_bot.config import ConfigError
+    from cloud_access_bot.config_source import config_source_from
+    from cloud_access_bot.settings import Settings
+
+    assert isinstance(settings, Settings)
+    source = config_source_from(settings)
+    try:
+        await source.load()
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("%s: %s", error.source, problem)
+        return 2
+    clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    assert settings.slack_app_token is not None and settings.slack_bot_token is not None
+    runtime = BotRuntime(
+        slack=SlackConnection(
+            app_token=settings.slack_app_token.get_secret_value(),
+            bot_token=settings.slack_bot_token.get_secret_value(),
+            api_url=settings.slack_api_url,
+        ),
+        config=lambda: source.current,
+        clients=clients,
+        health_file=settings.health_file,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    watcher = asyncio.create_task(source.watch(stop, settings.config_poll_seconds))
+    await stop.wait()
+    log.info("shutting down: finishing in-flight work")
+    await runtime.stop()
+    await watcher
+    return 0

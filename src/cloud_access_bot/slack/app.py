@@ -1,0 +1,342 @@
+"""Bolt wiring: thin listeners that ack first, then call the service.
+
+Every listener acks before doing any I/O (Slack's 3 s deadline; a late ack is lost), runs its
+work inside the in-flight tracker (so a graceful shutdown can wait for it), and turns any
+failure into a message to the person who acted — never a silent log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import ServiceAccess
+from cloud_access_bot.ports import StoreUnavailable
+from cloud_access_bot.service import AccessService, Draft
+from cloud_access_bot.slack import views
+from cloud_access_bot.slack.views import ModalState
+
+log = logging.getLogger(__name__)
+
+#: How long a resource suggestion may wait for discovery before answering "still loading".
+SUGGESTION_BUDGET_S = 2.0
+
+
+class Suggestions(Protocol):
+    """What the modal's external selects offer, and how their values map back."""
+
+    def services(self, query: str) -> list[dict[str, Any]]: ...
+
+    def actions(self, service: str, query: str) -> list[dict[str, Any]]:
+        """Option groups for the actions select."""
+
+    def decode_actions(self, values: list[str]) -> list[str]: ...
+
+    async def resources(self, account: str, service: str, query: str) -> list[dict[str, Any]]: ...
+
+    async def decode_resources(self, account: str, service: str, values: list[str]) -> list[str]:
+        """ARNs for the selected options; raises ValueError naming an option no longer known."""
+
+    def check_arns(self, account: str, service: str, arns: list[str]) -> list[str]:
+        """One message per invalid free-text ARN (empty when all are fine)."""
+
+    def warm(self, account: str, service: str) -> None:
+        """Start discovery early so resource suggestions answer from the cache."""
+
+
+class Inflight:
+    """Counts listener work in progress so shutdown can wait for it."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def track(self) -> Any:
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    if isinstance(user, dict):
+        return str(user.get("id", ""))
+    return str(body.get("user_id", ""))
+
+
+def _value(values: dict[str, Any], block: str, action: str) -> dict[str, Any]:
+    found = values.get(block, {}).get(action)
+    return found if isinstance(found, dict) else {}
+
+
+def read_draft(
+    view: dict[str, Any], state: ModalState, user_id: str, suggestions: Suggestions
+) -> tuple[Draft | None, dict[str, str]]:
+    """The submitted form as a Draft (resources still as option values), or field errors."""
+    values = view.get("state", {}).get("values", {})
+    reason = _value(values, "reason", views.REASON_ACTION).get("value") or ""
+    duration_option = _value(values, "duration", views.DURATION_ACTION).get("selected_option")
+    role_option = _value(values, "login_role", views.LOGIN_ROLE_ACTION).get("selected_option")
+    errors: dict[str, str] = {}
+    if not state.account:
+        return None, {"account": "Pick an account."}
+    if not state.service:
+        return None, {"service": "Pick a service."}
+    try:
+        duration = int((duration_option or {}).get("value", ""))
+    except ValueError:
+        duration = 0
+        errors["duration"] = "Pick a duration."
+    actions_state = _value(values, views.block_id("actions", state), views.ACTIONS_ACTION)
+    action_values = [str(o.get("value")) for o in actions_state.get("selected_options") or []]
+    actions = suggestions.decode_actions(action_values)
+    arns_text = _value(values, views.block_id("arns", state), views.ARNS_ACTION).get("value") or ""
+    arns = [line.strip() for line in arns_text.splitlines() if line.strip()]
+    arn_problems = suggestions.check_arns(state.account, state.service, arns)
+    if arn_problems:
+        errors["arns"] = " ".join(arn_problems)[:1900]
+    draft = Draft(
+        requester_id=user_id,
+        account_name=state.account,
+        login_role=str((role_option or {}).get("value", "")),
+        reason=reason,
+        duration_minutes=duration,
+        services=(ServiceAccess(state.service, tuple(actions), tuple(arns)),),
+    )
+    return draft, errors
+
+
+def build_app(
+    *,
+    client: AsyncWebClient,
+    service: AccessService,
+    suggestions: Suggestions,
+    config: Callable[[], BotConfig],
+    inflight: Inflight,
+) -> AsyncApp:
+    app = AsyncApp(client=client, token_verification_enabled=False)
+    command = f"/{config().request_command}"
+
+    async def guarded(user_id: str, work: Awaitable[Any]) -> None:
+        """Run a listener's work; whatever fails, the person who acted is told."""
+        async with inflight.track():
+            try:
+                await work
+            except StoreUnavailable:
+                await _tell(
+                    client,
+                    user_id,
+                    "I could not reach my database, so nothing was "
+                    "changed. Please try again in a minute.",
+                )
+            except Exception:
+                log.exception("listener failed")
+                await _tell(
+                    client,
+                    user_id,
+                    "Something went wrong on my side and nothing was "
+                    "changed. Please try again; if it keeps failing, tell the bot's admins.",
+                )
+
+    @app.command(command)
+    async def on_command(ack: Any, body: dict[str, Any]) -> None:
+        words = str(body.get("text") or "").split()
+        if words and words[0].lower() != "request":
+            await ack(text=views.HELP_TEXT.format(cmd=command))
+            return
+        await ack()
+        view = views.request_modal(config(), ModalState())
+        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    async def update_modal(body: dict[str, Any], state: ModalState) -> None:
+        view = body.get("view") or {}
+        try:
+            await client.views_update(
+                view_id=view["id"], hash=view.get("hash"), view=views.request_modal(config(), state)
+            )
+        except SlackApiError as error:
+            if error.response.get("error") != "hash_conflict":
+                raise
+
+    @app.action(views.ACCOUNT_ACTION)
+    async def on_account(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
+        state = ModalState(account=selected.get("value"))
+        await guarded(user_of(body), update_modal(body, state))
+
+    @app.action(views.SERVICE_ACTION)
+    async def on_service(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        previous = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
+        selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
+        state = ModalState(account=previous.account, service=selected.get("value"))
+        if state.account and state.service:
+            suggestions.warm(state.account, state.service)
+        await guarded(user_of(body), update_modal(body, state))
+
+    @app.options(views.SERVICE_ACTION)
+    async def on_service_options(ack: Any, body: dict[str, Any]) -> None:
+        await ack(options=suggestions.services(str(body.get("value") or "")))
+
+    @app.options(views.ACTIONS_ACTION)
+    async def on_action_options(ack: Any, body: dict[str, Any]) -> None:
+        state = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
+        query = str(body.get("value") or "")
+        await ack(option_groups=suggestions.actions(state.service, query) if state.service else [])
+
+    @app.options(views.RESOURCES_ACTION)
+    async def on_resource_options(ack: Any, body: dict[str, Any]) -> None:
+        state = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
+        if not (state.account and state.service):
+            await ack(options=[])
+            return
+        lookup = suggestions.resources(state.account, state.service, str(body.get("value") or ""))
+        try:
+            options = await asyncio.wait_for(lookup, SUGGESTION_BUDGET_S)
+        except TimeoutError:
+            options = [views.option("Still discovering resources… type again", "loading")]
+        await ack(options=options)
+
+    @app.view(views.REQUEST_CALLBACK)
+    async def on_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = user_of(body)
+        state = ModalState.from_metadata(view.get("private_metadata"))
+        draft, errors = read_draft(view, state, user_id, suggestions)
+        if draft is not None and not errors:
+            try:
+                resources = await suggestions.decode_resources(
+                    state.account or "",
+                    state.service or "",
+                    [str(r) for r in _selected_resources(view, state)],
+                )
+            except ValueError as problem:
+                errors["resources"] = str(problem)
+            else:
+                access = draft.services[0]
+                chosen = tuple(dict.fromkeys((*resources, *access.resources)))
+                draft = replace(
+                    draft, services=(ServiceAccess(access.service, access.actions, chosen),)
+                )
+                errors.update(service.validate(draft))
+        if errors:
+            await ack(response_action="errors", errors=_error_blocks(errors, state, view))
+            return
+        await ack()
+        assert draft is not None
+        await guarded(user_id, _submit(client, service, draft))
+
+    @app.action(views.APPROVE_ACTION)
+    async def on_approve(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await guarded(user_of(body), service.approve(_button_value(body), user_of(body)))
+
+    @app.action(views.DENY_ACTION)
+    async def on_deny(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = views.deny_modal(_button_value(body)[:64])
+        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    @app.view(views.DENY_CALLBACK)
+    async def on_deny_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        values = view.get("state", {}).get("values", {})
+        reason = _value(values, "deny_reason", "deny_reason_input").get("value") or ""
+        request_id = str(view.get("private_metadata") or "")
+        await guarded(user_of(body), service.deny(request_id, user_of(body), reason))
+
+    @app.action(views.CANCEL_ACTION)
+    async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await guarded(user_of(body), service.cancel(_button_value(body), user_of(body)))
+
+    @app.action(views.REVOKE_ACTION)
+    async def on_revoke(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await guarded(user_of(body), service.revoke(_button_value(body), user_of(body)))
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in listener: %r", error)
+
+    return app
+
+
+def _button_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    first = actions[0] if isinstance(actions[0], dict) else {}
+    return str(first.get("value") or "")
+
+
+def _selected_resources(view: dict[str, Any], state: ModalState) -> list[str]:
+    values = view.get("state", {}).get("values", {})
+    selected = _value(values, views.block_id("resources", state), views.RESOURCES_ACTION)
+    return [str(o.get("value")) for o in selected.get("selected_options") or []]
+
+
+def _error_blocks(
+    errors: dict[str, str], state: ModalState, view: dict[str, Any]
+) -> dict[str, str]:
+    """Slack accepts errors only on input blocks present in the view: map fields onto them."""
+    present = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
+    fallback = next(
+        (
+            views.block_id(f, state)
+            for f in ("actions", "service", "account")
+            if views.block_id(f, state) in present
+        ),
+        "account",
+    )
+    mapped: dict[str, str] = {}
+    for field, message in errors.items():
+        target = views.block_id(field, state)
+        key = target if target in present else fallback
+        mapped[key] = (mapped[key] + " " + message if key in mapped else message)[:2000]
+    return mapped
+
+
+async def _submit(client: AsyncWebClient, service: AccessService, draft: Draft) -> None:
+    result = await service.submit(draft)
+    if result.errors:
+        await _tell(
+            client,
+            draft.requester_id,
+            "Your request was not stored: " + " ".join(result.errors.values()),
+        )
+
+
+async def _tell(client: AsyncWebClient, user_id: str, text: str) -> None:
+    if not user_id:
+        return
+    try:
+        channel = await client.conversations_open(users=user_id)
+        await client.chat_postMessage(channel=channel["channel"]["id"], text=text)
+    except SlackApiError as error:
+        log.warning("cannot tell %s: %s", user_id, error.response.get("error"))

@@ -1,0 +1,133 @@
+"""Options for the request modal's external selects: services, actions, resources.
+
+Slack option values are limited to 75 characters, while ARNs are often longer. An ARN that fits
+is its own value; a longer one becomes ``h:`` + a digest, mapped back on submit by looking the
+digest up among the account's discovered resources. That lookup re-runs (cached) discovery, so
+it works on whichever replica receives the submission, with no state kept between requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cloud_access_bot.aws.discovery import DiscoveryResult, ResourceDiscovery, search
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.arns import validate_arn
+from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.slack.views import option, truncate
+
+MAX_VALUE = 75
+HASH_PREFIX = "h:"
+#: Discovery time allowed inside a 3-second Slack deadline.
+DISCOVERY_WAIT_S = 1.5
+
+
+def resource_value(arn: str) -> str:
+    if len(arn) <= MAX_VALUE and not arn.startswith(HASH_PREFIX):
+        return arn
+    return HASH_PREFIX + hashlib.sha256(arn.encode()).hexdigest()[: MAX_VALUE - len(HASH_PREFIX)]
+
+
+def resolve_values(values: Iterable[str], known_arns: Iterable[str]) -> tuple[list[str], list[str]]:
+    """ARNs for option values, and the values that match no known ARN."""
+    by_value = {resource_value(arn): arn for arn in known_arns}
+    found, unknown = [], []
+    for value in values:
+        if value.startswith("arn:"):
+            found.append(value)
+        elif value in by_value:
+            found.append(by_value[value])
+        else:
+            unknown.append(value)
+    return found, unknown
+
+
+class CatalogSuggestions:
+    """Answers the modal's selects from the IAM catalog and resource discovery."""
+
+    def __init__(
+        self, catalog: Catalog, discovery: ResourceDiscovery, config: Callable[[], BotConfig]
+    ) -> None:
+        self._catalog = catalog
+        self._discovery = discovery
+        self._config = config
+        self._warming: set[asyncio.Task[Any]] = set()
+
+    def services(self, query: str) -> list[dict[str, Any]]:
+        return [o.to_slack() for o in self._catalog.service_options(query)]
+
+    def actions(self, service: str, query: str) -> list[dict[str, Any]]:
+        return [g.to_slack() for g in self._catalog.action_option_groups(service, query)]
+
+    def decode_actions(self, values: list[str]) -> list[str]:
+        decoded: list[str] = []
+        for value in values:
+            decoded.extend(a for a in self._catalog.decode_option(value) if a not in decoded)
+        return decoded
+
+    async def resources(self, account: str, service: str, query: str) -> list[dict[str, Any]]:
+        result = await self._discover(account, service, wait=DISCOVERY_WAIT_S)
+        options = [
+            option(truncate(f"{r.name} ({r.region or 'global'})", 75), resource_value(r.arn))
+            for r in search(result, query, limit=100)
+        ]
+        if result.failures and len(options) < 100:
+            note = truncate("⚠ " + result.failures[0].message, 75)
+            options.append(option(note, "failure"))
+        return options
+
+    async def decode_resources(self, account: str, service: str, values: list[str]) -> list[str]:
+        chosen = [v for v in values if v not in ("failure", "loading")]
+        if not chosen:
+            return []
+        known: list[str] = []
+        if any(not v.startswith("arn:") for v in chosen):
+            result = await self._discover(account, service, wait=DISCOVERY_WAIT_S)
+            known = [r.arn for r in result.resources]
+        found, unknown = resolve_values(chosen, known)
+        if unknown:
+            raise ValueError(
+                f"{len(unknown)} selected resource(s) are no longer discovered; pick them again."
+            )
+        return found
+
+    def check_arns(self, account: str, service: str, arns: list[str]) -> list[str]:
+        config = self._config()
+        settings = config.account(account)
+        if settings is None:
+            return [f"Unknown account {account!r}."]
+        problems = []
+        for arn in arns:
+            if arn == "*":
+                continue
+            problem = validate_arn(
+                arn,
+                service=service,
+                account_id=settings.account_number,
+                regions=config.regions_for(account),
+                allow_wildcards=config.allow_wildcard_resources,
+                catalog=self._catalog,
+            )
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def warm(self, account: str, service: str) -> None:
+        task = asyncio.create_task(self._discover(account, service, wait=None))
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    async def _discover(self, account: str, service: str, *, wait: float | None) -> DiscoveryResult:
+        config = self._config()
+        settings = config.account(account)
+        if settings is None:
+            return DiscoveryResult((), ())
+        return await self._discovery.discover(
+            [(settings.account_number, settings.iam_role)],
+            config.regions_for(account),
+            [service],
+            wait_seconds=wait,
+        )
