@@ -1,0 +1,266 @@
+"""Who may decide what about a request: pure functions returning an outcome and a reason.
+
+The reason is shown to the person who clicked and written to the audit trail, so it says what
+happened in words a user understands. These functions only judge; the service applies the
+decision with a conditional write, which settles races between concurrent clicks.
+
+Group membership is looked up by the caller (it needs Slack) and passed in as
+``clicker_is_approver``: whether the clicker is *now* in one of the account's approval groups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from cloud_access_bot.config import AutoApproveRule, BotConfig, SelfApproval
+from cloud_access_bot.domain.model import AccessRequest, Status
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+SLACK_GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
+
+
+class Outcome(StrEnum):
+    APPROVE = "approve"
+    """The action may go ahead (for an approval: the request is now fully approved)."""
+    RECORD = "record"
+    """An approval to record; more approvals are still needed."""
+    REFUSE = "refuse"
+    """Nothing changes; the reason says why."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    break_glass: bool = False
+
+
+def _refuse(reason: str) -> Decision:
+    return Decision(Outcome.REFUSE, reason)
+
+
+def _user(user_id: str) -> str:
+    """A Slack mention for user ids, the text as is for other actors (``auto-approve``)."""
+    return f"<@{user_id}>" if SLACK_USER_ID.match(user_id) else user_id
+
+
+def _group(group: str) -> str:
+    return f"<!subteam^{group}>" if SLACK_GROUP_ID.match(group) else f"@{group}"
+
+
+def _when(moment: datetime | None) -> str:
+    return f" at {moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+
+
+def _by(user_id: str | None) -> str:
+    return f" by {_user(user_id)}" if user_id else ""
+
+
+def describe_status(request: AccessRequest) -> str:
+    """What has happened to the request, as a sentence (for refusing a late click)."""
+    by, at = _by(request.decided_by), _when(request.decided_at)
+    match request.status:
+        case Status.PENDING:
+            return "This request is waiting for approval."
+        case Status.APPROVED:
+            return f"This request was already approved{by}{at}; access is being granted."
+        case Status.ACTIVE:
+            until = f" until {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else ""
+            return f"This request was already approved{by}{at}; access is active{until}."
+        case Status.EXPIRED:
+            return f"This request was approved{by}{at} and its access has expired."
+        case Status.REVOKED:
+            return f"This request's access was revoked{by}{at}."
+        case Status.DENIED:
+            because = f" ({request.decision_reason})" if request.decision_reason else ""
+            return f"This request was already denied{by}{at}{because}."
+        case Status.CANCELLED:
+            return f"This request was cancelled by the requester{at}."
+        case Status.TIMED_OUT:
+            return f"This request timed out{at} without a decision."
+        case Status.FAILED:
+            why = f": {request.failure_reason}" if request.failure_reason else ""
+            return f"This request was approved but granting access failed{why}."
+
+
+def _not_approver(request: AccessRequest, config: BotConfig, verb: str) -> Decision:
+    groups = ", ".join(_group(g) for g in config.approval_groups_for(request.account_name))
+    return _refuse(
+        f"Only members of the approval groups for {request.account_name} ({groups}) "
+        f"can {verb} this request."
+    )
+
+
+def _unknown_account(request: AccessRequest, config: BotConfig) -> Decision | None:
+    if config.account(request.account_name) is None:
+        return _refuse(
+            f"Account {request.account_name} is no longer in the configuration; "
+            "this request cannot be decided."
+        )
+    return None
+
+
+def approvals_required(request: AccessRequest, config: BotConfig) -> int:
+    """Distinct approvers needed: the stricter of the count recorded at submission and the
+    current configuration, so a configuration change never weakens a pending request."""
+    return max(request.approvals_required, config.approvals_required_for(request.account_name))
+
+
+def decide_approval(
+    request: AccessRequest,
+    clicker: str,
+    *,
+    clicker_is_approver: bool,
+    config: BotConfig,
+    break_glass_reason: str | None = None,
+) -> Decision:
+    """Judge a click on Approve: approve, record one more approval, or refuse."""
+    if request.status is not Status.PENDING:
+        return _refuse(describe_status(request))
+    if unknown := _unknown_account(request, config):
+        return unknown
+    if not clicker_is_approver:
+        return _not_approver(request, config, "approve")
+    if clicker == request.requester_id:
+        if config.self_approval is not SelfApproval.BREAK_GLASS:
+            return _refuse("You cannot approve your own request; another approver must.")
+        if not (break_glass_reason and break_glass_reason.strip()):
+            return _refuse(
+                "Approving your own request is break-glass access: give a reason, "
+                "which is recorded in the audit trail."
+            )
+        return Decision(
+            Outcome.APPROVE,
+            f"Break-glass self-approval by {_user(clicker)}: {break_glass_reason.strip()}",
+            break_glass=True,
+        )
+    required = approvals_required(request, config)
+    approvers = {a for a in request.approvals if a != request.requester_id}
+    if clicker in approvers:
+        return _refuse(
+            f"You already approved this request; waiting for "
+            f"{max(required - len(approvers), 0)} more approval(s)."
+        )
+    count = len(approvers) + 1
+    if count >= required:
+        return Decision(
+            Outcome.APPROVE,
+            f"Approved by {_user(clicker)}"
+            + (f" ({count} of {required} approvals)." if required > 1 else "."),
+        )
+    return Decision(
+        Outcome.RECORD,
+        f"Approval by {_user(clicker)} recorded: {count} of {required} approvals; "
+        f"waiting for {required - count} more.",
+    )
+
+
+def decide_denial(
+    request: AccessRequest, clicker: str, *, clicker_is_approver: bool, config: BotConfig
+) -> Decision:
+    """Judge a click on Deny: one approver's denial ends the request."""
+    if request.status is not Status.PENDING:
+        return _refuse(describe_status(request))
+    if clicker == request.requester_id:
+        return _refuse("To withdraw your own request, cancel it instead of denying it.")
+    if unknown := _unknown_account(request, config):
+        return unknown
+    if not clicker_is_approver:
+        return _not_approver(request, config, "deny")
+    return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
+
+
+def decide_cancel(request: AccessRequest, clicker: str) -> Decision:
+    """Judge a cancellation: only the requester, only while it is pending."""
+    if clicker != request.requester_id:
+        return _refuse("Only the requester can cancel this request.")
+    if request.status is not Status.PENDING:
+        return _refuse(describe_status(request))
+    return Decision(Outcome.APPROVE, f"Cancelled by the requester {_user(clicker)}.")
+
+
+def decide_revoke(request: AccessRequest, clicker: str, *, clicker_is_approver: bool) -> Decision:
+    """Judge an early revocation: the requester or an approver, only while access is active."""
+    if clicker != request.requester_id and not clicker_is_approver:
+        return _refuse("Only the requester or an approver for this account can revoke access.")
+    if request.status is Status.APPROVED:
+        return _refuse("Access is still being granted; try again in a moment.")
+    if request.status is not Status.ACTIVE:
+        return _refuse(describe_status(request))
+    return Decision(Outcome.APPROVE, f"Access revoked early by {_user(clicker)}.")
+
+
+def decide_extension(
+    request: AccessRequest, clicker: str, *, extra_minutes: int, config: BotConfig
+) -> Decision:
+    """Judge asking to extend active access by ``extra_minutes``.
+
+    ``request.duration_minutes`` is the total granted so far (the service adds each extension
+    to it), and the new total must stay within the account's maximum duration.
+    """
+    if clicker != request.requester_id:
+        return _refuse("Only the requester can ask to extend this access.")
+    if request.status is not Status.ACTIVE:
+        return _refuse(describe_status(request))
+    if unknown := _unknown_account(request, config):
+        return unknown
+    if extra_minutes < 1:
+        return _refuse("An extension must add at least one minute.")
+    total = request.duration_minutes + extra_minutes
+    cap = config.max_duration_for(request.account_name)
+    if total > cap:
+        return _refuse(
+            f"Extending by {extra_minutes} minutes would make {total} minutes in all, over the "
+            f"{cap}-minute maximum for {request.account_name}; at most "
+            f"{max(cap - request.duration_minutes, 0)} more minutes can be asked for."
+        )
+    return Decision(
+        Outcome.APPROVE,
+        f"Extension by {extra_minutes} minutes asked by {_user(clicker)} "
+        f"({total} of at most {cap} minutes).",
+    )
+
+
+def _rule_matches(
+    rule: AutoApproveRule,
+    request: AccessRequest,
+    config: BotConfig,
+    access_level: Callable[[str], str | None],
+) -> bool:
+    account = config.accounts[request.account_name]
+    if rule.accounts:
+        if request.account_name not in rule.accounts:
+            return False
+    elif account.production:
+        return False
+    if request.duration_minutes > rule.max_duration_minutes:
+        return False
+    levels = [access_level(action) for action in request.actions]
+    return bool(levels) and all(level in rule.access_levels for level in levels)
+
+
+def auto_approval(
+    request: AccessRequest, config: BotConfig, access_level: Callable[[str], str | None]
+) -> Decision | None:
+    """An APPROVE decision naming the first auto-approve rule the request fits, else None.
+
+    A rule fits when it covers the account (listed, or no list and the account is not
+    production), the duration is within its maximum and every action's access level (None when
+    unknown, which never fits) is one it allows. A request with no actions never fits.
+    """
+    if request.status is not Status.PENDING or config.account(request.account_name) is None:
+        return None
+    for index, rule in enumerate(config.auto_approve):
+        if _rule_matches(rule, request, config, access_level):
+            accounts = ", ".join(rule.accounts) or "every non-production account"
+            return Decision(
+                Outcome.APPROVE,
+                f"Auto-approved by rule auto_approve.{index} (accounts: {accounts}; access "
+                f"levels: {', '.join(rule.access_levels)}; up to "
+                f"{rule.max_duration_minutes} minutes).",
+            )
+    return None
