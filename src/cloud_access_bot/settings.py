@@ -7,7 +7,6 @@ and never contain its value.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,10 +59,6 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.upper() in LOG_LEVELS:
             return value.upper()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
-
-    @property
-    def log_level_number(self) -> int:
-        return logging.getLevelNamesMapping()[self.log_level]
 
     @property
     def config_location(self) -> str | None:
