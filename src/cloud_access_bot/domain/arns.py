@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.catalog import Action, Catalog
 
 PARTITIONS: tuple[str, ...] = (
     "aws",
@@ -105,12 +105,12 @@ def _compile(resource_type: str, template: str) -> _Format:
     _, _, service, region, account, resource = template.split(":", 5)
     literals = _VARIABLE.split(resource)
     variables = len(literals) - 1
-    # Variables stop at ":" (a separator in many formats), except a trailing one: S3 keys, IAM
-    # paths and log group names may hold anything.
+    # Variables stop at ":" (a separator in many formats), except a trailing one after "/":
+    # S3 object keys may hold anything.
     pieces = [re.escape(literals[0])]
     for i, literal in enumerate(literals[1:], start=1):
-        last = i == variables and not literal
-        pieces.append(".+" if last else "[^:]+")
+        free = i == variables and not literal and literals[i - 1].endswith("/")
+        pieces.append(".+" if free else "[^:]+")
         pieces.append(re.escape(literal))
     specificity = (sum(len(s) for s in literals), variables)
     return _Format(
@@ -219,6 +219,27 @@ def _field_problem(fmt: _Format, arn: Arn, account_id: str, regions: Sequence[st
     return None
 
 
+def _grants_by_type(action: Action, chosen: Sequence[str], catalog: Catalog) -> dict[str, set[str]]:
+    """For each resource type of ``action``, the ARNs derived from ``chosen`` of that type."""
+    formats = {f.resource_type: f for f in _formats(catalog, action.service)}
+    grants: dict[str, set[str]] = {t: set() for t in action.resource_types if t in formats}
+    for text in chosen:
+        if text == "*":
+            for arns in grants.values():
+                arns.add("*")
+            continue
+        arn = parse_arn(text)
+        if arn is None:
+            continue
+        arn = _normalise(arn)
+        for t in resource_types_of(arn, action.service, catalog):
+            for wanted, arns in grants.items():
+                suffix = _child_suffix(formats[t].template, formats[wanted].template)
+                if suffix is not None:
+                    arns.add(f"{arn}{suffix}")
+    return grants
+
+
 def resources_for_action(
     action: str, chosen: Sequence[str], catalog: Catalog | None = None
 ) -> tuple[str, ...]:
@@ -234,20 +255,21 @@ def resources_for_action(
         return ()
     if info.wildcard_only:
         return ("*",)
-    formats = {f.resource_type: f for f in _formats(catalog, info.service)}
-    wanted = [formats[t] for t in info.resource_types if t in formats]
-    granted: set[str] = set()
-    for text in chosen:
-        if text == "*":
-            granted.add("*")
-            continue
-        arn = parse_arn(text)
-        if arn is None:
-            continue
-        arn = _normalise(arn)
-        for t in resource_types_of(arn, info.service, catalog):
-            for fmt in wanted:
-                suffix = _child_suffix(formats[t].template, fmt.template)
-                if suffix is not None:
-                    granted.add(f"{arn}{suffix}")
-    return tuple(sorted(granted))
+    grants = _grants_by_type(info, chosen, catalog)
+    return tuple(sorted(set().union(*grants.values())))
+
+
+def missing_required_types(
+    action: str, chosen: Sequence[str], catalog: Catalog | None = None
+) -> tuple[str, ...]:
+    """Resource types ``action`` needs together that none of ``chosen`` provides.
+
+    ec2:AttachVolume on a chosen instance is missing ``("volume",)``: granted on the instance
+    alone, the call would still be denied.
+    """
+    catalog = catalog or Catalog.default()
+    info = catalog.action(action)
+    if info is None or info.wildcard_only:
+        return ()
+    grants = _grants_by_type(info, chosen, catalog)
+    return tuple(t for t in info.required_types if not grants.get(t))

@@ -52,11 +52,16 @@ class Service:
 
 @dataclass(frozen=True)
 class Action:
-    """One IAM action. ``resource_types`` excludes ``''``: empty means it only takes ``"*"``."""
+    """One IAM action. ``resource_types`` excludes ``''``: empty means it only takes ``"*"``.
+
+    ``required_types`` are the types the action needs all of at once (ec2:AttachVolume needs an
+    instance and a volume); the others are alternatives.
+    """
 
     name: str
     access_level: str
     resource_types: tuple[str, ...]
+    required_types: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -123,6 +128,11 @@ class Catalog:
                             f"{prefix}:{p['privilege']}",
                             str(p["access_level"]),
                             tuple(sorted(t for t in p["resource_types"] if t)),
+                            tuple(
+                                sorted(
+                                    t for t, r in p["resource_types"].items() if t and r["required"]
+                                )
+                            ),
                         )
                         for p in data["privileges"].values()
                     ),

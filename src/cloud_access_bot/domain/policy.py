@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.domain.arns import resources_for_action
+from cloud_access_bot.domain.arns import missing_required_types, resources_for_action
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import ServiceAccess, iso
 
@@ -60,26 +60,36 @@ def sid_prefix(sid: str) -> str:
 def _plan(
     access: Sequence[ServiceAccess], catalog: Catalog
 ) -> tuple[dict[tuple[str, ...], set[str]], list[str]]:
-    """Actions grouped by the resources they get, and the problems that block a grant."""
+    """Actions grouped by the resources they get, and the problems that block a grant.
+
+    An action named explicitly must apply to the chosen resources, covering every resource type
+    it requires; of the actions a wildcard covers, those that do are granted and the others
+    dropped (a problem only when none does).
+    """
     groups: dict[tuple[str, ...], set[str]] = {}
     problems: list[str] = []
     for item in access:
+        chosen = ", ".join(item.resources) or "none chosen"
         for requested in item.actions:
             names = catalog.expand(requested)
             if not names:
                 problems.append(f"{requested} is not a known IAM action")
                 continue
-            mapped = 0
+            granted = 0
             for name in names:
                 resources = resources_for_action(name, item.resources, catalog)
-                if resources:
+                missing = missing_required_types(name, item.resources, catalog)
+                if resources and not missing:
                     groups.setdefault(resources, set()).add(name)
-                    mapped += 1
-            if not mapped:
-                problems.append(
-                    f"{requested} applies to none of the chosen resources "
-                    f"({', '.join(item.resources) or 'none chosen'})"
-                )
+                    granted += 1
+                elif resources and len(names) == 1:
+                    problems.append(
+                        f"{name} also needs a resource of type {' and '.join(missing)} "
+                        f"(chosen: {chosen})"
+                    )
+                    granted += 1
+            if not granted:
+                problems.append(f"{requested} applies to none of the chosen resources ({chosen})")
     return groups, problems
 
 
