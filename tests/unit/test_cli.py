@@ -1,0 +1,308 @@
+"""The command line as an operator uses it: exit codes and what is printed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cloud_access_bot.cli import main
+from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.health import read_health, write_health
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "config.example.yml"
+APP_TOKEN = "xapp-1-A0123456789-1234567890123-0123456789abcdef"
+BOT_TOKEN = "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrSt"
+
+THREE_MISTAKES = """\
+loginRoles: [Dev]
+approvalGroups: [devops]
+regions: [eu-west-1, eu-wset-2]
+accounts:
+  dev:
+    account_number: "12345678901"
+    iam_role: arn:aws:iam::111122223333:role/bot
+  prod:
+    account_number: "444455556666"
+    iam_role: "arn:aws:iam:444455556666:role/bot"
+"""
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """No bot variables set, a working folder without a .env file; `run` may set up logging."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "BOT_CONFIG_", "LOG_", "HEALTH_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield monkeypatch
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **functions: object) -> None:
+    module = types.ModuleType(name)
+    for attribute, value in functions.items():
+        setattr(module, attribute, value)
+    monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_check_config_on_the_example_is_valid(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", "--file", str(EXAMPLE)]) == 0
+
+    out = capsys.readouterr().out
+    assert f"{EXAMPLE}: valid" in out
+    assert "request command: /request" in out
+    assert "acme-development: 210987654321 alias acme-dev, mode inline_policy" in out
+    assert "acme-production: 987654321098 alias acme-prod, mode managed_policy, production" in out
+    assert "approval groups: sre-oncall (2 approval(s) needed)" in out
+    assert "durations (minutes): 15, 30, 60, 120, max 120" in out
+
+
+def test_check_config_prints_every_problem_prefixed_by_source(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.yml"
+    path.write_text(THREE_MISTAKES)
+
+    assert main(["check-config", "--file", str(path)]) == 2
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1] == "3 problems found"
+    problems = lines[:-1]
+    assert len(problems) == 3
+    assert all(line.startswith(f"{path}: ") for line in problems)
+    keys = sorted(line.removeprefix(f"{path}: ").split(":")[0] for line in problems)
+    assert keys == ["accounts.dev.account_number", "accounts.prod.iam_role", "regions"]
+
+
+def test_check_config_uses_bot_config_file(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
+
+    assert main(["check-config"]) == 0
+    assert f"{EXAMPLE}: valid" in capsys.readouterr().out
+
+
+def test_check_config_missing_file(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", "--file", str(tmp_path / "nope.yml")]) == 2
+    assert f"{tmp_path / 'nope.yml'}: file not found" in capsys.readouterr().err
+
+
+def test_check_config_without_any_source(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no configuration source")
+    assert len(err.splitlines()) == 1
+
+
+def test_run_without_bot_token_is_one_line_and_exit_2(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
+
+    assert main(["run"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.err == "error: SLACK_BOT_TOKEN: not set (the Slack token starting with xoxb-)\n"
+    assert captured.out == ""
+
+
+def test_run_with_malformed_token_does_not_print_it(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    env.setenv("SLACK_BOT_TOKEN", "xoxp-" + BOT_TOKEN[5:])
+    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
+
+    assert main(["run"]) == 2
+
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN" in err
+    assert BOT_TOKEN[5:] not in err
+
+
+def test_run_as_a_process_exits_2_without_traceback(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BOT_CONFIG_"))}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cloud_access_bot", "run"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "SLACK_APP_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_calls_the_runtime_and_returns_its_code(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
+    received = []
+
+    async def run_bot(settings: object) -> int:
+        received.append(settings)
+        return 3
+
+    fake_module(env, "cloud_access_bot.runtime", run_bot=run_bot)
+
+    assert main(["run"]) == 3
+    assert received[0].slack_bot_token.get_secret_value() == BOT_TOKEN
+
+
+def test_run_without_runtime_validates_then_says_so(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
+    env.setenv("LOG_FORMAT", "text")
+    env.setitem(sys.modules, "cloud_access_bot.runtime", None)  # as if the module did not exist
+
+    assert main(["run"]) == 1
+    assert "bot runtime is not available yet" in capsys.readouterr().err
+
+
+def test_run_without_runtime_still_reports_a_bad_config(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.yml"
+    path.write_text(THREE_MISTAKES)
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    env.setenv("BOT_CONFIG_FILE", str(path))
+    env.setitem(sys.modules, "cloud_access_bot.runtime", None)
+
+    assert main(["run"]) == 2
+    assert "3 problems found" in capsys.readouterr().err
+
+
+def test_demo_passes_json_flag(env: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    async def run_demo(json_output: bool) -> int:
+        calls.append(json_output)
+        return 0
+
+    fake_module(env, "cloud_access_bot.sandbox.demo", run_demo=run_demo)
+
+    assert main(["demo", "--json"]) == 0
+    assert main(["demo"]) == 0
+    assert calls == [True, False]
+
+
+def test_demo_not_available_yet(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setitem(sys.modules, "cloud_access_bot.sandbox.demo", None)
+
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err == "demo: not implemented yet\n"
+
+
+def test_ctrl_c_exits_130_quietly(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def run_demo(json_output: bool) -> int:
+        raise KeyboardInterrupt
+
+    fake_module(env, "cloud_access_bot.sandbox.demo", run_demo=run_demo)
+
+    assert main(["demo"]) == 130
+    assert capsys.readouterr() == ("", "")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("cloud-access-bot ")
+
+
+def test_health_when_connected_and_fresh(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.health"
+    env.setenv("HEALTH_FILE", str(path))
+    write_health(path, connected=True)
+
+    assert main(["health"]) == 0
+    assert capsys.readouterr().out.startswith("healthy: connected to Slack")
+
+
+@pytest.mark.parametrize(
+    ("connected", "age_s", "reason"),
+    [
+        (False, 5, "not connected to Slack"),
+        (True, 300, "s old (limit 60 s)"),
+    ],
+)
+def test_health_when_disconnected_or_stale(
+    env: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    connected: bool,
+    age_s: int,
+    reason: str,
+) -> None:
+    path = tmp_path / "bot.health"
+    env.setenv("HEALTH_FILE", str(path))
+    write_health(path, connected=connected, now=utcnow() - timedelta(seconds=age_s))
+
+    assert main(["health"]) == 1
+    assert reason in capsys.readouterr().err
+
+
+def test_health_without_a_file(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("HEALTH_FILE", str(tmp_path / "missing.health"))
+
+    assert main(["health"]) == 1
+    assert "no health file" in capsys.readouterr().err
+
+
+def test_health_file_is_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "bot.health"
+    write_health(path, connected=False)
+    write_health(path, connected=True)
+
+    assert json.loads(path.read_text())["connected"] is True
+    assert [p.name for p in tmp_path.iterdir()] == ["bot.health"]
+    assert read_health(path, max_age_s=60)[0] is True
+
+
+def test_health_file_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "bot.health"
+    path.write_text("{not json")
+
+    ok, reason = read_health(path, max_age_s=60)
+
+    assert not ok
+    assert "unreadable" in reason
