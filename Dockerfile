@@ -1,0 +1,52 @@
+# Container image for cloud-access-bot (runs on ECS Fargate; see docs/deploy.md).
+#
+# Two stages: "build" installs the package and its pinned dependencies into a venv, the final
+# stage copies only that venv onto a clean slim image. Every dependency ships binary wheels for
+# CPython 3.11 on amd64 and arm64, so no compiler is needed in either stage.
+# Bump the tag (or pin its digest) together with the CI Python version.
+
+FROM python:3.11.14-slim-bookworm AS build
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# The venv gets no pip of its own: the base image's pip installs into it, so the final image
+# carries no installer in the venv.
+RUN python -m venv --without-pip /opt/venv
+
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md ./
+COPY src ./src
+RUN pip --python /opt/venv/bin/python install --no-cache-dir -c constraints.txt .
+
+
+FROM python:3.11.14-slim-bookworm
+
+LABEL org.opencontainers.image.title="cloud-access-bot" \
+      org.opencontainers.image.description="Slack app granting time-limited AWS access after approval" \
+      org.opencontainers.image.licenses="MIT"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    HEALTH_FILE=/tmp/cloud-access-bot.health
+
+RUN groupadd --system --gid 10001 bot \
+    && useradd --system --uid 10001 --gid bot --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin bot
+
+COPY --from=build /opt/venv /opt/venv
+
+USER 10001:10001
+
+# "health" exits 0 only while the bot's Socket Mode connection is up (it reads HEALTH_FILE,
+# which the running bot rewrites every few seconds).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["cloud-access-bot", "health"]
+
+# The bot closes its Socket Mode connection and finishes in-flight work within ~20 s of
+# SIGTERM; ECS waits stop_timeout (30 s) before SIGKILL.
+STOPSIGNAL SIGTERM
+
+ENTRYPOINT ["cloud-access-bot"]
+CMD ["run"]

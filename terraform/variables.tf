@@ -1,0 +1,281 @@
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Name used for every resource this module creates (cluster, service, roles, log group, secret prefix)"
+  type        = string
+  default     = "cloud-access-bot"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9-]{1,40}$", var.name))
+    error_message = "name must be 1-40 characters: letters, digits and hyphens."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource"
+  type        = map(string)
+  default     = {}
+}
+
+variable "permissions_boundary" {
+  description = "ARN of a permissions boundary policy set on the task and task execution roles"
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Network
+################################################################################
+
+variable "vpc_id" {
+  description = "VPC in which the task runs"
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for the task. They need a route to Slack and the AWS APIs over HTTPS (NAT gateway or VPC endpoints plus NAT for Slack); the task gets no public IP"
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "At least one subnet is required."
+  }
+}
+
+variable "egress_cidr_blocks" {
+  description = "IPv4 ranges the task may reach on TCP 443 (Slack, AWS APIs). The security group allows no ingress and no other egress"
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+################################################################################
+# ECS
+################################################################################
+
+variable "create_cluster" {
+  description = "Create an ECS cluster. Set to false and pass cluster_arn to run the service on an existing cluster"
+  type        = bool
+  default     = true
+}
+
+variable "cluster_arn" {
+  description = "ARN of an existing ECS cluster (used when create_cluster is false)"
+  type        = string
+  default     = null
+}
+
+variable "cluster_container_insights" {
+  description = "Container Insights setting of the created cluster: enabled, enhanced or disabled"
+  type        = string
+  default     = "enabled"
+
+  validation {
+    condition     = contains(["enabled", "enhanced", "disabled"], var.cluster_container_insights)
+    error_message = "cluster_container_insights must be enabled, enhanced or disabled."
+  }
+}
+
+variable "container_image" {
+  description = "Container image of the bot, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/cloud-access-bot:1.2.3 (pin a tag or digest, not latest)"
+  type        = string
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories the task execution role may pull from. Empty: derived from container_image when it is an ECR image"
+  type        = list(string)
+  default     = []
+}
+
+variable "cpu" {
+  description = "Task CPU units"
+  type        = number
+  default     = 256
+}
+
+variable "memory" {
+  description = "Task memory (MiB)"
+  type        = number
+  default     = 512
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the task: X86_64 or ARM64 (the image must be built for it)"
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "desired_count" {
+  description = "Number of bot tasks. The bot is safe to run with several replicas (all state transitions are conditional writes)"
+  type        = number
+  default     = 1
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the bot (DEBUG, INFO, WARNING, ERROR)"
+  type        = string
+  default     = "INFO"
+}
+
+variable "config_poll_seconds" {
+  description = "CONFIG_POLL_SECONDS: how often the bot re-reads its config from S3. Null keeps the bot's default"
+  type        = number
+  default     = null
+}
+
+variable "slack_api_url" {
+  description = "SLACK_API_URL (e.g. for GovSlack). Null keeps the bot's default https://slack.com/api/"
+  type        = string
+  default     = null
+}
+
+variable "environment" {
+  description = "Extra environment variables for the container (must not contain secrets)"
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# CloudWatch Logs
+################################################################################
+
+variable "cloudwatch_log_group_retention_in_days" {
+  description = "Retention of the bot's log group, in days"
+  type        = number
+  default     = 90
+}
+
+variable "cloudwatch_log_group_kms_key_id" {
+  description = "ARN of a KMS key encrypting the log group (its key policy must allow logs.<region>.amazonaws.com). Null: CloudWatch Logs default encryption"
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Slack tokens (Secrets Manager)
+################################################################################
+
+variable "slack_secret_name" {
+  description = "Name of the Secrets Manager secret holding {\"SLACK_APP_TOKEN\": \"xapp-...\", \"SLACK_BOT_TOKEN\": \"xoxb-...\"}. Default: <name>/slack-tokens"
+  type        = string
+  default     = null
+}
+
+variable "slack_secret_kms_key_id" {
+  description = "ARN of a KMS key encrypting the Slack token secret. Null: the AWS managed key aws/secretsmanager"
+  type        = string
+  default     = null
+}
+
+variable "slack_secret_recovery_window_in_days" {
+  description = "Days Secrets Manager keeps the secret after deletion (0 deletes at once)"
+  type        = number
+  default     = 7
+}
+
+variable "create_slack_secret_version" {
+  description = "Write slack_app_token and slack_bot_token into the secret from Terraform. Off by default: the token values would be stored in the Terraform state; ops put them in with the AWS CLI instead"
+  type        = bool
+  default     = false
+}
+
+variable "slack_app_token" {
+  description = "App-level token (xapp-..., scope connections:write). Used only when create_slack_secret_version is true"
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "slack_bot_token" {
+  description = "Bot token (xoxb-...). Used only when create_slack_secret_version is true"
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+################################################################################
+# DynamoDB
+################################################################################
+
+variable "dynamodb_table_name" {
+  description = "Name of the bot's DynamoDB table. Must equal dynamoDbTable in the bot's YAML config"
+  type        = string
+  default     = "cloud_access_bot"
+}
+
+variable "dynamodb_kms_key_arn" {
+  description = "ARN of a KMS key for the table's server-side encryption. Null: the AWS managed key aws/dynamodb"
+  type        = string
+  default     = null
+}
+
+################################################################################
+# S3 config
+################################################################################
+
+variable "config_bucket_name" {
+  description = "Name of the S3 bucket holding the bot's YAML config. Null: a generated name starting with <name>-config-"
+  type        = string
+  default     = null
+}
+
+variable "config_object_key" {
+  description = "Key of the YAML config object (BOT_CONFIG_S3_KEY)"
+  type        = string
+  default     = "config.yml"
+}
+
+variable "config_file_path" {
+  description = "Local path of a YAML config file to upload as the config object. Null: the object is managed outside Terraform (aws s3 cp)"
+  type        = string
+  default     = null
+}
+
+variable "config_bucket_kms_key_arn" {
+  description = "ARN of a KMS key for the config bucket's default encryption. Null: SSE-S3 (AES256)"
+  type        = string
+  default     = null
+}
+
+variable "config_bucket_noncurrent_version_expiration_days" {
+  description = "Days after which replaced versions of the config object are deleted"
+  type        = number
+  default     = 365
+}
+
+variable "config_bucket_force_destroy" {
+  description = "Allow Terraform to delete the config bucket while it still holds objects"
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Cross-account access
+################################################################################
+
+variable "target_account_role_arns" {
+  description = "ARNs of the roles the bot assumes in the target accounts (the accounts' iam_role in the bot config; see modules/target-account-role)"
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for arn in var.target_account_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "target_account_role_arns must be IAM role ARNs."
+  }
+}
+
+variable "broker_role_arns" {
+  description = "ARNs of broker roles the bot assumes directly, with a session policy, for accounts in session_credentials mode"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.broker_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
+    error_message = "broker_role_arns must be IAM role ARNs."
+  }
+}
