@@ -1,0 +1,485 @@
+"""The Store port on one DynamoDB table: requests, their audit events and three sparse indexes.
+
+Layout (Terraform creates the same table; keep the names):
+
+- request: ``pk=REQ#<id>``, ``sk=META``; ``by_user`` (``user_pk=USER#<requester>``,
+  ``user_sk=<created>#<id>``), ``by_account`` (``account_pk=ACCOUNT#<account id>``,
+  ``account_sk=<created>#<id>``) and, only while the request waits for something, ``by_due``
+  (``due_pk=DUE#<status>``, ``due_sk=<due time>#<id>``: the pending timeout, the approval time
+  for an interrupted grant, the expiry of active access).
+- audit event: ``pk=REQ#<id>``, ``sk=EVT#<seq:06d>`` where seq is the request version the event
+  produced; details as canonical JSON text (floats and any JSON value round-trip); ``ttl`` past
+  the retention period. TTL is never used to revoke: DynamoDB may delete days late.
+
+Every state change and its event are one TransactWriteItems, conditional on the stored version
+and status, so concurrent writers cannot both win and nothing is ever half-written. Times are
+stored as fixed-width ISO-8601 UTC with microseconds so that string order is time order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.errors import error_code, error_message, is_unavailable
+from cloud_access_bot.domain.audit import details_json, seal
+from cloud_access_bot.domain.model import (
+    AccessRequest,
+    AuditEvent,
+    EventType,
+    MessageRef,
+    ServiceAccess,
+    Status,
+    parse_iso,
+    utcnow,
+)
+from cloud_access_bot.ports import ConflictError, StoreUnavailable
+
+META = "META"
+EVENT_PREFIX = "EVT#"
+USER_INDEX = "by_user"
+ACCOUNT_INDEX = "by_account"
+DUE_INDEX = "by_due"
+
+#: Which moment a request in each waiting status is due at (the sweeper acts after it).
+DUE_FIELD: dict[Status, str] = {
+    Status.PENDING: "timeout_at",
+    Status.APPROVED: "decided_at",
+    Status.ACTIVE: "expires_at",
+}
+DATETIME_FIELDS = ("created_at", "decided_at", "starts_at", "expires_at", "timeout_at")
+OPTIONAL_TEXT_FIELDS = ("decided_by", "decision_reason", "policy_name", "policy_document")
+#: Written only by set_messages, so a commit from an older read cannot erase them.
+MESSAGE_FIELDS = ("messages", "requester_message")
+#: Errors meaning the table cannot be used right now; nothing was written.
+REFUSED_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
+#: Retries of a transaction that collided with another one in flight on the same item.
+TRANSACTION_CONFLICT_ATTEMPTS = 3
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def stamp(moment: datetime) -> str:
+    """Fixed-width UTC ISO-8601 with microseconds and ``Z`` (sorts as time does)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def request_key(request_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": META}}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _due_keys(request: AccessRequest) -> dict[str, str]:
+    """The due index attributes for the request's status (empty: not in the index)."""
+    field = DUE_FIELD.get(request.status)
+    if field is None:
+        return {}
+    # A waiting request without its moment is due at once rather than forgotten.
+    moment: datetime = getattr(request, field) or request.created_at
+    return {"due_pk": f"DUE#{request.status}", "due_sk": f"{stamp(moment)}#{request.id}"}
+
+
+def request_attributes(request: AccessRequest) -> dict[str, Any]:
+    """Every stored attribute of the request item except the key and the message fields.
+
+    ``None`` means "absent" (removed on update, omitted on put).
+    """
+    created = stamp(request.created_at)
+    values: dict[str, Any] = {
+        "id": request.id,
+        "requester_id": request.requester_id,
+        "requester_email": request.requester_email,
+        "account_name": request.account_name,
+        "account_id": request.account_id,
+        "login_role": request.login_role,
+        "reason": request.reason,
+        "duration_minutes": request.duration_minutes,
+        "services": [s.to_dict() for s in request.services],
+        "status": str(request.status),
+        "version": request.version,
+        "approvers": list(request.approvers),
+        "approvals": list(request.approvals),
+        "approvals_required": request.approvals_required,
+        "failure_reason": request.failure_reason,
+        "last_event_hash": request.last_event_hash,
+        "extra": json.dumps(request.extra, sort_keys=True),
+        "user_pk": f"USER#{request.requester_id}",
+        "user_sk": f"{created}#{request.id}",
+        "account_pk": f"ACCOUNT#{request.account_id}",
+        "account_sk": f"{created}#{request.id}",
+        "due_pk": None,
+        "due_sk": None,
+    }
+    values.update({name: getattr(request, name) for name in OPTIONAL_TEXT_FIELDS})
+    for name in DATETIME_FIELDS:
+        moment = getattr(request, name)
+        values[name] = stamp(moment) if moment else None
+    values.update(_due_keys(request))
+    return values
+
+
+def message_attributes(
+    messages: Sequence[MessageRef], requester_message: MessageRef | None
+) -> dict[str, Any]:
+    return {
+        "messages": [m.to_dict() for m in messages],
+        "requester_message": requester_message.to_dict() if requester_message else None,
+    }
+
+
+def request_from_item(item: dict[str, Any]) -> AccessRequest:
+    data = _plain(item)
+
+    def moment(name: str) -> datetime | None:
+        return parse_iso(data[name]) if data.get(name) else None
+
+    requester_message = data.get("requester_message")
+    return AccessRequest(
+        id=data["id"],
+        requester_id=data["requester_id"],
+        requester_email=data["requester_email"],
+        account_name=data["account_name"],
+        account_id=data["account_id"],
+        login_role=data["login_role"],
+        reason=data["reason"],
+        duration_minutes=int(data["duration_minutes"]),
+        services=tuple(ServiceAccess.from_dict(s) for s in data["services"]),
+        created_at=parse_iso(data["created_at"]),
+        status=Status(data["status"]),
+        version=int(data["version"]),
+        approvers=tuple(data.get("approvers", ())),
+        approvals=tuple(data.get("approvals", ())),
+        approvals_required=int(data["approvals_required"]),
+        decided_by=data.get("decided_by"),
+        decided_at=moment("decided_at"),
+        decision_reason=data.get("decision_reason"),
+        starts_at=moment("starts_at"),
+        expires_at=moment("expires_at"),
+        timeout_at=moment("timeout_at"),
+        policy_name=data.get("policy_name"),
+        policy_document=data.get("policy_document"),
+        failure_reason=data.get("failure_reason"),
+        messages=tuple(MessageRef.from_dict(m) for m in data.get("messages", ())),
+        requester_message=MessageRef.from_dict(requester_message) if requester_message else None,
+        last_event_hash=data.get("last_event_hash", ""),
+        extra=json.loads(data.get("extra") or "{}"),
+    )
+
+
+def event_from_item(item: dict[str, Any]) -> AuditEvent:
+    data = _plain(item)
+    return AuditEvent(
+        request_id=data["pk"].removeprefix("REQ#"),
+        seq=int(data["sk"].removeprefix(EVENT_PREFIX)),
+        type=EventType(data["type"]),
+        actor=data["actor"],
+        at=parse_iso(data["at"]),
+        status=Status(data["status"]),
+        details=json.loads(data["details"]),
+        prev_hash=data["prev_hash"],
+        hash=data["hash"],
+    )
+
+
+class DynamoStore:
+    def __init__(self, clients: AwsClients, table: str, retention_days: int = 400) -> None:
+        self._clients = clients
+        self.table = table
+        self._retention = timedelta(days=retention_days)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def create(
+        self, request: AccessRequest, actor: str, details: dict[str, Any]
+    ) -> AccessRequest:
+        first = request.with_changes(version=1)
+        event = self._event(first, EventType.REQUESTED, actor, details, at=first.created_at)
+        stored = first.with_changes(last_event_hash=event.hash)
+        values = {
+            key: value
+            for key, value in (
+                request_attributes(stored)
+                | message_attributes(stored.messages, stored.requester_message)
+            ).items()
+            if value is not None
+        }
+        put_request = {
+            "Put": {
+                "TableName": self.table,
+                "Item": request_key(stored.id) | _typed(values),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        await self._transact(stored.id, [put_request, self._put_event(event)])
+        return stored
+
+    async def commit(
+        self,
+        current: AccessRequest,
+        updated: AccessRequest,
+        event_type: EventType,
+        actor: str,
+        details: dict[str, Any],
+    ) -> AccessRequest:
+        written = updated.with_changes(version=current.version + 1)
+        event = self._event(written, event_type, actor, details, at=utcnow(), prev=current)
+        written = written.with_changes(last_event_hash=event.hash)
+        sets: list[str] = []
+        removes: list[str] = []
+        names = {"#version": "version", "#status": "status"}
+        values = _typed({":v": current.version, ":s": str(current.status)})
+        for index, (name, value) in enumerate(request_attributes(written).items()):
+            names[f"#a{index}"] = name
+            if value is None:
+                removes.append(f"#a{index}")
+            else:
+                sets.append(f"#a{index} = :a{index}")
+                values[f":a{index}"] = _serializer.serialize(value)
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        update_request = {
+            "Update": {
+                "TableName": self.table,
+                "Key": request_key(current.id),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#version = :v AND #status = :s",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        await self._transact(current.id, [update_request, self._put_event(event)])
+        return written
+
+    async def set_messages(
+        self, request_id: str, messages: Sequence[MessageRef], requester_message: MessageRef | None
+    ) -> None:
+        attributes = message_attributes(messages, requester_message)
+        expression = "SET messages = :m"
+        values = {":m": _serializer.serialize(attributes["messages"])}
+        if requester_message is None:
+            expression += " REMOVE requester_message"
+        else:
+            expression += ", requester_message = :r"
+            values[":r"] = _serializer.serialize(attributes["requester_message"])
+        async with self._dynamodb() as dynamodb:
+            try:
+                await dynamodb.update_item(
+                    TableName=self.table,
+                    Key=request_key(request_id),
+                    UpdateExpression=expression,
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    raise ConflictError(None) from exc
+                raise
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, request_id: str) -> AccessRequest | None:
+        async with self._dynamodb() as dynamodb:
+            answer = await dynamodb.get_item(
+                TableName=self.table, Key=request_key(request_id), ConsistentRead=True
+            )
+        item = answer.get("Item")
+        return request_from_item(item) if item else None
+
+    async def events(self, request_id: str) -> list[AuditEvent]:
+        items = await self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
+            ExpressionAttributeValues=_typed({":pk": f"REQ#{request_id}", ":evt": EVENT_PREFIX}),
+            ConsistentRead=True,
+        )
+        return [event_from_item(item) for item in items]
+
+    async def for_user(self, user_id: str, limit: int = 50) -> list[AccessRequest]:
+        items = await self._query(
+            limit=limit,
+            IndexName=USER_INDEX,
+            KeyConditionExpression="user_pk = :u",
+            ExpressionAttributeValues=_typed({":u": f"USER#{user_id}"}),
+            ScanIndexForward=False,
+        )
+        return [request_from_item(item) for item in items]
+
+    async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
+        """Due requests, oldest first, re-read consistently (the index lags the table)."""
+        bound = f"{stamp(before)}~"
+        candidates = await self._query(
+            limit=limit,
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="due_pk = :d AND due_sk < :b",
+            ExpressionAttributeValues=_typed({":d": f"DUE#{status}", ":b": bound}),
+        )
+        fresh = await asyncio.gather(*(self.get(_plain(c)["id"]) for c in candidates))
+        return [
+            request
+            for request in fresh
+            if request is not None
+            and request.status == status
+            and _due_keys(request).get("due_sk", "~") < bound
+        ]
+
+    # -- table ----------------------------------------------------------------------------
+
+    async def ensure_table(self) -> None:
+        """Create the table (as Terraform would) if it is missing, wait for it, enable TTL."""
+        async with self._dynamodb() as dynamodb:
+            try:
+                await dynamodb.create_table(**table_definition(self.table))
+            except ClientError as exc:
+                if error_code(exc) != "ResourceInUseException":
+                    raise
+            await dynamodb.get_waiter("table_exists").wait(
+                TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            )
+            ttl = await dynamodb.describe_time_to_live(TableName=self.table)
+            if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                await dynamodb.update_time_to_live(
+                    TableName=self.table,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+                )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _event(
+        self,
+        request: AccessRequest,
+        event_type: EventType,
+        actor: str,
+        details: dict[str, Any],
+        *,
+        at: datetime,
+        prev: AccessRequest | None = None,
+    ) -> AuditEvent:
+        event = AuditEvent(
+            request_id=request.id,
+            seq=request.version,
+            type=event_type,
+            actor=actor,
+            at=at,
+            status=request.status,
+            details=json.loads(details_json(details)),
+        )
+        return seal(event, prev.last_event_hash if prev else "")
+
+    def _put_event(self, event: AuditEvent) -> dict[str, Any]:
+        expires = int((event.at + self._retention).timestamp())
+        item = {
+            "pk": f"REQ#{event.request_id}",
+            "sk": f"{EVENT_PREFIX}{event.seq:06d}",
+            "type": str(event.type),
+            "actor": event.actor,
+            "at": stamp(event.at),
+            "status": str(event.status),
+            "details": details_json(event.details),
+            "prev_hash": event.prev_hash,
+            "hash": event.hash,
+            "ttl": expires,
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": _typed(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    async def _transact(self, request_id: str, actions: list[dict[str, Any]]) -> None:
+        """Run one transaction; ConflictError with the stored request if a condition failed.
+
+        The client request token makes botocore's own retries of this call idempotent; a new
+        call (even with the same content) gets a new token, so it can never pass as a repeat.
+        """
+        for attempt in range(1, TRANSACTION_CONFLICT_ATTEMPTS + 1):
+            async with self._dynamodb() as dynamodb:
+                try:
+                    await dynamodb.transact_write_items(
+                        TransactItems=actions, ClientRequestToken=str(uuid.uuid4())
+                    )
+                    return
+                except ClientError as exc:
+                    if error_code(exc) != "TransactionCanceledException":
+                        raise
+                    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise ConflictError(await self.get(request_id))
+            if "TransactionConflict" not in reasons or attempt == TRANSACTION_CONFLICT_ATTEMPTS:
+                causes = ", ".join(str(r) for r in reasons)
+                raise StoreUnavailable(f"DynamoDB table {self.table} cancelled a write ({causes})")
+            await asyncio.sleep(0.05 * attempt)
+
+    async def _query(self, limit: int | None = None, **params: Any) -> list[dict[str, Any]]:
+        """All items of a query (or the first ``limit``), following LastEvaluatedKey."""
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        async with self._dynamodb() as dynamodb:
+            while limit is None or len(items) < limit:
+                page_params = dict(params, TableName=self.table)
+                if limit is not None:
+                    page_params["Limit"] = limit - len(items)
+                if start:
+                    page_params["ExclusiveStartKey"] = start
+                page = await dynamodb.query(**page_params)
+                items.extend(page.get("Items", []))
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return items
+
+    @asynccontextmanager
+    async def _dynamodb(self) -> AsyncIterator[Any]:
+        """The DynamoDB client; outages and refusals become StoreUnavailable."""
+        try:
+            async with self._clients.client("dynamodb") as dynamodb:
+                yield dynamodb
+        except (ClientError, BotoCoreError, OSError) as exc:
+            if is_unavailable(exc) or error_code(exc) in REFUSED_CODES:
+                detail = error_code(exc) or type(exc).__name__
+                raise StoreUnavailable(
+                    f"DynamoDB table {self.table} is unavailable ({detail}: {error_message(exc)})"
+                ) from exc
+            raise
+
+
+def table_definition(table: str) -> dict[str, Any]:
+    """CreateTable parameters; the Terraform module declares the same table."""
+    indexes = {USER_INDEX: "user", ACCOUNT_INDEX: "account", DUE_INDEX: "due"}
+    key_names = ["pk", "sk"] + [f"{p}_{s}" for p in indexes.values() for s in ("pk", "sk")]
+    return {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in key_names],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": f"{prefix}_pk", "KeyType": "HASH"},
+                    {"AttributeName": f"{prefix}_sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, prefix in indexes.items()
+        ],
+    }

@@ -1,0 +1,294 @@
+"""DynamoStore against moto: round-trips, conditional commits, the due index, the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.domain.audit import verify_chain
+from cloud_access_bot.domain.model import (
+    AccessRequest,
+    EventType,
+    MessageRef,
+    ServiceAccess,
+    Status,
+)
+from cloud_access_bot.ports import ConflictError, StoreUnavailable
+
+NOW = datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+async def clients(aws: str) -> AsyncIterator[AwsClients]:
+    made = AwsClients(region="eu-west-1")
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+async def store(clients: AwsClients) -> DynamoStore:
+    made = DynamoStore(clients, "cab-test")
+    await made.ensure_table()
+    return made
+
+
+@pytest.fixture
+def serialised_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make moto run one TransactWriteItems at a time, as DynamoDB isolates transactions.
+
+    moto's server handles requests on threads, and its transact_write_items is not
+    thread-safe: a cancelled transaction restores a table snapshot taken before a concurrent
+    one committed, erasing the winner. The server runs in this process, so a lock fixes it.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    original = DynamoDBBackend.transact_write_items
+
+    def one_at_a_time(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", one_at_a_time)
+    yield
+
+
+def pending(request_id: str = "0123456789ab", **changes: Any) -> AccessRequest:
+    request = AccessRequest(
+        id=request_id,
+        requester_id="U1",
+        requester_email="alice@example.com",
+        account_name="dev",
+        account_id="111111111111",
+        login_role="Developer",
+        reason="debug the ingest job",
+        duration_minutes=60,
+        services=(
+            ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",)),
+            ServiceAccess("dynamodb", ("dynamodb:GetItem",), ("*",)),
+        ),
+        created_at=NOW,
+        approvers=("U2", "U3"),
+        timeout_at=NOW + timedelta(hours=8),
+    )
+    return request.with_changes(**changes)
+
+
+def approve(request: AccessRequest, by: str = "U2") -> AccessRequest:
+    return request.with_changes(
+        status=Status.APPROVED, approvals=(by,), decided_by=by, decided_at=NOW
+    )
+
+
+def activate(request: AccessRequest, expires: datetime) -> AccessRequest:
+    return request.with_changes(
+        status=Status.ACTIVE,
+        starts_at=NOW,
+        expires_at=expires,
+        policy_name="cloud-access-bot-0123456789ab",
+        policy_document='{"Version":"2012-10-17"}',
+    )
+
+
+async def activated(store: DynamoStore, request_id: str, expires: datetime) -> AccessRequest:
+    created = await store.create(pending(request_id), "U1", {})
+    approved = await store.commit(created, approve(created), EventType.APPROVED, "U2", {})
+    return await store.commit(approved, activate(approved, expires), EventType.GRANTED, "bot", {})
+
+
+async def test_ensure_table_is_idempotent_and_enables_ttl(
+    store: DynamoStore, clients: AwsClients
+) -> None:
+    await store.ensure_table()
+    async with clients.client("dynamodb") as dynamodb:
+        table = (await dynamodb.describe_table(TableName="cab-test"))["Table"]
+        ttl = await dynamodb.describe_time_to_live(TableName="cab-test")
+    assert sorted(i["IndexName"] for i in table["GlobalSecondaryIndexes"]) == [
+        "by_account",
+        "by_due",
+        "by_user",
+    ]
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+async def test_every_field_round_trips(store: DynamoStore) -> None:
+    request = pending(
+        status=Status.ACTIVE,
+        approvals=("U2",),
+        approvals_required=2,
+        decided_by="U2",
+        decided_at=NOW + timedelta(minutes=1),
+        decision_reason="looks fine",
+        starts_at=NOW + timedelta(minutes=2),
+        expires_at=NOW + timedelta(minutes=62),
+        policy_name="cloud-access-bot-0123456789ab",
+        policy_document='{"Version": "2012-10-17"}',
+        failure_reason="",
+        messages=(MessageRef("D1", "1700000000.000100", "U2"), MessageRef("D2", "1.2", "U3")),
+        requester_message=MessageRef("D0", "1.1", "U1"),
+        extra={"ratio": 0.25, "nested": {"list": [1, None, "x"]}},
+    )
+    created = await store.create(request, "U1", {"reason": request.reason})
+    assert created.version == 1
+    assert created.last_event_hash
+    assert await store.get(request.id) == created
+    assert created == request.with_changes(last_event_hash=created.last_event_hash)
+
+
+async def test_missing_request_is_none(store: DynamoStore) -> None:
+    assert await store.get("ffffffffffff") is None
+
+
+async def test_create_twice_conflicts_with_stored_request(store: DynamoStore) -> None:
+    first = await store.create(pending(), "U1", {})
+    with pytest.raises(ConflictError) as conflict:
+        await store.create(pending(reason="other"), "U1", {})
+    assert conflict.value.current == first
+    assert len(await store.events(first.id)) == 1
+
+
+async def test_commit_bumps_version_and_writes_event(store: DynamoStore) -> None:
+    created = await store.create(pending(), "U1", {"reason": "debug"})
+    written = await store.commit(
+        created, approve(created), EventType.APPROVED, "U2", {"note": "ok", "score": 1.5}
+    )
+    assert written.version == 2
+    assert await store.get(created.id) == written
+    events = await store.events(created.id)
+    assert [(e.seq, e.type, e.actor, e.status) for e in events] == [
+        (1, EventType.REQUESTED, "U1", Status.PENDING),
+        (2, EventType.APPROVED, "U2", Status.APPROVED),
+    ]
+    assert events[1].details == {"note": "ok", "score": 1.5}
+
+
+@pytest.mark.usefixtures("serialised_transactions")
+async def test_concurrent_commits_from_same_state_have_one_winner(store: DynamoStore) -> None:
+    created = await store.create(pending(), "U1", {})
+    deciders = ["U2", "U3", "U4", "U5", "U6"]
+    attempts = [
+        store.commit(
+            created,
+            created.with_changes(
+                status=Status.APPROVED if n % 2 else Status.DENIED, decided_by=u, decided_at=NOW
+            ),
+            EventType.APPROVED if n % 2 else EventType.DENIED,
+            u,
+            {},
+        )
+        for n, u in enumerate(deciders)
+    ]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    winners = [r for r in results if isinstance(r, AccessRequest)]
+    losers = [r for r in results if isinstance(r, ConflictError)]
+    assert len(winners) == 1
+    assert len(losers) == len(deciders) - 1
+    assert all(loser.current == winners[0] for loser in losers)
+    assert await store.get(created.id) == winners[0]
+    events = await store.events(created.id)
+    assert [e.seq for e in events] == [1, 2]
+    assert events[1].actor == winners[0].decided_by
+
+
+async def test_commit_from_stale_state_conflicts(store: DynamoStore) -> None:
+    created = await store.create(pending(), "U1", {})
+    approved = await store.commit(created, approve(created), EventType.APPROVED, "U2", {})
+    with pytest.raises(ConflictError) as conflict:
+        await store.commit(created, approve(created, "U3"), EventType.APPROVED, "U3", {})
+    assert conflict.value.current == approved
+
+
+async def test_commit_keeps_messages_set_after_the_read(store: DynamoStore) -> None:
+    created = await store.create(pending(), "U1", {})
+    messages = (MessageRef("D1", "1.1", "U2"),)
+    await store.set_messages(created.id, messages, MessageRef("D0", "1.0", "U1"))
+    await store.commit(created, approve(created), EventType.APPROVED, "U2", {})
+    stored = await store.get(created.id)
+    assert stored is not None
+    assert stored.messages == messages
+    assert stored.requester_message == MessageRef("D0", "1.0", "U1")
+
+
+async def test_set_messages_on_missing_request_conflicts(store: DynamoStore) -> None:
+    with pytest.raises(ConflictError):
+        await store.set_messages("ffffffffffff", (), None)
+    assert await store.get("ffffffffffff") is None
+
+
+async def test_due_finds_expired_active_requests_only(store: DynamoStore) -> None:
+    expired = await activated(store, "00000000000a", NOW + timedelta(minutes=1))
+    await activated(store, "00000000000b", NOW + timedelta(hours=1))
+    await store.create(pending("00000000000c"), "U1", {})
+    later = NOW + timedelta(minutes=5)
+    assert await store.due(Status.ACTIVE, later) == [expired]
+    assert [r.id for r in await store.due(Status.PENDING, NOW + timedelta(hours=9))] == [
+        "00000000000c"
+    ]
+    assert [r.id for r in await store.due(Status.APPROVED, later)] == []
+
+    done = await store.commit(
+        expired, expired.with_changes(status=Status.EXPIRED), EventType.EXPIRED, "bot", {}
+    )
+    assert done.version == 4
+    assert await store.due(Status.ACTIVE, later) == []
+    assert await store.due(Status.EXPIRED, later) == []
+
+
+async def test_due_follows_pages_and_honours_limit(store: DynamoStore) -> None:
+    for number in range(5):
+        await store.create(
+            pending(f"{number:012x}", timeout_at=NOW + timedelta(minutes=number)), "U1", {}
+        )
+    due = await store.due(Status.PENDING, NOW + timedelta(hours=1), limit=3)
+    assert [r.id for r in due] == [f"{n:012x}" for n in range(3)]
+
+
+async def test_events_form_a_verified_chain(store: DynamoStore) -> None:
+    request = await activated(store, "0123456789ab", NOW + timedelta(minutes=1))
+    events = await store.events(request.id)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert verify_chain(events, head=request.last_event_hash) == []
+
+
+async def test_for_user_lists_newest_first(store: DynamoStore) -> None:
+    for number in range(3):
+        await store.create(
+            pending(f"{number:012x}", created_at=NOW + timedelta(minutes=number)), "U1", {}
+        )
+    await store.create(pending("0000000000ff", requester_id="U9"), "U9", {})
+    assert [r.id for r in await store.for_user("U1")] == [f"{n:012x}" for n in (2, 1, 0)]
+    assert [r.id for r in await store.for_user("U1", limit=2)] == [f"{n:012x}" for n in (2, 1)]
+
+
+async def test_missing_table_is_store_unavailable(clients: AwsClients) -> None:
+    with pytest.raises(StoreUnavailable):
+        await DynamoStore(clients, "no-such-table").get("0123456789ab")
+
+
+@pytest.mark.slow
+async def test_unreachable_dynamodb_is_store_unavailable(aws: str) -> None:
+    offline = AwsClients(region="eu-west-1", endpoint_url="http://127.0.0.1:9")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await DynamoStore(offline, "cab-test").create(pending(), "U1", {})
+    finally:
+        await offline.close()
+
+
+async def test_audit_rows_expire_after_retention_but_requests_never(
+    store: DynamoStore, clients: AwsClients
+) -> None:
+    created = await store.create(pending(), "U1", {})
+    async with clients.client("dynamodb") as dynamodb:
+        items = (await dynamodb.scan(TableName="cab-test"))["Items"]
+    by_sk = {item["sk"]["S"]: item for item in items}
+    assert "ttl" not in by_sk["META"]
+    expected = int((created.created_at + timedelta(days=400)).timestamp())
+    assert int(by_sk["EVT#000001"]["ttl"]["N"]) == expected
