@@ -253,8 +253,8 @@ def _aws_managed(alias_name: str) -> bool:
 
 
 async def discover_keys(client: Any, scope: Scope) -> list[Resource]:
-    """Customer keys and their aliases. AWS-managed aliases (``alias/aws/*``) and the keys
-    behind them are left out: nobody grants access to those by hand."""
+    """Customer keys, named ``<key id> (<aliases>)``, and their aliases. AWS-managed aliases
+    (``alias/aws/*``) and the keys behind them are left out: nobody grants access to those."""
     aliases = await _items(client, "list_aliases", "Aliases")
     managed_keys = {
         alias["TargetKeyId"]
@@ -265,19 +265,22 @@ async def discover_keys(client: Any, scope: Scope) -> list[Resource]:
     names_by_key: dict[str, list[str]] = {}
     for alias in custom:
         names_by_key.setdefault(alias.get("TargetKeyId", ""), []).append(alias["AliasName"])
-    resources = [
-        Resource(
-            scope.account_id,
-            scope.region,
-            "kms",
-            "key",
-            key["KeyId"],
-            key["KeyArn"],
-            extra=_present(aliases=", ".join(names_by_key.get(key["KeyId"], []))),
+    resources = []
+    for key in await _items(client, "list_keys", "Keys"):
+        key_id = key["KeyId"]
+        if key_id in managed_keys:
+            continue
+        names = ", ".join(names_by_key.get(key_id, []))
+        resources.append(
+            Resource(
+                scope.account_id,
+                scope.region,
+                "kms",
+                "key",
+                f"{key_id} ({names})" if names else key_id,
+                key["KeyArn"],
+            )
         )
-        for key in await _items(client, "list_keys", "Keys")
-        if key["KeyId"] not in managed_keys
-    ]
     resources.extend(
         Resource(
             scope.account_id,
@@ -461,9 +464,10 @@ def _describe(unit: _Unit, exc: BaseException) -> str:
         return f"{unit.where}: {exc.code} assuming {exc.role_arn}"
     if isinstance(exc, ClientError):
         return f"{unit.where}: {error_code(exc) or 'Error'} on {unit.service}:{exc.operation_name}"
+    detail = " ".join(str(exc).split())  # botocore's validation messages span lines
     if isinstance(exc, BotoCoreError):
-        return f"{unit.where}: {exc}"
-    return f"{unit.where}: {type(exc).__name__}: {exc}"
+        return f"{unit.where}: {detail}"
+    return f"{unit.where}: {type(exc).__name__}: {detail}"
 
 
 class ResourceDiscovery:
