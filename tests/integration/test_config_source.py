@@ -187,7 +187,7 @@ async def test_watch_picks_up_a_change_and_stops(aws: str, s3: Any) -> None:
             reloaded.set()
         return taken
 
-    source.refresh = observed_refresh  # type: ignore[method-assign]
+    source.refresh = observed_refresh
     stop = asyncio.Event()
     watcher = asyncio.create_task(source.watch(stop, interval=0.05))
 
@@ -214,7 +214,7 @@ async def test_watch_survives_unexpected_errors(tmp_path: Path) -> None:
             failed_three_times.set()
         raise RuntimeError("boom")
 
-    source.refresh = broken_refresh  # type: ignore[method-assign]
+    source.refresh = broken_refresh
     stop = asyncio.Event()
     watcher = asyncio.create_task(source.watch(stop, interval=0.01))
     await asyncio.wait_for(failed_three_times.wait(), timeout=10)

@@ -17,6 +17,7 @@ import pytest
 from cloud_access_bot.cli import main
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health, write_health
+from cloud_access_bot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yml"
@@ -163,16 +164,18 @@ def test_run_calls_the_runtime_and_returns_its_code(env: pytest.MonkeyPatch) -> 
     env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
     env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
-    received = []
+    received: list[Settings] = []
 
-    async def run_bot(settings: object) -> int:
+    async def run_bot(settings: Settings) -> int:
         received.append(settings)
         return 3
 
     fake_module(env, "cloud_access_bot.runtime", run_bot=run_bot)
 
     assert main(["run"]) == 3
-    assert received[0].slack_bot_token.get_secret_value() == BOT_TOKEN
+    token = received[0].slack_bot_token
+    assert token is not None
+    assert token.get_secret_value() == BOT_TOKEN
 
 
 def test_run_without_runtime_validates_then_says_so(
