@@ -12,7 +12,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot.sandbox.slack_emulator import AckTimeout, SlackEmulator
+from cloud_access_bot.sandbox.slack_people import app_home_opened_payload, view_action_payload
 from cloud_access_bot.sandbox.slack_workspace import Workspace
 
 ALICE = "U0ALICE"
@@ -374,7 +375,7 @@ async def test_app_home_and_rate_limit(
     app: AsyncApp, emulator: SlackEmulator, handler: AsyncSocketModeHandler
 ) -> None:
     @app.event("app_home_opened")
-    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def publish_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         await client.views_publish(
             user_id=event["user"],
             view={
@@ -393,3 +394,98 @@ async def test_app_home_and_rate_limit(
         await app.client.auth_test()
     assert limited.value.response.status_code == 429
     assert limited.value.response["error"] == "ratelimited"
+
+
+async def test_duplicate_delivery_is_delivered_twice_and_a_missing_ack_times_out(
+    app: AsyncApp, emulator: SlackEmulator, handler: AsyncSocketModeHandler
+) -> None:
+    seen: list[str] = []
+
+    @app.event("app_home_opened")
+    async def record(body: dict[str, Any]) -> None:
+        seen.append(body["event_id"])
+
+    payload = app_home_opened_payload(emulator.workspace, ALICE, "Ev0DUP")
+    first = await emulator.send_envelope("events_api", payload, envelope_id="dup-1")
+    second = await emulator.send_envelope(
+        "events_api", payload, envelope_id="dup-1", retry_attempt=1, retry_reason="timeout"
+    )
+    await emulator.wait_until(lambda: len(seen) == 2)
+    published = await app.client.views_publish(user_id=ALICE, view=home([DIVIDER]))
+    unhandled = view_action_payload(
+        emulator.workspace,
+        emulator.workspace.views[published["view"]["id"]],
+        {"type": "button", "action_id": "nobody_listens", "block_id": "b", "value": "v"},
+        emulator.workspace.issue_trigger(ALICE),
+    )
+    with pytest.raises(AckTimeout):
+        await emulator.send_envelope("interactive", unhandled, timeout=0.5)
+
+    assert (first.envelope_id, second.envelope_id) == ("dup-1", "dup-1")
+    assert seen == ["Ev0DUP", "Ev0DUP"]
+    assert [ack.envelope_id for ack in emulator.acks] == ["dup-1", "dup-1"]
+
+
+async def test_respond_posts_ephemerals_and_replaces_the_clicked_message(
+    app: AsyncApp, emulator: SlackEmulator, handler: AsyncSocketModeHandler
+) -> None:
+    @app.command("/hello")
+    async def hello(ack: Any, respond: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await respond("only you see this")
+        button = {"type": "button", "action_id": "deny", "text": text("Deny"), "value": "r1"}
+        await client.chat_postMessage(
+            channel=body["user_id"],
+            text="decide",
+            blocks=[{"type": "actions", "elements": [button]}],
+        )
+
+    @app.action("deny")
+    async def deny(ack: Any, respond: Any) -> None:
+        await ack()
+        await respond(replace_original=True, text="Denied")
+
+    await emulator.slash_command(ALICE, "/hello")
+    message = await emulator.wait_for_message(ALICE)
+    await emulator.click(ALICE, message, "deny", value="r1")
+    await emulator.wait_until(lambda: message.text == "Denied")
+
+    assert [e.text for e in emulator.ephemerals_to(ALICE)] == ["only you see this"]
+    assert emulator.responses[-1].message_ts == message.ts
+    assert message.blocks == [] and message.history[0]["text"] == "decide"
+
+
+async def test_submission_answers_update_push_and_clear_the_modal_stack(
+    app: AsyncApp, emulator: SlackEmulator, handler: AsyncSocketModeHandler
+) -> None:
+    @app.command("/request")
+    async def open_modal(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=modal([reason_block()], "one"))
+
+    @app.view("one")
+    async def one(ack: Any) -> None:
+        await ack(response_action="update", view=modal([reason_block()], "two"))
+
+    @app.view("two")
+    async def two(ack: Any) -> None:
+        await ack(response_action="push", view=modal([duration_block()], "three"))
+
+    @app.view("three")
+    async def three(ack: Any) -> None:
+        await ack(response_action="clear")
+
+    await emulator.slash_command(ALICE, "/request")
+    first = await emulator.wait_for_view(ALICE, "one")
+    await first.fill("reason_input", "kept across the update")
+    await first.submit()
+    assert first.callback_id == "two"
+    assert first.values["reason"]["reason_input"]["value"] == "kept across the update"
+    await first.submit()
+    pushed = await emulator.wait_for_view(ALICE, "three")
+    assert pushed.view.previous_view_id == first.id
+    await pushed.select("duration_select", "15")
+    await pushed.submit()
+
+    assert not first.is_open and not pushed.is_open and emulator.modal(ALICE) is None
+    assert emulator.problems == []

@@ -38,6 +38,7 @@ per-method rate limits (:meth:`set_rate_limit`, answering HTTP 429 ``ratelimited
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -74,6 +75,8 @@ T = TypeVar("T")
 
 #: Slack's deadline for an ack; later ones are recorded in ``problems``.
 ACK_DEADLINE_MS = 3000.0
+#: Fallback re-check interval of :meth:`SlackEmulator.wait_until`.
+POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -206,12 +209,17 @@ class SlackEmulator:
     async def wait_until(
         self, predicate: Callable[[], T | None], timeout: float | None = None, description: str = ""
     ) -> T:
-        """Return the first truthy value of ``predicate()``, re-checked after every change."""
+        """Return the first truthy value of ``predicate()``.
+
+        It is re-checked after every change the emulator sees (calls, acks, connections) and at
+        least every ``POLL_SECONDS``, so predicates over the app's own state work too.
+        """
         limit = self.timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
                 while not (result := predicate()):
-                    await self._changed.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), POLL_SECONDS)
                 return result
         except TimeoutError:
             raise TimeoutError(
@@ -407,10 +415,18 @@ class SlackEmulator:
         elif not token.startswith(("xoxb-", "xoxp-")):
             body = {"ok": False, "error": "invalid_auth"}
         else:
-            body = self.workspace.call(method, args)
+            body = self._call_workspace(method, args)
         self.calls.append(ApiCall(method, args, time.monotonic(), body, status))
         self.notify()
         return web.json_response(body, status=status, headers=headers)
+
+    def _call_workspace(self, method: str, args: JSON) -> JSON:
+        try:
+            return self.workspace.call(method, args)
+        except Exception as e:  # a malformed request must not kill the emulator
+            log.exception("emulator failed on %s", method)
+            self.problems.append(f"{method} crashed the emulator: {type(e).__name__}: {e}")
+            return {"ok": False, "error": "fatal_error"}
 
     def _over_rate_limit(self, method: str) -> bool:
         budget = self._rate_limits.get(method)

@@ -23,7 +23,7 @@ from cloud_access_bot.sandbox.slack_blocks import (
     validate_options_payload,
     value_key,
 )
-from cloud_access_bot.sandbox.slack_workspace import Message, OpenView, Workspace
+from cloud_access_bot.sandbox.slack_workspace import ApiError, Message, OpenView, Workspace
 
 if TYPE_CHECKING:
     from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
@@ -375,23 +375,33 @@ class ViewHandle:
             "interactive", view_submission_payload(workspace, view, trigger_id)
         )
         answer = ack.payload or {}
+        try:
+            self._apply_submission_answer(view, answer)
+        except ApiError as e:
+            # Slack shows the person a generic error and leaves the view as it was.
+            emulator.problems.append(f"view_submission ack rejected: {e.code} {e.extra}")
+        emulator.notify()
+        return answer
+
+    def _apply_submission_answer(self, view: OpenView, answer: JSON) -> None:
+        workspace = self._emulator.workspace
         action = answer.get("response_action")
         if action == "errors":
             errors = answer.get("errors") or {}
             unknown = set(errors) - input_block_ids(view.blocks)
             if unknown:
-                emulator.problems.append(f"errors for non-input blocks {sorted(unknown)}")
+                raise ApiError("invalid_arguments", errors_for_non_input_blocks=sorted(unknown))
             view.errors = {str(k): str(v) for k, v in errors.items()}
         elif action == "update":
-            workspace.replace_view(view, answer["view"])
+            workspace.replace_view(view, answer.get("view"))
         elif action == "push":
-            workspace.push_view(view.user_id, answer["view"])
+            workspace.push_view(view.user_id, answer.get("view"))
         elif action == "clear":
             workspace.close_all_views(view.user_id)
-        else:
+        elif action is None:
             workspace.close_top_view(view.user_id)
-        emulator.notify()
-        return answer
+        else:
+            raise ApiError("invalid_arguments", response_action=action)
 
     async def close(self) -> JSON | None:
         """Press Cancel: the view closes; view_closed is sent only with notify_on_close."""

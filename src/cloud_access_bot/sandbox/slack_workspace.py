@@ -302,7 +302,7 @@ class Workspace:
         while self.stacks.get(user_id):
             self.close_top_view(user_id)
 
-    def replace_view(self, view: OpenView, spec: JSON) -> None:
+    def replace_view(self, view: OpenView, spec: Any) -> None:
         """Give ``view`` new content (views.update / response_action update): new hash,
         input values kept only where block_id, action_id and type are unchanged."""
         spec = self._normalized_view(spec)
@@ -313,7 +313,7 @@ class Workspace:
         view.hash = self._new_hash()
         view.errors = {}
 
-    def push_view(self, user_id: str, spec: JSON) -> OpenView:
+    def push_view(self, user_id: str, spec: Any) -> OpenView:
         stack = self.stacks.get(user_id)
         if not stack:
             raise ApiError("not_found")
@@ -412,7 +412,7 @@ class Workspace:
     def _views_open(self, args: JSON) -> JSON:
         spec = self._json_arg(args, "view")
         user_id = self._use_trigger(args)
-        if spec.get("type") != "modal":
+        if not isinstance(spec, dict) or spec.get("type") != "modal":
             raise ApiError("invalid_arguments", response_metadata={"messages": ["not a modal"]})
         view = self._new_view(user_id, spec, None, None)
         self.close_all_views(user_id)
@@ -450,7 +450,7 @@ class Workspace:
         user_id = str(args.get("user_id", ""))
         if user_id not in self.users:
             raise ApiError("user_not_found")
-        if spec.get("type") != "home":
+        if not isinstance(spec, dict) or spec.get("type") != "home":
             raise ApiError("invalid_arguments", response_metadata={"messages": ["not a home view"]})
         if user_id in self.home:
             view = self.views[self.home[user_id]]
