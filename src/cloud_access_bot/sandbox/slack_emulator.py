@@ -567,7 +567,11 @@ class SlackEmulator:
     async def wait_for_view(
         self, user_id: str, callback_id: str | None = None, timeout: float | None = None
     ) -> ViewHandle:
-        """Wait until ``user_id`` sees a modal (with ``callback_id`` if given) on top."""
+        """Wait until ``user_id`` sees a modal (with ``callback_id`` if given) on top.
+
+        The modal on top right now counts: when a previous one may still be open, pass the
+        ``callback_id`` you expect or use :meth:`ViewHandle.wait_updated`.
+        """
 
         def find() -> str | None:
             stack = self.workspace.stacks.get(user_id)

@@ -275,7 +275,7 @@ class Workspace:
     def dm_channel(self, user_id: str) -> str:
         """The app's DM channel with ``user_id`` (stable; created on first use)."""
         if user_id not in self.dm_channels:
-            self.dm_channels[user_id] = "D" + user_id.lstrip("UW")[:10].rjust(10, "0")
+            self.dm_channels[user_id] = "D" + user_id[1:].rjust(10, "0")
         return self.dm_channels[user_id]
 
     def issue_trigger(self, user_id: str) -> str:
