@@ -1,0 +1,223 @@
+"""InlinePolicyGranter against moto, with the login role in a separate target account."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.errors import AssumeRoleError
+from cloud_access_bot.aws.granter import InlinePolicyGranter, grant_error
+from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
+from cloud_access_bot.domain.policy import build_grant_policy, policy_size
+from cloud_access_bot.ports import GrantError
+
+TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
+OTHER = AccountConfig(account_number="222222222222", iam_role="arn:aws:iam::222222222222:role/bot")
+START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+END = START + timedelta(hours=1)
+PREFIX = "cloud-access-bot-"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
+                "Action": "sts:AssumeRoleWithSAML",
+            }
+        ],
+    }
+)
+
+
+@pytest.fixture
+async def clients(aws: str) -> AsyncIterator[AwsClients]:
+    made = AwsClients(region="eu-west-1")
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+def granter(clients: AwsClients) -> InlinePolicyGranter:
+    return InlinePolicyGranter(clients, PREFIX)
+
+
+async def make_role(
+    clients: AwsClients, account: AccountConfig, name: str = "Developer", path: str = "/"
+) -> str:
+    async with clients.assumed("iam", account.iam_role) as iam:
+        role = await iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)
+    return str(role["Role"]["RoleId"])
+
+
+async def inline_policies(clients: AwsClients, account: AccountConfig) -> dict[str, Any]:
+    async with clients.assumed("iam", account.iam_role) as iam:
+        names = (await iam.list_role_policies(RoleName="Developer"))["PolicyNames"]
+        return {
+            n: (await iam.get_role_policy(RoleName="Developer", PolicyName=n))["PolicyDocument"]
+            for n in names
+        }
+
+
+def request(**changes: Any) -> AccessRequest:
+    return AccessRequest(
+        id="0123456789ab",
+        requester_id="U1",
+        requester_email="alice@example.com",
+        account_name="dev",
+        account_id=TARGET.account_number,
+        login_role="Developer",
+        reason="debug",
+        duration_minutes=60,
+        services=(ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",)),),
+        created_at=START,
+    ).with_changes(**changes)
+
+
+async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    role_id = await make_role(clients, TARGET)
+    await make_role(clients, OTHER)
+    result = await granter.grant(request(), TARGET, START, END)
+
+    assert result.policy_name == "cloud-access-bot-0123456789ab"
+    stored = await inline_policies(clients, TARGET)
+    assert stored == {result.policy_name: result.policy_document}
+    statements = result.policy_document["Statement"]
+    assert {a for s in statements for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
+    for statement in statements:
+        assert statement["Condition"] == {
+            "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
+            "DateGreaterThan": {"aws:CurrentTime": iso(START)},
+            "DateLessThan": {"aws:CurrentTime": iso(END)},
+        }
+    assert await inline_policies(clients, OTHER) == {}
+
+
+async def test_revoke_removes_the_policy_and_is_idempotent(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET)
+    result = await granter.grant(request(), TARGET, START, END)
+    granted = request(policy_name=result.policy_name)
+    assert await granter.revoke(granted, TARGET) is True
+    assert await inline_policies(clients, TARGET) == {}
+    assert await granter.revoke(granted, TARGET) is False
+
+
+async def test_regrant_replaces_its_own_policy(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET)
+    await granter.grant(request(), TARGET, START, END)
+    later = END + timedelta(hours=1)
+    result = await granter.grant(request(), TARGET, START, later)
+    assert await inline_policies(clients, TARGET) == {result.policy_name: result.policy_document}
+
+
+def filler(size: int) -> str:
+    """An inline policy of exactly ``size`` chars without whitespace, pretty-printed."""
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::"}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    statement["Resource"] += "b" * (size - policy_size(document))
+    assert policy_size(document) == size
+    return json.dumps(document, indent=2)
+
+
+async def put_team_policies(clients: AwsClients, *sizes: int) -> None:
+    async with clients.assumed("iam", TARGET.iam_role) as iam:
+        for index, size in enumerate(sizes):
+            await iam.put_role_policy(
+                RoleName="Developer", PolicyName=f"team-{index}", PolicyDocument=filler(size)
+            )
+
+
+def grant_size(role_id: str) -> int:
+    document = build_grant_policy(
+        request().services,
+        userid=f"{role_id}:alice@example.com",
+        not_before=START,
+        not_after=END,
+        sid=request().id,
+    )
+    return policy_size(document)
+
+
+async def test_grant_refused_when_the_role_has_no_room_left(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    role_id = await make_role(clients, TARGET)
+    await put_team_policies(clients, 5_000, 5_000)
+    with pytest.raises(GrantError) as refused:
+        await granter.grant(request(), TARGET, START, END)
+    assert refused.value.code == "CapacityExceeded"
+    assert (
+        f"Role Developer in account 111111111111 has 240 chars left for inline policies, "
+        f"this grant needs {grant_size(role_id)}"
+    ) in refused.value.message
+    assert sorted(await inline_policies(clients, TARGET)) == ["team-0", "team-1"]
+
+
+async def test_grant_fits_up_to_the_last_char(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    role_id = await make_role(clients, TARGET)
+    await put_team_policies(clients, 5_000, 10_240 - 5_000 - grant_size(role_id))
+    result = await granter.grant(request(), TARGET, START, END)
+    assert result.policy_name in await inline_policies(clients, TARGET)
+
+
+async def test_missing_login_role_is_a_grant_error(granter: InlinePolicyGranter) -> None:
+    with pytest.raises(GrantError) as refused:
+        await granter.grant(request(), TARGET, START, END)
+    assert refused.value.message == "Login role Developer not found in account 111111111111."
+    assert refused.value.code == "NoSuchEntity"
+
+
+async def test_identity_center_role_is_refused_before_writing(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET, path="/aws-reserved/sso.amazonaws.com/")
+    with pytest.raises(GrantError) as refused:
+        await granter.grant(request(), TARGET, START, END)
+    assert refused.value.code == "UnmodifiableEntity"
+    assert "access_mode: managed_policy" in refused.value.message
+    assert await inline_policies(clients, TARGET) == {}
+
+
+async def test_role_the_bot_cannot_assume_is_a_grant_error(
+    clients: AwsClients, granter: InlinePolicyGranter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def denied(role_arn: str) -> Any:
+        raise AssumeRoleError(role_arn, "AccessDenied", "not authorized to perform sts:AssumeRole")
+
+    monkeypatch.setattr(clients, "_assume_role", denied)
+    with pytest.raises(GrantError) as refused:
+        await granter.grant(request(), TARGET, START, END)
+    assert refused.value.code == "AccessDenied"
+    assert "cannot assume arn:aws:iam::111111111111:role/bot" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("AccessDenied", "The bot's role arn:aws:iam::111111111111:role/bot is not allowed"),
+        ("LimitExceeded", "reached an IAM quota (boom)"),
+        ("MalformedPolicyDocument", "IAM rejected the policy for role Developer"),
+        ("UnmodifiableEntity", "access_mode: managed_policy"),
+    ],
+)
+def test_iam_refusals_read_well(code: str, expected: str) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "boom"}}, "PutRolePolicy")
+    mapped = grant_error(error, "Developer", TARGET)
+    assert mapped.code == code
+    assert expected in mapped.message
+    assert "account 111111111111" in mapped.message
