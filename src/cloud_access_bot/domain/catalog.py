@@ -9,6 +9,7 @@ bundled data when that folder exists: never create one where the bot or its test
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -99,13 +100,13 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_OPTION_CHARS else text[: MAX_OPTION_CHARS - 1] + "…"
 
 
-def _rank(query: str, *names: str) -> int | None:
-    """0 exact, 1 starts with, 2 contains, None no match (``query`` and names lower case)."""
-    if not query or query in names:
+def _rank(query: str, name: str) -> int | None:
+    """0 exact, 1 starts with, 2 contains, None no match (both lower case)."""
+    if not query or query == name:
         return 0
-    if any(n.startswith(query) for n in names):
+    if name.startswith(query):
         return 1
-    if any(query in n for n in names):
+    if query in name:
         return 2
     return None
 
@@ -145,6 +146,13 @@ class Catalog:
         self._actions = actions
         self._by_name = {a.name.lower(): a for group in actions.values() for a in group}
         self._formats = formats
+        self._search: dict[str, tuple[tuple[Action, str, str], ...]] = {
+            prefix: tuple((a, a.name.lower(), a.name.split(":", 1)[1].lower()) for a in group)
+            for prefix, group in actions.items()
+        }
+        self._level_counts = {
+            prefix: Counter(a.access_level for a in group) for prefix, group in actions.items()
+        }
 
     @classmethod
     def load(cls) -> Catalog:
@@ -249,17 +257,19 @@ class Catalog:
             return []
         quick: list[Option] = []
         for levels in QUICK_PICKS:
-            count = len(self.actions_with_levels(svc.prefix, levels))
+            count = sum(self._level_counts[svc.prefix][lv] for lv in levels)
             text = f"All {' + '.join(levels)} actions ({count})"
-            if count and _rank(q, text.lower()) is not None:
+            if count and (not q or q in text.lower()):
                 value = f"{_QUICK_PREFIX}{svc.prefix}:{'+'.join(map(_level_token, levels))}"
                 quick.append(Option(_clip(text), value))
-        ranked = sorted(
-            (rank, a.name, a)
-            for a in self.actions(svc.prefix)
-            if (rank := _rank(q, a.name.lower(), a.name.split(":", 1)[1].lower())) is not None
-        )
-        chosen = [a for _, _, a in ranked[: MAX_OPTIONS - len(quick)]]
+        on_full_name = ":" in q  # "s3:get…" matches full names, "get…" the part after ":"
+        ranked: list[tuple[int, Action]] = []
+        for action, full, short in self._search[svc.prefix]:  # by name; the sort is stable
+            rank = _rank(q, full if on_full_name else short)
+            if rank is not None:
+                ranked.append((rank, action))
+        ranked.sort(key=lambda r: r[0])
+        chosen = [a for _, a in ranked[: MAX_OPTIONS - len(quick)]]
         groups = [OptionGroup("Quick picks", tuple(quick))] if quick else []
         for level in LEVELS:
             options = tuple(Option(a.name, a.name) for a in chosen if a.access_level == level)
