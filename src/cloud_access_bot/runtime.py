@@ -121,8 +121,8 @@ class BotRuntime:
     async def connected(self) -> bool:
         return bool(self.handler and await self.handler.client.is_connected())
 
-    async def stop(self, grace: float = 20.0) -> None:
-        """Stop taking work, finish what is in flight, then close the socket and clients."""
+    async def stop(self, grace: float = 20.0, *, close_clients: bool = True) -> None:
+        """Stop taking work, finish what is in flight, then close the socket (and clients)."""
         self._stopping.set()
         if self.handler is not None:
             await self.handler.disconnect_async()
@@ -137,7 +137,8 @@ class BotRuntime:
             await self.handler.close_async()
         if self._health_file:
             write_health(self._health_file, connected=False)
-        await self._clients.close()
+        if close_clients:
+            await self._clients.close()
 
     async def _sweep_loop(self) -> None:
         while not self._stopping.is_set():

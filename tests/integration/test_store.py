@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,27 +36,6 @@ async def store(clients: AwsClients) -> DynamoStore:
     made = DynamoStore(clients, "cab-test")
     await made.ensure_table()
     return made
-
-
-@pytest.fixture
-def serialised_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make moto run one TransactWriteItems at a time, as DynamoDB isolates transactions.
-
-    moto's server handles requests on threads, and its transact_write_items is not
-    thread-safe: a cancelled transaction restores a table snapshot taken before a concurrent
-    one committed, erasing the winner. The server runs in this process, so a lock fixes it.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
-
-    def one_at_a_time(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", one_at_a_time)
-    yield
 
 
 def pending(request_id: str = "0123456789ab", **changes: Any) -> AccessRequest:
@@ -169,7 +147,6 @@ async def test_commit_bumps_version_and_writes_event(store: DynamoStore) -> None
     assert events[1].details == {"note": "ok", "score": 1.5}
 
 
-@pytest.mark.usefixtures("serialised_transactions")
 async def test_concurrent_commits_from_same_state_have_one_winner(store: DynamoStore) -> None:
     created = await store.create(pending(), "U1", {})
     deciders = ["U2", "U3", "U4", "U5", "U6"]

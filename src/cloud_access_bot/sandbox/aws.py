@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -15,9 +17,32 @@ from cloud_access_bot.aws.clients import AwsClients
 MOTO_DEFAULT_ACCOUNT = "123456789012"
 
 
+def _serialise_moto_transactions() -> None:
+    """Make moto run one TransactWriteItems at a time, as DynamoDB isolates transactions.
+
+    moto's server handles requests on threads and its transact_write_items is not thread-safe:
+    a cancelled transaction restores a table snapshot taken before a concurrent one committed,
+    erasing the winner. Real DynamoDB has no such bug, so the emulator must not either.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def one_at_a_time(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    one_at_a_time.serialised = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = one_at_a_time  # type: ignore[method-assign]
+
+
 def start_moto() -> tuple[ThreadedMotoServer, str]:
     """Start moto on a free loopback port; return the server and its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _serialise_moto_transactions()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

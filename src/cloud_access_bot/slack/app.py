@@ -141,7 +141,7 @@ def build_app(
     config: Callable[[], BotConfig],
     inflight: Inflight,
 ) -> AsyncApp:
-    app = AsyncApp(client=client, token_verification_enabled=False)
+    app = AsyncApp(client=client)
     command = f"/{config().request_command}"
 
     async def guarded(user_id: str, work: Awaitable[Any]) -> None:

@@ -1,0 +1,246 @@
+"""A whole local world: the Slack emulator, seeded moto accounts and the real bot between them.
+
+Used by ``demo``, the end-to-end tests and the benchmarks, so all three exercise exactly the
+same wiring as production (``BotRuntime``), with only the two edges replaced by emulators.
+AWS is whatever ``AWS_ENDPOINT_URL`` points at (moto's server); Slack is the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
+from cloud_access_bot.runtime import BotRuntime, SlackConnection
+from cloud_access_bot.sandbox.aws import SeededAccount, seed_account
+from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot.sandbox.slack_workspace import Message
+from cloud_access_bot.slack import views
+
+REQUESTER = "U0ALICE"
+APPROVERS = ("U0BOB", "U0CAROL")
+OUTSIDER = "U0MALLORY"
+LOGIN_ROLE = "SSO-Devops"
+
+ACCOUNTS = {
+    "development": "111111111111",
+    "production": "222222222222",
+}
+
+
+def sandbox_config(**overrides: Any) -> BotConfig:
+    """The demo's configuration: perkbox's keys plus a 1-minute duration and a fast sweeper."""
+    data: dict[str, Any] = {
+        "loginRoles": [LOGIN_ROLE],
+        "approvalGroups": ["devops"],
+        "regions": ["eu-west-1", "eu-west-2"],
+        "accounts": {
+            name: {
+                "account_number": number,
+                "iam_role": f"arn:aws:iam::{number}:role/cloud-access-bot",
+                "account_alias": f"acme-{name}",
+            }
+            for name, number in ACCOUNTS.items()
+        },
+        "dynamoDbTable": "cloud_access_bot",
+        "request_command": "request",
+        "create_table": True,
+        "durations_minutes": [1, 15, 60],
+        "sweep_interval_seconds": 1,
+    }
+    data.update(overrides)
+    return BotConfig.model_validate(data)
+
+
+class ManualClock:
+    """Real time plus an offset the tests can move forward (to see expiry without waiting)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@dataclass
+class Sandbox:
+    emulator: SlackEmulator
+    clients: AwsClients
+    accounts: dict[str, SeededAccount]
+    config: BotConfig
+    clock: Callable[[], datetime]
+    runtimes: list[BotRuntime] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> BotRuntime:
+        return self.runtimes[-1]
+
+    async def start_bot(self) -> BotRuntime:
+        """Start one more bot instance (a restart is stop_bot then start_bot)."""
+        runtime = BotRuntime(
+            slack=SlackConnection(
+                app_token=self.emulator.app_token,
+                bot_token=self.emulator.bot_token,
+                api_url=self.emulator.api_url,
+            ),
+            config=lambda: self.config,
+            clients=self.clients,
+            clock=self.clock,
+        )
+        opened = self.emulator.connections_opened
+        await runtime.start()
+        await self.emulator.wait_connected(total=opened + 1)
+        self.runtimes.append(runtime)
+        return runtime
+
+    async def stop_bot(self, runtime: BotRuntime | None = None) -> None:
+        runtime = runtime or self.runtime
+        await runtime.stop(grace=5, close_clients=False)
+        self.runtimes.remove(runtime)
+
+    async def request(
+        self,
+        *,
+        user: str = REQUESTER,
+        account: str = "development",
+        service: str = "s3",
+        service_query: str | None = None,
+        actions: Sequence[str] = ("s3:GetObject",),
+        resources: Sequence[str] = (),
+        arns: Sequence[str] = (),
+        duration: int = 1,
+        reason: str = "Investigate a failed export",
+        login_role: str = LOGIN_ROLE,
+    ) -> dict[str, Any]:
+        """Fill and submit the /request modal as a person would; returns the submit ack.
+
+        ``resources`` are searched in the resource picker by name and picked; ``arns`` are
+        typed into the free-text field.
+        """
+        emulator = self.emulator
+        await emulator.slash_command(user, f"/{self.config.request_command}")
+        modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
+        await modal.fill(views.REASON_ACTION, reason)
+        await modal.select(views.DURATION_ACTION, str(duration))
+        await modal.select(views.ACCOUNT_ACTION, account)
+        await modal.wait_updated()
+        await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        await modal.suggest(views.SERVICE_ACTION, service_query or service)
+        await modal.select(views.SERVICE_ACTION, service)
+        await modal.wait_updated()
+        picked_actions = []
+        for action in actions:
+            await modal.suggest(views.ACTIONS_ACTION, action.split(":", 1)[-1])
+            picked_actions.append(action)
+            await modal.select_many(views.ACTIONS_ACTION, picked_actions)
+        picked: list[str | dict[str, Any]] = []
+        for name in resources:
+            answer = await modal.suggest(views.RESOURCES_ACTION, name)
+            option = next(o for o in answer.get("options", []) if name in str(o["text"]["text"]))
+            picked.append(option)
+        if picked:
+            await modal.select_many(views.RESOURCES_ACTION, picked)
+        if arns:
+            await modal.fill(views.ARNS_ACTION, "\n".join(arns))
+        return await modal.submit()
+
+    async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
+        """The user's newest stored request (waits until one exists)."""
+        store = self.runtime.store
+
+        async def newest() -> AccessRequest | None:
+            found = await store.for_user(user, limit=1)
+            return found[0] if found else None
+
+        return await self.wait_for(newest, "a stored request")
+
+    async def wait_for_status(
+        self, request_id: str, *statuses: Status, timeout: float = 10.0
+    ) -> AccessRequest:
+        store = self.runtime.store
+
+        async def reached() -> AccessRequest | None:
+            request = await store.get(request_id)
+            return request if request and request.status in statuses else None
+
+        return await self.wait_for(reached, f"{request_id} to be {statuses}", timeout)
+
+    async def wait_for(self, probe: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await probe()
+                if found:
+                    return found
+                await asyncio.sleep(0.05)
+        raise AssertionError(what)  # pragma: no cover - asyncio.timeout raises first
+
+    async def approval_dm(self, approver: str, request_id: str) -> Message:
+        return await self.emulator.wait_for_message(
+            approver, lambda m: request_id in m.flat_text and "Approve" in m.flat_text
+        )
+
+    async def click(self, user: str, message: Message, action_id: str) -> dict[str, Any]:
+        return await self.emulator.click(user, message, action_id)
+
+
+def seed_workspace(emulator: SlackEmulator) -> None:
+    workspace = emulator.workspace
+    workspace.add_user(REQUESTER, name="alice", email="alice@example.com")
+    workspace.add_user(APPROVERS[0], name="bob", email="bob@example.com")
+    workspace.add_user(APPROVERS[1], name="carol", email="carol@example.com")
+    workspace.add_user(OUTSIDER, name="mallory", email="mallory@example.com")
+    workspace.add_usergroup("devops", list(APPROVERS), name="DevOps")
+
+
+async def seed_accounts(clients: AwsClients) -> dict[str, SeededAccount]:
+    seeded = await asyncio.gather(
+        *(
+            seed_account(
+                clients,
+                name=name,
+                account_id=number,
+                login_role=LOGIN_ROLE,
+                buckets=(f"acme-{name}-exports", f"acme-{name}-logs"),
+                tables=(("eu-west-1", f"{name}-orders"), ("eu-west-2", f"{name}-invoices")),
+            )
+            for name, number in ACCOUNTS.items()
+        )
+    )
+    return {account.name: account for account in seeded}
+
+
+@contextlib.asynccontextmanager
+async def sandbox(
+    *, config: BotConfig | None = None, clock: Callable[[], datetime] = utcnow, start: bool = True
+) -> AsyncIterator[Sandbox]:
+    """Emulator + seeded accounts (+ one running bot unless ``start`` is False)."""
+    clients = AwsClients(region="eu-west-1")
+    emulator = SlackEmulator()
+    await emulator.start()
+    world = Sandbox(
+        emulator=emulator,
+        clients=clients,
+        accounts={},
+        config=config or sandbox_config(),
+        clock=clock,
+    )
+    try:
+        seed_workspace(emulator)
+        world.accounts = await seed_accounts(clients)
+        if start:
+            await world.start_bot()
+        yield world
+    finally:
+        for runtime in list(world.runtimes):
+            await world.stop_bot(runtime)
+        await emulator.stop()
+        await clients.close()
