@@ -31,9 +31,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     HEALTH_FILE=/tmp/cloud-access-bot.health
 
+# /tmp is owned by the bot user and declared a VOLUME: on ECS the root filesystem is read-only
+# and /tmp is a task volume, which Fargate creates root-owned 0755 unless the image declares the
+# path as a VOLUME (then it takes the image's ownership). The health file lives there.
 RUN groupadd --system --gid 10001 bot \
     && useradd --system --uid 10001 --gid bot --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin bot
+       --shell /usr/sbin/nologin bot \
+    && chown bot:bot /tmp
+VOLUME ["/tmp"]
 
 COPY --from=build /opt/venv /opt/venv
 

@@ -129,7 +129,8 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = var.cpu_architecture
   }
 
-  # Writable scratch space (health file) on an otherwise read-only root filesystem.
+  # Writable /tmp (health file) on an otherwise read-only root filesystem. The image declares
+  # VOLUME /tmp owned by the bot user, so Fargate gives the volume that ownership.
   volume {
     name = "tmp"
   }
