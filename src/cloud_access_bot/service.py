@@ -173,6 +173,10 @@ class AccessService:
             return SubmitResult(request=stored)
         messages, requester_message = await self._notifier.announce(stored)
         await self._store.set_messages(stored.id, messages, requester_message)
+        latest = await self._store.get(stored.id)
+        if latest is not None and latest.version != stored.version:
+            # Someone decided before the message refs were stored: bring the DMs up to date.
+            await self._notifier.refresh(latest, EventType.REQUESTED, SYSTEM_ACTOR)
         return SubmitResult(request=stored)
 
     # -- decisions ------------------------------------------------------------------------
@@ -201,7 +205,7 @@ class AccessService:
                 request, updated, EventType.APPROVAL_ADDED, clicker, {"reason": decision.reason}
             )
             if saved is not None:
-                await self._notifier.refresh(saved, EventType.APPROVAL_ADDED, clicker)
+                await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
             return decision
         await self._approve_now(request, clicker, decision, EventType.APPROVED)
         return decision
@@ -270,7 +274,7 @@ class AccessService:
             )
             if saved is not None:
                 report.timed_out += 1
-                await self._notifier.refresh(saved, EventType.TIMED_OUT, SYSTEM_ACTOR)
+                await self._refresh(saved, EventType.TIMED_OUT, SYSTEM_ACTOR)
         for request in await self._store.due(Status.APPROVED, now - STUCK_APPROVAL, limit=100):
             await self._guard(report, self._activate(request, SYSTEM_ACTOR))
             report.recovered += 1
@@ -286,6 +290,16 @@ class AccessService:
             report.errors += 1
             log.exception("sweep item failed")
             return None
+
+    async def _refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
+        """Update every message about the request; message refs are re-read because they are
+        stored after the announcement, possibly after this request was read."""
+        stored = await self._store.get(request.id)
+        if stored is not None:
+            request = request.with_changes(
+                messages=stored.messages, requester_message=stored.requester_message
+            )
+        await self._notifier.refresh(request, event, actor)
 
     async def _load(self, request_id: str, clicker: str) -> AccessRequest | None:
         request = await self._store.get(request_id) if REQUEST_ID.match(request_id) else None
@@ -340,7 +354,7 @@ class AccessService:
             request, closed, event, clicker, {"reason": reason}, notify_loser=clicker
         )
         if saved is not None:
-            await self._notifier.refresh(saved, event, clicker)
+            await self._refresh(saved, event, clicker)
         return decision
 
     async def _approve_now(
@@ -361,7 +375,7 @@ class AccessService:
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
             return
-        await self._notifier.refresh(saved, event, actor)
+        await self._refresh(saved, event, actor)
         await self._activate(saved, actor)
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
@@ -393,7 +407,7 @@ class AccessService:
         }
         saved = await self._commit(request, active, EventType.GRANTED, actor, details)
         if saved is not None:
-            await self._notifier.refresh(saved, EventType.GRANTED, actor)
+            await self._refresh(saved, EventType.GRANTED, actor)
 
     async def _fail(self, request: AccessRequest, reason: str, code: str = "Refused") -> None:
         failed = request.with_changes(status=Status.FAILED, failure_reason=reason)
@@ -401,7 +415,7 @@ class AccessService:
             request, failed, EventType.GRANT_FAILED, SYSTEM_ACTOR, {"reason": reason, "code": code}
         )
         if saved is not None:
-            await self._notifier.refresh(saved, EventType.GRANT_FAILED, SYSTEM_ACTOR)
+            await self._refresh(saved, EventType.GRANT_FAILED, SYSTEM_ACTOR)
 
     async def _remove_grant(
         self, request: AccessRequest, actor: str, status: Status, event: EventType
@@ -419,7 +433,7 @@ class AccessService:
         saved = await self._commit(request, ended, event, actor, details)
         if saved is None:
             return False
-        await self._notifier.refresh(saved, event, actor)
+        await self._refresh(saved, event, actor)
         return True
 
     def _granter(self, account: AccountConfig) -> Granter:

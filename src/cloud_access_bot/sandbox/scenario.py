@@ -137,16 +137,16 @@ class Sandbox:
         await modal.suggest(views.SERVICE_ACTION, service_query or service)
         await modal.select(views.SERVICE_ACTION, service)
         await modal.wait_updated()
-        picked_actions = []
+        picked_actions: list[str | dict[str, Any]] = []
         for action in actions:
-            await modal.suggest(views.ACTIONS_ACTION, action.split(":", 1)[-1])
-            picked_actions.append(action)
+            answer = await modal.suggest(views.ACTIONS_ACTION, action.split(":", 1)[-1])
+            picked_actions.append(_option(answer, lambda o, a=action: o["value"] == a))
+        if picked_actions:
             await modal.select_many(views.ACTIONS_ACTION, picked_actions)
         picked: list[str | dict[str, Any]] = []
         for name in resources:
             answer = await modal.suggest(views.RESOURCES_ACTION, name)
-            option = next(o for o in answer.get("options", []) if name in str(o["text"]["text"]))
-            picked.append(option)
+            picked.append(_option(answer, lambda o, n=name: n in str(o["text"]["text"])))
         if picked:
             await modal.select_many(views.RESOURCES_ACTION, picked)
         if arns:
@@ -190,6 +190,14 @@ class Sandbox:
 
     async def click(self, user: str, message: Message, action_id: str) -> dict[str, Any]:
         return await self.emulator.click(user, message, action_id)
+
+
+def _option(answer: dict[str, Any], wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first suggested option (flat or grouped) a person would pick."""
+    options = list(answer.get("options", []))
+    for group in answer.get("option_groups", []):
+        options.extend(group["options"])
+    return next(o for o in options if wanted(o))
 
 
 def seed_workspace(emulator: SlackEmulator) -> None:
