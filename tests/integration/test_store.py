@@ -91,6 +91,7 @@ async def test_ensure_table_is_idempotent_and_enables_ttl(
     assert sorted(i["IndexName"] for i in table["GlobalSecondaryIndexes"]) == [
         "by_account",
         "by_due",
+        "by_month",
         "by_user",
     ]
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}

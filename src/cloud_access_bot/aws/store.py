@@ -1,4 +1,4 @@
-"""The Store port on one DynamoDB table: requests, their audit events and three sparse indexes.
+"""The Store port on one DynamoDB table: requests, their audit events and four indexes.
 
 Layout (Terraform creates the same table; keep the names):
 
@@ -6,7 +6,9 @@ Layout (Terraform creates the same table; keep the names):
   ``user_sk=<created>#<id>``), ``by_account`` (``account_pk=ACCOUNT#<account id>``,
   ``account_sk=<created>#<id>``) and, only while the request waits for something, ``by_due``
   (``due_pk=DUE#<status>``, ``due_sk=<due time>#<id>``: the pending timeout, the approval time
-  for an interrupted grant, the expiry of active access).
+  for an interrupted grant, the expiry of active access), and ``by_month``
+  (``month_pk=MONTH#<yyyy-mm of created>``, ``month_sk=<created>#<id>``: audit queries by time
+  range read one partition per month, never the whole table).
 - audit event: ``pk=REQ#<id>``, ``sk=EVT#<seq:06d>`` where seq is the request version the event
   produced; details as canonical JSON text (floats and any JSON value round-trip); ``ttl`` past
   the retention period. TTL is never used to revoke: DynamoDB may delete days late.
@@ -49,6 +51,7 @@ EVENT_PREFIX = "EVT#"
 USER_INDEX = "by_user"
 ACCOUNT_INDEX = "by_account"
 DUE_INDEX = "by_due"
+MONTH_INDEX = "by_month"
 
 #: Which moment a request in each waiting status is due at (the sweeper acts after it).
 DUE_FIELD: dict[Status, str] = {
@@ -72,6 +75,22 @@ _deserializer = TypeDeserializer()
 def stamp(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601 with microseconds and ``Z`` (sorts as time does)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def month_key(moment: datetime) -> str:
+    """The by_month partition holding requests created at ``moment``."""
+    return f"MONTH#{moment.astimezone(UTC):%Y-%m}"
+
+
+def months_between(since: datetime, until: datetime) -> list[str]:
+    """The by_month partitions covering [since, until], oldest first."""
+    first, last = since.astimezone(UTC), until.astimezone(UTC)
+    year, month = first.year, first.month
+    keys = []
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"MONTH#{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
 
 
 def request_key(request_id: str) -> dict[str, Any]:
@@ -124,6 +143,8 @@ def request_attributes(request: AccessRequest) -> dict[str, Any]:
         "user_sk": f"{created}#{request.id}",
         "account_pk": f"ACCOUNT#{request.account_id}",
         "account_sk": f"{created}#{request.id}",
+        "month_pk": month_key(request.created_at),
+        "month_sk": f"{created}#{request.id}",
         "due_pk": None,
         "due_sk": None,
     }
@@ -302,7 +323,7 @@ class DynamoStore:
         return request_from_item(item) if item else None
 
     async def events(self, request_id: str) -> list[AuditEvent]:
-        items = await self._query(
+        items = await self._items(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
             ExpressionAttributeValues=_typed({":pk": f"REQ#{request_id}", ":evt": EVENT_PREFIX}),
             ConsistentRead=True,
@@ -310,7 +331,7 @@ class DynamoStore:
         return [event_from_item(item) for item in items]
 
     async def for_user(self, user_id: str, limit: int = 50) -> list[AccessRequest]:
-        items = await self._query(
+        items = await self._items(
             limit=limit,
             IndexName=USER_INDEX,
             KeyConditionExpression="user_pk = :u",
@@ -322,7 +343,7 @@ class DynamoStore:
     async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
         """Due requests, oldest first, re-read consistently (the index lags the table)."""
         bound = f"{stamp(before)}~"
-        candidates = await self._query(
+        candidates = await self._items(
             limit=limit,
             IndexName=DUE_INDEX,
             KeyConditionExpression="due_pk = :d AND due_sk < :b",
@@ -336,6 +357,49 @@ class DynamoStore:
             and request.status == status
             and _due_keys(request).get("due_sk", "~") < bound
         ]
+
+    async def created_between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        user_id: str | None = None,
+        account_id: str | None = None,
+    ) -> list[AccessRequest]:
+        """Requests created within [since, until], oldest first, read from one index.
+
+        With ``user_id`` the user index is queried (and ``account_id`` then filters), with only
+        ``account_id`` the account index, otherwise the month index, one partition per month.
+        """
+        bounds = _typed({":a": stamp(since), ":b": f"{stamp(until)}~"})
+        if user_id is not None:
+            queries = [(USER_INDEX, "user", f"USER#{user_id}")]
+        elif account_id is not None:
+            queries = [(ACCOUNT_INDEX, "account", f"ACCOUNT#{account_id}")]
+        else:
+            queries = [(MONTH_INDEX, "month", key) for key in months_between(since, until)]
+        pages = await asyncio.gather(
+            *(
+                self._items(
+                    IndexName=index,
+                    KeyConditionExpression=f"{prefix}_pk = :k AND {prefix}_sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues=bounds | _typed({":k": key}),
+                )
+                for index, prefix, key in queries
+            )
+        )
+        requests = [request_from_item(item) for page in pages for item in page]
+        return [r for r in requests if account_id is None or r.account_id == account_id]
+
+    async def all_requests(self) -> list[AccessRequest]:
+        """Every request in the table (a full scan: only for verifying the whole trail)."""
+        items = await self._items(
+            operation="scan",
+            FilterExpression="sk = :meta",
+            ExpressionAttributeValues=_typed({":meta": META}),
+        )
+        requests = [request_from_item(item) for item in items]
+        return sorted(requests, key=lambda r: (r.created_at, r.id))
 
     # -- table ----------------------------------------------------------------------------
 
@@ -426,8 +490,10 @@ class DynamoStore:
                 raise StoreUnavailable(f"DynamoDB table {self.table} cancelled a write ({causes})")
             await asyncio.sleep(0.05 * attempt)
 
-    async def _query(self, limit: int | None = None, **params: Any) -> list[dict[str, Any]]:
-        """All items of a query (or the first ``limit``), following LastEvaluatedKey."""
+    async def _items(
+        self, limit: int | None = None, *, operation: str = "query", **params: Any
+    ) -> list[dict[str, Any]]:
+        """All items of a query or scan (or the first ``limit``), following LastEvaluatedKey."""
         items: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
         async with self._dynamodb() as dynamodb:
@@ -437,7 +503,7 @@ class DynamoStore:
                     page_params["Limit"] = limit - len(items)
                 if start:
                     page_params["ExclusiveStartKey"] = start
-                page = await dynamodb.query(**page_params)
+                page = await getattr(dynamodb, operation)(**page_params)
                 items.extend(page.get("Items", []))
                 start = page.get("LastEvaluatedKey")
                 if not start:
@@ -461,7 +527,12 @@ class DynamoStore:
 
 def table_definition(table: str) -> dict[str, Any]:
     """CreateTable parameters; the Terraform module declares the same table."""
-    indexes = {USER_INDEX: "user", ACCOUNT_INDEX: "account", DUE_INDEX: "due"}
+    indexes = {
+        USER_INDEX: "user",
+        ACCOUNT_INDEX: "account",
+        DUE_INDEX: "due",
+        MONTH_INDEX: "month",
+    }
     key_names = ["pk", "sk"] + [f"{p}_{s}" for p in indexes.values() for s in ("pk", "sk")]
     return {
         "TableName": table,
