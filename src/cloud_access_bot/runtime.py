@@ -185,7 +185,7 @@ async def run_bot(settings: object) -> int:
         ),
         config=lambda: source.current,
         clients=clients,
-        health_file=settings.health_file,
+        health_file=str(settings.health_file),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

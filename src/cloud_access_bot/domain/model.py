@@ -24,9 +24,7 @@ class Status(StrEnum):
 #: Allowed transitions. Every write of a new status is conditional on the current one being a
 #: key here whose set holds the new status, so concurrent deciders cannot both win.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset(
-        {Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}
-    ),
+    Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}),
     Status.APPROVED: frozenset({Status.ACTIVE, Status.FAILED}),
     Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED, Status.FAILED}),
 }

@@ -140,13 +140,13 @@ class Sandbox:
         picked_actions: list[str | dict[str, Any]] = []
         for action in actions:
             answer = await modal.suggest(views.ACTIONS_ACTION, action.split(":", 1)[-1])
-            picked_actions.append(_option(answer, lambda o, a=action: o["value"] == a))
+            picked_actions.append(_option(answer, value=action))
         if picked_actions:
             await modal.select_many(views.ACTIONS_ACTION, picked_actions)
         picked: list[str | dict[str, Any]] = []
         for name in resources:
             answer = await modal.suggest(views.RESOURCES_ACTION, name)
-            picked.append(_option(answer, lambda o, n=name: n in str(o["text"]["text"])))
+            picked.append(_option(answer, text=name))
         if picked:
             await modal.select_many(views.RESOURCES_ACTION, picked)
         if arns:
@@ -192,12 +192,16 @@ class Sandbox:
         return await self.emulator.click(user, message, action_id)
 
 
-def _option(answer: dict[str, Any], wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The first suggested option (flat or grouped) a person would pick."""
+def _option(answer: dict[str, Any], *, value: str = "", text: str = "") -> dict[str, Any]:
+    """The suggested option (flat or grouped) with ``value``, or whose text contains ``text``."""
     options = list(answer.get("options", []))
     for group in answer.get("option_groups", []):
         options.extend(group["options"])
-    return next(o for o in options if wanted(o))
+    return next(
+        o
+        for o in options
+        if (value and o["value"] == value) or (text and text in o["text"]["text"])
+    )
 
 
 def seed_workspace(emulator: SlackEmulator) -> None:

@@ -55,7 +55,8 @@ class SlackDirectory:
         if self._groups is None or now - self._groups[0] > self._ttl:
             response = await self._client.usergroups_list()
             index: dict[str, str] = {}
-            for group in response.get("usergroups", []):
+            listed_groups: list[dict[str, Any]] = response.get("usergroups", [])
+            for group in listed_groups:
                 for key in (group.get("id"), group.get("handle"), group.get("name")):
                     if key:
                         index[str(key).lower()] = str(group["id"])
@@ -80,7 +81,8 @@ class SlackDirectory:
         except SlackApiError as error:
             log.warning("cannot list members of %s: %s", group_id, error.response.get("error"))
             return []
-        users = [str(u) for u in response.get("users", [])]
+        listed: list[Any] = response.get("users", [])
+        users = [str(u) for u in listed]
         self._members[group_id] = (now, users)
         return users
 
@@ -100,4 +102,4 @@ class SlackDirectory:
 
     async def _is_active(self, user_id: str) -> bool:
         user = await self._user(user_id)
-        return bool(user) and not user.get("deleted") and not user.get("is_bot")
+        return user is not None and not user.get("deleted") and not user.get("is_bot")

@@ -368,7 +368,9 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*Access request* `{request.id}`\n>{escape(truncate(request.reason, 1000))}",
+                "text": (
+                    f"*Access request* `{request.id}`\n>{escape(truncate(request.reason, 1000))}"
+                ),
             },
             "fields": _request_fields(request),
         },
