@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
@@ -51,6 +52,12 @@ class Suggestions(Protocol):
 
     def warm(self, account: str, service: str) -> None:
         """Start discovery early so resource suggestions answer from the cache."""
+
+
+class Subcommand(Protocol):
+    """``/request <name> args…``: answers the user (ephemeral text, mrkdwn) after the ack."""
+
+    async def __call__(self, user_id: str, args: list[str], body: dict[str, Any]) -> str: ...
 
 
 class Inflight:
@@ -140,9 +147,12 @@ def build_app(
     suggestions: Suggestions,
     config: Callable[[], BotConfig],
     inflight: Inflight,
+    subcommands: Mapping[str, Subcommand] | None = None,
 ) -> AsyncApp:
+    """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     app = AsyncApp(client=client)
     command = f"/{config().request_command}"
+    extra_commands = dict(subcommands or {})
 
     async def guarded(user_id: str, work: Awaitable[Any]) -> None:
         """Run a listener's work; whatever fails, the person who acted is told."""
@@ -168,8 +178,13 @@ def build_app(
     @app.command(command)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:
         words = str(body.get("text") or "").split()
-        if words and words[0].lower() != "request":
-            await ack(text=views.HELP_TEXT.format(cmd=command))
+        name = words[0].lower() if words else ""
+        if name in extra_commands:
+            await ack()
+            await guarded(user_of(body), _answer(client, body, extra_commands[name], words[1:]))
+            return
+        if name not in ("", "request"):
+            await ack(text=views.help_text(command, sorted(extra_commands)))
             return
         await ack()
         view = views.request_modal(config(), ModalState())
@@ -320,6 +335,19 @@ def _error_blocks(
         key = target if target in present else fallback
         mapped[key] = (mapped[key] + " " + message if key in mapped else message)[:2000]
     return mapped
+
+
+async def _answer(
+    client: AsyncWebClient, body: dict[str, Any], handler: Subcommand, args: list[str]
+) -> None:
+    """Run a subcommand and show its answer only to the person who typed it."""
+    text = await handler(user_of(body), args, body)
+    response_url = str(body.get("response_url") or "")
+    if response_url:
+        answer = await AsyncWebhookClient(response_url).send(text=text, response_type="ephemeral")
+        if answer.status_code == 200:
+            return
+    await _tell(client, user_of(body), text)
 
 
 async def _submit(client: AsyncWebClient, service: AccessService, draft: Draft) -> None:

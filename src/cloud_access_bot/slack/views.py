@@ -424,9 +424,13 @@ def update_text(request: AccessRequest) -> str:
     return f"Request `{request.id}`: {status_line(request)}"
 
 
-HELP_TEXT = (
-    "*{cmd}* – ask for time-limited AWS access.\n"
-    "• `{cmd}` opens the request form\n"
-    "• `{cmd} help` shows this help\n"
-    "Approvers get a DM with Approve / Deny; access ends by itself when the time is up."
-)
+def help_text(command: str, subcommands: Sequence[str]) -> str:
+    """What ``/request help`` (or any unknown text) answers."""
+    lines = [
+        f"*{command}* – ask for time-limited AWS access.",
+        f"• `{command}` opens the request form",
+        *(f"• `{command} {name}`" for name in subcommands if name != "help"),
+        f"• `{command} help` shows this help",
+        "Approvers get a DM with Approve / Deny; access ends by itself when the time is up.",
+    ]
+    return "\n".join(lines)
