@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import ServiceAccess
