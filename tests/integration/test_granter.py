@@ -1,4 +1,6 @@
-"""InlinePolicyGranter against moto, with the login role in a separate target account."""
+"""InlinePolicyGranter against moto, with the login role in a separate target account.
+
+moto enforces no IAM size quota: these tests check the one the granter enforces itself."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.granter import InlinePolicyGranter, grant_error
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
+from cloud_access_bot.domain.packing import compact
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 
@@ -49,6 +52,12 @@ def granter(clients: AwsClients) -> InlinePolicyGranter:
     return InlinePolicyGranter(clients, PREFIX)
 
 
+@pytest.fixture
+def clients_clock(clients: AwsClients) -> InlinePolicyGranter:
+    """A granter whose clock reads START (so START's grants count as active)."""
+    return InlinePolicyGranter(clients, PREFIX, clock=lambda: START)
+
+
 async def make_role(
     clients: AwsClients, account: AccountConfig, name: str = "Developer", path: str = "/"
 ) -> str:
@@ -81,6 +90,11 @@ def request(**changes: Any) -> AccessRequest:
     ).with_changes(**changes)
 
 
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
 async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
@@ -88,18 +102,39 @@ async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
     await make_role(clients, OTHER)
     result = await granter.grant(request(), TARGET, START, END)
 
-    assert result.policy_name == "cloud-access-bot-0123456789ab"
+    assert result.policy_name == "cloud-access-bot-packed-1"
     stored = await inline_policies(clients, TARGET)
     assert stored == {result.policy_name: result.policy_document}
     statements = result.policy_document["Statement"]
-    assert {a for s in statements for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
+    assert {a for s in statements for a in actions_of(s)} == {"s3:GetObject", "s3:ListBucket"}
     for statement in statements:
+        assert statement["Sid"].startswith("0123456789abS")
         assert statement["Condition"] == {
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(START)},
             "DateLessThan": {"aws:CurrentTime": iso(END)},
         }
     assert await inline_policies(clients, OTHER) == {}
+
+
+async def test_grants_share_one_packed_policy_and_revoke_removes_only_their_own(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET)
+    await put_team_policies(clients, 300)
+    first = await granter.grant(request(), TARGET, START, END)
+    second = await granter.grant(request(id="ba9876543210"), TARGET, START, END)
+    assert first.policy_name == second.policy_name
+    stored = await inline_policies(clients, TARGET)
+    assert sorted(stored) == ["cloud-access-bot-packed-1", "team-0"]
+    sids = [s["Sid"] for s in stored["cloud-access-bot-packed-1"]["Statement"]]
+    assert {sid[:12] for sid in sids} == {"0123456789ab", "ba9876543210"}
+
+    assert await granter.revoke(request(policy_name=first.policy_name), TARGET) is True
+    stored = await inline_policies(clients, TARGET)
+    assert stored["cloud-access-bot-packed-1"] == second.policy_document
+    assert await granter.revoke(request(id="ba9876543210"), TARGET) is True
+    assert sorted(await inline_policies(clients, TARGET)) == ["team-0"]
 
 
 async def test_revoke_removes_the_policy_and_is_idempotent(
@@ -113,7 +148,32 @@ async def test_revoke_removes_the_policy_and_is_idempotent(
     assert await granter.revoke(granted, TARGET) is False
 
 
-async def test_regrant_replaces_its_own_policy(
+async def test_revoke_removes_a_grant_written_one_policy_per_grant(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    """Grants written before packing (``<prefix><request id>``) are still revoked."""
+    role_id = await make_role(clients, TARGET)
+    document = build_grant_policy(
+        request().services,
+        userid=f"{role_id}:alice@example.com",
+        not_before=START,
+        not_after=END,
+        sid=request().id,
+    )
+    async with clients.assumed("iam", TARGET.iam_role) as iam:
+        await iam.put_role_policy(
+            RoleName="Developer",
+            PolicyName="cloud-access-bot-0123456789ab",
+            PolicyDocument=json.dumps(document),
+        )
+    await put_team_policies(clients, 300)
+    legacy = request(policy_name="cloud-access-bot-0123456789ab")
+    assert await granter.revoke(legacy, TARGET) is True
+    assert sorted(await inline_policies(clients, TARGET)) == ["team-0"]
+    assert await granter.revoke(legacy, TARGET) is False
+
+
+async def test_regrant_replaces_its_own_statements(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
     await make_role(clients, TARGET)
@@ -121,6 +181,7 @@ async def test_regrant_replaces_its_own_policy(
     later = END + timedelta(hours=1)
     result = await granter.grant(request(), TARGET, START, later)
     assert await inline_policies(clients, TARGET) == {result.policy_name: result.policy_document}
+    assert iso(later) in json.dumps(result.policy_document)
 
 
 def filler(size: int) -> str:
@@ -141,6 +202,7 @@ async def put_team_policies(clients: AwsClients, *sizes: int) -> None:
 
 
 def grant_size(role_id: str) -> int:
+    """The size of the packed policy holding just this grant (what the first grant adds)."""
     document = build_grant_policy(
         request().services,
         userid=f"{role_id}:alice@example.com",
@@ -148,7 +210,7 @@ def grant_size(role_id: str) -> int:
         not_after=END,
         sid=request().id,
     )
-    return policy_size(document)
+    return policy_size(compact(document))
 
 
 async def test_grant_refused_when_the_role_has_no_room_left(
@@ -159,11 +221,31 @@ async def test_grant_refused_when_the_role_has_no_room_left(
     with pytest.raises(GrantError) as refused:
         await granter.grant(request(), TARGET, START, END)
     assert refused.value.code == "CapacityExceeded"
-    assert (
-        f"Role Developer in account 111111111111 has 240 chars left for inline policies, "
-        f"this grant needs {grant_size(role_id)}"
-    ) in refused.value.message
+    assert refused.value.message == (
+        "Role Developer in account dev (111111111111) has 240 chars left (IAM allows 10,240); "
+        f"this grant needs {grant_size(role_id)}. No active grant from this bot holds room "
+        "there: other policies use it up."
+    )
     assert sorted(await inline_policies(clients, TARGET)) == ["team-0", "team-1"]
+
+
+async def test_refusal_says_when_the_earliest_active_grant_ends(
+    clients: AwsClients, clients_clock: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET)
+    soon = START + timedelta(minutes=20)
+    await clients_clock.grant(request(id="aaaaaaaaaaa1"), TARGET, START, soon)
+    await clients_clock.grant(request(id="aaaaaaaaaaa2"), TARGET, START, END)
+    used = policy_size((await inline_policies(clients, TARGET))["cloud-access-bot-packed-1"])
+    await put_team_policies(clients, 10_240 - used - 100)
+    with pytest.raises(GrantError) as refused:
+        await clients_clock.grant(request(), TARGET, START, END)
+    assert refused.value.code == "CapacityExceeded"
+    assert "has 100 chars left" in refused.value.message
+    assert (
+        "2 active grants from this bot hold room there; the earliest ends at "
+        "2025-03-04T10:20:00Z" in refused.value.message
+    )
 
 
 async def test_grant_fits_up_to_the_last_char(
@@ -173,6 +255,18 @@ async def test_grant_fits_up_to_the_last_char(
     await put_team_policies(clients, 5_000, 10_240 - 5_000 - grant_size(role_id))
     result = await granter.grant(request(), TARGET, START, END)
     assert result.policy_name in await inline_policies(clients, TARGET)
+
+
+async def test_policy_with_blocking_lint_findings_is_not_written(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    await make_role(clients, TARGET)
+    risky = (ServiceAccess("s3", ("s3:PutBucketPolicy",), ("arn:aws:s3:::logs",)),)
+    with pytest.raises(GrantError) as refused:
+        await granter.grant(request(services=risky), TARGET, START, END)
+    assert refused.value.code == "PolicyLint"
+    assert "Possible resource policy privilege escalation (MEDIUM)" in refused.value.message
+    assert await inline_policies(clients, TARGET) == {}
 
 
 async def test_missing_login_role_is_a_grant_error(granter: InlinePolicyGranter) -> None:

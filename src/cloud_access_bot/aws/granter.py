@@ -1,11 +1,20 @@
-"""The inline_policy access mode: a time-bounded inline policy on the requester's login role.
+"""The inline_policy access mode: a login role's grants packed into a few bot inline policies.
 
-In the target account (reached by assuming the account's ``iam_role``) the bot writes one
-inline policy per request, named ``<prefix><request id>``, whose statements match only the
+In the target account (reached by assuming the account's ``iam_role``) the bot keeps every grant
+on a login role in ``<prefix>packed-<n>`` inline policies, each statement matching only the
 requester's session (``aws:userid = <RoleId>:<email>``) within the approved window, so IAM ends
 the access on time even if the bot is down. IAM allows 10,240 characters (whitespace excluded)
-of inline policies per role in total and moto enforces none of it, so the bot checks the
-remaining room itself before writing.
+of inline policies per role in total and moto enforces none of it, so the bot checks the room
+itself before writing; packing pays the policy envelope once instead of once per grant (see
+domain/packing.py). Grants written before packing (``<prefix><request id>``, one per grant) are
+still found and removed.
+
+Writes are read-modify-write of a shared document, serialised per (account, role) within the
+process by a lock shared by every adapter built on the same AwsClients. Across replicas IAM has
+no conditional write: after writing, the bot re-reads the policy and writes again if another
+writer replaced it, which catches a later overwrite but not one that lands after the re-read.
+Deployments run one replica per target account role (the sweeper's lease does not cover
+grants), or accept that rare race; reconcile() never makes it worse.
 
 Throttling and outages that outlast botocore's retries are not GrantErrors: they propagate, the
 request stays APPROVED and the sweeper's recovery tries again.
@@ -14,7 +23,9 @@ request stays APPROVED and the sweeper's recovery tries again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,90 +34,258 @@ from botocore.exceptions import ClientError
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
 from cloud_access_bot.config import AccountConfig
-from cloud_access_bot.domain.model import AccessRequest
-from cloud_access_bot.domain.policy import build_grant_policy, policy_json, policy_size
+from cloud_access_bot.domain import packing
+from cloud_access_bot.domain.model import AccessRequest, iso, utcnow
+from cloud_access_bot.domain.policy import (
+    blocking_findings,
+    build_grant_policy,
+    lint_policy,
+    policy_json,
+)
 from cloud_access_bot.ports import GrantError, GrantResult
 
 T = TypeVar("T")
 
 #: IAM's quota for all inline policies of one role together (whitespace not counted).
-ROLE_INLINE_POLICY_LIMIT = 10_240
+ROLE_INLINE_POLICY_LIMIT = packing.ROLE_INLINE_LIMIT
 #: The path of IAM Identity Center roles, which only IAM Identity Center may change.
 SSO_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
+#: Writes of one grant before giving up when another writer keeps replacing the policy.
+WRITE_ATTEMPTS = 3
 
 
-def _where(account: AccountConfig) -> str:
+class KeyedLocks:
+    """One asyncio.Lock per key: serialises read-modify-write of one IAM document."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+
+    def __call__(self, *key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+
+_LOCKS: weakref.WeakKeyDictionary[AwsClients, KeyedLocks] = weakref.WeakKeyDictionary()
+
+
+def locks_for(clients: AwsClients) -> KeyedLocks:
+    """The locks shared by every granter and reconciler working through ``clients``."""
+    return _LOCKS.setdefault(clients, KeyedLocks())
+
+
+@dataclass(frozen=True)
+class FoundGrant:
+    """A grant's statements as found in IAM: which request, in which policy, ending when."""
+
+    request_id: str
+    role: str
+    policy_name: str
+    ends_at: datetime | None
+
+
+def where(account: AccountConfig, name: str | None = None) -> str:
+    """``account dev (111111111111)``, or the number with its alias when the name is unknown."""
+    if name:
+        return f"account {name} ({account.account_number})"
     alias = f" ({account.account_alias})" if account.account_alias else ""
     return f"account {account.account_number}{alias}"
 
 
-def grant_error(exc: ClientError, role: str, account: AccountConfig) -> GrantError:
-    """A readable GrantError for what IAM refused while acting on ``role``."""
+def grant_error(
+    exc: ClientError, role: str, account: AccountConfig, *, policy: str | None = None
+) -> GrantError:
+    """A readable GrantError for what IAM refused while acting on ``role`` (or on the managed
+    ``policy`` of an IAM Identity Center account)."""
     code = error_code(exc)
     detail = error_message(exc)
-    where = _where(account)
+    place = where(account)
+    target = f"policy {policy}" if policy else f"role {role}"
+    unmodifiable = (
+        f"Policy {policy} in {place} cannot be changed through IAM ({detail}): point "
+        "managed_policy_name at a customer managed policy the bot may edit."
+        if policy
+        else f"Role {role} in {place} cannot be changed through IAM (IAM Identity Center roles "
+        "need access_mode: managed_policy for this account)."
+    )
     messages = {
-        "AccessDenied": f"The bot's role {account.iam_role} is not allowed to change role "
-        f"{role} in {where}: {detail}",
-        "LimitExceeded": f"IAM refused: role {role} in {where} reached an IAM quota ({detail}).",
-        "MalformedPolicyDocument": f"IAM rejected the policy for role {role} in {where}: {detail}",
-        "UnmodifiableEntity": f"Role {role} in {where} cannot be changed through IAM (IAM "
-        "Identity Center roles need access_mode: managed_policy for this account).",
-        "NoSuchEntity": f"Login role {role} not found in {where}.",
+        "AccessDenied": f"The bot's role {account.iam_role} is not allowed to change {target} "
+        f"in {place}: {detail}",
+        "LimitExceeded": f"IAM refused: {target} in {place} reached an IAM quota ({detail}).",
+        "MalformedPolicyDocument": f"IAM rejected the policy for {target} in {place}: {detail}",
+        "UnmodifiableEntity": unmodifiable,
+        "NoSuchEntity": f"Login role {role} not found in {place}.",
     }
     messages["AccessDeniedException"] = messages["AccessDenied"]
-    text = messages.get(code, f"IAM refused the change to role {role} in {where}: {code}: {detail}")
+    text = messages.get(code, f"IAM refused the change to {target} in {place}: {code}: {detail}")
     return GrantError(text, code or "IamError")
 
 
+async def in_account(
+    clients: AwsClients,
+    account: AccountConfig,
+    role: str,
+    work: Callable[[Any], Awaitable[T]],
+    *,
+    policy: str | None = None,
+) -> T:
+    """Run ``work`` with IAM in the target account; refusals become readable GrantErrors."""
+    try:
+        return await clients.with_assumed("iam", account.iam_role, work)
+    except AssumeRoleError as exc:
+        raise GrantError(
+            f"The bot cannot assume {exc.role_arn} in {where(account)} ({exc.code}): check "
+            "that role's trust policy allows the bot.",
+            exc.code or "AssumeRoleFailed",
+        ) from exc
+    except ClientError as exc:
+        if is_unavailable(exc):
+            raise
+        raise grant_error(exc, role, account, policy=policy) from exc
+
+
+async def checked_document(
+    request: AccessRequest, userid: str, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """The grant's compact policy document, refused before any write if it cannot be built or
+    parliament finds something of MEDIUM severity or worse in it."""
+    try:
+        document = packing.compact(
+            build_grant_policy(
+                request.services, userid=userid, not_before=start, not_after=end, sid=request.id
+            )
+        )
+    except ValueError as exc:
+        reason = f"The policy for this request cannot be built: {exc}"
+        raise GrantError(reason, "InvalidGrant") from exc
+    # parliament is CPU work (~1 ms, ~300 ms for its first import): keep it off the loop.
+    blocking = blocking_findings(await asyncio.to_thread(lint_policy, document))
+    if blocking:
+        found = "; ".join(f"{f.title} ({f.severity}): {f.detail}" for f in blocking)
+        raise GrantError(
+            f"The policy for this request was not written because the policy check found: "
+            f"{found}. Ask for narrower actions or resources.",
+            "PolicyLint",
+        )
+    return document
+
+
+def capacity_error(
+    subject: str,
+    room: packing.Room,
+    limit: int,
+    ends: Mapping[str, datetime],
+    now: datetime,
+) -> GrantError:
+    """CapacityExceeded for people: how much room, how much needed, when room frees up."""
+    active = sorted(end for end in ends.values() if end > now)
+    if active:
+        later = (
+            f"{len(active)} active grant{'s' if len(active) > 1 else ''} from this bot hold room "
+            f"there; the earliest ends at {iso(active[0])}. Ask for fewer actions or resources, "
+            "or ask again after that."
+        )
+    else:
+        later = "No active grant from this bot holds room there: other policies use it up."
+    return GrantError(
+        f"{subject} has {max(room.left, 0)} chars left (IAM allows {limit:,}); this grant needs "
+        f"{room.needed}. {later}",
+        "CapacityExceeded",
+    )
+
+
 class InlinePolicyGranter:
-    def __init__(self, clients: AwsClients, policy_name_prefix: str) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        policy_name_prefix: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._clients = clients
         self._prefix = policy_name_prefix
-
-    def policy_name(self, request: AccessRequest) -> str:
-        return f"{self._prefix}{request.id}"
+        self._clock = clock
+        self._locks = locks_for(clients)
 
     async def grant(
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
     ) -> GrantResult:
-        name = self.policy_name(request)
+        role = request.login_role
 
         async def put(iam: Any) -> GrantResult:
-            role_id = await self._login_role_id(iam, request.login_role, account)
-            try:
-                document = build_grant_policy(
-                    request.services,
-                    userid=f"{role_id}:{request.requester_email}",
-                    not_before=start,
-                    not_after=end,
-                    sid=request.id,
-                )
-            except ValueError as exc:
-                reason = f"The policy for this request cannot be built: {exc}"
-                raise GrantError(reason, "InvalidGrant") from exc
-            needed = policy_size(document)
-            await self._check_capacity(iam, request.login_role, account, name, needed)
-            await iam.put_role_policy(
-                RoleName=request.login_role, PolicyName=name, PolicyDocument=policy_json(document)
+            role_id = await self._login_role_id(iam, role, account)
+            document = await checked_document(
+                request, f"{role_id}:{request.requester_email}", start, end
             )
-            return GrantResult(policy_name=name, policy_document=document)
+            async with self._locks(account.account_number, "role", role):
+                for _ in range(WRITE_ATTEMPTS):
+                    policies = await self._policies(iam, role)
+                    plan = packing.plan_role_grant(policies, self._prefix, document, request.id)
+                    if not plan.room.fits:
+                        raise capacity_error(
+                            f"Role {role} in {where(account, request.account_name)}",
+                            plan.room,
+                            ROLE_INLINE_POLICY_LIMIT,
+                            self._ends(policies, exclude=request.id),
+                            self._clock(),
+                        )
+                    for name, written in plan.writes:
+                        await self._write(iam, role, name, written)
+                    if packing.holds_grant(await self._policy(iam, role, plan.target), document):
+                        return GrantResult(policy_name=plan.target, policy_document=document)
+            raise GrantError(
+                f"Another writer kept replacing the bot's policy on role {role} in "
+                f"{where(account, request.account_name)}; nothing was granted. Try again.",
+                "ConcurrentUpdate",
+            )
 
-        return await self._in_account(account, request.login_role, put)
+        return await in_account(self._clients, account, role, put)
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
-        name = request.policy_name or self.policy_name(request)
+        removed = await self.remove_grants(account, request.login_role, {request.id})
+        return bool(removed)
 
-        async def delete(iam: Any) -> bool:
-            try:
-                await iam.delete_role_policy(RoleName=request.login_role, PolicyName=name)
-            except ClientError as exc:
-                if error_code(exc) == "NoSuchEntity":
-                    return False
-                raise
-            return True
+    async def find_grants(self, account: AccountConfig, role: str) -> list[FoundGrant]:
+        """Every grant the bot's policies hold on ``role`` (none if the role is gone)."""
 
-        return await self._in_account(account, request.login_role, delete)
+        async def read(iam: Any) -> list[FoundGrant]:
+            return self._found(role, await self._policies(iam, role, bot_only=True))
+
+        return await in_account(self._clients, account, role, read)
+
+    async def remove_grants(
+        self, account: AccountConfig, role: str, request_ids: Collection[str]
+    ) -> list[FoundGrant]:
+        """Remove these requests' statements from the role; what was removed (idempotent).
+
+        A packed policy left empty is deleted; so is a one-policy-per-grant policy.
+        """
+
+        async def remove(iam: Any) -> list[FoundGrant]:
+            async with self._locks(account.account_number, "role", role):
+                policies = await self._policies(iam, role, bot_only=True)
+                removed = [g for g in self._found(role, policies) if g.request_id in request_ids]
+                for name in {g.policy_name for g in removed}:
+                    kept = policies[name]
+                    for request_id in request_ids:
+                        kept, _ = packing.without_grant(kept, request_id)
+                    single = packing.single_grant_id(name, self._prefix) is not None
+                    empty = single or not packing.statements(kept)
+                    await self._write(iam, role, name, None if empty else kept)
+                return removed
+
+        return await in_account(self._clients, account, role, remove)
+
+    def _found(self, role: str, policies: Mapping[str, Mapping[str, Any]]) -> list[FoundGrant]:
+        found = []
+        for name, document in policies.items():
+            ends = packing.grant_ends([document])
+            single = packing.single_grant_id(name, self._prefix)
+            for request_id in sorted(set(ends) | ({single} if single else set())):
+                found.append(FoundGrant(request_id, role, name, ends.get(request_id)))
+        return found
+
+    def _ends(self, policies: Mapping[str, Any], exclude: str) -> dict[str, datetime]:
+        bot = [d for n, d in policies.items() if packing.is_bot_policy(n, self._prefix)]
+        return {k: v for k, v in packing.grant_ends(bot).items() if k != exclude}
 
     async def _login_role_id(self, iam: Any, role: str, account: AccountConfig) -> str:
         """The RoleId of the login role (looked up each time: it changes if the role is
@@ -116,55 +295,55 @@ class InlinePolicyGranter:
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 raise GrantError(
-                    f"Login role {role} not found in {_where(account)}.", "NoSuchEntity"
+                    f"Login role {role} not found in {where(account)}.", "NoSuchEntity"
                 ) from exc
             raise
         if str(found.get("Path", "")).startswith(SSO_ROLE_PATH):
             raise GrantError(
-                f"Login role {role} in {_where(account)} is an IAM Identity Center role, which "
+                f"Login role {role} in {where(account)} is an IAM Identity Center role, which "
                 "only IAM Identity Center may change: set access_mode: managed_policy for this "
                 "account and reference the bot's policy from the permission set.",
                 "UnmodifiableEntity",
             )
         return str(found["RoleId"])
 
-    async def _check_capacity(
-        self, iam: Any, role: str, account: AccountConfig, name: str, needed: int
-    ) -> None:
-        """Refuse before writing if the role's inline policies would exceed IAM's quota.
-
-        A policy with this grant's name is replaced by the write, so it does not count.
-        """
+    async def _policies(
+        self, iam: Any, role: str, *, bot_only: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The role's inline policies by name (empty if the role does not exist)."""
         names: list[str] = []
-        async for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
-            names.extend(n for n in page["PolicyNames"] if n != name)
-        documents = await asyncio.gather(
-            *(iam.get_role_policy(RoleName=role, PolicyName=n) for n in names)
-        )
-        # botocore hands the documents back decoded into dicts.
-        used = sum(policy_size(d["PolicyDocument"]) for d in documents)
-        left = ROLE_INLINE_POLICY_LIMIT - used
-        if needed > left:
-            raise GrantError(
-                f"Role {role} in {_where(account)} has {max(left, 0)} chars left for inline "
-                f"policies, this grant needs {needed} (IAM allows {ROLE_INLINE_POLICY_LIMIT} per "
-                "role). Ask for fewer actions or resources, or wait for other grants to expire.",
-                "CapacityExceeded",
-            )
-
-    async def _in_account(
-        self, account: AccountConfig, role: str, work: Callable[[Any], Awaitable[T]]
-    ) -> T:
-        """Run ``work`` with IAM in the target account; IAM refusals become GrantErrors."""
         try:
-            return await self._clients.with_assumed("iam", account.iam_role, work)
-        except AssumeRoleError as exc:
-            raise GrantError(
-                f"The bot cannot assume {exc.role_arn} in {_where(account)} ({exc.code}): check "
-                "that role's trust policy allows the bot.",
-                exc.code or "AssumeRoleFailed",
-            ) from exc
+            async for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
+                names.extend(page["PolicyNames"])
         except ClientError as exc:
-            if is_unavailable(exc):
+            if error_code(exc) == "NoSuchEntity":
+                return {}
+            raise
+        if bot_only:
+            names = [n for n in names if packing.is_bot_policy(n, self._prefix)]
+        documents = await asyncio.gather(*(self._policy(iam, role, n) for n in names))
+        return {n: d for n, d in zip(names, documents, strict=True) if d is not None}
+
+    async def _policy(self, iam: Any, role: str, name: str) -> dict[str, Any] | None:
+        try:
+            answer = await iam.get_role_policy(RoleName=role, PolicyName=name)
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return None
+            raise
+        # botocore hands the documents back decoded into dicts.
+        return dict(answer["PolicyDocument"])
+
+    async def _write(
+        self, iam: Any, role: str, name: str, document: Mapping[str, Any] | None
+    ) -> None:
+        if document is not None:
+            await iam.put_role_policy(
+                RoleName=role, PolicyName=name, PolicyDocument=policy_json(document)
+            )
+            return
+        try:
+            await iam.delete_role_policy(RoleName=role, PolicyName=name)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
                 raise
-            raise grant_error(exc, role, account) from exc

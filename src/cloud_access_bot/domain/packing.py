@@ -1,0 +1,235 @@
+"""Several grants in one policy document: finding, adding and removing a grant's statements.
+
+IAM counts every inline policy of a role against one 10,240-char budget (whitespace excluded)
+and a customer managed policy against 6,144. One policy per grant pays the document envelope
+(``{"Version":…,"Statement":[…]}``) once per grant; a packed policy pays it once. Each grant's
+statements carry Sids starting with ``sid_prefix(request id)`` (12 hex chars + ``S`` + index),
+so a grant is found and removed by Sid alone and a statement whose Sid does not look like that
+is never touched.
+
+Bot policy names on a login role: ``<prefix>packed-<n>`` (packed grants) and, from before
+packing, ``<prefix><request id>`` (one grant each). Anything else belongs to someone else.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cloud_access_bot.domain.model import REQUEST_ID, parse_iso
+from cloud_access_bot.domain.policy import VERSION, policy_size, sid_prefix
+
+#: IAM's quota for all inline policies of one role together.
+ROLE_INLINE_LIMIT = 10_240
+#: IAM's quota for one customer managed policy.
+MANAGED_POLICY_LIMIT = 6_144
+
+PACKED_INFIX = "packed-"
+_GRANT_SID = re.compile(r"^([0-9a-f]{12})S\d+$")
+
+#: The only statement of a managed policy without grants: IAM refuses a policy without
+#: statements, and the permission set must keep finding the policy. It grants nothing (its
+#: window closed in 2000) and its Sid is not a grant's.
+IDLE_STATEMENT: dict[str, Any] = {
+    "Sid": "NoActiveGrants",
+    "Effect": "Allow",
+    "Action": "sts:GetCallerIdentity",
+    "Resource": "*",
+    "Condition": {"DateLessThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}},
+}
+
+Document = dict[str, Any]
+
+
+def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The statements of a document (IAM allows a single statement object, not in a list)."""
+    if not document:
+        return []
+    found = document.get("Statement", [])
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def grant_id(statement: Mapping[str, Any]) -> str | None:
+    """The request id a bot-written statement belongs to (None for anyone else's)."""
+    match = _GRANT_SID.match(str(statement.get("Sid", "")))
+    return match.group(1) if match else None
+
+
+def is_grant_of(statement: Mapping[str, Any], request_id: str) -> bool:
+    return grant_id(statement) is not None and str(statement["Sid"]).startswith(
+        sid_prefix(request_id)
+    )
+
+
+def packed_name(prefix: str, number: int) -> str:
+    return f"{prefix}{PACKED_INFIX}{number}"
+
+
+def packed_number(name: str, prefix: str) -> int | None:
+    """n for ``<prefix>packed-<n>``, else None."""
+    rest = name.removeprefix(prefix)
+    if rest == name or not rest.startswith(PACKED_INFIX):
+        return None
+    digits = rest.removeprefix(PACKED_INFIX)
+    return int(digits) if digits.isdigit() else None
+
+
+def single_grant_id(name: str, prefix: str) -> str | None:
+    """The request id of a one-policy-per-grant name ``<prefix><request id>``, else None."""
+    rest = name.removeprefix(prefix)
+    return rest if rest != name and REQUEST_ID.match(rest) else None
+
+
+def is_bot_policy(name: str, prefix: str) -> bool:
+    return packed_number(name, prefix) is not None or single_grant_id(name, prefix) is not None
+
+
+def compact(document: Mapping[str, Any]) -> Document:
+    """The same grant with one-element Action/Resource lists written as plain strings."""
+    compacted = copy.deepcopy(dict(document))
+    for statement in statements(compacted):
+        for key in ("Action", "Resource"):
+            value = statement.get(key)
+            if isinstance(value, list) and len(value) == 1:
+                statement[key] = value[0]
+    return compacted
+
+
+def without_grant(document: Mapping[str, Any], request_id: str) -> tuple[Document, int]:
+    """The document minus ``request_id``'s statements, and how many were removed."""
+    kept = [s for s in statements(document) if not is_grant_of(s, request_id)]
+    removed = len(statements(document)) - len(kept)
+    return {**document, "Statement": kept}, removed
+
+
+def with_grant(document: Mapping[str, Any] | None, grant: Mapping[str, Any]) -> Document:
+    """``document`` (or a new one) holding ``grant``'s statements, replacing any it held for
+    the same request (an extension rewrites the window in place)."""
+    added = statements(grant)
+    base: Mapping[str, Any] = document or {"Version": VERSION, "Statement": []}
+    kept = statements(base)
+    for statement in added:
+        request_id = grant_id(statement)
+        if request_id is None:
+            raise ValueError(f"statement Sid {statement.get('Sid')!r} is not a grant's")
+        kept = [s for s in kept if not is_grant_of(s, request_id)]
+    kept = [s for s in kept if s.get("Sid") != IDLE_STATEMENT["Sid"]]
+    return {"Version": base.get("Version", VERSION), "Statement": [*kept, *added]}
+
+
+def holds_grant(document: Mapping[str, Any] | None, grant: Mapping[str, Any]) -> bool:
+    """Whether every statement of ``grant`` is in ``document`` exactly as written."""
+    present = statements(document)
+    return all(statement in present for statement in statements(grant))
+
+
+def managed_document(document: Mapping[str, Any]) -> Document:
+    """A managed policy document never left without statements (see IDLE_STATEMENT)."""
+    if statements(document):
+        return dict(document)
+    return {"Version": document.get("Version", VERSION), "Statement": [dict(IDLE_STATEMENT)]}
+
+
+def grant_ends(documents: Iterable[Mapping[str, Any] | None]) -> dict[str, datetime]:
+    """For each grant found in ``documents``, when its window ends (its DateLessThan)."""
+    ends: dict[str, datetime] = {}
+    for document in documents:
+        for statement in statements(document):
+            request_id = grant_id(statement)
+            if request_id is None:
+                continue
+            end = statement.get("Condition", {}).get("DateLessThan", {}).get("aws:CurrentTime")
+            if isinstance(end, str):
+                moment = parse_iso(end)
+                ends[request_id] = max(moment, ends.get(request_id, moment))
+    return ends
+
+
+@dataclass(frozen=True)
+class Room:
+    """Whether a grant fits: ``needed`` chars it adds against ``left`` chars free."""
+
+    needed: int
+    left: int
+
+    @property
+    def fits(self) -> bool:
+        return self.needed <= self.left
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """How to put one grant on a role's inline policies.
+
+    ``writes`` maps policy names to their new documents (None: delete), in the order to apply
+    them: the packed policy receiving the grant comes first unless the role has no room for the
+    new statements while the old ones (of an extension moving policies) still exist.
+    """
+
+    target: str
+    writes: tuple[tuple[str, Document | None], ...]
+    room: Room
+
+
+def plan_role_grant(
+    policies: Mapping[str, Mapping[str, Any]],
+    prefix: str,
+    grant: Mapping[str, Any],
+    request_id: str,
+    limit: int = ROLE_INLINE_LIMIT,
+) -> RolePlan:
+    """Where ``grant`` goes among a role's inline ``policies`` (name → document).
+
+    Its previous statements (an extension, or a retried grant) are removed wherever they are,
+    including a one-policy-per-grant policy; the new ones go into the packed policy that held
+    them, else the lowest-numbered packed policy, else a new ``packed-1``. Other policies count
+    against the limit and are never changed.
+    """
+    cleaned: dict[str, Document | None] = {}
+    holder: str | None = None
+    for name, document in policies.items():
+        if single_grant_id(name, prefix) == request_id:
+            cleaned[name] = None
+        elif packed_number(name, prefix) is not None:
+            kept, removed = without_grant(document, request_id)
+            if removed:
+                cleaned[name] = kept if statements(kept) else None
+                holder = holder or name
+    after = {**policies, **cleaned}
+    used = sum(policy_size(d) for d in after.values() if d is not None)
+    numbers = sorted(n for n in (packed_number(p, prefix) for p in policies) if n is not None)
+    if holder is not None:
+        target = holder
+    elif numbers:
+        target = packed_name(prefix, numbers[0])
+    else:
+        target = packed_name(prefix, 1)
+    before = after.get(target)
+    written = with_grant(before, grant)
+    room = Room(
+        needed=policy_size(written) - (policy_size(before) if before else 0), left=limit - used
+    )
+    removals = [(name, doc) for name, doc in cleaned.items() if name != target]
+    in_between = sum(policy_size(d) for n, d in policies.items() if n != target)
+    first = in_between + policy_size(written) <= limit
+    target_write: list[tuple[str, Document | None]] = [(target, written)]
+    writes = target_write + removals if first else removals + target_write
+    return RolePlan(target=target, writes=tuple(writes), room=room)
+
+
+def plan_managed_grant(
+    document: Mapping[str, Any] | None,
+    grant: Mapping[str, Any],
+    limit: int = MANAGED_POLICY_LIMIT,
+) -> tuple[Document, Room]:
+    """The managed policy's next document holding ``grant``, and whether it fits."""
+    written = with_grant(document, grant)
+    others = [s for s in statements(written) if s not in statements(grant)]
+    base = {"Version": written["Version"], "Statement": others}
+    return written, Room(
+        needed=policy_size(written) - policy_size(base), left=limit - policy_size(base)
+    )
