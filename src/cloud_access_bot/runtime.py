@@ -136,7 +136,7 @@ class BotRuntime:
         if self.handler is not None:
             await self.handler.close_async()
         if self._health_file:
-            write_health(self._health_file, connected=False)
+            await asyncio.to_thread(write_health, self._health_file, False)
         if close_clients:
             await self._clients.close()
 
@@ -156,7 +156,8 @@ class BotRuntime:
     async def _health_loop(self) -> None:
         assert self._health_file is not None
         while not self._stopping.is_set():
-            write_health(self._health_file, connected=await self.connected())
+            connected = await self.connected()
+            await asyncio.to_thread(write_health, self._health_file, connected)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 5)
 
@@ -168,14 +169,15 @@ async def run_bot(settings: object) -> int:
     from cloud_access_bot.settings import Settings
 
     assert isinstance(settings, Settings)
-    source = config_source_from(settings)
+    clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    source = config_source_from(settings, client_factory=lambda: clients.client("s3"))
     try:
         await source.load()
     except ConfigError as error:
         for problem in error.problems:
             log.error("%s: %s", error.source, problem)
+        await clients.close()
         return 2
-    clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     assert settings.slack_app_token is not None and settings.slack_bot_token is not None
     runtime = BotRuntime(
         slack=SlackConnection(
