@@ -1,4 +1,4 @@
-"""Command line: ``cloud-access-bot run | check-config | demo | health``.
+"""Command line: ``cloud-access-bot run | check-config | demo | health | audit``.
 
 Exit codes: 0 success, 1 failure at run time (unhealthy, not available), 2 bad settings or
 configuration, 130 interrupted.
@@ -14,11 +14,16 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
+from cloud_access_bot.audit import commands as audit
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError
 from cloud_access_bot.config_source import ConfigSource, FileConfigSource, config_source_from
+from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
-from cloud_access_bot.settings import SettingsError, load_settings
+from cloud_access_bot.ports import StoreUnavailable
+from cloud_access_bot.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -164,6 +169,36 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig) -> int:
+    clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    store = DynamoStore(clients, config.dynamodb_table, config.audit_retention_days)
+    try:
+        result = await audit.answer(args, store=store, config=config, now=utcnow())
+    except audit.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await clients.close()
+    code, text = audit.cli_output(result, getattr(args, "format", "table"))
+    print(text)
+    return code
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Audit queries on the table named by the configuration (found as check-config does)."""
+    try:
+        settings = load_settings(require_slack=False)
+    except SettingsError as exc:
+        return _settings_error(exc)
+    config = _load(config_source_from(settings))
+    if config is None:
+        return EXIT_INVALID
+    return asyncio.run(_audit(args, settings, config))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cloud-access-bot",
@@ -199,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"oldest acceptable update (default {HEALTH_MAX_AGE_S})",
     )
     health.set_defaults(handler=cmd_health)
+
+    audit_parser = commands.add_parser(
+        "audit",
+        help="query the audit trail: list, show, who-had-access, verify",
+        description="Answers from the DynamoDB table named by the configuration "
+        "(BOT_CONFIG_FILE or BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY). Exit 0 on success, "
+        "1 if verify finds a problem or the table cannot be read, 2 for bad arguments.",
+    )
+    audit.configure_parser(audit_parser)
+    audit_parser.set_defaults(handler=cmd_audit)
     return parser
 
 

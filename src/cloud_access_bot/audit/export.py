@@ -1,0 +1,209 @@
+"""Audit answers as rows, and rows as an aligned table, JSON or CSV (both read back exactly).
+
+A row maps column names to text, or to a list of texts for the list columns. In CSV a list is
+one cell with an item per line; JSON keeps lists as arrays. Times are ISO-8601 UTC with ``Z``,
+with microseconds only when the stored time has them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cloud_access_bot.audit.queries import Access, approved_by
+from cloud_access_bot.domain.model import AccessRequest, AuditEvent
+
+Cell = str | list[str]
+Row = dict[str, Cell]
+
+FORMATS = ("table", "json", "csv")
+REQUEST_COLUMNS = (
+    "id",
+    "created_at",
+    "requester",
+    "email",
+    "account",
+    "account_id",
+    "status",
+    "approved_by",
+    "decided_by",
+    "starts_at",
+    "expires_at",
+    "actions",
+    "reason",
+)
+ACCESS_COLUMNS = (
+    "request_id",
+    "user",
+    "email",
+    "account",
+    "account_id",
+    "starts_at",
+    "ends_at",
+    "ended_by",
+    "actions",
+    "resources",
+    "approved_by",
+)
+EVENT_COLUMNS = ("seq", "at", "type", "actor", "status", "reason", "details")
+LIST_COLUMNS = frozenset({"approved_by", "actions", "resources"})
+#: Widest cell of the terminal table; longer text is cut with an ellipsis (exports are whole).
+TABLE_CELL_WIDTH = 60
+
+
+def moment(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def request_row(request: AccessRequest) -> Row:
+    return {
+        "id": request.id,
+        "created_at": moment(request.created_at),
+        "requester": request.requester_id,
+        "email": request.requester_email,
+        "account": request.account_name,
+        "account_id": request.account_id,
+        "status": str(request.status),
+        "approved_by": list(approved_by(request)),
+        "decided_by": request.decided_by or "",
+        "starts_at": moment(request.starts_at),
+        "expires_at": moment(request.expires_at),
+        "actions": list(request.actions),
+        "reason": request.reason,
+    }
+
+
+def access_row(access: Access) -> Row:
+    request = access.request
+    return {
+        "request_id": request.id,
+        "user": request.requester_id,
+        "email": request.requester_email,
+        "account": request.account_name,
+        "account_id": request.account_id,
+        "starts_at": moment(access.window.start),
+        "ends_at": moment(access.window.end),
+        "ended_by": str(access.window.ended_by or "EXPIRY"),
+        "actions": access.actions,
+        "resources": access.resources,
+        "approved_by": list(approved_by(request)),
+    }
+
+
+def event_row(event: AuditEvent) -> Row:
+    others = {k: v for k, v in event.details.items() if k not in ("reason", "policy_document")}
+    return {
+        "seq": str(event.seq),
+        "at": moment(event.at),
+        "type": str(event.type),
+        "actor": event.actor,
+        "status": str(event.status),
+        "reason": str(event.details.get("reason", "")),
+        "details": json.dumps(others, sort_keys=True, ensure_ascii=False) if others else "",
+    }
+
+
+def _cut(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TABLE_CELL_WIDTH else flat[: TABLE_CELL_WIDTH - 1] + "…"
+
+
+def table(rows: Sequence[Row], columns: Sequence[str]) -> str:
+    """Columns aligned for a terminal; lists comma-separated, long cells cut."""
+    cells = [
+        [_cut(", ".join(value) if isinstance(value, list) else value) for value in row.values()]
+        for row in ({c: r.get(c, "") for c in columns} for r in rows)
+    ]
+    header = [c.upper() for c in columns]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *cells]
+    )
+
+
+def render(rows: Sequence[Row], columns: Sequence[str], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([{c: row[c] for c in columns} for row in rows], indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: "\n".join(v) if isinstance(v, list) else v for c, v in row.items()})
+        return out.getvalue().rstrip("\n")
+    return table(rows, columns)
+
+
+def read_rows(text: str, fmt: str) -> list[Row]:
+    """The rows of a JSON or CSV export, as they were before export."""
+    if fmt == "json":
+        loaded: list[Row] = json.loads(text)
+        return loaded
+    rows: list[Row] = []
+    for record in csv.DictReader(io.StringIO(text)):
+        rows.append(
+            {
+                column: (value.split("\n") if value else []) if column in LIST_COLUMNS else value
+                for column, value in record.items()
+            }
+        )
+    return rows
+
+
+def show_json(request: AccessRequest, events: Sequence[AuditEvent]) -> dict[str, Any]:
+    """Everything about one request: fields, the attached policy, every event in full."""
+    return {
+        "request": request_row(request),
+        "login_role": request.login_role,
+        "duration_minutes": request.duration_minutes,
+        "services": [s.to_dict() for s in request.services],
+        "policy_name": request.policy_name,
+        "policy_document": json.loads(request.policy_document) if request.policy_document else None,
+        "failure_reason": request.failure_reason,
+        "events": [
+            {
+                "seq": e.seq,
+                "at": moment(e.at),
+                "type": str(e.type),
+                "actor": e.actor,
+                "status": str(e.status),
+                "details": e.details,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+    }
+
+
+def show_text(request: AccessRequest, events: Sequence[AuditEvent]) -> str:
+    """One request for a terminal: summary, the exact policy document, the timeline."""
+    row = request_row(request)
+    lines = [
+        f"request     {request.id}  {request.status}",
+        f"requester   {request.requester_id} ({request.requester_email})",
+        f"account     {request.account_name} ({request.account_id}) as {request.login_role}",
+        f"reason      {request.reason}",
+        f"created     {row['created_at']}, {request.duration_minutes} min asked",
+        f"approved by {', '.join(approved_by(request)) or '-'}",
+        f"decided by  {request.decided_by or '-'}: {request.decision_reason or '-'}",
+        f"window      {row['starts_at'] or '-'} → {row['expires_at'] or '-'}",
+    ]
+    lines += [
+        f"requested   {s.service}: {', '.join(s.actions)} on {', '.join(s.resources)}"
+        for s in request.services
+    ]
+    if request.failure_reason:
+        lines.append(f"failure     {request.failure_reason}")
+    if request.policy_document:
+        lines.append(f"policy      {request.policy_name} (as attached):")
+        lines.append(json.dumps(json.loads(request.policy_document), indent=2))
+    lines += ["", "timeline", table([event_row(e) for e in events], EVENT_COLUMNS)]
+    return "\n".join(lines)
