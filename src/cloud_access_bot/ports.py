@@ -131,3 +131,9 @@ class Notifier(Protocol):
 
     async def tell(self, user_id: str, text: str) -> None:
         """A short DM to one person (e.g. why their click changed nothing)."""
+
+    async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
+        """Nudge approvers about a request still waiting for them."""
+
+    async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
+        """Announce a self-approval loudly (audit channel, if one is configured)."""

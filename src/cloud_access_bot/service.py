@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
+from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.model import (
@@ -66,6 +66,7 @@ class SubmitResult:
 class SweepReport:
     expired: int = 0
     timed_out: int = 0
+    reminded: int = 0
     recovered: int = 0
     errors: int = 0
 
@@ -155,10 +156,11 @@ class AccessService:
             approvers=approvers,
             approvals_required=config.approvals_required_for(draft.account_name),
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
+            next_reminder_at=next_reminder(now, now, config.reminder_minutes),
         )
         auto = approval.auto_approval(request, config, self._access_level)
         others = [a for a in approvers if a != draft.requester_id]
-        if auto is None and not others and config.self_approval.value == "deny":
+        if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
                 errors={
                     "account": f"Nobody can approve requests for {draft.account_name}: the "
@@ -207,6 +209,11 @@ class AccessService:
             if saved is not None:
                 await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
             return decision
+        if decision.break_glass:
+            await self._notifier.break_glass(request, clicker, break_glass_reason or "")
+            decision = Decision(
+                decision.outcome, f"{decision.reason}: {break_glass_reason}", break_glass=True
+            )
         await self._approve_now(request, clicker, decision, EventType.APPROVED)
         return decision
 
@@ -259,6 +266,10 @@ class AccessService:
             ):
                 report.expired += 1
         for request in await self._store.due(Status.PENDING, now, limit=500):
+            if request.timeout_at and request.timeout_at > now:
+                if await self._guard(report, self._remind(request, now)):
+                    report.reminded += 1
+                continue
             timed_out = request.with_changes(
                 status=Status.TIMED_OUT, decided_at=now, decided_by=SYSTEM_ACTOR
             )
@@ -281,6 +292,23 @@ class AccessService:
         return report
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _remind(self, request: AccessRequest, now: datetime) -> bool:
+        """Nudge the approvers who have not decided yet, then schedule the next nudge."""
+        upcoming = next_reminder(request.created_at, now, self._config().reminder_minutes)
+        reminded = request.with_changes(next_reminder_at=upcoming)
+        saved = await self._commit(
+            request,
+            reminded,
+            EventType.REMINDED,
+            SYSTEM_ACTOR,
+            {"next_reminder_at": iso(upcoming) if upcoming else None},
+        )
+        if saved is None:
+            return False
+        waiting = [a for a in saved.approvers if a not in saved.approvals]
+        await self._notifier.remind(saved, waiting)
+        return True
 
     async def _guard(self, report: SweepReport, work: Any) -> Any:
         """Run one sweep item; a failure is logged and counted, never stops the sweep."""
@@ -371,7 +399,7 @@ class AccessService:
             starts_at=start,
             expires_at=end,
         )
-        details = {"reason": decision.reason, "break_glass": decision.break_glass}
+        details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
             return
@@ -452,6 +480,17 @@ def _refused(reason: str) -> Decision:
 
 def _services(request: AccessRequest) -> list[dict[str, Any]]:
     return [s.to_dict() for s in request.services]
+
+
+def next_reminder(
+    created_at: datetime, now: datetime, schedule_minutes: Sequence[int]
+) -> datetime | None:
+    """The first reminder time in the schedule (minutes after creation) that is after ``now``."""
+    for minutes in sorted(schedule_minutes):
+        moment = created_at + timedelta(minutes=minutes)
+        if moment > now:
+            return moment
+    return None
 
 
 def already_decided(request: AccessRequest) -> str:

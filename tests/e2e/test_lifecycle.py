@@ -19,6 +19,11 @@ from cloud_access_bot.slack import views
 BOB, CAROL = APPROVERS
 
 
+def as_list(value: str | list[str]) -> list[str]:
+    """IAM allows a single action or resource as a plain string."""
+    return [value] if isinstance(value, str) else value
+
+
 async def submit_and_wait_pending(world: Sandbox, **kwargs: object) -> str:
     ack = await world.request(**kwargs)  # type: ignore[arg-type]
     assert ack.get("response_action") != "errors", ack
@@ -52,8 +57,8 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
             "DateGreaterThan": {"aws:CurrentTime": iso(active.starts_at)},
             "DateLessThan": {"aws:CurrentTime": iso(active.expires_at)},
         }
-        for action in statement["Action"]:
-            resources_by_action[action] = statement["Resource"]
+        for action in as_list(statement["Action"]):
+            resources_by_action[action] = as_list(statement["Resource"])
     assert resources_by_action == {
         "s3:GetObject": [f"arn:aws:s3:::{bucket}/*"],
         "s3:ListBucket": [f"arn:aws:s3:::{bucket}"],
@@ -86,7 +91,7 @@ async def test_deny_with_reason_tells_requester_and_grants_nothing(world: Sandbo
 
     await world.click(CAROL, carol_dm, views.DENY_ACTION)
     modal = await world.emulator.wait_for_view(CAROL, views.DENY_CALLBACK)
-    await modal.fill("deny_reason_input", "Use the read-only role <!channel>")
+    await modal.fill(views.REASON_INPUT, "Use the read-only role <!channel>")
     await modal.submit()
 
     denied = await world.wait_for_status(request_id, Status.DENIED)

@@ -57,6 +57,7 @@ class EventType(StrEnum):
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
     CREDENTIALS_ISSUED = "CREDENTIALS_ISSUED"
+    REMINDED = "REMINDED"
 
 
 def utcnow() -> datetime:
@@ -145,6 +146,7 @@ class AccessRequest:
     starts_at: datetime | None = None
     expires_at: datetime | None = None
     timeout_at: datetime | None = None
+    next_reminder_at: datetime | None = None
     policy_name: str | None = None
     policy_document: str | None = None
     failure_reason: str | None = None

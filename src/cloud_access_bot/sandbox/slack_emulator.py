@@ -33,7 +33,6 @@ per-method rate limits (:meth:`set_rate_limit`, answering HTTP 429 ``ratelimited
 """
 
 # Waits take ``timeout`` on purpose: tests pass their own, the default is ``self.timeout``.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 

@@ -275,7 +275,7 @@ class ViewHandle:
         """The view exactly as Slack would put it in a payload."""
         return self._emulator.workspace.view_json(self.view)
 
-    async def wait_updated(self, timeout: float | None = None) -> ViewHandle:  # noqa: ASYNC109
+    async def wait_updated(self, timeout: float | None = None) -> ViewHandle:
         """Wait until the app changed this view (new hash) or it closed since last looked."""
         seen = self._seen_hash
         await self._emulator.wait_until(

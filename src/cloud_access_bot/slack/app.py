@@ -279,13 +279,28 @@ def build_app(
         view = views.deny_modal(_button_value(body)[:64])
         await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
 
+    def reason_of(view: dict[str, Any]) -> str:
+        values = view.get("state", {}).get("values", {})
+        return str(_value(values, views.REASON_BLOCK, views.REASON_INPUT).get("value") or "")
+
     @app.view(views.DENY_CALLBACK)
     async def on_deny_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        values = view.get("state", {}).get("values", {})
-        reason = _value(values, "deny_reason", "deny_reason_input").get("value") or ""
         request_id = str(view.get("private_metadata") or "")
-        await guarded(user_of(body), service.deny(request_id, user_of(body), reason))
+        await guarded(user_of(body), service.deny(request_id, user_of(body), reason_of(view)))
+
+    @app.action(views.BREAK_GLASS_ACTION)
+    async def on_break_glass(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = views.break_glass_modal(_button_value(body)[:64])
+        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    @app.view(views.BREAK_GLASS_CALLBACK)
+    async def on_break_glass_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        request_id = str(view.get("private_metadata") or "")
+        work = service.approve(request_id, user_of(body), break_glass_reason=reason_of(view))
+        await guarded(user_of(body), work)
 
     @app.action(views.CANCEL_ACTION)
     async def on_cancel(ack: Any, body: dict[str, Any]) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
 from cloud_access_bot.slack import views
 
@@ -39,7 +39,7 @@ class SlackNotifier:
 
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
         approvers = [a for a in request.approvers if a != request.requester_id]
-        if self._config().self_approval.value == "break_glass":
+        if self._break_glass():
             approvers = list(request.approvers)
         posts = [self._post_dm(user, views.approval_message(request)) for user in approvers]
         results = await asyncio.gather(*posts)
@@ -51,7 +51,9 @@ class SlackNotifier:
             )
             if audit is not None:
                 messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
-        mine = await self._post_dm(request.requester_id, views.requester_message(request))
+        mine = await self._post_dm(
+            request.requester_id, views.requester_message(request, self._break_glass())
+        )
         return messages, mine
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
@@ -64,7 +66,10 @@ class SlackNotifier:
         ]
         if request.requester_message:
             updates.append(
-                self._update(request.requester_message, views.requester_message(request))
+                self._update(
+                    request.requester_message,
+                    views.requester_message(request, self._break_glass()),
+                )
             )
         await asyncio.gather(*updates)
         if event in NOTIFY_REQUESTER:
@@ -72,6 +77,18 @@ class SlackNotifier:
 
     async def tell(self, user_id: str, text: str) -> None:
         await self._post_dm(user_id, {"text": text})
+
+    def _break_glass(self) -> bool:
+        return self._config().self_approval is SelfApproval.BREAK_GLASS
+
+    async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
+        text = views.reminder_text(request)
+        await asyncio.gather(*(self.tell(user, text) for user in approvers))
+
+    async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
+        channel = self._config().audit_channel
+        if channel:
+            await self._post(channel, {"text": views.break_glass_text(request, approver, reason)})
 
     async def _post_dm(self, user_id: str, message: dict[str, Any]) -> MessageRef | None:
         try:

@@ -17,6 +17,7 @@ from cloud_access_bot.domain.model import AccessRequest, Status, iso
 
 REQUEST_CALLBACK = "access_request"
 DENY_CALLBACK = "deny_reason"
+BREAK_GLASS_CALLBACK = "break_glass_reason"
 
 ACCOUNT_ACTION = "account_select"
 SERVICE_ACTION = "service_select"
@@ -30,6 +31,7 @@ LOGIN_ROLE_ACTION = "login_role_select"
 APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
 CANCEL_ACTION = "cancel"
+BREAK_GLASS_ACTION = "break_glass"
 REVOKE_ACTION = "revoke"
 
 STATUS_EMOJI = {
@@ -268,28 +270,57 @@ def _account_label(name: str, config: BotConfig) -> str:
     return f"{name}{alias} – {account.account_number}"
 
 
-def deny_modal(request_id: str) -> dict[str, Any]:
+REASON_BLOCK = "decision_reason"
+REASON_INPUT = "decision_reason_input"
+
+
+def reason_modal(callback_id: str, request_id: str, title: str, label: str) -> dict[str, Any]:
+    """A small modal asking for a mandatory reason about one request."""
     return {
         "type": "modal",
-        "callback_id": DENY_CALLBACK,
-        "title": plain("Deny request"),
-        "submit": plain("Deny"),
+        "callback_id": callback_id,
+        "title": plain(title),
+        "submit": plain("Confirm"),
         "close": plain("Back"),
         "private_metadata": request_id,
         "blocks": [
             {
                 "type": "input",
-                "block_id": "deny_reason",
-                "label": plain("Reason (shown to the requester)"),
+                "block_id": REASON_BLOCK,
+                "label": plain(label),
                 "element": {
                     "type": "plain_text_input",
-                    "action_id": "deny_reason_input",
+                    "action_id": REASON_INPUT,
                     "multiline": True,
+                    "min_length": 3,
                     "max_length": 500,
                 },
             }
         ],
     }
+
+
+def deny_modal(request_id: str) -> dict[str, Any]:
+    return reason_modal(
+        DENY_CALLBACK, request_id, "Deny request", "Reason (shown to the requester)"
+    )
+
+
+def break_glass_modal(request_id: str) -> dict[str, Any]:
+    return reason_modal(
+        BREAK_GLASS_CALLBACK,
+        request_id,
+        "Break glass",
+        "Why can nobody else approve? (announced and audited)",
+    )
+
+
+def break_glass_text(request: AccessRequest, approver: str, reason: str) -> str:
+    return (
+        f":rotating_light: *Break-glass*: <@{approver}> approved their own request "
+        f"`{request.id}` for {escape(request.account_name)} ({request.account_id}). "
+        f"Reason: {escape(reason)}"
+    )
 
 
 # -- messages about a request --------------------------------------------------------------
@@ -390,7 +421,7 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
     return {"text": text, "blocks": blocks}
 
 
-def requester_message(request: AccessRequest) -> dict[str, Any]:
+def requester_message(request: AccessRequest, break_glass: bool = False) -> dict[str, Any]:
     """The requester's DM about their request, kept up to date."""
     blocks: list[dict[str, Any]] = [
         {
@@ -407,7 +438,10 @@ def requester_message(request: AccessRequest) -> dict[str, Any]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
     if request.status is Status.PENDING:
-        blocks.append(_buttons(request.id, [(CANCEL_ACTION, "Cancel request", None)]))
+        buttons: list[tuple[str, str, str | None]] = [(CANCEL_ACTION, "Cancel request", None)]
+        if break_glass:
+            buttons.append((BREAK_GLASS_ACTION, "Break glass: approve myself", "danger"))
+        blocks.append(_buttons(request.id, buttons))
     if request.status is Status.ACTIVE:
         blocks.append(_buttons(request.id, [(REVOKE_ACTION, "I'm done – revoke", None)]))
     return {"text": f"Your access request {request.id}: {request.status.value}", "blocks": blocks}
@@ -422,6 +456,13 @@ def update_text(request: AccessRequest) -> str:
             "2 minutes to apply it)."
         )
     return f"Request `{request.id}`: {status_line(request)}"
+
+
+def reminder_text(request: AccessRequest) -> str:
+    return (
+        f":bell: Reminder: access request `{request.id}` from <@{request.requester_id}> for "
+        f"{escape(request.account_name)} is still waiting for your decision (see the DM above)."
+    )
 
 
 def help_text(command: str, subcommands: Sequence[str]) -> str:
