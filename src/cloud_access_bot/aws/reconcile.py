@@ -1,0 +1,156 @@
+"""Reconciliation: remove grants IAM still holds that no open request accounts for.
+
+The grant flow never leaves a policy without a record that will remove it, but a crash between
+two steps, a record edited by hand or a bug elsewhere could; this pass is the safety net. For
+each configured account it reads the bot's own policies (inline ``<prefix>packed-<n>`` and
+``<prefix><request id>`` policies on the login roles; the managed policy in managed_policy
+mode), finds each grant by its statements' Sids, and removes the grant when its request is
+missing, no longer ACTIVE or APPROVED, or its window ended more than ``grace`` ago (the
+sweeper normally expires it first and audits that). Policies and statements the bot did not
+write are never read for removal nor changed. Removal goes through the granters, under the same
+per-(account, role/policy) locks as grants, so it is safe alongside grants and another
+reconcile in the same process.
+
+The caller audits the report (EventType.RECONCILED), one entry per removed grant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter
+from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
+from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
+from cloud_access_bot.domain.model import Status, iso
+from cloud_access_bot.ports import GrantError, Store
+
+#: Requests whose grants must stay: in place (ACTIVE) or being written (APPROVED).
+LIVE = frozenset({Status.ACTIVE, Status.APPROVED})
+#: How long after its window a live request's grant is left for the sweeper to expire.
+GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ReconciledGrant:
+    """One grant removed: whose, where, and why."""
+
+    request_id: str
+    account_name: str
+    account_id: str
+    role: str
+    policy_name: str
+    reason: str
+
+
+@dataclass
+class ReconcileReport:
+    removed: list[ReconciledGrant] = field(default_factory=list)
+    #: One line per account (or role) that could not be checked; the rest still were.
+    errors: list[str] = field(default_factory=list)
+
+
+async def stale_reason(
+    grant: FoundGrant, store: Store, now: datetime, grace: timedelta
+) -> tuple[str, str] | None:
+    """Why ``grant`` should go, with its request's login role (None: it stays)."""
+    record = await store.get(grant.request_id)
+    if record is None:
+        return "no request record", grant.role
+    if record.status not in LIVE:
+        return f"request is {record.status.value}", record.login_role
+    if grant.ends_at is not None and grant.ends_at <= now - grace:
+        return f"window ended at {iso(grant.ends_at)}", record.login_role
+    return None
+
+
+async def _sweep(
+    account_name: str,
+    account: AccountConfig,
+    found: list[FoundGrant],
+    remove: Callable[[Collection[str]], Awaitable[list[FoundGrant]]],
+    store: Store,
+    now: datetime,
+    grace: timedelta,
+) -> list[ReconciledGrant]:
+    reasons = dict(
+        zip(
+            [g.request_id for g in found],
+            await asyncio.gather(*(stale_reason(g, store, now, grace) for g in found)),
+            strict=True,
+        )
+    )
+    stale = {request_id: why for request_id, why in reasons.items() if why is not None}
+    if not stale:
+        return []
+    return [
+        ReconciledGrant(
+            request_id=g.request_id,
+            account_name=account_name,
+            account_id=account.account_number,
+            role=g.role or stale[g.request_id][1],
+            policy_name=g.policy_name,
+            reason=stale[g.request_id][0],
+        )
+        for g in await remove(set(stale))
+    ]
+
+
+async def reconcile(
+    clients: AwsClients,
+    config: BotConfig,
+    store: Store,
+    *,
+    now: datetime,
+    grace: timedelta = GRACE,
+) -> ReconcileReport:
+    """Remove orphaned and ended bot grants from every configured account; see the module doc.
+
+    One account's failure (a role the bot cannot assume, a throttled call) is reported in
+    ``errors`` and does not stop the others.
+    """
+    inline = InlinePolicyGranter(clients, config.policy_name_prefix)
+    managed = ManagedPolicyGranter(clients)
+
+    async def role_pass(name: str, account: AccountConfig, role: str) -> list[ReconciledGrant]:
+        found = await inline.find_grants(account, role)
+
+        async def remove(ids: Collection[str]) -> list[FoundGrant]:
+            return await inline.remove_grants(account, role, ids)
+
+        return await _sweep(name, account, found, remove, store, now, grace)
+
+    async def policy_pass(name: str, account: AccountConfig) -> list[ReconciledGrant]:
+        found = await managed.find_grants(account)
+
+        async def remove(ids: Collection[str]) -> list[FoundGrant]:
+            return await managed.remove_grants(account, ids)
+
+        return await _sweep(name, account, found, remove, store, now, grace)
+
+    passes: list[tuple[str, Awaitable[list[ReconciledGrant]]]] = []
+    for name, account in config.accounts.items():
+        if account.access_mode is AccessMode.INLINE_POLICY:
+            passes.extend(
+                (f"{name} role {role}", role_pass(name, account, role))
+                for role in config.login_roles_for(name)
+            )
+        elif account.access_mode is AccessMode.MANAGED_POLICY:
+            passes.append(
+                (f"{name} policy {account.managed_policy_name}", policy_pass(name, account))
+            )
+    results = await asyncio.gather(*(work for _, work in passes), return_exceptions=True)
+    report = ReconcileReport()
+    for (label, _), result in zip(passes, results, strict=True):
+        if isinstance(result, GrantError):
+            report.errors.append(f"{label}: {result.message}")
+        elif isinstance(result, Exception):
+            report.errors.append(f"{label}: {type(result).__name__}: {result}")
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            report.removed.extend(result)
+    return report

@@ -1,0 +1,250 @@
+"""reconcile() against moto and a DynamoDB store: orphaned and ended bot grants go, live grants
+and everything the bot did not write stay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.errors import AssumeRoleError
+from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
+from cloud_access_bot.aws.reconcile import ReconciledGrant, reconcile
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from cloud_access_bot.domain.packing import grant_ends
+
+NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
+CONFIG = BotConfig.model_validate(
+    {
+        "loginRoles": ["Developer"],
+        "approvalGroups": ["sre"],
+        "accounts": {
+            "dev": {
+                "account_number": "111111111111",
+                "iam_role": "arn:aws:iam::111111111111:role/bot",
+            },
+            "sso": {
+                "account_number": "333333333333",
+                "iam_role": "arn:aws:iam::333333333333:role/bot",
+                "access_mode": "managed_policy",
+                "login_roles": ["Developer"],
+            },
+        },
+    }
+)
+DEV = CONFIG.accounts["dev"]
+SSO = CONFIG.accounts["sso"]
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
+                "Action": "sts:AssumeRoleWithSAML",
+            }
+        ],
+    }
+)
+FOREIGN = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "TeamRead", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
+    ],
+}
+
+
+@pytest.fixture
+async def clients(aws: str) -> AsyncIterator[AwsClients]:
+    made = AwsClients(region="eu-west-1")
+    async with made.assumed("iam", DEV.iam_role) as iam:
+        await iam.create_role(RoleName="Developer", AssumeRolePolicyDocument=TRUST)
+        await iam.put_role_policy(
+            RoleName="Developer", PolicyName="team-read", PolicyDocument=json.dumps(FOREIGN)
+        )
+        await iam.put_role_policy(
+            RoleName="Developer",
+            PolicyName="cloud-access-bot-notes",
+            PolicyDocument=json.dumps(FOREIGN),
+        )
+    async with made.assumed("iam", SSO.iam_role) as iam:
+        await iam.create_role(
+            RoleName="AWSReservedSSO_Developer_00112233aabbccdd",
+            Path="/aws-reserved/sso.amazonaws.com/",
+            AssumeRolePolicyDocument=TRUST,
+        )
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+async def store(clients: AwsClients) -> DynamoStore:
+    made = DynamoStore(clients, "cab-reconcile")
+    await made.ensure_table()
+    return made
+
+
+def request(request_id: str, account: str = "dev") -> AccessRequest:
+    return AccessRequest(
+        id=request_id,
+        requester_id="U1",
+        requester_email=f"{request_id}@example.com",
+        account_name=account,
+        account_id=CONFIG.accounts[account].account_number,
+        login_role="Developer",
+        reason="debug",
+        duration_minutes=60,
+        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
+        created_at=NOW - timedelta(hours=3),
+    )
+
+
+async def record(store: DynamoStore, request: AccessRequest, *statuses: Status) -> None:
+    """Store ``request`` and move it through ``statuses`` (PENDING → ...)."""
+    current = await store.create(request, "U1", {})
+    events = {
+        Status.APPROVED: EventType.APPROVED,
+        Status.ACTIVE: EventType.GRANTED,
+        Status.EXPIRED: EventType.EXPIRED,
+    }
+    for status in statuses:
+        current = await store.commit(
+            current, current.with_changes(status=status), events[status], "U2", {}
+        )
+
+
+async def role_policies(clients: AwsClients) -> dict[str, Any]:
+    async with clients.assumed("iam", DEV.iam_role) as iam:
+        names = (await iam.list_role_policies(RoleName="Developer"))["PolicyNames"]
+        return {
+            n: (await iam.get_role_policy(RoleName="Developer", PolicyName=n))["PolicyDocument"]
+            for n in names
+        }
+
+
+async def managed_document(clients: AwsClients) -> dict[str, Any]:
+    async with clients.assumed("iam", SSO.iam_role) as iam:
+        arn = policy_arn(SSO)
+        policy = (await iam.get_policy(PolicyArn=arn))["Policy"]
+        version = await iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+    return dict(version["PolicyVersion"]["Document"])
+
+
+async def seed(clients: AwsClients, store: DynamoStore) -> None:
+    """dev: a live grant, an orphan without record, an EXPIRED record whose statements stayed,
+    a live record whose window ended long ago. sso: a live grant and an orphan."""
+    inline = InlinePolicyGranter(clients, CONFIG.policy_name_prefix)
+    window = (NOW - timedelta(minutes=30), NOW + timedelta(minutes=30))
+    ended = (NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+    for request_id, statuses, (start, end) in [
+        ("aaaaaaaaaaa1", (Status.APPROVED, Status.ACTIVE), window),
+        ("aaaaaaaaaaa2", None, window),
+        ("aaaaaaaaaaa3", (Status.APPROVED, Status.ACTIVE, Status.EXPIRED), ended),
+        ("aaaaaaaaaaa4", (Status.APPROVED, Status.ACTIVE), ended),
+    ]:
+        if statuses:
+            await record(store, request(request_id), *statuses)
+        await inline.grant(request(request_id), DEV, start, end)
+    managed = ManagedPolicyGranter(clients)
+    await record(store, request("bbbbbbbbbbb1", "sso"), Status.APPROVED, Status.ACTIVE)
+    await managed.grant(request("bbbbbbbbbbb1", "sso"), SSO, *window)
+    await managed.grant(request("bbbbbbbbbbb2", "sso"), SSO, *window)
+
+
+async def test_orphans_and_ended_grants_go_and_foreign_policies_stay(
+    clients: AwsClients, store: DynamoStore
+) -> None:
+    await seed(clients, store)
+    before = await role_policies(clients)
+
+    report = await reconcile(clients, CONFIG, store, now=NOW)
+
+    assert report.errors == []
+    assert sorted(report.removed, key=lambda r: r.request_id) == [
+        ReconciledGrant(
+            "aaaaaaaaaaa2",
+            "dev",
+            "111111111111",
+            "Developer",
+            "cloud-access-bot-packed-1",
+            "no request record",
+        ),
+        ReconciledGrant(
+            "aaaaaaaaaaa3",
+            "dev",
+            "111111111111",
+            "Developer",
+            "cloud-access-bot-packed-1",
+            "request is EXPIRED",
+        ),
+        ReconciledGrant(
+            "aaaaaaaaaaa4",
+            "dev",
+            "111111111111",
+            "Developer",
+            "cloud-access-bot-packed-1",
+            "window ended at 2025-03-04T11:00:00Z",
+        ),
+        ReconciledGrant(
+            "bbbbbbbbbbb2",
+            "sso",
+            "333333333333",
+            "",
+            "cloud-access-bot-grants",
+            "no request record",
+        ),
+    ]
+    after = await role_policies(clients)
+    assert after["team-read"] == before["team-read"] == FOREIGN
+    assert after["cloud-access-bot-notes"] == FOREIGN
+    assert set(grant_ends([after["cloud-access-bot-packed-1"]])) == {"aaaaaaaaaaa1"}
+    assert set(grant_ends([await managed_document(clients)])) == {"bbbbbbbbbbb1"}
+
+    again = await reconcile(clients, CONFIG, store, now=NOW)
+    assert again.removed == [] and again.errors == []
+
+
+async def test_two_reconciles_at_once_remove_each_orphan_once(
+    clients: AwsClients, store: DynamoStore
+) -> None:
+    await seed(clients, store)
+    first, second = await asyncio.gather(
+        reconcile(clients, CONFIG, store, now=NOW),
+        reconcile(clients, CONFIG, store, now=NOW),
+    )
+    assert first.errors == second.errors == []
+    removed = sorted(r.request_id for r in first.removed + second.removed)
+    assert removed == ["aaaaaaaaaaa2", "aaaaaaaaaaa3", "aaaaaaaaaaa4", "bbbbbbbbbbb2"]
+    assert set(grant_ends((await role_policies(clients)).values())) == {"aaaaaaaaaaa1"}
+
+
+async def test_an_account_the_bot_cannot_reach_is_reported_and_the_rest_reconciled(
+    clients: AwsClients, store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(clients, store)
+    gone = DEV.model_copy(
+        update={"account_number": "444444444444", "iam_role": "arn:aws:iam::444444444444:role/bot"}
+    )
+    config = CONFIG.model_copy(update={"accounts": {**CONFIG.accounts, "gone": gone}})
+    assume = clients._assume_role
+
+    async def denied_in_gone(role_arn: str) -> Any:
+        if role_arn == gone.iam_role:
+            raise AssumeRoleError(role_arn, "AccessDenied", "not authorized to perform AssumeRole")
+        return await assume(role_arn)
+
+    monkeypatch.setattr(clients, "_assume_role", denied_in_gone)
+    report = await reconcile(clients, config, store, now=NOW)
+    assert report.errors == [
+        "gone role Developer: The bot cannot assume arn:aws:iam::444444444444:role/bot in "
+        "account 444444444444 (AccessDenied): check that role's trust policy allows the bot."
+    ]
+    assert len(report.removed) == 4
