@@ -4,6 +4,7 @@ moto enforces no IAM size quota: these tests check the one the granter enforces 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,10 @@ from botocore.exceptions import ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
-from cloud_access_bot.aws.granter import InlinePolicyGranter, grant_error
+from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, grant_error
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
-from cloud_access_bot.domain.packing import compact
+from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 
@@ -315,3 +316,39 @@ def test_iam_refusals_read_well(code: str, expected: str) -> None:
     assert mapped.code == code
     assert expected in mapped.message
     assert "account 111111111111" in mapped.message
+
+
+async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    """Every grant either lands or is refused with CapacityExceeded; IAM's quota (which moto
+    does not enforce) is never exceeded, and revoking frees room for a refused grant."""
+    await make_role(clients, TARGET)
+    await put_team_policies(clients, 600)
+    typical = (
+        ServiceAccess(
+            "s3",
+            ("s3:GetObject", "s3:PutObject", "s3:ListBucket"),
+            ("arn:aws:s3:::logs", "arn:aws:s3:::data"),
+        ),
+    )
+    requests = [
+        request(id=f"{n:012x}", requester_email=f"user{n}@example.com", services=typical)
+        for n in range(1, 61)
+    ]
+    outcomes = await asyncio.gather(
+        *(granter.grant(r, TARGET, START, END) for r in requests), return_exceptions=True
+    )
+    granted = [r for r, o in zip(requests, outcomes, strict=True) if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert all(isinstance(o, GrantError) and o.code == "CapacityExceeded" for o in refused)
+    assert granted and refused
+    stored = await inline_policies(clients, TARGET)
+    assert sum(policy_size(d) for d in stored.values()) <= ROLE_INLINE_POLICY_LIMIT
+    assert set(grant_ends(stored.values())) == {r.id for r in granted}
+
+    later = request(id="0000000000ff", services=typical)
+    with pytest.raises(GrantError):
+        await granter.grant(later, TARGET, START, END)
+    assert await granter.revoke(granted[0], TARGET) is True
+    assert (await granter.grant(later, TARGET, START, END)).policy_name in stored
