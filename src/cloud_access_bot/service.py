@@ -254,6 +254,104 @@ class AccessService:
             await self._notifier.tell(clicker, "This grant had already ended.")
         return decision
 
+    async def ask_extension(self, request_id: str, clicker: str, minutes: int) -> Decision:
+        """The requester asks for more time; approvers decide as for a new request."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        decision = approval.decide_extension(
+            request, clicker, extra_minutes=minutes, config=self._config()
+        )
+        if decision.outcome is Outcome.APPROVE and request.pending_extension:
+            decision = _refused("An extension is already waiting for approval.")
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
+        asked = request.with_changes(extra={**request.extra, "extension_minutes": minutes})
+        saved = await self._commit(
+            request,
+            asked,
+            EventType.EXTENSION_REQUESTED,
+            clicker,
+            {"minutes": minutes, "reason": decision.reason},
+            notify_loser=clicker,
+        )
+        if saved is not None:
+            await self._notifier.ask_extension(saved)
+        return decision
+
+    async def decide_extension(self, request_id: str, clicker: str, *, approve: bool) -> Decision:
+        """An approver extends the window in place (same policy, later end) or refuses."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return _refused("unknown request")
+        minutes = request.pending_extension
+        if request.status is not Status.ACTIVE or not minutes:
+            decision = _refused(f"No extension of request {request.id} is waiting.")
+        elif clicker == request.requester_id:
+            decision = _refused("You cannot decide on your own extension.")
+        elif not await self._is_approver(request, clicker):
+            decision = _refused("Only the account's approvers can decide on an extension.")
+        else:
+            decision = Decision(Outcome.APPROVE, f"extension by {minutes} minutes")
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
+        cleared = {k: v for k, v in request.extra.items() if k != "extension_minutes"}
+        if not approve:
+            denied = request.with_changes(extra=cleared)
+            saved = await self._commit(
+                request,
+                denied,
+                EventType.EXTENSION_DENIED,
+                clicker,
+                {"minutes": minutes},
+                notify_loser=clicker,
+            )
+            if saved is not None:
+                await self._notifier.tell(
+                    request.requester_id,
+                    f"Your extension of request `{request.id}` was refused by <@{clicker}>.",
+                )
+            return decision
+        await self._extend(request, clicker, minutes, cleared)
+        return decision
+
+    async def _extend(
+        self, request: AccessRequest, clicker: str, minutes: int, extra: dict[str, Any]
+    ) -> None:
+        assert request.starts_at is not None and request.expires_at is not None
+        account = self._config().account(request.account_name)
+        end = request.expires_at + timedelta(minutes=minutes)
+        longer = request.with_changes(
+            expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
+        )
+        try:
+            if account is None:
+                raise GrantError(f"Account {request.account_name} is no longer configured.")
+            result = await self._granter(account).grant(longer, account, request.starts_at, end)
+        except GrantError as error:
+            text = f"Extension of request `{request.id}` failed: {error.message}"
+            await self._notifier.tell(clicker, text)
+            await self._notifier.tell(request.requester_id, text)
+            return
+        longer = longer.with_changes(
+            policy_name=result.policy_name,
+            policy_document=json.dumps(result.policy_document, separators=(",", ":")),
+        )
+        details = {
+            "minutes": minutes,
+            "expires_at": iso(end),
+            "policy_document": result.policy_document,
+        }
+        saved = await self._commit(request, longer, EventType.EXTENDED, clicker, details)
+        if saved is None:
+            # The grant ended meanwhile (expired or revoked): take back what was just written.
+            await self._granter(account).revoke(request, account)
+            await self._notifier.tell(clicker, "The grant ended before the extension was written.")
+            return
+        await self._refresh(saved, EventType.EXTENDED, clicker)
+
     # -- background -----------------------------------------------------------------------
 
     async def sweep(self) -> SweepReport:

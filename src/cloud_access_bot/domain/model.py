@@ -54,6 +54,7 @@ class EventType(StrEnum):
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
     EXTENSION_REQUESTED = "EXTENSION_REQUESTED"
+    EXTENSION_DENIED = "EXTENSION_DENIED"
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
     CREDENTIALS_ISSUED = "CREDENTIALS_ISSUED"
@@ -158,6 +159,12 @@ class AccessRequest:
     @property
     def is_open(self) -> bool:
         return self.status not in TERMINAL
+
+    @property
+    def pending_extension(self) -> int:
+        """Minutes of extension asked for and not yet decided (0 when none)."""
+        minutes = self.extra.get("extension_minutes")
+        return minutes if isinstance(minutes, int) and minutes > 0 else 0
 
     @property
     def actions(self) -> tuple[str, ...]:

@@ -302,6 +302,37 @@ def build_app(
         work = service.approve(request_id, user_of(body), break_glass_reason=reason_of(view))
         await guarded(user_of(body), work)
 
+    @app.action(views.EXTEND_ACTION)
+    async def on_extend(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = views.extend_modal(_button_value(body)[:64], config().durations_minutes)
+        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    @app.view(views.EXTEND_CALLBACK)
+    async def on_extend_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view.get("state", {}).get("values", {})
+        chosen = _value(values, "extend", views.EXTEND_ACTION_SELECT).get("selected_option") or {}
+        try:
+            minutes = int(chosen.get("value", ""))
+        except ValueError:
+            await ack(response_action="errors", errors={"extend": "Pick a duration."})
+            return
+        await ack()
+        request_id = str(view.get("private_metadata") or "")
+        await guarded(user_of(body), service.ask_extension(request_id, user_of(body), minutes))
+
+    @app.action(views.APPROVE_EXTENSION_ACTION)
+    async def on_approve_extension(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        work = service.decide_extension(_button_value(body), user_of(body), approve=True)
+        await guarded(user_of(body), work)
+
+    @app.action(views.DENY_EXTENSION_ACTION)
+    async def on_deny_extension(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        work = service.decide_extension(_button_value(body), user_of(body), approve=False)
+        await guarded(user_of(body), work)
+
     @app.action(views.CANCEL_ACTION)
     async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
         await ack()

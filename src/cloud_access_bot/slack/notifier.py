@@ -25,6 +25,7 @@ NOTIFY_REQUESTER = frozenset(
         EventType.EXPIRED,
         EventType.REVOKED,
         EventType.GRANT_FAILED,
+        EventType.EXTENDED,
     }
 )
 
@@ -73,10 +74,15 @@ class SlackNotifier:
             )
         await asyncio.gather(*updates)
         if event in NOTIFY_REQUESTER:
-            await self.tell(request.requester_id, views.update_text(request))
+            await self.tell(request.requester_id, views.update_text(request, event))
 
     async def tell(self, user_id: str, text: str) -> None:
         await self._post_dm(user_id, {"text": text})
+
+    async def ask_extension(self, request: AccessRequest) -> None:
+        message = views.extension_message(request)
+        approvers = [a for a in request.approvers if a != request.requester_id]
+        await asyncio.gather(*(self._post_dm(user, message) for user in approvers))
 
     def _break_glass(self) -> bool:
         return self._config().self_approval is SelfApproval.BREAK_GLASS

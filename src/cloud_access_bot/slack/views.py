@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.domain.model import AccessRequest, Status, iso
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 
 REQUEST_CALLBACK = "access_request"
 DENY_CALLBACK = "deny_reason"
 BREAK_GLASS_CALLBACK = "break_glass_reason"
+EXTEND_CALLBACK = "extend_request"
+EXTEND_ACTION_SELECT = "extend_minutes"
 
 ACCOUNT_ACTION = "account_select"
 SERVICE_ACTION = "service_select"
@@ -32,6 +34,9 @@ APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
 CANCEL_ACTION = "cancel"
 BREAK_GLASS_ACTION = "break_glass"
+EXTEND_ACTION = "extend"
+APPROVE_EXTENSION_ACTION = "approve_extension"
+DENY_EXTENSION_ACTION = "deny_extension"
 REVOKE_ACTION = "revoke"
 
 STATUS_EMOJI = {
@@ -315,6 +320,51 @@ def break_glass_modal(request_id: str) -> dict[str, Any]:
     )
 
 
+def extend_modal(request_id: str, durations: Sequence[int]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": EXTEND_CALLBACK,
+        "title": plain("Extend access"),
+        "submit": plain("Ask"),
+        "close": plain("Back"),
+        "private_metadata": request_id,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "extend",
+                "label": plain("How much longer?"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": EXTEND_ACTION_SELECT,
+                    "options": [option(duration_label(m), str(m)) for m in durations][:100],
+                },
+            }
+        ],
+    }
+
+
+def extension_message(request: AccessRequest) -> dict[str, Any]:
+    """The approvers' DM asking to extend an active grant."""
+    minutes = request.pending_extension
+    until = f" (now until {iso(request.expires_at)})" if request.expires_at else ""
+    text = (
+        f":hourglass: <@{request.requester_id}> asks to extend request `{request.id}` in "
+        f"{escape(request.account_name)} by {duration_label(minutes)}{until}."
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        _buttons(
+            request.id,
+            [
+                (APPROVE_EXTENSION_ACTION, "Approve extension", "primary"),
+                (DENY_EXTENSION_ACTION, "Refuse", "danger"),
+            ],
+        ),
+    ]
+    return {"text": text, "blocks": blocks}
+
+
 def break_glass_text(request: AccessRequest, approver: str, reason: str) -> str:
     return (
         f":rotating_light: *Break-glass*: <@{approver}> approved their own request "
@@ -443,12 +493,22 @@ def requester_message(request: AccessRequest, break_glass: bool = False) -> dict
             buttons.append((BREAK_GLASS_ACTION, "Break glass: approve myself", "danger"))
         blocks.append(_buttons(request.id, buttons))
     if request.status is Status.ACTIVE:
-        blocks.append(_buttons(request.id, [(REVOKE_ACTION, "I'm done – revoke", None)]))
+        blocks.append(
+            _buttons(
+                request.id,
+                [(REVOKE_ACTION, "I'm done – revoke", None), (EXTEND_ACTION, "Extend…", None)],
+            )
+        )
     return {"text": f"Your access request {request.id}: {request.status.value}", "blocks": blocks}
 
 
-def update_text(request: AccessRequest) -> str:
+def update_text(request: AccessRequest, event: EventType | None = None) -> str:
     """The one-line DM a requester gets when their request changes."""
+    if event is EventType.EXTENDED and request.expires_at:
+        return (
+            f":large_green_circle: Access to {escape(request.account_name)} for request "
+            f"`{request.id}` now lasts until {iso(request.expires_at)}."
+        )
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "

@@ -1,0 +1,88 @@
+"""Early revoke and extension of an active grant, through the emulator."""
+
+from __future__ import annotations
+
+from cloud_access_bot.domain.model import EventType, Status, iso
+from cloud_access_bot.sandbox.aws import inline_policies
+from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from cloud_access_bot.slack import views
+
+BOB, CAROL = APPROVERS
+
+
+async def active_grant(world: Sandbox) -> str:
+    ack = await world.request(resources=[world.accounts["development"].buckets[0]], duration=15)
+    assert ack.get("response_action") != "errors", ack
+    request_id = (await world.latest_request()).id
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+    await world.wait_for_status(request_id, Status.ACTIVE)
+    return request_id
+
+
+def conditions_of(policies: dict[str, dict[str, object]]) -> list[object]:
+    return [s["Condition"] for p in policies.values() for s in p["Statement"]]  # type: ignore[index, attr-defined]
+
+
+async def test_requester_revokes_early(world: Sandbox) -> None:
+    request_id = await active_grant(world)
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "revoke" in m.flat_text and request_id in m.flat_text
+    )
+
+    await world.click(REQUESTER, mine, views.REVOKE_ACTION)
+
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+    assert (await world.runtime.store.events(request_id))[-1].actor == REQUESTER
+    bob_dm = world.emulator.messages_to(BOB)[0]
+    await world.emulator.wait_until(lambda: "Revoked" in bob_dm.flat_text)
+    assert revoked.status is Status.REVOKED
+
+
+async def test_approver_revokes_from_dm(world: Sandbox) -> None:
+    request_id = await active_grant(world)
+    carol_dm = await world.emulator.wait_for_message(
+        CAROL, lambda m: request_id in m.flat_text and "Revoke now" in m.flat_text
+    )
+
+    await world.click(CAROL, carol_dm, views.REVOKE_ACTION)
+
+    await world.wait_for_status(request_id, Status.REVOKED)
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "Revoked" in m.text)
+
+
+async def test_extension_moves_the_end_in_place(world: Sandbox, clock: ManualClock) -> None:
+    account = world.accounts["development"]
+    request_id = await active_grant(world)
+    before = await world.runtime.store.get(request_id)
+    assert before is not None and before.expires_at is not None
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
+    )
+
+    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
+    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
+    await modal.select(views.EXTEND_ACTION_SELECT, "60")
+    await modal.submit()
+    ask = await world.emulator.wait_for_message(BOB, lambda m: "extend" in m.text)
+    await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)
+
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "now lasts until" in m.text)
+    extended = await world.wait_for_status(request_id, Status.ACTIVE)
+    assert extended.expires_at is not None
+    new_end = extended.expires_at
+    assert (new_end - before.expires_at).total_seconds() == 3600
+    assert extended.duration_minutes == 75
+    policies = await inline_policies(world.clients, account)
+    assert len(policies) == 1, "extended in place, not a second policy"
+    ends = {c["DateLessThan"]["aws:CurrentTime"] for c in conditions_of(policies)}  # type: ignore[index]
+    assert ends == {iso(new_end)}
+
+    clock.advance(minutes=16)
+    await world.runtime.service.sweep()
+    assert (await world.runtime.store.get(request_id)).status is Status.ACTIVE  # type: ignore[union-attr]
+    clock.advance(minutes=60)
+    await world.wait_for_status(request_id, Status.EXPIRED)
+    types = [e.type for e in await world.runtime.store.events(request_id)]
+    assert types[-3:] == [EventType.EXTENSION_REQUESTED, EventType.EXTENDED, EventType.EXPIRED]
