@@ -24,12 +24,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
+from cloud_access_bot.aws.signin import AiohttpTokenFetcher
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import write_health
 from cloud_access_bot.service import AccessService
+from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot.slack.notifier import SlackNotifier
@@ -84,18 +87,35 @@ class BotRuntime:
         )
         self.catalog = Catalog.default()
         self.discovery = ResourceDiscovery(clients, call_delay=discovery_delay)
+        self.notifier = SlackNotifier(self.client, config)
         self.service = AccessService(
             config=config,
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
                     clients, config_now.policy_name_prefix
-                )
+                ),
+                AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(
+                    clients,
+                    deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
+                    fetch_token=AiohttpTokenFetcher(),
+                    clock=clock,
+                ),
             },
             directory=SlackDirectory(self.client),
-            notifier=SlackNotifier(self.client, config),
+            notifier=self.notifier,
             access_level=self.catalog.access_level,
             clock=clock,
+        )
+        deps = home.Deps(
+            client=self.client,
+            service=self.service,
+            store=self.store,
+            config=config,
+            discovery=self.discovery,
+            catalog=self.catalog,
+            clock=clock,
+            inflight=self.inflight,
         )
         self.app = build_app(
             client=self.client,
@@ -103,7 +123,10 @@ class BotRuntime:
             suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
             config=config,
             inflight=self.inflight,
+            subcommands=commands.subcommands(deps),
         )
+        home.register_home(self.app, deps)
+        commands.register_commands(self.app, deps)
         self.handler: AsyncSocketModeHandler | None = None
 
     async def start(self, connect_timeout: float = 30.0) -> None:

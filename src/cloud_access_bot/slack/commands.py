@@ -1,0 +1,374 @@
+"""``/request`` subcommands: list, revoke <id>, find <query>, preset [name].
+
+``subcommands(deps)`` is the map ``build_app`` dispatches ``/request <name>`` to (help and
+unknown text are answered by slack/app.py). ``register_commands(app, deps)`` adds the listeners
+their answers need: the "Request access" button of a ``find`` result and the preset form, both
+of which open the request modal pre-filled.
+
+``find`` searches every configured account and region at once (resource discovery, cached) for
+an EC2 instance id or IP address, or a bucket, table, function, queue or topic name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from cloud_access_bot.aws.discovery import DiscoveryFailure, Resource, search
+from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.domain.approval import Outcome
+from cloud_access_bot.domain.model import REQUEST_ID, Status
+from cloud_access_bot.domain.presets import preset_defaults
+from cloud_access_bot.slack import views
+from cloud_access_bot.slack.app import Subcommand
+from cloud_access_bot.slack.home import HOME_PRESET, Deps, summary, time_left
+from cloud_access_bot.slack.views import ModalState, escape, plain, truncate
+
+log = logging.getLogger(__name__)
+
+#: Services ``find`` searches (IAM prefixes known to resource discovery).
+FIND_SERVICES = ("ec2", "s3", "dynamodb", "lambda", "sqs", "sns")
+#: Discovery time allowed to ``find``: it answers through the response_url, not the ack.
+FIND_WAIT_S = 20.0
+MAX_MATCHES = 10
+MAX_LISTED = 25
+
+FIND_REQUEST_ACTION = "find_request_access"
+PRESET_CALLBACK = "preset_pick"
+PRESET_ACTION = "preset_choice"
+PRESET_ACCOUNT_ACTION = "preset_account"
+
+
+@dataclass(frozen=True)
+class Found:
+    account_name: str
+    resource: Resource
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+
+def _instance_id(resource: Resource) -> str:
+    return resource.name.split(" ", 1)[0]
+
+
+def exact_matches(resources: Sequence[Resource], query: str) -> list[Resource]:
+    """Resources ``query`` names exactly: instance id, private or public IP, name or ARN."""
+    needle = query.strip().casefold()
+    found = []
+    for resource in resources:
+        keys = {resource.name.casefold(), resource.arn.casefold()}
+        if resource.kind == "instance":
+            keys.add(_instance_id(resource).casefold())
+            keys.update(
+                resource.extra.get(k, "")
+                for k in ("private_ip", "public_ip")
+                if k in resource.extra
+            )
+        if needle in keys:
+            found.append(resource)
+    return found
+
+
+def find_matches(resources: Sequence[Resource], query: str) -> list[Resource]:
+    """Exact matches if any, else resources whose name, ARN, tags or details contain ``query``."""
+    return exact_matches(resources, query) or search(resources, query, limit=MAX_MATCHES)
+
+
+def _where(found: Found, config: BotConfig) -> str:
+    resource = found.resource
+    region = resource.region or resource.extra.get("bucket_region") or "global"
+    account = config.accounts[found.account_name]
+    alias = f" ({escape(account.account_alias)})" if account.account_alias else ""
+    ips = ", ".join(
+        f"{label} {resource.extra[key]}"
+        for key, label in (("private_ip", "private IP"), ("public_ip", "public IP"))
+        if key in resource.extra
+    )
+    return (
+        f"*{escape(resource.name)}* ({resource.kind})\n"
+        f"account *{escape(found.account_name)}*{alias} {account.account_number}, "
+        f"region {region}{' · ' + ips if ips else ''}\n`{escape(resource.arn)}`"
+    )
+
+
+def find_message(
+    query: str, found: Sequence[Found], failures: Sequence[DiscoveryFailure], config: BotConfig
+) -> dict[str, Any]:
+    """The answer to ``/request find``: where each match lives, with a "Request access" button."""
+    blocks: list[dict[str, Any]] = []
+    for item in found[:MAX_MATCHES]:
+        value = json.dumps(
+            {
+                "account": item.account_name,
+                "service": item.resource.service,
+                "arn": item.resource.arn,
+            }
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": truncate(_where(item, config), 3000)},
+                "accessory": {
+                    "type": "button",
+                    "action_id": FIND_REQUEST_ACTION,
+                    "text": plain("Request access"),
+                    "value": value[:2000],
+                },
+            }
+        )
+    shown = escape(truncate(query, 100))
+    head = f"No resource matches `{shown}`." if not found else f"Found `{shown}`:"
+    if len(found) > MAX_MATCHES:
+        head = f"{len(found)} resources match `{shown}`; the first {MAX_MATCHES}:"
+    notes = [f"{f.message} (account {f.account_id})" for f in failures[:5]]
+    if notes:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": truncate("Not searched: " + "; ".join(notes), 3000),
+                    }
+                ],
+            }
+        )
+    text = head + "".join(f"\n• {_where(f, config)}" for f in found[:MAX_MATCHES])
+    return {
+        "text": truncate(text, 3000),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": head}}, *blocks],
+    }
+
+
+def prefilled_modal(
+    config: BotConfig,
+    state: ModalState,
+    *,
+    actions: Sequence[str] = (),
+    arns: Sequence[str] = (),
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The request modal at ``state`` with actions picked and ARNs typed in already."""
+    view = views.request_modal(config, state)
+    for block in view["blocks"]:
+        element = block.get("element", {})
+        if block.get("block_id") == views.block_id("actions", state) and actions:
+            element["initial_options"] = [views.option(a, a) for a in actions][:100]
+        if block.get("block_id") == views.block_id("arns", state) and arns:
+            element["initial_value"] = "\n".join(arns)
+    if note:
+        view["blocks"].insert(
+            0, {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(note, 3000)}]}
+        )
+    return view
+
+
+def preset_modal(config: BotConfig, chosen: str | None = None) -> dict[str, Any]:
+    """Step one of a preset request: which preset, in which account."""
+    presets = config.presets
+    preset_select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": PRESET_ACTION,
+        "options": [views.option(name, name) for name in presets][:100],
+    }
+    if chosen in presets:
+        preset_select["initial_option"] = views.option(chosen, chosen)
+    descriptions = "\n".join(
+        f"• *{escape(name)}*: {escape(p.description or ', '.join(p.actions))}"
+        for name, p in presets.items()
+    )
+    return {
+        "type": "modal",
+        "callback_id": PRESET_CALLBACK,
+        "title": plain("Request from a preset"),
+        "submit": plain("Next"),
+        "close": plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "preset",
+                "label": plain("Preset"),
+                "element": preset_select,
+            },
+            {
+                "type": "input",
+                "block_id": "preset_account",
+                "label": plain("AWS account"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": PRESET_ACCOUNT_ACTION,
+                    "options": [views.option(name, name) for name in config.accounts][:100],
+                },
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": truncate(descriptions, 3000)}],
+            },
+        ],
+    }
+
+
+def _selected(view: dict[str, Any], block: str, action: str) -> str:
+    values = view.get("state", {}).get("values", {})
+    option = (values.get(block, {}).get(action) or {}).get("selected_option") or {}
+    return str(option.get("value") or "")
+
+
+# -- subcommands -----------------------------------------------------------------------------
+
+
+def subcommands(deps: Deps) -> dict[str, Subcommand]:
+    """``/request <name>`` handlers for ``build_app(subcommands=…)``."""
+
+    async def list_requests(user_id: str, args: list[str], body: dict[str, Any]) -> str:
+        mine = await deps.store.for_user(user_id, limit=50)
+        if not mine:
+            return "You have no access requests yet."
+        now = deps.clock()
+        lines = [
+            f"{views.STATUS_EMOJI[r.status]} `{r.id}` *{escape(r.account_name)}* · "
+            f"{summary(r)} · {time_left(r, now)}"
+            for r in mine[:MAX_LISTED]
+        ]
+        more = f"\n…and {len(mine) - MAX_LISTED} older." if len(mine) > MAX_LISTED else ""
+        return "*Your access requests*, newest first:\n" + "\n".join(lines) + more
+
+    async def revoke(user_id: str, args: list[str], body: dict[str, Any]) -> str:
+        request_id = args[0].strip("`") if args else ""
+        if not REQUEST_ID.match(request_id):
+            return "Usage: `revoke <request id>` (the ids are in `list`)."
+        decision = await deps.service.revoke(request_id, user_id)
+        if decision.outcome is Outcome.REFUSE:
+            return f"Not revoked: {decision.reason}"
+        request = await deps.store.get(request_id)
+        if request is None or request.status is not Status.REVOKED:
+            status = request.status.value.lower() if request else "gone"
+            return f"`{request_id}` had already ended ({status})."
+        answer = f"Revoked `{request_id}`: its access in {escape(request.account_name)} is removed."
+        account = deps.config().account(request.account_name)
+        if account and account.access_mode is AccessMode.SESSION_CREDENTIALS:
+            answer = (
+                f"Revoked `{request_id}`. Credentials already issued for it cannot be recalled: "
+                "they stop working when their session ends (AWS offers no way to end one "
+                "session early)."
+            )
+        return answer
+
+    async def find(user_id: str, args: list[str], body: dict[str, Any]) -> str:
+        query = " ".join(args).strip()
+        if not query:
+            return (
+                "Usage: `find <instance id, IP address, bucket, table, function, queue or topic>`"
+            )
+        started = time.monotonic()
+        found, failures, searched = await find_everywhere(deps, query)
+        config = deps.config()
+        message = find_message(query, found, failures, config)
+        took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
+        response_url = str(body.get("response_url") or "")
+        if not found or not response_url:
+            return f"{message['text']}\n{took}"
+        answer = await AsyncWebhookClient(response_url).send(**message, response_type="ephemeral")
+        if answer.status_code != 200:
+            return f"{message['text']}\n{took}"
+        return took
+
+    async def preset(user_id: str, args: list[str], body: dict[str, Any]) -> str:
+        config = deps.config()
+        if not config.presets:
+            return "No presets are configured."
+        chosen = args[0] if args else None
+        view = preset_modal(config, chosen)
+        await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        return "Pick the preset and the account in the form I opened."
+
+    return {"list": list_requests, "revoke": revoke, "find": find, "preset": preset}
+
+
+async def find_everywhere(
+    deps: Deps, query: str
+) -> tuple[list[Found], list[DiscoveryFailure], int]:
+    """Matches of ``query`` in every configured account and region, the units that failed,
+    and how many accounts were searched."""
+    config = deps.config()
+    names_by_id = {a.account_number: name for name, a in config.accounts.items()}
+    by_regions: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for name, account in config.accounts.items():
+        key = tuple(config.regions_for(name))
+        by_regions.setdefault(key, []).append((account.account_number, account.iam_role))
+    results = await asyncio.gather(
+        *(
+            deps.discovery.discover(accounts, regions, FIND_SERVICES, wait_seconds=FIND_WAIT_S)
+            for regions, accounts in by_regions.items()
+        )
+    )
+    resources = [r for result in results for r in result.resources]
+    failures = [f for result in results for f in result.failures]
+    found = [Found(names_by_id[r.account_id], r) for r in find_matches(resources, query)]
+    return found, failures, len(config.accounts)
+
+
+# -- listeners -------------------------------------------------------------------------------
+
+
+def register_commands(app: AsyncApp, deps: Deps) -> None:
+    """The listeners behind the subcommands' answers: "Request access" and the preset form."""
+
+    @app.action(FIND_REQUEST_ACTION)
+    async def on_request_access(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            chosen = json.loads(str((body.get("actions") or [{}])[0].get("value") or "{}"))
+        except ValueError:
+            chosen = {}
+        config = deps.config()
+        account, service, arn = (str(chosen.get(k) or "") for k in ("account", "service", "arn"))
+        if account not in config.accounts:
+            view = views.request_modal(config, ModalState())
+        else:
+            state = ModalState(account, service or None)
+            view = prefilled_modal(config, state, arns=[arn] if arn.startswith("arn:") else [])
+        async with deps.inflight.track():
+            await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(HOME_PRESET)
+    async def on_home_preset(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        async with deps.inflight.track():
+            await deps.client.views_open(
+                trigger_id=body["trigger_id"], view=preset_modal(deps.config())
+            )
+
+    @app.view(PRESET_CALLBACK)
+    async def on_preset_submit(ack: Any, view: dict[str, Any]) -> None:
+        config = deps.config()
+        name = _selected(view, "preset", PRESET_ACTION)
+        account = _selected(view, "preset_account", PRESET_ACCOUNT_ACTION)
+        if name not in config.presets:
+            await ack(response_action="errors", errors={"preset": "Pick a preset."})
+            return
+        if account not in config.accounts:
+            await ack(response_action="errors", errors={"preset_account": "Pick an account."})
+            return
+        try:
+            defaults = preset_defaults(name, config.presets[name], deps.catalog)
+        except ValueError as problem:
+            await ack(response_action="errors", errors={"preset": str(problem)})
+            return
+        note = f"Preset *{escape(name)}*: pick the resources"
+        if defaults.resource_types:
+            note += f" ({', '.join(defaults.resource_types)})"
+        if defaults.left_out:
+            note += f". Not in this form (another service): {', '.join(defaults.left_out)}"
+        state = ModalState(account, defaults.service)
+        updated = prefilled_modal(config, state, actions=defaults.actions, note=note + ".")
+        await ack(response_action="update", view=updated)
