@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,7 +59,14 @@ DUE_FIELD: dict[Status, str] = {
     Status.APPROVED: "decided_at",
     Status.ACTIVE: "expires_at",
 }
-DATETIME_FIELDS = ("created_at", "decided_at", "starts_at", "expires_at", "timeout_at")
+DATETIME_FIELDS = (
+    "created_at",
+    "decided_at",
+    "starts_at",
+    "expires_at",
+    "timeout_at",
+    "next_reminder_at",
+)
 OPTIONAL_TEXT_FIELDS = ("decided_by", "decision_reason", "policy_name", "policy_document")
 #: Written only by set_messages, so a commit from an older read cannot erase them.
 MESSAGE_FIELDS = ("messages", "requester_message")
@@ -112,6 +119,8 @@ def _due_keys(request: AccessRequest) -> dict[str, str]:
         return {}
     # A waiting request without its moment is due at once rather than forgotten.
     moment: datetime = getattr(request, field) or request.created_at
+    if request.status is Status.PENDING and request.next_reminder_at:
+        moment = min(moment, request.next_reminder_at)
     return {"due_pk": f"DUE#{request.status}", "due_sk": f"{stamp(moment)}#{request.id}"}
 
 
@@ -194,6 +203,7 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         starts_at=moment("starts_at"),
         expires_at=moment("expires_at"),
         timeout_at=moment("timeout_at"),
+        next_reminder_at=moment("next_reminder_at"),
         policy_name=data.get("policy_name"),
         policy_document=data.get("policy_document"),
         failure_reason=data.get("failure_reason"),
@@ -220,10 +230,18 @@ def event_from_item(item: dict[str, Any]) -> AuditEvent:
 
 
 class DynamoStore:
-    def __init__(self, clients: AwsClients, table: str, retention_days: int = 400) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        table: str,
+        retention_days: int = 400,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``clock`` times the events; pass the service's clock so both tell the same time."""
         self._clients = clients
         self.table = table
         self._retention = timedelta(days=retention_days)
+        self._clock = clock
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -260,7 +278,7 @@ class DynamoStore:
         details: dict[str, Any],
     ) -> AccessRequest:
         written = updated.with_changes(version=current.version + 1)
-        event = self._event(written, event_type, actor, details, at=utcnow(), prev=current)
+        event = self._event(written, event_type, actor, details, at=self._clock(), prev=current)
         written = written.with_changes(last_event_hash=event.hash)
         sets: list[str] = []
         removes: list[str] = []

@@ -1,0 +1,534 @@
+"""The audit trail against moto: requests scripted through the real service, store and granter.
+
+Three users, two accounts, approved / denied / revoked / expired / still active, across a
+month boundary (so the month index is read in two partitions). Times come from one manual
+clock shared by the service and the store, so windows and events are exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cloud_access_bot.audit import export
+from cloud_access_bot.audit.commands import Shown, answer, configure_parser
+from cloud_access_bot.audit.queries import ListFilter, list_requests, who_had_access
+from cloud_access_bot.audit.slack_text import audit_command_text
+from cloud_access_bot.audit.verify import verify_trail
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.cli import main
+from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.model import (
+    AccessRequest,
+    EventType,
+    MessageRef,
+    ServiceAccess,
+    Status,
+)
+from cloud_access_bot.sandbox.aws import SeededAccount, inline_policies, seed_account
+from cloud_access_bot.service import AccessService, Draft
+
+T0 = datetime(2027, 3, 31, 23, 0, tzinfo=UTC)  # 2 h before April: both month partitions used
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+VICTOR, WENDY = "U0VICTOR", "U0WENDY"
+DEV, PROD = "111111111111", "222222222222"
+TABLE = "audit-test"
+CONFIG = {
+    "loginRoles": ["Developer"],
+    "approvalGroups": ["security"],
+    "accounts": {
+        "development": {
+            "account_number": DEV,
+            "iam_role": f"arn:aws:iam::{DEV}:role/cloud-access-bot",
+        },
+        "production": {
+            "account_number": PROD,
+            "iam_role": f"arn:aws:iam::{PROD}:role/cloud-access-bot",
+            "account_alias": "acme-prod",
+        },
+    },
+    "dynamoDbTable": TABLE,
+    "durations_minutes": [15, 60],
+    "admin_groups": ["security"],
+}
+TRICKY_REASON = 'fix "ingest", then\nre-run; <@channel> & ünïcode'
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, offset: timedelta) -> None:
+        self.now = T0 + offset
+
+
+class People:
+    """Directory and notifier: everyone has an email; the security group approves."""
+
+    async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
+        return [VICTOR, WENDY]
+
+    async def email_of(self, user_id: str) -> str | None:
+        return f"{user_id.lower()}@example.com"
+
+    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
+        return [], None
+
+    async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
+        return None
+
+    async def tell(self, user_id: str, text: str) -> None:
+        raise AssertionError(f"unexpected refusal for {user_id}: {text}")
+
+
+@dataclass
+class World:
+    clients: AwsClients
+    store: DynamoStore
+    config: BotConfig
+    clock: Clock
+    ids: dict[str, str]
+    accounts: dict[str, SeededAccount]
+
+
+def s3(actions: Sequence[str], bucket: str) -> tuple[ServiceAccess, ...]:
+    return (ServiceAccess("s3", tuple(actions), (f"arn:aws:s3:::{bucket}",)),)
+
+
+@pytest.fixture
+async def world(aws: str) -> AsyncIterator[World]:
+    clients = AwsClients(region="eu-west-1")
+    clock = Clock()
+    config = BotConfig.model_validate(CONFIG)
+    store = DynamoStore(clients, TABLE, clock=clock)
+    await store.ensure_table()
+    seeded = {
+        name: await seed_account(
+            clients,
+            name=name,
+            account_id=number,
+            login_role="Developer",
+            buckets=[bucket],
+            tables=[],
+        )
+        for name, number, bucket in (
+            ("development", DEV, "dev-logs"),
+            ("production", PROD, "prod-data"),
+        )
+    }
+    people = People()
+    service = AccessService(
+        config=lambda: config,
+        store=store,
+        granters={AccessMode.INLINE_POLICY: InlinePolicyGranter(clients, "cloud-access-bot-")},
+        directory=people,
+        notifier=people,
+        access_level=Catalog.default().access_level,
+        clock=clock,
+    )
+    ids: dict[str, str] = {}
+
+    async def submit(
+        key: str,
+        user: str,
+        account: str,
+        access: tuple[ServiceAccess, ...],
+        duration: int,
+        reason: str = "incident 42",
+    ) -> str:
+        result = await service.submit(Draft(user, account, "Developer", reason, duration, access))
+        assert result.request is not None, result.errors
+        ids[key] = result.request.id
+        return result.request.id
+
+    clock.at(minutes(0))
+    r1 = await submit(
+        "r1",
+        ALICE,
+        "development",
+        s3(["s3:GetObject", "s3:PutObject"], "dev-logs"),
+        60,
+        TRICKY_REASON,
+    )
+    await service.approve(r1, VICTOR)
+    clock.at(minutes(5))
+    r3 = await submit(
+        "r3", CAROL, "development", (ServiceAccess("dynamodb", ("dynamodb:GetItem",), ("*",)),), 15
+    )
+    await service.deny(r3, VICTOR, "not during the freeze")
+    clock.at(minutes(10))
+    r2 = await submit("r2", BOB, "development", s3(["s3:Get*"], "dev-logs"), 60)
+    await service.approve(r2, WENDY)
+    clock.at(minutes(30))
+    await service.revoke(r2, VICTOR)
+    clock.at(minutes(90))
+    assert (await service.sweep()).expired == 1  # r1, swept 30 minutes after its expiry
+    clock.at(minutes(120))
+    r4 = await submit("r4", ALICE, "production", s3(["s3:PutObject"], "prod-data"), 15)
+    await service.approve(r4, WENDY)
+    clock.at(minutes(130))
+    r5 = await submit("r5", CAROL, "production", s3(["s3:GetObject"], "prod-data"), 60)
+    await service.approve(r5, VICTOR)
+    clock.at(minutes(150))
+    assert (await service.sweep()).expired == 1  # r4
+    statuses = {k: (await store.get(v)).status for k, v in ids.items()}
+    assert statuses == {
+        "r1": Status.EXPIRED,
+        "r2": Status.REVOKED,
+        "r3": Status.DENIED,
+        "r4": Status.EXPIRED,
+        "r5": Status.ACTIVE,
+    }
+    yield World(clients, store, config, clock, ids, seeded)
+    await clients.close()
+
+
+async def who(
+    world: World,
+    account: str,
+    since: timedelta,
+    until: timedelta | None = None,
+    query: dict[str, str] | None = None,
+) -> list[str]:
+    start = T0 + since
+    end = T0 + (until if until is not None else since)
+    asked = query or {}
+    found = await who_had_access(
+        world.store, account, start, end, action=asked.get("action"), resource=asked.get("resource")
+    )
+    names = {v: k for k, v in world.ids.items()}
+    return [names[a.request.id] for a in found]
+
+
+POINTS_IN_DEVELOPMENT: list[tuple[timedelta, dict[str, str], list[str]]] = [
+    (minutes(-1), {}, []),
+    (minutes(0), {}, ["r1"]),  # exactly at r1's start
+    (minutes(5), {}, ["r1"]),  # r3 was denied: never granted
+    (minutes(10), {}, ["r1", "r2"]),  # exactly at r2's start
+    (minutes(29), {"action": "s3:GetObject"}, ["r1", "r2"]),  # r2's s3:Get* covers it
+    (minutes(29), {"action": "s3:PutObject"}, ["r1"]),
+    (minutes(29), {"action": "s3:Put*"}, ["r1"]),  # a wildcard question
+    (minutes(29), {"action": "s3:*Object"}, ["r1", "r2"]),
+    (minutes(29), {"action": "dynamodb:*"}, []),
+    (minutes(30), {}, ["r1"]),  # r2 revoked at this moment: its end is exclusive
+    (minutes(59) + timedelta(seconds=59), {}, ["r1"]),
+    (minutes(60), {}, []),  # r1's expiry, not the sweeper's late EXPIRED event
+    (minutes(29), {"resource": "arn:aws:s3:::dev-logs/2027/app.log"}, ["r1", "r2"]),
+    (minutes(29), {"resource": "arn:aws:s3:::dev-logs/*"}, ["r1", "r2"]),
+    # s3:Get* also granted account-level reads on "*", but no object read elsewhere
+    (minutes(29), {"resource": "arn:aws:s3:::other-bucket/x"}, ["r2"]),
+    (minutes(29), {"action": "s3:GetObject", "resource": "arn:aws:s3:::other/x"}, []),
+    (minutes(29), {"action": "s3:PutObject", "resource": "arn:aws:s3:::dev-logs/a"}, ["r1"]),
+]
+
+
+async def test_who_had_access_in_development(world: World) -> None:
+    """One world for every question (building it is the slow part)."""
+    answers = [
+        (at, query, await who(world, DEV, at, query=query))
+        for at, query, _ in POINTS_IN_DEVELOPMENT
+    ]
+    assert answers == POINTS_IN_DEVELOPMENT
+
+
+async def test_who_had_access_in_production_and_over_ranges(world: World) -> None:
+    assert await who(world, PROD, minutes(125)) == ["r4"]
+    assert await who(world, PROD, minutes(135)) == ["r5"]  # r4 ended at 135, exclusive
+    assert await who(world, PROD, minutes(100), minutes(200)) == ["r4", "r5"]
+    assert await who(world, PROD, minutes(125), minutes(200), {"action": "s3:PutObject"}) == ["r4"]
+    assert await who(world, DEV, minutes(40), minutes(65)) == ["r1"]
+    assert await who(world, DEV, minutes(-60), minutes(-1)) == []
+    assert await who(world, DEV, minutes(60), minutes(300)) == []
+
+
+async def test_who_had_access_rows_name_user_grant_and_approver(world: World) -> None:
+    found = await who_had_access(
+        world.store, DEV, T0 + minutes(20), T0 + minutes(20), action="s3:GetObject"
+    )
+    rows = {row["request_id"]: row for row in map(export.access_row, found)}
+    assert rows[world.ids["r2"]] == {
+        "request_id": world.ids["r2"],
+        "user": BOB,
+        "email": "u0bob@example.com",
+        "account": "development",
+        "account_id": DEV,
+        "starts_at": "2027-03-31T23:10:00Z",
+        "ends_at": "2027-03-31T23:30:00Z",
+        "ended_by": "REVOKED",
+        "actions": ["s3:GetObject"],
+        "resources": ["arn:aws:s3:::dev-logs/*"],
+        "approved_by": [WENDY],
+    }
+    assert rows[world.ids["r1"]]["ended_by"] == "EXPIRY"
+
+
+async def test_list_reads_each_filter_from_an_index(world: World) -> None:
+    ids = {v: k for k, v in world.ids.items()}
+
+    async def listed(**where: object) -> list[str]:
+        since, until = T0 - timedelta(hours=1), T0 + timedelta(days=1)
+        found = await list_requests(world.store, ListFilter(since, until, **where))
+        return [ids[r.id] for r in found]
+
+    assert await listed() == ["r1", "r3", "r2", "r4", "r5"]  # March and April partitions
+    assert await listed(user=ALICE) == ["r1", "r4"]
+    assert await listed(account_id=PROD) == ["r4", "r5"]
+    assert await listed(user=CAROL, account_id=DEV) == ["r3"]
+    assert await listed(status=Status.REVOKED) == ["r2"]
+    assert await listed(approver=WENDY) == ["r2", "r4"]
+    assert await listed(approver=VICTOR, status=Status.DENIED) == ["r3"]
+    april = await list_requests(world.store, ListFilter(T0 + minutes(60), T0 + minutes(125)))
+    assert [ids[r.id] for r in april] == ["r4"]
+
+
+async def test_show_has_the_attached_policy_and_the_whole_timeline(world: World) -> None:
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    shown = await answer(
+        parser.parse_args(["show", world.ids["r2"]]),
+        store=world.store,
+        config=world.config,
+        now=world.clock(),
+    )
+    assert isinstance(shown, Shown)
+    body = export.show_json(shown.request, shown.events)
+    assert [(e["type"], e["actor"]) for e in body["events"]] == [
+        ("REQUESTED", BOB),
+        ("APPROVED", WENDY),
+        ("GRANTED", WENDY),
+        ("REVOKED", VICTOR),
+    ]
+    assert [e["at"] for e in body["events"]] == [
+        "2027-03-31T23:10:00Z",
+        "2027-03-31T23:10:00Z",
+        "2027-03-31T23:10:00Z",
+        "2027-03-31T23:30:00Z",
+    ]
+    granted = body["events"][2]["details"]["policy_document"]
+    assert body["policy_document"] == granted
+    statements = granted["Statement"]
+    assert all(s["Sid"].startswith(world.ids["r2"]) for s in statements)
+    assert "s3:GetObject" in {a for s in statements for a in s["Action"]}
+    text = export.show_text(shown.request, shown.events)
+    attached = shown.request.policy_document
+    assert json.dumps(json.loads(attached), indent=2) in text
+    assert "REVOKED" in text and WENDY in text
+
+
+async def test_show_policy_is_what_iam_held(world: World) -> None:
+    r5 = await world.store.get(world.ids["r5"])
+    assert r5 is not None and r5.policy_document is not None
+    held = await inline_policies(world.clients, world.accounts["production"])
+    own = [
+        s for document in held.values() for s in document["Statement"] if s["Sid"].startswith(r5.id)
+    ]
+    assert own == json.loads(r5.policy_document)["Statement"]
+
+
+async def test_events_carry_the_retention_ttl(world: World) -> None:
+    async with world.clients.client("dynamodb") as dynamodb:
+        item = (
+            await dynamodb.get_item(
+                TableName=TABLE,
+                Key={"pk": {"S": f"REQ#{world.ids['r1']}"}, "sk": {"S": "EVT#000001"}},
+            )
+        )["Item"]
+    assert int(item["ttl"]["N"]) == int((T0 + timedelta(days=400)).timestamp())
+
+
+async def test_verify_passes_then_pinpoints_an_edited_event(world: World) -> None:
+    now = world.clock()
+    untouched = await verify_trail(
+        world.store, since=None, until=now, now=now, retention=timedelta(days=400)
+    )
+    assert untouched.ok and untouched.checked == 5
+
+    r2 = world.ids["r2"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": f"REQ#{r2}"}, "sk": {"S": "EVT#000002"}},
+            UpdateExpression="SET actor = :a",
+            ExpressionAttributeValues={":a": {"S": VICTOR}},
+        )
+    report = await verify_trail(
+        world.store, since=T0 - timedelta(days=1), until=now, now=now, retention=timedelta(days=400)
+    )
+    assert report.checked == 5
+    assert {f.request_id for f in report.findings} == {r2}
+    problems = [f.problem for f in report.findings]
+    assert "event seq 2 was edited (its hash does not match)" in problems
+
+
+async def test_verify_reports_removed_events_and_edited_requests(world: World) -> None:
+    now = world.clock()
+    r1, r4 = world.ids["r1"], world.ids["r4"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.delete_item(
+            TableName=TABLE, Key={"pk": {"S": f"REQ#{r1}"}, "sk": {"S": "EVT#000002"}}
+        )
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": f"REQ#{r4}"}, "sk": {"S": "META"}},
+            UpdateExpression="SET decided_by = :a",
+            ExpressionAttributeValues={":a": {"S": ALICE}},
+        )
+    report = await verify_trail(
+        world.store, since=None, until=now, now=now, retention=timedelta(days=400)
+    )
+    found = {(f.request_id, f.problem.split(":")[0]) for f in report.findings}
+    assert (r1, "event seq 2 removed") in found
+    assert any(rid == r4 and "decided by" in problem for rid, problem in found)
+    assert {f.request_id for f in report.findings} == {r1, r4}
+
+
+async def test_verify_accepts_events_gone_by_retention(world: World) -> None:
+    r1 = world.ids["r1"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        for seq in (1, 2):
+            await dynamodb.delete_item(
+                TableName=TABLE, Key={"pk": {"S": f"REQ#{r1}"}, "sk": {"S": f"EVT#{seq:06d}"}}
+            )
+    later = T0 + timedelta(days=401)
+    retention = timedelta(days=400)
+    report = await verify_trail(
+        world.store, since=None, until=later, now=later, retention=retention
+    )
+    assert report.ok
+    now = world.clock()
+    report = await verify_trail(world.store, since=None, until=now, now=now, retention=retention)
+    assert {f.problem for f in report.findings} == {"event seq 1 removed", "event seq 2 removed"}
+
+
+@pytest.fixture
+def cli_env(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
+    """The CLI finds the table through BOT_CONFIG_FILE, as an operator's shell would."""
+    path = tmp_path / "bot.yml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    monkeypatch.chdir(tmp_path)
+    for name in ("BOT_CONFIG_S3_BUCKET", "BOT_CONFIG_S3_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_CONFIG_FILE", str(path))
+    return world
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``cloud-access-bot audit …`` (it starts its own event loop, so off this one)."""
+    code = await asyncio.to_thread(main, ["audit", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+RANGE = ("--since", "2027-03-31T22:00:00Z", "--until", "2027-04-02")
+
+
+async def test_cli_list_exports_round_trip(
+    cli_env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, as_json, _ = await cli(capsys, "list", *RANGE, "--format", "json")
+    assert code == 0
+    code, as_csv, _ = await cli(capsys, "list", *RANGE, "--format", "csv")
+    assert code == 0
+    stored = [await cli_env.store.get(cli_env.ids[k]) for k in ("r1", "r3", "r2", "r4", "r5")]
+    expected = [export.request_row(r) for r in stored if r is not None]
+    assert export.read_rows(as_json, "json") == expected
+    assert export.read_rows(as_csv, "csv") == expected
+    assert expected[0]["reason"] == TRICKY_REASON
+    assert expected[0]["approved_by"] == [VICTOR]
+
+    code, table, _ = await cli(capsys, "list", *RANGE, "--account", "acme-prod")
+    lines = table.splitlines()
+    assert lines[0].startswith("ID ") and len(lines) == 3
+    assert lines[0].index("CREATED_AT") == lines[1].index("2027-") == lines[2].index("2027-")
+
+
+async def test_cli_who_had_access_and_bad_arguments(
+    cli_env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await cli(
+        capsys,
+        "who-had-access",
+        "--account",
+        "development",
+        "--between",
+        "2027-03-31T23:40:00Z",
+        "2027-04-01T00:00:00Z",
+        "--action",
+        "s3:Put*",
+        "--format",
+        "csv",
+    )
+    assert code == 0
+    rows = export.read_rows(out, "csv")
+    assert [(r["request_id"], r["actions"]) for r in rows] == [
+        (cli_env.ids["r1"], ["s3:PutObject"])
+    ]
+
+    code, _, err = await cli(capsys, "who-had-access", "--account", "staging")
+    assert code == 2
+    assert "unknown account 'staging'" in err
+
+
+async def test_cli_verify_exit_codes(cli_env: World, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await cli(capsys, "verify")
+    assert (code, out.strip()) == (0, "5 request(s) checked, every event chain intact")
+    r3 = cli_env.ids["r3"]
+    async with cli_env.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": f"REQ#{r3}"}, "sk": {"S": "EVT#000002"}},
+            UpdateExpression="SET details = :d",
+            ExpressionAttributeValues={":d": {"S": '{"reason":"approved after all"}'}},
+        )
+    code, out, _ = await cli(capsys, "verify")
+    assert code == 1
+    assert f"request {r3}: event seq 2 was edited (its hash does not match)" in out
+    assert out.strip().endswith("5 request(s) checked, 1 problem(s) found")
+
+
+async def test_slack_answers_are_escaped_and_limited_to_queries(world: World) -> None:
+    async def ask(*args: str) -> str:
+        return await audit_command_text(
+            list(args), store=world.store, config=world.config, now=world.clock()
+        )
+
+    text = await ask(
+        "who-had-access",
+        "--account",
+        "development",
+        "--at",
+        "2027-03-31T23:20:00Z",
+        "--action",
+        "s3:GetObject",
+    )
+    assert text.startswith("*2 grant(s)* in account 111111111111 in force at 2027-03-31T23:20:00Z")
+    assert world.ids["r1"] in text and world.ids["r2"] in text
+
+    shown = await ask("show", world.ids["r1"])
+    assert "&lt;@channel&gt; &amp; ünïcode" in shown
+    assert "<@channel>" not in shown
+
+    listed = await ask("list", "--since", "2027-03-31", "--user", f"<@{ALICE}|alice>")
+    assert listed.startswith("*2 request(s)*")
+
+    refused = await ask("verify")
+    assert "invalid choice: 'verify'" in refused
+    assert "no request 0123456789ab" in await ask("show", "0123456789ab")
