@@ -12,7 +12,7 @@ matches a question when some concrete action (or ARN) is matched by both pattern
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,7 +96,9 @@ def resource_matches(granted: str, query: str) -> bool:
     return overlap[0][0]
 
 
-def _matching(values: Iterable[str], query: str | None, match: Any) -> tuple[str, ...]:
+def _matching(
+    values: Iterable[str], query: str | None, match: Callable[[str, str], bool]
+) -> tuple[str, ...]:
     return tuple(v for v in values if query is None or match(v, query))
 
 
