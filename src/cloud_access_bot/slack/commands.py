@@ -105,7 +105,7 @@ def find_message(
 ) -> dict[str, Any]:
     """The answer to ``/request find``: where each match lives, with a "Request access" button."""
     blocks: list[dict[str, Any]] = []
-    for item in found[:MAX_MATCHES]:
+    for index, item in enumerate(found[:MAX_MATCHES]):
         value = json.dumps(
             {
                 "account": item.account_name,
@@ -116,6 +116,7 @@ def find_message(
         blocks.append(
             {
                 "type": "section",
+                "block_id": f"find.{index}",
                 "text": {"type": "mrkdwn", "text": truncate(_where(item, config), 3000)},
                 "accessory": {
                     "type": "button",
