@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aioboto3
 import pytest
 
 from cloud_access_bot.aws.clients import AwsClients
@@ -134,7 +135,7 @@ async def test_grant_dms_a_link_for_a_session_limited_to_the_grant(
     # The link came from the credentials moto really issued for the broker role.
     [exchange] = federation.calls
     session = json.loads(exchange["Session"])
-    async with clients._session.client(
+    async with aioboto3.Session().client(
         "sts",
         region_name="eu-west-1",
         aws_access_key_id=session["sessionId"],
