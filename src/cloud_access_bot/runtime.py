@@ -24,6 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
+from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
 from cloud_access_bot.aws.store import DynamoStore
@@ -39,6 +41,9 @@ from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.suggestions import CatalogSuggestions
 
 log = logging.getLogger(__name__)
+
+#: Reconcile IAM against the store every this many sweeps (about every 5 minutes at 15 s).
+RECONCILE_EVERY = 20
 
 
 @dataclass(frozen=True)
@@ -164,10 +169,14 @@ class BotRuntime:
             await self._clients.close()
 
     async def _sweep_loop(self) -> None:
+        sweeps = 0
         while not self._stopping.is_set():
             try:
                 async with self.inflight.track():
                     report = await self.service.sweep()
+                    if sweeps % RECONCILE_EVERY == 0:
+                        await self.reconcile()
+                sweeps += 1
                 if report.expired or report.timed_out or report.recovered or report.errors:
                     log.info("sweep: %s", report)
             except Exception:
@@ -175,6 +184,30 @@ class BotRuntime:
             interval = self._sweep_interval or self._config().sweep_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def reconcile(self) -> int:
+        """Remove bot grants IAM still holds but no live request accounts for; audit each."""
+        report = await reconcile(self._clients, self._config(), self.store, now=self._clock())
+        for problem in report.errors:
+            log.warning("reconcile: %s", problem)
+        for removed in report.removed:
+            log.warning(
+                "reconcile removed %s from %s in %s: %s",
+                removed.policy_name,
+                removed.role,
+                removed.account_id,
+                removed.reason,
+            )
+            await self.service.record_reconciled(
+                removed.request_id,
+                {
+                    "account_id": removed.account_id,
+                    "role": removed.role,
+                    "policy_name": removed.policy_name,
+                    "reason": removed.reason,
+                },
+            )
+        return len(report.removed)
 
     async def _health_loop(self) -> None:
         assert self._health_file is not None

@@ -352,6 +352,14 @@ class AccessService:
             return
         await self._refresh(saved, EventType.EXTENDED, clicker)
 
+    async def record_reconciled(self, request_id: str, details: dict[str, Any]) -> None:
+        """Audit a grant that reconciliation removed from IAM (its status does not change)."""
+        request = await self._store.get(request_id)
+        if request is None:
+            log.warning("reconciled grant %s has no request record: %s", request_id, details)
+            return
+        await self._commit(request, request, EventType.RECONCILED, SYSTEM_ACTOR, details)
+
     # -- background -----------------------------------------------------------------------
 
     async def sweep(self) -> SweepReport:

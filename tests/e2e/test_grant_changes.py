@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.sandbox.aws import inline_policies
 from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
@@ -86,3 +88,31 @@ async def test_extension_moves_the_end_in_place(world: Sandbox, clock: ManualClo
     await world.wait_for_status(request_id, Status.EXPIRED)
     types = [e.type for e in await world.runtime.store.events(request_id)]
     assert types[-3:] == [EventType.EXTENSION_REQUESTED, EventType.EXTENDED, EventType.EXPIRED]
+
+
+async def test_reconcile_removes_orphaned_grants_and_keeps_foreign_policies(
+    world: Sandbox,
+) -> None:
+    account = world.accounts["development"]
+    request_id = await active_grant(world)
+    active = await world.runtime.store.get(request_id)
+    assert active is not None
+    # The record says the grant ended while IAM still holds it (e.g. a manual edit).
+    await world.runtime.store.commit(
+        active, active.with_changes(status=Status.REVOKED), EventType.REVOKED, BOB, {}
+    )
+    foreign = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+    }
+    async with world.clients.assumed("iam", account.bot_role_arn) as iam:
+        await iam.put_role_policy(
+            RoleName=account.login_role, PolicyName="team-read", PolicyDocument=json.dumps(foreign)
+        )
+
+    removed = await world.runtime.reconcile()
+
+    assert removed == 1
+    assert list(await inline_policies(world.clients, account)) == ["team-read"]
+    events = await world.runtime.store.events(request_id)
+    assert events[-1].type is EventType.RECONCILED
