@@ -98,8 +98,9 @@ class BotRuntime:
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
-                    clients, config_now.policy_name_prefix
+                    clients, config_now.policy_name_prefix, clock=clock
                 ),
+                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock),
                 AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(
                     clients,
                     deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
