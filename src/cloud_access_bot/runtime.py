@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.granter import InlinePolicyGranter
@@ -80,7 +81,10 @@ class BotRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         config_now = config()
         self.store = DynamoStore(
-            clients, config_now.dynamodb_table, retention_days=config_now.audit_retention_days
+            clients,
+            config_now.dynamodb_table,
+            retention_days=config_now.audit_retention_days,
+            clock=clock,
         )
         self.client = AsyncWebClient(
             token=slack.bot_token,
@@ -93,6 +97,7 @@ class BotRuntime:
         self.catalog = Catalog.default()
         self.discovery = ResourceDiscovery(clients, call_delay=discovery_delay)
         self.notifier = SlackNotifier(self.client, config)
+        self.directory = SlackDirectory(self.client)
         self.service = AccessService(
             config=config,
             store=self.store,
@@ -108,7 +113,7 @@ class BotRuntime:
                     clock=clock,
                 ),
             },
-            directory=SlackDirectory(self.client),
+            directory=self.directory,
             notifier=self.notifier,
             access_level=self.catalog.access_level,
             clock=clock,
@@ -129,7 +134,12 @@ class BotRuntime:
             suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
             config=config,
             inflight=self.inflight,
-            subcommands=commands.subcommands(deps),
+            subcommands={
+                **commands.subcommands(deps),
+                "audit": audit_subcommand(
+                    store=self.store, directory=self.directory, config=config, clock=clock
+                ),
+            },
         )
         home.register_home(self.app, deps)
         commands.register_commands(self.app, deps)

@@ -7,8 +7,9 @@ fit one Slack message (the CLI has the whole answer). Checking that the caller i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from cloud_access_bot.audit import export
 from cloud_access_bot.audit.commands import (
@@ -21,7 +22,8 @@ from cloud_access_bot.audit.commands import (
 )
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.ports import StoreUnavailable
+from cloud_access_bot.ports import Directory, StoreUnavailable
+from cloud_access_bot.slack.app import Subcommand
 from cloud_access_bot.slack.views import escape
 
 #: Slack shows up to 4,000 characters of a message's text in full; keep clear of it.
@@ -78,3 +80,25 @@ async def audit_command_text(
     title = f"*Request* `{result.request.id}`"
     text = export.show_text(result.request, result.events)
     return f"{title}\n" + _block(text, MAX_TEXT - len(title), f"show {result.request.id}")
+
+
+def audit_subcommand(
+    *,
+    store: DynamoStore,
+    directory: Directory,
+    config: Callable[[], BotConfig],
+    clock: Callable[[], datetime],
+) -> Subcommand:
+    """``/request audit …`` for members of ``admin_groups`` only (checked at each call)."""
+
+    async def run(user_id: str, args: list[str], body: dict[str, Any]) -> str:
+        current = config()
+        admins = await directory.members_of(current.admin_groups, fresh=True)
+        if user_id not in admins:
+            return (
+                "Only members of the admin groups (`admin_groups` in the config) can query "
+                "the audit trail."
+            )
+        return await audit_command_text(args, store=store, config=current, now=clock())
+
+    return run

@@ -54,10 +54,9 @@ class Suggestions(Protocol):
         """Start discovery early so resource suggestions answer from the cache."""
 
 
-class Subcommand(Protocol):
-    """``/request <name> args…``: answers the user (ephemeral text, mrkdwn) after the ack."""
-
-    async def __call__(self, user_id: str, args: list[str], body: dict[str, Any]) -> str: ...
+#: ``/request <name> args…``: called with (user id, args, payload) after the ack; answers with
+#: mrkdwn text or a message ``{"text": …, "blocks": […]}``, shown only to the person who typed it.
+Subcommand = Callable[[str, list[str], dict[str, Any]], Awaitable[str | dict[str, Any]]]
 
 
 class Inflight:
@@ -387,13 +386,16 @@ async def _answer(
     client: AsyncWebClient, body: dict[str, Any], handler: Subcommand, args: list[str]
 ) -> None:
     """Run a subcommand and show its answer only to the person who typed it."""
-    text = await handler(user_of(body), args, body)
+    answer = await handler(user_of(body), args, body)
+    message = {"text": answer} if isinstance(answer, str) else answer
     response_url = str(body.get("response_url") or "")
     if response_url:
-        answer = await AsyncWebhookClient(response_url).send(text=text, response_type="ephemeral")
-        if answer.status_code == 200:
+        sent = await AsyncWebhookClient(response_url).send_dict(
+            {**message, "response_type": "ephemeral"}
+        )
+        if sent.status_code == 200:
             return
-    await _tell(client, user_of(body), text)
+    await _tell(client, user_of(body), str(message.get("text", "")))
 
 
 async def _submit(client: AsyncWebClient, service: AccessService, draft: Draft) -> None:
