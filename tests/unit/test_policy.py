@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud_access_bot.domain.arns import parse_arn, resource_types_of
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.domain.policy import (
@@ -17,6 +19,7 @@ from cloud_access_bot.domain.policy import (
     blocking_findings,
     build_grant_policy,
     lint_policy,
+    merge_statements,
     policy_json,
     policy_size,
     sid_prefix,
@@ -250,7 +253,97 @@ def grants(draw: st.DrawFn) -> list[ServiceAccess]:
 @given(access=grants())
 def test_generated_policies_have_no_blocking_findings(access: list[ServiceAccess]) -> None:
     document = build(*access)
-    findings = [f for f in blocking_findings(lint_policy(document)) if f.issue not in INHERENT]
-    assert findings == []
-    granted = {a for s in document["Statement"] for a in s["Action"]}
-    assert granted == {a for item in access for a in item.actions}
+    for written in (document, merge_statements(document)):
+        findings = [f for f in blocking_findings(lint_policy(written)) if f.issue not in INHERENT]
+        assert findings == []
+        granted = {a for s in written["Statement"] for a in s["Action"]}
+        assert granted == {a for item in access for a in item.actions}
+
+
+def probes(document: dict) -> set[str]:
+    """Concrete ARNs IAM could be asked about: each resource with wildcards filled in two
+    ways, and a sibling of each (another bucket, table, …) that nothing grants."""
+    found = set()
+    for statement in document["Statement"]:
+        for resource in statement["Resource"]:
+            for filled in ("key", "key/part"):
+                arn = resource.replace("*", filled)
+                found |= {arn, f"{arn}-other"}
+    return {arn for arn in found if parse_arn(arn)}
+
+
+def allowed(document: dict, action: str, arn: str) -> bool:
+    """IAM's verdict for ``action`` on ``arn`` (every condition being met)."""
+    return any(
+        action in statement["Action"] and any(fnmatchcase(arn, r) for r in statement["Resource"])
+        for statement in document["Statement"]
+    )
+
+
+def same_access(one: dict, two: dict) -> bool:
+    """Whether both allow the same actions on every probe ARN the action can act on."""
+    catalog = Catalog.default()
+    actions = {a for s in one["Statement"] + two["Statement"] for a in s["Action"]}
+    for action in actions:
+        info = catalog.action(action)
+        assert info is not None
+        for arn in probes(one) | probes(two):
+            parsed = parse_arn(arn)
+            types = resource_types_of(parsed, info.service) if parsed else []
+            if set(types) & set(info.resource_types) and (
+                allowed(one, action, arn) != allowed(two, action, arn)
+            ):
+                return False
+    return True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(access=grants())
+def test_merged_statements_grant_exactly_the_same_access(access: list[ServiceAccess]) -> None:
+    document = build(*access)
+    merged = merge_statements(document)
+    assert same_access(document, merged)
+    assert len(merged["Statement"]) <= len(document["Statement"])
+    assert [s["Sid"] for s in merged["Statement"]] == [
+        f"0123456789abS{n}" for n in range(len(merged["Statement"]))
+    ]
+
+
+def test_a_typical_grant_merges_into_one_statement_at_well_under_its_size() -> None:
+    access = ServiceAccess(
+        "s3",
+        ("s3:GetObject", "s3:PutObject", "s3:ListBucket"),
+        ("arn:aws:s3:::logs", "arn:aws:s3:::data"),
+    )
+    document = build(access)
+    merged = merge_statements(document)
+    assert by_actions(merged) == {
+        ("s3:GetObject", "s3:ListBucket", "s3:PutObject"): [
+            "arn:aws:s3:::data",
+            "arn:aws:s3:::data/*",
+            "arn:aws:s3:::logs",
+            "arn:aws:s3:::logs/*",
+        ]
+    }
+    assert (policy_size(document), policy_size(merged)) == (722, 445)
+    assert lint_policy(merged) == []
+    assert same_access(document, merged)
+
+
+def test_statements_that_would_widen_access_stay_apart() -> None:
+    # A chosen wildcard matches buckets and objects alike; another service's ARNs prove nothing
+    # about what an action could act on; "*" is everything.
+    wildcard = build(ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::lo*",)))
+    services = build(
+        ServiceAccess("s3", ("s3:GetObject",), (BUCKET,)),
+        ServiceAccess("dynamodb", ("dynamodb:GetItem",), (TABLE,)),
+        ServiceAccess("sqs", ("sqs:ListQueues",), ("arn:aws:sqs:eu-west-1:123456789012:jobs",)),
+    )
+    for document in (wildcard, services):
+        assert merge_statements(document) == document
+
+
+def test_only_statements_with_the_same_condition_merge() -> None:
+    document = build(ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), (BUCKET,)))
+    document["Statement"][1]["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}
+    assert merge_statements(document) == document

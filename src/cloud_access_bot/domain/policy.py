@@ -3,7 +3,8 @@
 Every statement is scoped to the requester's session (``aws:userid``) and to the grant window
 (``aws:CurrentTime``), so IAM itself ends access on time even if the bot is down. Actions are
 mapped to the ARN forms they really apply to (``arns.resources_for_action``) and grouped into
-one statement per distinct resource set.
+one statement per distinct resource set; ``merge_statements`` then folds statements together
+where that provably grants nothing more.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.domain.arns import missing_required_types, resources_for_action
+from cloud_access_bot.domain.arns import (
+    missing_required_types,
+    parse_arn,
+    resource_types_of,
+    resources_for_action,
+)
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import ServiceAccess, iso
 
@@ -28,6 +34,7 @@ BLOCKING_SEVERITY = "MEDIUM"
 _NOT_SID = re.compile(r"[^A-Za-z0-9]")
 _WHITESPACE = re.compile(r"\s")
 _VARIABLE = re.compile(r"\$\{[^}]+\}")
+_SID_INDEX = re.compile(r"\d+$")
 
 
 class UnmappableActionsError(ValueError):
@@ -142,6 +149,80 @@ def build_grant_policy(
         for index, resources in enumerate(sorted(groups))
     ]
     return {"Version": VERSION, "Statement": statements}
+
+
+def _samples(resource: str) -> tuple[str, ...]:
+    """ARNs standing for every ARN ``resource`` matches in IAM: itself when it has no
+    wildcard, two children for a trailing ``/*`` or ``:*`` (the child ARNs the bot derives),
+    none (cannot be reasoned about) for any other wildcard."""
+    wildcards = sum(resource.count(w) for w in "*?")
+    if not wildcards:
+        return (resource,)
+    if wildcards == 1 and resource.endswith(("/*", ":*")):
+        stem = resource[:-1]
+        return (f"{stem}x", f"{stem}x/x")
+    return ()
+
+
+def _never_applies(action: str, resource: str, catalog: Catalog) -> bool:
+    """Whether IAM can never authorise ``action`` against an ARN ``resource`` matches: every
+    such ARN is of a resource type of the action's service that the action does not take."""
+    info = catalog.action(action)
+    samples = _samples(resource)
+    if info is None or info.wildcard_only or not samples:
+        return False
+    for sample in samples:
+        arn = parse_arn(sample)
+        types = resource_types_of(arn, info.service, catalog) if arn else []
+        if not types or set(types) & set(info.resource_types):
+            return False
+    return True
+
+
+def _mergeable(granted: Mapping[str, set[str]], resources: set[str], catalog: Catalog) -> bool:
+    """Whether granting every action of ``granted`` on all of ``resources`` adds no access to
+    granting each action on its own resources."""
+    return all(
+        _never_applies(action, resource, catalog)
+        for action, own in granted.items()
+        for resource in resources - own
+    )
+
+
+def merge_statements(document: Mapping[str, Any], catalog: Catalog | None = None) -> dict[str, Any]:
+    """The same grant in fewer statements: statements with the same condition become one
+    (all their actions on all their resources) when, for each action, every resource it
+    gains is of a type it cannot act on (s3:GetObject gains bucket ``b`` next to ``b/*``;
+    s3:ListBucket gains ``b/*``). Each merge saves a repeated ~200-char condition. Sids are
+    renumbered from 0, so a grant's statements still share their Sid prefix."""
+    catalog = catalog or Catalog.default()
+    merged: list[tuple[dict[str, Any], dict[str, set[str]]]] = []
+    for statement in document.get("Statement", []):
+        actions = _as_list(statement["Action"])
+        resources = _as_list(statement["Resource"])
+        for target, granted in merged:
+            union = {**granted}
+            for action in actions:
+                union[action] = union.get(action, set()) | set(resources)
+            everything = set(_as_list(target["Resource"])) | set(resources)
+            if target.get("Condition") == statement.get("Condition") and _mergeable(
+                union, everything, catalog
+            ):
+                target["Action"] = sorted(union)
+                target["Resource"] = sorted(everything)
+                granted.update(union)
+                break
+        else:
+            merged.append(({**statement}, {a: set(resources) for a in actions}))
+    kept = [
+        {**target, "Sid": _SID_INDEX.sub(str(index), str(target["Sid"]))}
+        for index, (target, _) in enumerate(merged)
+    ]
+    return {**document, "Statement": kept}
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def policy_json(document: Mapping[str, Any]) -> str:
