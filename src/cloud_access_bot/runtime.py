@@ -142,6 +142,7 @@ class BotRuntime:
             },
         )
         home.register_home(self.app, deps)
+        self.notifier.on_change(lambda request: home.publish_homes(deps, request))
         commands.register_commands(self.app, deps)
         self.handler: AsyncSocketModeHandler | None = None
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status, utcnow
 from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
-from cloud_access_bot.sandbox.slack_people import ViewHandle
+from cloud_access_bot.sandbox.slack_people import (
+    ViewHandle,
+    action_json,
+    find_element,
+    view_action_payload,
+)
 from cloud_access_bot.slack import home
 
 BOB, CAROL = APPROVERS
@@ -71,12 +77,21 @@ async def test_cancel_from_home_and_outsider_click_changes_nothing(world: Sandbo
     await world.emulator.app_home_opened(REQUESTER)
     mine = await world.emulator.wait_for_home(REQUESTER, lambda t: request_id in t.text)
 
+    stale_block, stale_button = find_element(copy.deepcopy(queue.blocks), home.HOME_APPROVE)
     await mine.click(home.HOME_CANCEL, request_id)
     await world.wait_for_status(request_id, Status.CANCELLED)
     await world.emulator.wait_for_home(REQUESTER, lambda t: "cancelled" in t.text)
 
-    # Carol's tab is stale: approving from it is refused by the service and she is told.
-    await queue.click(home.HOME_APPROVE, request_id)
+    # A click from a tab that was showing the request before it was cancelled (Slack may
+    # deliver it late) is refused by the service, and Carol is told.
+    workspace = world.emulator.workspace
+    payload = view_action_payload(
+        workspace,
+        queue.view,
+        action_json(stale_block, stale_button),
+        workspace.issue_trigger(CAROL),
+    )
+    await world.emulator.send_envelope("interactive", payload)
     await world.emulator.wait_for_message(CAROL, lambda m: "cancelled" in m.text.lower())
     assert (await world.runtime.store.get(request_id)).status is Status.CANCELLED  # type: ignore[union-attr]
     await world.emulator.wait_for_home(CAROL, lambda t: request_id not in t.text)
@@ -110,3 +125,17 @@ def test_a_busy_home_stays_within_slack_block_limit() -> None:
     assert "and 40 more" in text  # 60 active, 20 shown
     assert "and 60 more" in text  # 80 waiting, 20 shown
     assert "41 min left" in text or "42 min left" in text
+
+
+async def test_open_home_tabs_follow_every_change(world: Sandbox) -> None:
+    await world.emulator.app_home_opened(BOB)
+    await world.emulator.wait_for_home(BOB)
+
+    request_id = await pending_request(world)
+    queue = await world.emulator.wait_for_home(BOB, lambda t: request_id in t.text)
+    assert (home.HOME_APPROVE, request_id) in buttons(queue)
+
+    await world.click(CAROL, await world.approval_dm(CAROL, request_id), "approve")
+    await world.emulator.wait_for_home(
+        BOB, lambda t: (home.HOME_APPROVE, request_id) not in buttons(t)
+    )

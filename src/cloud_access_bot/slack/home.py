@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,9 @@ class Deps:
     catalog: Catalog
     clock: Callable[[], datetime]
     inflight: Inflight
+    #: Users who opened the Home tab since this instance started: only their tabs are kept
+    #: up to date on every change (a tab nobody looks at is rebuilt when it is opened).
+    viewers: set[str] = field(default_factory=set)
 
 
 def time_left(request: AccessRequest, now: datetime) -> str:
@@ -221,7 +224,7 @@ async def publish_home(deps: Deps, user_id: str, view_hash: str | None = None) -
 async def publish_homes(deps: Deps, request: AccessRequest) -> None:
     """Re-publish the tabs a change to ``request`` shows on: its requester's and approvers'."""
     users = dict.fromkeys((request.requester_id, *request.approvers))
-    await asyncio.gather(*(publish_home(deps, user) for user in users))
+    await asyncio.gather(*(publish_home(deps, user) for user in users if user in deps.viewers))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -248,7 +251,9 @@ def register_home(app: AsyncApp, deps: Deps) -> None:
         if event.get("tab") != "home":
             return
         view = event.get("view") or {}
-        await publish_home(deps, str(event.get("user", "")), view.get("hash"))
+        user = str(event.get("user", ""))
+        deps.viewers.add(user)
+        await publish_home(deps, user, view.get("hash"))
 
     async def after_click(ack: Any, body: dict[str, Any], work: Any) -> None:
         await ack()

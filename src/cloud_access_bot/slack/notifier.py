@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -37,6 +37,18 @@ class SlackNotifier:
     def __init__(self, client: AsyncWebClient, config: Callable[[], BotConfig]) -> None:
         self._client = client
         self._config = config
+        self._listeners: list[Callable[[AccessRequest], Awaitable[None]]] = []
+
+    def on_change(self, listener: Callable[[AccessRequest], Awaitable[None]]) -> None:
+        """Also call ``listener`` after every announcement or update (e.g. App Home)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, request: AccessRequest) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(request)
+            except Exception:
+                log.exception("change listener failed for request %s", request.id)
 
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
         approvers = [a for a in request.approvers if a != request.requester_id]
@@ -55,6 +67,7 @@ class SlackNotifier:
         mine = await self._post_dm(
             request.requester_id, views.requester_message(request, self._break_glass())
         )
+        await self._changed(request)
         return messages, mine
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
@@ -75,6 +88,7 @@ class SlackNotifier:
         await asyncio.gather(*updates)
         if event in NOTIFY_REQUESTER:
             await self.tell(request.requester_id, views.update_text(request, event))
+        await self._changed(request)
 
     async def tell(self, user_id: str, text: str) -> None:
         await self._post_dm(user_id, {"text": text})
