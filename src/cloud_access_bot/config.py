@@ -162,6 +162,10 @@ class AccountConfig(_Strict):
         default=None, description="Role assumed for session_credentials grants."
     )
     console_login_url: str | None = None
+    session_cli_credentials: bool = Field(
+        default=False,
+        description="session_credentials mode: also DM CLI credentials (never stored or logged).",
+    )
     max_duration_minutes: int | None = Field(default=None, ge=1)
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     production: bool = False

@@ -110,6 +110,7 @@ class BotRuntime:
                     clients,
                     deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
                     fetch_token=AiohttpTokenFetcher(),
+                    cli_credentials=lambda account: account.session_cli_credentials,
                     clock=clock,
                 ),
             },

@@ -512,8 +512,12 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "
-            f"{escape(request.account_name)} until {iso(request.expires_at)} (IAM may take up to "
-            "2 minutes to apply it)."
+            f"{escape(request.account_name)} until {iso(request.expires_at)}"
+            + (
+                "; your sign-in link is in the message above."
+                if (request.policy_name or "").startswith("session:")
+                else " (IAM may take up to 2 minutes to apply it)."
+            )
         )
     return f"Request `{request.id}`: {status_line(request)}"
 
