@@ -1,6 +1,8 @@
 """InlinePolicyGranter against moto, with the login role in a separate target account.
 
-moto enforces no IAM size quota: these tests check the one the granter enforces itself."""
+moto enforces no IAM size quota: these tests check the one the granter enforces itself. Tests
+of the inline budget turn overflow off (``attached_policy_quota=0``); overflow into managed
+policies is tested in test_overflow.py."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyG
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
-from cloud_access_bot.domain.policy import build_grant_policy, policy_size
+from cloud_access_bot.domain.policy import build_grant_policy, merge_statements, policy_size
 from cloud_access_bot.ports import GrantError
 
 TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
@@ -54,9 +56,9 @@ def granter(clients: AwsClients) -> InlinePolicyGranter:
 
 
 @pytest.fixture
-def clients_clock(clients: AwsClients) -> InlinePolicyGranter:
-    """A granter whose clock reads START (so START's grants count as active)."""
-    return InlinePolicyGranter(clients, PREFIX, clock=lambda: START)
+def inline_only(clients: AwsClients) -> InlinePolicyGranter:
+    """A granter without overflow whose clock reads START (START's grants count as active)."""
+    return InlinePolicyGranter(clients, PREFIX, clock=lambda: START, attached_policy_quota=0)
 
 
 async def make_role(
@@ -211,16 +213,16 @@ def grant_size(role_id: str) -> int:
         not_after=END,
         sid=request().id,
     )
-    return policy_size(compact(document))
+    return policy_size(compact(merge_statements(document)))
 
 
 async def test_grant_refused_when_the_role_has_no_room_left(
-    clients: AwsClients, granter: InlinePolicyGranter
+    clients: AwsClients, inline_only: InlinePolicyGranter
 ) -> None:
     role_id = await make_role(clients, TARGET)
     await put_team_policies(clients, 5_000, 5_000)
     with pytest.raises(GrantError) as refused:
-        await granter.grant(request(), TARGET, START, END)
+        await inline_only.grant(request(), TARGET, START, END)
     assert refused.value.code == "CapacityExceeded"
     assert refused.value.message == (
         "Role Developer in account dev (111111111111) has 240 chars left (IAM allows 10,240); "
@@ -231,16 +233,16 @@ async def test_grant_refused_when_the_role_has_no_room_left(
 
 
 async def test_refusal_says_when_the_earliest_active_grant_ends(
-    clients: AwsClients, clients_clock: InlinePolicyGranter
+    clients: AwsClients, inline_only: InlinePolicyGranter
 ) -> None:
     await make_role(clients, TARGET)
     soon = START + timedelta(minutes=20)
-    await clients_clock.grant(request(id="aaaaaaaaaaa1"), TARGET, START, soon)
-    await clients_clock.grant(request(id="aaaaaaaaaaa2"), TARGET, START, END)
+    await inline_only.grant(request(id="aaaaaaaaaaa1"), TARGET, START, soon)
+    await inline_only.grant(request(id="aaaaaaaaaaa2"), TARGET, START, END)
     used = policy_size((await inline_policies(clients, TARGET))["cloud-access-bot-packed-1"])
     await put_team_policies(clients, 10_240 - used - 100)
     with pytest.raises(GrantError) as refused:
-        await clients_clock.grant(request(), TARGET, START, END)
+        await inline_only.grant(request(), TARGET, START, END)
     assert refused.value.code == "CapacityExceeded"
     assert "has 100 chars left" in refused.value.message
     assert (
@@ -319,7 +321,7 @@ def test_iam_refusals_read_well(code: str, expected: str) -> None:
 
 
 async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws(
-    clients: AwsClients, granter: InlinePolicyGranter
+    clients: AwsClients, inline_only: InlinePolicyGranter
 ) -> None:
     """Every grant either lands or is refused with CapacityExceeded; IAM's quota (which moto
     does not enforce) is never exceeded, and revoking frees room for a refused grant."""
@@ -337,7 +339,7 @@ async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws
         for n in range(1, 61)
     ]
     outcomes = await asyncio.gather(
-        *(granter.grant(r, TARGET, START, END) for r in requests), return_exceptions=True
+        *(inline_only.grant(r, TARGET, START, END) for r in requests), return_exceptions=True
     )
     granted = [r for r, o in zip(requests, outcomes, strict=True) if not isinstance(o, Exception)]
     refused = [o for o in outcomes if isinstance(o, Exception)]
@@ -349,6 +351,6 @@ async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws
 
     later = request(id="0000000000ff", services=typical)
     with pytest.raises(GrantError):
-        await granter.grant(later, TARGET, START, END)
-    assert await granter.revoke(granted[0], TARGET) is True
-    assert (await granter.grant(later, TARGET, START, END)).policy_name in stored
+        await inline_only.grant(later, TARGET, START, END)
+    assert await inline_only.revoke(granted[0], TARGET) is True
+    assert (await inline_only.grant(later, TARGET, START, END)).policy_name in stored

@@ -9,6 +9,13 @@ itself before writing; packing pays the policy envelope once instead of once per
 domain/packing.py). Grants written before packing (``<prefix><request id>``, one per grant) are
 still found and removed.
 
+When the inline budget is full, grants overflow into customer managed policies the bot creates
+under ``/cloud-access-bot/`` and attaches to the role (``<prefix>overflow-<role>-<n>``, 6,144
+chars each; see domain/packing.py), up to the role's attached-policy quota counting the policies
+others attached. A changed overflow policy gets a new default version (the oldest non-default
+one pruned when IAM's five are kept); one left without grants is detached and deleted. Only
+when inline and overflow room are both used up is a grant refused (CapacityExceeded).
+
 Writes are read-modify-write of a shared document, serialised per (account, role) within the
 process by a lock shared by every adapter built on the same AwsClients. Across replicas IAM has
 no conditional write: after writing, the bot re-reads the policy and writes again if another
@@ -23,9 +30,11 @@ request stays APPROVED and the sweeper's recovery tries again.
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -40,7 +49,9 @@ from cloud_access_bot.domain.policy import (
     blocking_findings,
     build_grant_policy,
     lint_policy,
+    merge_statements,
     policy_json,
+    policy_size,
 )
 from cloud_access_bot.ports import GrantError, GrantResult
 
@@ -52,6 +63,13 @@ ROLE_INLINE_POLICY_LIMIT = packing.ROLE_INLINE_LIMIT
 SSO_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 #: Writes of one grant before giving up when another writer keeps replacing the policy.
 WRITE_ATTEMPTS = 3
+#: The path of the bot's overflow policies (the bot's role may write policies only there).
+OVERFLOW_PATH = "/cloud-access-bot/"
+OVERFLOW_DESCRIPTION = "Time-limited grants written by cloud-access-bot; changed only by the bot."
+#: IAM keeps at most this many versions of a managed policy.
+MAX_POLICY_VERSIONS = 5
+
+Document = dict[str, Any]
 
 
 class KeyedLocks:
@@ -143,29 +161,33 @@ async def in_account(
 
 
 async def checked_document(
-    request: AccessRequest, userid: str, start: datetime, end: datetime
+    request: AccessRequest, userid: str, start: datetime, end: datetime, *, merge: bool = False
 ) -> dict[str, Any]:
     """The grant's compact policy document, refused before any write if it cannot be built or
-    parliament finds something of MEDIUM severity or worse in it."""
+    parliament finds something of MEDIUM severity or worse in it. ``merge``: in fewer
+    statements where that grants nothing more (``policy.merge_statements``)."""
     try:
-        document = packing.compact(
-            build_grant_policy(
-                request.services, userid=userid, not_before=start, not_after=end, sid=request.id
-            )
+        built = build_grant_policy(
+            request.services, userid=userid, not_before=start, not_after=end, sid=request.id
         )
     except ValueError as exc:
         reason = f"The policy for this request cannot be built: {exc}"
         raise GrantError(reason, "InvalidGrant") from exc
-    # parliament is CPU work (~1 ms, ~300 ms for its first import): keep it off the loop.
-    blocking = blocking_findings(await asyncio.to_thread(lint_policy, document))
-    if blocking:
-        found = "; ".join(f"{f.title} ({f.severity}): {f.detail}" for f in blocking)
-        raise GrantError(
-            f"The policy for this request was not written because the policy check found: "
-            f"{found}. Ask for narrower actions or resources.",
-            "PolicyLint",
-        )
-    return document
+    merged = merge_statements(built) if merge else built
+    # Merged statements are linted too: should parliament object to one, the grant is written
+    # unmerged (larger, same access) rather than refused.
+    for candidate in [merged] if merged == built else [merged, built]:
+        document = packing.compact(candidate)
+        # parliament is CPU work (~1 ms, ~300 ms for its first import): keep it off the loop.
+        blocking = blocking_findings(await asyncio.to_thread(lint_policy, document))
+        if not blocking:
+            return document
+    found = "; ".join(f"{f.title} ({f.severity}): {f.detail}" for f in blocking)
+    raise GrantError(
+        f"The policy for this request was not written because the policy check found: "
+        f"{found}. Ask for narrower actions or resources.",
+        "PolicyLint",
+    )
 
 
 def capacity_error(
@@ -174,8 +196,11 @@ def capacity_error(
     limit: int,
     ends: Mapping[str, datetime],
     now: datetime,
+    *,
+    note: str = "",
 ) -> GrantError:
-    """CapacityExceeded for people: how much room, how much needed, when room frees up."""
+    """CapacityExceeded for people: how much room, how much needed, when room frees up;
+    ``note`` (a sentence) says why nowhere else had room either."""
     active = sorted(end for end in ends.values() if end > now)
     if active:
         later = (
@@ -187,9 +212,99 @@ def capacity_error(
         later = "No active grant from this bot holds room there: other policies use it up."
     return GrantError(
         f"{subject} has {max(room.left, 0)} chars left (IAM allows {limit:,}); this grant needs "
-        f"{room.needed}. {later}",
+        f"{room.needed}. {note}{later}",
         "CapacityExceeded",
     )
+
+
+def overflow_note(state: RoleState, quota: int, grant_size: int) -> str:
+    """Why the grant fits in no overflow policy either ('' when overflow is off)."""
+    if quota <= 0:
+        return ""
+    if state.attached < quota:
+        return (
+            f"It is too large for an overflow policy too (IAM allows "
+            f"{packing.MANAGED_POLICY_LIMIT:,} chars per managed policy; it needs {grant_size}). "
+        )
+    held = len(state.overflow)
+    by_bot = (
+        f"{held} of them the bot's overflow policies, full" if held else "none of them the bot's"
+    )
+    return f"All {quota} managed policies the role may have attached are in use ({by_bot}). "
+
+
+@dataclass
+class RoleState:
+    """A login role as the bot sees it: its inline policies, the bot's overflow policies
+    attached to it (by number), and how many managed policies are attached in all."""
+
+    inline: dict[str, Document] = field(default_factory=dict)
+    overflow: dict[int, Document] = field(default_factory=dict)
+    attached: int = 0
+
+
+async def policy_document(iam: Any, arn: str) -> Document | None:
+    """A managed policy's default version (None if the policy does not exist)."""
+    try:
+        policy = (await iam.get_policy(PolicyArn=arn))["Policy"]
+        version = await iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    document = version["PolicyVersion"]["Document"]
+    if isinstance(document, str):
+        return dict(json.loads(urllib.parse.unquote(document)))
+    return dict(document)
+
+
+async def put_policy_version(iam: Any, arn: str, document: Mapping[str, Any]) -> None:
+    """``document`` as the policy's new default version, first deleting the oldest non-default
+    version when IAM's five are kept."""
+    versions = (await iam.list_policy_versions(PolicyArn=arn))["Versions"]
+    if len(versions) >= MAX_POLICY_VERSIONS:
+        oldest = min(
+            (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
+        )
+        await iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+    await iam.create_policy_version(
+        PolicyArn=arn, PolicyDocument=policy_json(document), SetAsDefault=True
+    )
+
+
+async def delete_policy(iam: Any, arn: str, role: str) -> None:
+    """Detach the policy from ``role`` and delete it with its non-default versions."""
+    try:
+        await iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+        versions = (await iam.list_policy_versions(PolicyArn=arn))["Versions"]
+        for version in versions:
+            if not version["IsDefaultVersion"]:
+                await iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        await iam.delete_policy(PolicyArn=arn)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+
+
+async def fill_role(
+    granter: InlinePolicyGranter,
+    account: AccountConfig,
+    requests: Iterable[AccessRequest],
+    start: datetime,
+    end: datetime,
+) -> int:
+    """How many of ``requests`` one login role holds at once: they are granted in order until
+    the first CapacityExceeded (the benchmark's ``grants_per_shared_role``)."""
+    held = 0
+    for request in requests:
+        try:
+            await granter.grant(request, account, start, end)
+        except GrantError as exc:
+            if exc.code == "CapacityExceeded":
+                return held
+            raise
+        held += 1
+    raise ValueError(f"the role still had room after {held} grants: pass more requests")
 
 
 class InlinePolicyGranter:
@@ -199,11 +314,16 @@ class InlinePolicyGranter:
         policy_name_prefix: str,
         *,
         clock: Callable[[], datetime] = utcnow,
+        attached_policy_quota: int = packing.ATTACHED_POLICIES_PER_ROLE,
     ) -> None:
+        """``attached_policy_quota``: the managed policies a login role may have attached
+        (IAM's quota, 10 unless raised); the bot's overflow policies use the slots others leave
+        free. 0 turns overflow off: grants then only go inline."""
         self._clients = clients
         self._prefix = policy_name_prefix
         self._clock = clock
         self._locks = locks_for(clients)
+        self._quota = attached_policy_quota
 
     async def grant(
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
@@ -213,23 +333,36 @@ class InlinePolicyGranter:
         async def put(iam: Any) -> GrantResult:
             role_id = await self._login_role_id(iam, role, account)
             document = await checked_document(
-                request, f"{role_id}:{request.requester_email}", start, end
+                request, f"{role_id}:{request.requester_email}", start, end, merge=True
             )
             async with self._locks(account.account_number, "role", role):
                 for _ in range(WRITE_ATTEMPTS):
-                    policies = await self._policies(iam, role)
-                    plan = packing.plan_role_grant(policies, self._prefix, document, request.id)
-                    if not plan.room.fits:
+                    state = await self._state(iam, account, role)
+                    plan = packing.plan_overflow_grant(
+                        state.inline,
+                        state.overflow,
+                        self._prefix,
+                        role,
+                        document,
+                        request.id,
+                        free_slots=self._quota - state.attached,
+                    )
+                    if not plan.fits:
                         raise capacity_error(
                             f"Role {role} in {where(account, request.account_name)}",
                             plan.room,
                             ROLE_INLINE_POLICY_LIMIT,
-                            self._ends(policies, exclude=request.id),
+                            self._ends(state, exclude=request.id),
                             self._clock(),
+                            note=overflow_note(state, self._quota, policy_size(document)),
                         )
-                    for name, written in plan.writes:
-                        await self._write(iam, role, name, written)
-                    if packing.holds_grant(await self._policy(iam, role, plan.target), document):
+                    await self._apply(iam, account, role, plan, state)
+                    if plan.overflow is None:
+                        written = await self._policy(iam, role, plan.target)
+                    else:
+                        arn = self._overflow_arn(account, role, plan.overflow)
+                        written = await policy_document(iam, arn)
+                    if packing.holds_grant(written, document):
                         return GrantResult(policy_name=plan.target, policy_document=document)
             raise GrantError(
                 f"Another writer kept replacing the bot's policy on role {role} in "
@@ -244,10 +377,11 @@ class InlinePolicyGranter:
         return bool(removed)
 
     async def find_grants(self, account: AccountConfig, role: str) -> list[FoundGrant]:
-        """Every grant the bot's policies hold on ``role`` (none if the role is gone)."""
+        """Every grant the bot's policies hold on ``role``, inline and overflow (none if the
+        role is gone)."""
 
         async def read(iam: Any) -> list[FoundGrant]:
-            return self._found(role, await self._policies(iam, role, bot_only=True))
+            return self._found(role, await self._state(iam, account, role))
 
         return await in_account(self._clients, account, role, read)
 
@@ -256,36 +390,90 @@ class InlinePolicyGranter:
     ) -> list[FoundGrant]:
         """Remove these requests' statements from the role; what was removed (idempotent).
 
-        A packed policy left empty is deleted; so is a one-policy-per-grant policy.
+        A packed policy left empty is deleted, so is a one-policy-per-grant policy; an overflow
+        policy left empty is detached and deleted.
         """
 
         async def remove(iam: Any) -> list[FoundGrant]:
             async with self._locks(account.account_number, "role", role):
-                policies = await self._policies(iam, role, bot_only=True)
-                removed = [g for g in self._found(role, policies) if g.request_id in request_ids]
-                for name in {g.policy_name for g in removed}:
-                    kept = policies[name]
-                    for request_id in request_ids:
-                        kept, _ = packing.without_grant(kept, request_id)
-                    single = packing.single_grant_id(name, self._prefix) is not None
-                    empty = single or not packing.statements(kept)
-                    await self._write(iam, role, name, None if empty else kept)
+                state = await self._state(iam, account, role)
+                removed = [g for g in self._found(role, state) if g.request_id in request_ids]
+                inline = packing.role_removals(state.inline, self._prefix, request_ids)
+                for name, document in inline.items():
+                    await self._write(iam, role, name, document)
+                managed = packing.managed_removals(state.overflow, request_ids)
+                for number, document in managed.items():
+                    await self._write_overflow(iam, account, role, number, document, exists=True)
                 return removed
 
         return await in_account(self._clients, account, role, remove)
 
-    def _found(self, role: str, policies: Mapping[str, Mapping[str, Any]]) -> list[FoundGrant]:
+    def _found(self, role: str, state: RoleState) -> list[FoundGrant]:
         found = []
-        for name, document in policies.items():
+        named = {n: d for n, d in state.inline.items() if packing.is_bot_policy(n, self._prefix)}
+        named |= {
+            packing.overflow_name(self._prefix, role, n): d for n, d in state.overflow.items()
+        }
+        for name, document in named.items():
             ends = packing.grant_ends([document])
             single = packing.single_grant_id(name, self._prefix)
             for request_id in sorted(set(ends) | ({single} if single else set())):
                 found.append(FoundGrant(request_id, role, name, ends.get(request_id)))
         return found
 
-    def _ends(self, policies: Mapping[str, Any], exclude: str) -> dict[str, datetime]:
-        bot = [d for n, d in policies.items() if packing.is_bot_policy(n, self._prefix)]
-        return {k: v for k, v in packing.grant_ends(bot).items() if k != exclude}
+    def _ends(self, state: RoleState, exclude: str) -> dict[str, datetime]:
+        bot = [d for n, d in state.inline.items() if packing.is_bot_policy(n, self._prefix)]
+        ends = packing.grant_ends([*bot, *state.overflow.values()])
+        return {k: v for k, v in ends.items() if k != exclude}
+
+    async def _apply(
+        self,
+        iam: Any,
+        account: AccountConfig,
+        role: str,
+        plan: packing.OverflowPlan,
+        state: RoleState,
+    ) -> None:
+        """The plan's writes, the policy receiving the grant first."""
+        first = plan.managed[:1] if plan.overflow is not None else ()
+        for number, document in first:
+            exists = number in state.overflow
+            await self._write_overflow(iam, account, role, number, document, exists=exists)
+        for name, written in plan.inline:
+            await self._write(iam, role, name, written)
+        for number, document in plan.managed[len(first) :]:
+            await self._write_overflow(iam, account, role, number, document, exists=True)
+
+    def _overflow_arn(self, account: AccountConfig, role: str, number: int) -> str:
+        partition = account.iam_role.split(":")[1]
+        name = packing.overflow_name(self._prefix, role, number)
+        return f"arn:{partition}:iam::{account.account_number}:policy{OVERFLOW_PATH}{name}"
+
+    async def _state(self, iam: Any, account: AccountConfig, role: str) -> RoleState:
+        """The role's inline policies and attached overflow policies (empty if it is gone)."""
+        attached: list[dict[str, Any]] = []
+        try:
+            paginator = iam.get_paginator("list_attached_role_policies")
+            async for page in paginator.paginate(RoleName=role):
+                attached.extend(page["AttachedPolicies"])
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return RoleState()
+            raise
+        numbers = [
+            n
+            for p in attached
+            if (n := packing.overflow_number(p["PolicyName"], self._prefix, role)) is not None
+            and p["PolicyArn"] == self._overflow_arn(account, role, n)
+        ]
+        inline, documents = await asyncio.gather(
+            self._policies(iam, role),
+            asyncio.gather(
+                *(policy_document(iam, self._overflow_arn(account, role, n)) for n in numbers)
+            ),
+        )
+        overflow = {n: d for n, d in zip(numbers, documents, strict=True) if d is not None}
+        return RoleState(inline, overflow, len(attached))
 
     async def _login_role_id(self, iam: Any, role: str, account: AccountConfig) -> str:
         """The RoleId of the login role (looked up each time: it changes if the role is
@@ -307,9 +495,7 @@ class InlinePolicyGranter:
             )
         return str(found["RoleId"])
 
-    async def _policies(
-        self, iam: Any, role: str, *, bot_only: bool = False
-    ) -> dict[str, dict[str, Any]]:
+    async def _policies(self, iam: Any, role: str) -> dict[str, dict[str, Any]]:
         """The role's inline policies by name (empty if the role does not exist)."""
         names: list[str] = []
         try:
@@ -319,8 +505,6 @@ class InlinePolicyGranter:
             if error_code(exc) == "NoSuchEntity":
                 return {}
             raise
-        if bot_only:
-            names = [n for n in names if packing.is_bot_policy(n, self._prefix)]
         documents = await asyncio.gather(*(self._policy(iam, role, n) for n in names))
         return {n: d for n, d in zip(names, documents, strict=True) if d is not None}
 
@@ -347,3 +531,36 @@ class InlinePolicyGranter:
         except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
+
+    async def _write_overflow(
+        self,
+        iam: Any,
+        account: AccountConfig,
+        role: str,
+        number: int,
+        document: Mapping[str, Any] | None,
+        *,
+        exists: bool,
+    ) -> None:
+        """Write overflow policy ``number`` (None: detach and delete it); a new one is created
+        and attached to ``role``."""
+        arn = self._overflow_arn(account, role, number)
+        if document is None:
+            await delete_policy(iam, arn, role)
+            return
+        if exists:
+            await put_policy_version(iam, arn, document)
+            return
+        try:
+            await iam.create_policy(
+                PolicyName=packing.overflow_name(self._prefix, role, number),
+                Path=OVERFLOW_PATH,
+                PolicyDocument=policy_json(document),
+                Description=OVERFLOW_DESCRIPTION,
+            )
+        except ClientError as exc:
+            # Left unattached by an interrupted grant: the bot's own, so it is reused.
+            if error_code(exc) != "EntityAlreadyExists":
+                raise
+            await put_policy_version(iam, arn, document)
+        await iam.attach_role_policy(RoleName=role, PolicyArn=arn)

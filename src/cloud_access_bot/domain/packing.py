@@ -9,6 +9,11 @@ is never touched.
 
 Bot policy names on a login role: ``<prefix>packed-<n>`` (packed grants) and, from before
 packing, ``<prefix><request id>`` (one grant each). Anything else belongs to someone else.
+
+When the inline budget is used up, grants overflow into customer managed policies the bot
+creates and attaches to the role, ``<prefix>overflow-<role>-<n>`` (6,144 chars each), as many
+as the role's attached-policy quota leaves free (10 by default, policies attached by others
+included).
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ ROLE_INLINE_LIMIT = 10_240
 #: IAM's quota for one customer managed policy.
 MANAGED_POLICY_LIMIT = 6_144
 
+#: IAM's default quota of managed policies attached to one role (raisable to 20).
+ATTACHED_POLICIES_PER_ROLE = 10
+
 PACKED_INFIX = "packed-"
+OVERFLOW_INFIX = "overflow-"
 _GRANT_SID = re.compile(r"^([0-9a-f]{12})S\d+$")
 
 #: The only statement of a managed policy without grants: IAM refuses a policy without
@@ -76,6 +85,16 @@ def packed_number(name: str, prefix: str) -> int | None:
         return None
     digits = rest.removeprefix(PACKED_INFIX)
     return int(digits) if digits.isdigit() else None
+
+
+def overflow_name(prefix: str, role: str, number: int) -> str:
+    return f"{prefix}{OVERFLOW_INFIX}{role}-{number}"
+
+
+def overflow_number(name: str, prefix: str, role: str) -> int | None:
+    """n for ``<prefix>overflow-<role>-<n>``, else None."""
+    rest = name.removeprefix(f"{prefix}{OVERFLOW_INFIX}{role}-")
+    return int(rest) if rest != name and rest.isdigit() else None
 
 
 def single_grant_id(name: str, prefix: str) -> str | None:
@@ -189,16 +208,8 @@ def plan_role_grant(
     them, else the lowest-numbered packed policy, else a new ``packed-1``. Other policies count
     against the limit and are never changed.
     """
-    cleaned: dict[str, Document | None] = {}
-    holder: str | None = None
-    for name, document in policies.items():
-        if single_grant_id(name, prefix) == request_id:
-            cleaned[name] = None
-        elif packed_number(name, prefix) is not None:
-            kept, removed = without_grant(document, request_id)
-            if removed:
-                cleaned[name] = kept if statements(kept) else None
-                holder = holder or name
+    cleaned = role_removals(policies, prefix, [request_id])
+    holder = next((n for n in cleaned if packed_number(n, prefix) is not None), None)
     after = {**policies, **cleaned}
     used = sum(policy_size(d) for d in after.values() if d is not None)
     numbers = sorted(n for n in (packed_number(p, prefix) for p in policies) if n is not None)
@@ -219,6 +230,106 @@ def plan_role_grant(
     target_write: list[tuple[str, Document | None]] = [(target, written)]
     writes = target_write + removals if first else removals + target_write
     return RolePlan(target=target, writes=tuple(writes), room=room)
+
+
+def role_removals(
+    policies: Mapping[str, Mapping[str, Any]], prefix: str, request_ids: Iterable[str]
+) -> dict[str, Document | None]:
+    """The bot inline policies holding statements of ``request_ids``, without them (None:
+    delete it: emptied, or a one-policy-per-grant policy of one of them)."""
+    wanted = set(request_ids)
+    changed: dict[str, Document | None] = {}
+    for name, document in policies.items():
+        if single_grant_id(name, prefix) in wanted:
+            changed[name] = None
+        elif packed_number(name, prefix) is not None:
+            kept, removed = dict(document), 0
+            for request_id in wanted:
+                kept, count = without_grant(kept, request_id)
+                removed += count
+            if removed:
+                changed[name] = kept if statements(kept) else None
+    return changed
+
+
+def managed_removals(
+    policies: Mapping[int, Mapping[str, Any]], request_ids: Iterable[str]
+) -> dict[int, Document | None]:
+    """The overflow policies (by number) holding statements of ``request_ids``, without them
+    (None: emptied, to be detached and deleted)."""
+    wanted = set(request_ids)
+    changed: dict[int, Document | None] = {}
+    for number, document in policies.items():
+        kept, removed = dict(document), 0
+        for request_id in wanted:
+            kept, count = without_grant(kept, request_id)
+            removed += count
+        if removed:
+            changed[number] = kept if statements(kept) else None
+    return changed
+
+
+@dataclass(frozen=True)
+class OverflowPlan:
+    """How to put one grant on a login role that may overflow into managed policies.
+
+    ``overflow`` is the number of the overflow policy receiving the grant (None: an inline
+    policy). ``inline`` and ``managed`` are the writes to apply, in order (None: delete), the
+    receiving policy's first: the grant lands before its old statements (an extension's, a
+    retry's) are removed from wherever they were. ``room`` is the inline room, for people.
+    """
+
+    fits: bool
+    target: str
+    overflow: int | None
+    inline: tuple[tuple[str, Document | None], ...]
+    managed: tuple[tuple[int, Document | None], ...]
+    room: Room
+
+
+def plan_overflow_grant(
+    inline: Mapping[str, Mapping[str, Any]],
+    overflow: Mapping[int, Mapping[str, Any]],
+    prefix: str,
+    role: str,
+    grant: Mapping[str, Any],
+    request_id: str,
+    *,
+    free_slots: int,
+    limit: int = ROLE_INLINE_LIMIT,
+    managed_limit: int = MANAGED_POLICY_LIMIT,
+) -> OverflowPlan:
+    """Where ``grant`` goes on a role with ``inline`` policies (name → document) and the bot's
+    ``overflow`` policies (number → document), ``free_slots`` managed policies more being
+    attachable. In order: the overflow policy already holding it (in place), the inline
+    policies (see ``plan_role_grant``), the other overflow policies, a new one."""
+    role_plan = plan_role_grant(inline, prefix, grant, request_id, limit)
+    old_managed = managed_removals(overflow, [request_id])
+    holder = min(old_managed, default=None)
+    new = min(set(range(1, len(overflow) + 2)) - set(overflow))
+    candidates: list[int | None] = [holder] if holder is not None else []
+    candidates += [None, *(n for n in sorted(overflow) if n != holder)]
+    candidates += [new] if free_slots > 0 else []
+    for number in candidates:
+        if number is None:
+            if role_plan.room.fits:
+                managed = tuple(old_managed.items())
+                return OverflowPlan(
+                    True, role_plan.target, None, role_plan.writes, managed, role_plan.room
+                )
+            continue
+        written, room = plan_managed_grant(overflow.get(number), grant, managed_limit)
+        if room.fits:
+            others = tuple((n, d) for n, d in old_managed.items() if n != number)
+            return OverflowPlan(
+                True,
+                overflow_name(prefix, role, number),
+                number,
+                tuple(role_removals(inline, prefix, [request_id]).items()),
+                ((number, written), *others),
+                role_plan.room,
+            )
+    return OverflowPlan(False, role_plan.target, None, (), (), role_plan.room)
 
 
 def plan_managed_grant(
