@@ -20,6 +20,7 @@ from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
 from cloud_access_bot.sandbox.aws import SeededAccount, seed_account
 from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot.sandbox.slack_people import ViewHandle
 from cloud_access_bot.sandbox.slack_workspace import Message
 from cloud_access_bot.slack import views
 
@@ -120,6 +121,7 @@ class Sandbox:
         duration: int = 1,
         reason: str = "Investigate a failed export",
         login_role: str = LOGIN_ROLE,
+        more_services: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
@@ -134,7 +136,31 @@ class Sandbox:
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
         await modal.select(views.LOGIN_ROLE_ACTION, login_role)
-        await modal.suggest(views.SERVICE_ACTION, service_query or service)
+        await self._fill_service(modal, service, service_query, actions, resources, arns)
+        for extra in more_services:
+            await modal.click(views.ADD_SERVICE_ACTION)
+            await modal.wait_updated()
+            await self._fill_service(
+                modal,
+                extra["service"],
+                None,
+                extra.get("actions", ()),
+                extra.get("resources", ()),
+                extra.get("arns", ()),
+            )
+        return await modal.submit()
+
+    @staticmethod
+    async def _fill_service(
+        modal: ViewHandle,
+        service: str,
+        query: str | None,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        arns: Sequence[str],
+    ) -> None:
+        """Pick a service, then its actions and resources, as a person would."""
+        await modal.suggest(views.SERVICE_ACTION, query or service)
         await modal.select(views.SERVICE_ACTION, service)
         await modal.wait_updated()
         picked_actions: list[str | dict[str, Any]] = []
@@ -151,7 +177,6 @@ class Sandbox:
             await modal.select_many(views.RESOURCES_ACTION, picked)
         if arns:
             await modal.fill(views.ARNS_ACTION, "\n".join(arns))
-        return await modal.submit()
 
     async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
         """The user's newest stored request (waits until one exists)."""

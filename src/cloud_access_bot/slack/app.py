@@ -24,7 +24,7 @@ from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.ports import StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot.slack import views
-from cloud_access_bot.slack.views import ModalState
+from cloud_access_bot.slack.views import ModalState, ServiceChoice
 
 log = logging.getLogger(__name__)
 
@@ -102,39 +102,69 @@ def _value(values: dict[str, Any], block: str, action: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def read_draft(
+def current_choice(view: dict[str, Any], state: ModalState) -> ServiceChoice | None:
+    """The service being filled in now, as the selects sent it (None if no action is picked)."""
+    if not state.service:
+        return None
+    values = view.get("state", {}).get("values", {})
+    picked = _value(values, views.block_id("actions", state), views.ACTIONS_ACTION)
+    actions = [str(o.get("value")) for o in picked.get("selected_options") or []]
+    chosen = _value(values, views.block_id("resources", state), views.RESOURCES_ACTION)
+    resources = [str(o.get("value")) for o in chosen.get("selected_options") or []]
+    typed = _value(values, views.block_id("arns", state), views.ARNS_ACTION).get("value") or ""
+    arns = [line.strip() for line in str(typed).splitlines() if line.strip()]
+    if not actions:
+        return None
+    return ServiceChoice(state.service, tuple(actions), tuple(resources), tuple(arns))
+
+
+async def read_draft(
     view: dict[str, Any], state: ModalState, user_id: str, suggestions: Suggestions
 ) -> tuple[Draft | None, dict[str, str]]:
-    """The submitted form as a Draft (resources still as option values), or field errors."""
+    """The submitted form as a Draft with ARNs resolved, or the problems keyed by field."""
     values = view.get("state", {}).get("values", {})
-    reason = _value(values, "reason", views.REASON_ACTION).get("value") or ""
-    duration_option = _value(values, "duration", views.DURATION_ACTION).get("selected_option")
-    role_option = _value(values, "login_role", views.LOGIN_ROLE_ACTION).get("selected_option")
-    errors: dict[str, str] = {}
     if not state.account:
         return None, {"account": "Pick an account."}
-    if not state.service:
-        return None, {"service": "Pick a service."}
+    current = current_choice(view, state)
+    choices = [*state.added, *([current] if current else [])]
+    if not choices:
+        field = "actions" if state.service else "service"
+        return None, {field: "Pick a service and at least one action."}
+    errors: dict[str, str] = {}
     try:
-        duration = int((duration_option or {}).get("value", ""))
+        option = _value(values, "duration", views.DURATION_ACTION).get("selected_option") or {}
+        duration = int(option.get("value", ""))
     except ValueError:
         duration = 0
         errors["duration"] = "Pick a duration."
-    actions_state = _value(values, views.block_id("actions", state), views.ACTIONS_ACTION)
-    action_values = [str(o.get("value")) for o in actions_state.get("selected_options") or []]
-    actions = suggestions.decode_actions(action_values)
-    arns_text = _value(values, views.block_id("arns", state), views.ARNS_ACTION).get("value") or ""
-    arns = [line.strip() for line in arns_text.splitlines() if line.strip()]
-    arn_problems = suggestions.check_arns(state.account, state.service, arns)
-    if arn_problems:
-        errors["arns"] = " ".join(arn_problems)[:1900]
+    services: list[ServiceAccess] = []
+    for choice in choices:
+        named = f"{choice.service}: " if len(choices) > 1 else ""
+        problems = suggestions.check_arns(state.account, choice.service, list(choice.arns))
+        if problems:
+            errors["arns"] = (named + " ".join(problems))[:1900]
+        try:
+            found = await suggestions.decode_resources(
+                state.account, choice.service, list(choice.resources)
+            )
+        except ValueError as problem:
+            errors["resources"] = named + str(problem)
+            found = []
+        services.append(
+            ServiceAccess(
+                choice.service,
+                tuple(suggestions.decode_actions(list(choice.actions))),
+                tuple(dict.fromkeys((*found, *choice.arns))),
+            )
+        )
+    role = _value(values, "login_role", views.LOGIN_ROLE_ACTION).get("selected_option") or {}
     draft = Draft(
         requester_id=user_id,
         account_name=state.account,
-        login_role=str((role_option or {}).get("value", "")),
-        reason=reason,
+        login_role=str(role.get("value", "")),
+        reason=str(_value(values, "reason", views.REASON_ACTION).get("value") or ""),
         duration_minutes=duration,
-        services=(ServiceAccess(state.service, tuple(actions), tuple(arns)),),
+        services=tuple(services),
     )
     return draft, errors
 
@@ -211,7 +241,7 @@ def build_app(
         await ack()
         previous = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
         selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
-        state = ModalState(account=previous.account, service=selected.get("value"))
+        state = replace(previous, service=selected.get("value"))
         if state.account and state.service:
             suggestions.warm(state.account, state.service)
         await guarded(user_of(body), update_modal(body, state))
@@ -243,29 +273,40 @@ def build_app(
     async def on_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = user_of(body)
         state = ModalState.from_metadata(view.get("private_metadata"))
-        draft, errors = read_draft(view, state, user_id, suggestions)
-        if draft is not None and not errors:
-            try:
-                resources = await suggestions.decode_resources(
-                    state.account or "",
-                    state.service or "",
-                    [str(r) for r in _selected_resources(view, state)],
-                )
-            except ValueError as problem:
-                errors["resources"] = str(problem)
-            else:
-                access = draft.services[0]
-                chosen = tuple(dict.fromkeys((*resources, *access.resources)))
-                draft = replace(
-                    draft, services=(ServiceAccess(access.service, access.actions, chosen),)
-                )
-                errors.update(service.validate(draft))
+        draft, errors = await read_draft(view, state, user_id, suggestions)
+        if draft is not None:
+            errors = {**service.validate(draft), **errors}
         if errors:
             await ack(response_action="errors", errors=_error_blocks(errors, state, view))
             return
         await ack()
         assert draft is not None
         await guarded(user_id, _submit(client, service, draft))
+
+    @app.action(views.ADD_SERVICE_ACTION)
+    async def on_add_service(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        state = ModalState.from_metadata(view.get("private_metadata"))
+        current = current_choice(view, state)
+        if current is None:
+            note = "Pick at least one action for this service before adding another one."
+            await guarded(user_of(body), _tell(client, user_of(body), note))
+            return
+        grown = ModalState(state.account, None, (*state.added, current))
+        if len(grown.to_metadata()) > views.MAX_METADATA:
+            note = "This request is as large as one form can hold: submit it, then ask again."
+            await guarded(user_of(body), _tell(client, user_of(body), note))
+            return
+        await guarded(user_of(body), update_modal(body, grown))
+
+    @app.action(views.REMOVE_SERVICE_ACTION)
+    async def on_remove_service(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        state = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
+        index = _button_value(body)
+        kept = tuple(c for i, c in enumerate(state.added) if str(i) != index)
+        await guarded(user_of(body), update_modal(body, replace(state, added=kept)))
 
     @app.action(views.APPROVE_ACTION)
     async def on_approve(ack: Any, body: dict[str, Any]) -> None:
@@ -353,12 +394,6 @@ def _button_value(body: dict[str, Any]) -> str:
     actions = body.get("actions") or [{}]
     first = actions[0] if isinstance(actions[0], dict) else {}
     return str(first.get("value") or "")
-
-
-def _selected_resources(view: dict[str, Any], state: ModalState) -> list[str]:
-    values = view.get("state", {}).get("values", {})
-    selected = _value(values, views.block_id("resources", state), views.RESOURCES_ACTION)
-    return [str(o.get("value")) for o in selected.get("selected_options") or []]
 
 
 def _error_blocks(

@@ -29,6 +29,8 @@ ARNS_ACTION = "arns_input"
 REASON_ACTION = "reason_input"
 DURATION_ACTION = "duration_select"
 LOGIN_ROLE_ACTION = "login_role_select"
+ADD_SERVICE_ACTION = "add_service"
+REMOVE_SERVICE_ACTION = "remove_service"
 
 APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
@@ -80,14 +82,48 @@ def duration_label(minutes: int) -> str:
 
 
 @dataclass(frozen=True)
+class ServiceChoice:
+    """One service already added to the request: option values as the selects sent them."""
+
+    service: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    arns: tuple[str, ...] = ()
+
+    def to_list(self) -> list[Any]:
+        return [self.service, list(self.actions), list(self.resources), list(self.arns)]
+
+    @classmethod
+    def from_list(cls, data: Any) -> ServiceChoice | None:
+        if not (isinstance(data, list) and len(data) == 4 and isinstance(data[0], str)):
+            return None
+        parts = [tuple(str(v) for v in part) for part in data[1:] if isinstance(part, list)]
+        if len(parts) != 3:
+            return None
+        return cls(data[0], parts[0], parts[1], parts[2])
+
+
+@dataclass(frozen=True)
 class ModalState:
-    """Where the requester is in the cascade; kept in the view's private_metadata."""
+    """Where the requester is in the cascade; kept in the view's private_metadata.
+
+    ``added`` holds the services already added with "Add another service"; ``service`` is the
+    one being filled in now.
+    """
 
     account: str | None = None
     service: str | None = None
+    added: tuple[ServiceChoice, ...] = ()
 
     def to_metadata(self) -> str:
-        return json.dumps({"account": self.account, "service": self.service})
+        return json.dumps(
+            {
+                "account": self.account,
+                "service": self.service,
+                "added": [choice.to_list() for choice in self.added],
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_metadata(cls, text: str | None) -> ModalState:
@@ -99,18 +135,29 @@ class ModalState:
         if not isinstance(data, dict):
             return cls()
         account, service = data.get("account"), data.get("service")
+        raw = data.get("added")
+        added: list[Any] = raw if isinstance(raw, list) else []
+        choices = tuple(c for c in map(ServiceChoice.from_list, added) if c is not None)
         return cls(
             account=account if isinstance(account, str) else None,
             service=service if isinstance(service, str) else None,
+            added=choices[:MAX_SERVICES],
         )
+
+
+#: Services one request may cover (each adds blocks; Slack allows 100 per modal).
+MAX_SERVICES = 8
+#: Slack's private_metadata limit.
+MAX_METADATA = 3000
 
 
 def block_id(field: str, state: ModalState) -> str:
     """Block ids of dependent inputs carry what they depend on, so Slack resets them."""
+    step = len(state.added)
     if field == "service":
-        return f"service.{state.account}"
+        return f"service.{state.account}.{step}"
     if field in ("actions", "resources", "arns"):
-        return f"{field}.{state.account}.{state.service}"
+        return f"{field}.{state.account}.{state.service}.{step}"
     return field
 
 
@@ -201,10 +248,11 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
                 state,
             )
         )
+        blocks.extend(_added_summary(state))
         blocks.append(
             _input(
                 "service",
-                "AWS service",
+                "Another AWS service" if state.added else "AWS service",
                 {
                     "type": "external_select",
                     "action_id": SERVICE_ACTION,
@@ -217,11 +265,27 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
                     ),
                 },
                 state,
+                optional=bool(state.added),
                 dispatch=True,
             )
         )
     if state.account in config.accounts and state.service:
         blocks.extend(_service_inputs(state))
+        if len(state.added) + 1 < MAX_SERVICES:
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": "add_service",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": ADD_SERVICE_ACTION,
+                            "text": plain("Add another service"),
+                            "value": "add",
+                        }
+                    ],
+                }
+            )
     return {
         "type": "modal",
         "callback_id": REQUEST_CALLBACK,
@@ -231,6 +295,30 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
     }
+
+
+def _added_summary(state: ModalState) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for index, choice in enumerate(state.added):
+        count = len(choice.resources) + len(choice.arns)
+        text = (
+            f"*{escape(choice.service)}*: {', '.join(f'`{escape(a)}`' for a in choice.actions)}"
+            f" on {count} resource{'s' if count != 1 else ''}"
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"added.{index}",
+                "text": {"type": "mrkdwn", "text": truncate(text, 3000)},
+                "accessory": {
+                    "type": "button",
+                    "action_id": REMOVE_SERVICE_ACTION,
+                    "text": plain("Remove"),
+                    "value": str(index),
+                },
+            }
+        )
+    return blocks
 
 
 def _service_inputs(state: ModalState) -> list[dict[str, Any]]:

@@ -1,0 +1,83 @@
+"""The request modal in depth: several services, discovered resources, least-privilege ARNs."""
+
+from __future__ import annotations
+
+from cloud_access_bot.domain.model import Status
+from cloud_access_bot.domain.policy import blocking_findings, lint_policy
+from cloud_access_bot.sandbox.aws import inline_policies
+from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox
+from cloud_access_bot.slack import views
+
+BOB = APPROVERS[0]
+ACCOUNT_ID = "111111111111"
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+async def test_two_services_two_regions_get_exact_arns_per_action(world: Sandbox) -> None:
+    account = world.accounts["development"]
+    bucket = account.buckets[0]
+    (west1, orders), (west2, invoices) = account.tables
+    ack = await world.request(
+        actions=["s3:GetObject"],
+        resources=[bucket],
+        more_services=[
+            {
+                "service": "dynamodb",
+                "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+                "resources": [orders, invoices],
+            }
+        ],
+    )
+    assert ack.get("response_action") != "errors", ack
+    request = await world.latest_request()
+    assert [s.service for s in request.services] == ["s3", "dynamodb"]
+    dm = await world.approval_dm(BOB, request.id)
+    assert "*s3*" in dm.flat_text and "*dynamodb*" in dm.flat_text
+
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+    active = await world.wait_for_status(request.id, Status.ACTIVE)
+
+    document = (await inline_policies(world.clients, account))[active.policy_name or ""]
+    granted: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        condition = statement["Condition"]
+        assert condition["StringEqualsIgnoreCase"]["aws:userid"].endswith(":alice@example.com")
+        assert set(condition) == {"StringEqualsIgnoreCase", "DateGreaterThan", "DateLessThan"}
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
+    table = f"arn:aws:dynamodb:{{}}:{ACCOUNT_ID}:table/{{}}"
+    tables = {table.format(west1, orders), table.format(west2, invoices)}
+    indexes = {f"{t}/index/*" for t in tables}
+    assert f"arn:aws:s3:::{bucket}/*" in granted["s3:GetObject"]
+    assert tables <= granted["dynamodb:GetItem"]
+    assert tables | indexes <= granted["dynamodb:Query"]
+    everything = set().union(*granted.values())
+    assert everything <= {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} | tables | indexes
+    assert not blocking_findings(lint_policy(document))
+
+
+async def test_bad_arns_and_unknown_services_are_named_inline(world: Sandbox) -> None:
+    foreign = "arn:aws:dynamodb:eu-west-1:999999999999:table/orders"
+    malformed = "arn:aws:dynamodb:eu-west-1"
+    ack = await world.request(
+        service="dynamodb", actions=["dynamodb:GetItem"], arns=[foreign, malformed]
+    )
+    assert ack["response_action"] == "errors"
+    message = " ".join(ack["errors"].values())
+    assert "999999999999" in message and "not an ARN" in message
+    assert await world.runtime.store.for_user(REQUESTER) == []
+
+    modal = world.emulator.modal(REQUESTER)
+    assert modal is not None
+    suggestions = await modal.suggest(views.SERVICE_ACTION, "no-such-service-xyz")
+    assert suggestions.get("options") == []
+
+
+async def test_submitting_without_actions_is_refused(world: Sandbox) -> None:
+    ack = await world.request(actions=[], resources=[world.accounts["development"].buckets[0]])
+    assert ack["response_action"] == "errors"
+    assert "action" in " ".join(ack["errors"].values())
+    assert await world.runtime.store.for_user(REQUESTER) == []
