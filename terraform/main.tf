@@ -23,6 +23,7 @@ locals {
     by_user    = { hash_key = "user_pk", range_key = "user_sk" }
     by_account = { hash_key = "account_pk", range_key = "account_sk" }
     by_due     = { hash_key = "due_pk", range_key = "due_sk" }
+    by_month   = { hash_key = "month_pk", range_key = "month_sk" }
   }
 
   # Module-owned variables come last so var.environment cannot redirect the config source.
