@@ -15,14 +15,18 @@ from cloud_access_bot.domain.packing import (
     holds_grant,
     is_bot_policy,
     managed_document,
+    one_policy_each,
+    overflow_name,
+    overflow_number,
     plan_managed_grant,
+    plan_overflow_grant,
     plan_role_grant,
     single_grant_id,
     statements,
     with_grant,
     without_grant,
 )
-from cloud_access_bot.domain.policy import build_grant_policy, policy_size
+from cloud_access_bot.domain.policy import build_grant_policy, merge_statements, policy_size
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 PREFIX = "cloud-access-bot-"
@@ -122,18 +126,12 @@ def one_policy(number: int) -> dict[str, Any]:
     )
 
 
-def concurrent_grants(limit: int, one_policy_each: bool) -> int:
-    """How many typical grants fit in ``limit`` chars, sized by IAM's own rule."""
-    if one_policy_each:
-        sizes = [policy_size(one_policy(n)) for n in range(1, 100)]
-        total, count = 0, 0
-        while total + sizes[count] <= limit:
-            total += sizes[count]
-            count += 1
-        return count
+def concurrent_grants(limit: int, merged: bool = False) -> int:
+    """How many typical grants one packed policy of ``limit`` chars holds."""
     document: dict[str, Any] | None = None
     for n in range(1, 100):
-        written, room = plan_managed_grant(document, grant(n), limit)
+        typical = compact(merge_statements(grant(n))) if merged else grant(n)
+        written, room = plan_managed_grant(document, typical, limit)
         if not room.fits:
             return n - 1
         document = written
@@ -141,16 +139,24 @@ def concurrent_grants(limit: int, one_policy_each: bool) -> int:
 
 
 def test_packing_holds_more_grants_per_shared_role_than_one_policy_per_grant() -> None:
-    single = concurrent_grants(ROLE_INLINE_LIMIT, one_policy_each=True)
-    packed = concurrent_grants(ROLE_INLINE_LIMIT, one_policy_each=False)
+    single = one_policy_each(one_policy(n) for n in range(1, 100))
+    packed = concurrent_grants(ROLE_INLINE_LIMIT)
+    merged = concurrent_grants(ROLE_INLINE_LIMIT, merged=True)
     # A typical grant is 732 chars alone; packed it adds 692 (the 39-char envelope and 2 chars
-    # of list brackets are paid once). Its two statements each repeat a 203-char condition.
+    # of list brackets are paid once). Its two statements each repeat a 203-char condition:
+    # merged into one statement it adds 411.
     assert (policy_size(one_policy(1)), policy_size(grant(1))) == (732, 730)
-    assert (single, packed) == (13, 14)
+    assert (single, packed, merged) == (13, 14, 24)
+    assert concurrent_grants(6_144, merged=True) == 14
+
+
+def test_one_policy_each_counts_until_the_next_would_not_fit() -> None:
+    assert one_policy_each([one_policy(1)] * 14, limit=13 * 732) == 13
+    assert one_policy_each([one_policy(1)] * 14, limit=13 * 732 - 1) == 12
 
 
 def test_a_full_plan_reports_room_and_need() -> None:
-    assert concurrent_grants(6_144, one_policy_each=False) == 8
+    assert concurrent_grants(6_144) == 8
     document: dict[str, Any] | None = None
     for n in range(1, 9):
         document, _ = plan_managed_grant(document, grant(n))
@@ -158,3 +164,64 @@ def test_a_full_plan_reports_room_and_need() -> None:
     _, room = plan_managed_grant(document, grant(9))
     assert (room.needed, room.left) == (692, 6_144 - policy_size(document))
     assert not room.fits
+
+
+def test_overflow_names_belong_to_one_role() -> None:
+    name = overflow_name(PREFIX, "Dev", 3)
+    assert name == "cloud-access-bot-overflow-Dev-3"
+    assert overflow_number(name, PREFIX, "Dev") == 3
+    assert overflow_number(name, PREFIX, "Ops") is None
+    assert overflow_number("cloud-access-bot-overflow-Dev-x", PREFIX, "Dev") is None
+
+
+def full_inline() -> dict[str, Any]:
+    """Inline policies with no room left for a typical grant."""
+    return {"team": {"Version": "2012-10-17", "Statement": [{"Sid": "x" * 10_000}]}}
+
+
+def test_overflow_plan_prefers_inline_then_existing_then_new_policies() -> None:
+    inline = {"cloud-access-bot-packed-1": grant(1)}
+    plan = plan_overflow_grant(inline, {}, PREFIX, "Dev", grant(2), f"{2:012x}", free_slots=1)
+    assert (plan.fits, plan.target, plan.overflow, plan.managed) == (
+        True,
+        "cloud-access-bot-packed-1",
+        None,
+        (),
+    )
+
+    existing = {2: grant(1)}
+    plan = plan_overflow_grant(
+        full_inline(), existing, PREFIX, "Dev", grant(2), f"{2:012x}", free_slots=1
+    )
+    assert (plan.target, plan.overflow, plan.inline) == ("cloud-access-bot-overflow-Dev-2", 2, ())
+    assert plan.managed == ((2, with_grant(grant(1), grant(2))),)
+
+    full = {2: grant(1)}
+    plan = plan_overflow_grant(
+        full_inline(), full, PREFIX, "Dev", grant(2), f"{2:012x}", free_slots=1, managed_limit=800
+    )
+    assert (plan.target, plan.managed) == ("cloud-access-bot-overflow-Dev-1", ((1, grant(2)),))
+
+    plan = plan_overflow_grant(
+        full_inline(), full, PREFIX, "Dev", grant(2), f"{2:012x}", free_slots=0, managed_limit=800
+    )
+    assert not plan.fits and not plan.room.fits and plan.managed == plan.inline == ()
+
+
+def test_overflow_plan_rewrites_a_grant_where_it_is_and_removes_it_elsewhere() -> None:
+    request_id = f"{2:012x}"
+    inline = {"cloud-access-bot-packed-1": grant(1), "cloud-access-bot-000000000002": grant(2)}
+    overflow = {1: with_grant(grant(3), grant(2)), 2: grant(4)}
+    extended = grant(2, minutes=90)
+    plan = plan_overflow_grant(inline, overflow, PREFIX, "Dev", extended, request_id, free_slots=3)
+    assert (plan.target, plan.overflow) == ("cloud-access-bot-overflow-Dev-1", 1)
+    assert plan.managed == ((1, with_grant(grant(3), extended)),)
+    assert plan.inline == (("cloud-access-bot-000000000002", None),)
+
+    # Moved inline (the holder is too small now): removed from the overflow policy after.
+    plan = plan_overflow_grant(
+        {}, {1: grant(2)}, PREFIX, "Dev", extended, request_id, free_slots=0, managed_limit=500
+    )
+    assert plan.target == "cloud-access-bot-packed-1"
+    assert [name for name, _ in plan.inline] == ["cloud-access-bot-packed-1"]
+    assert plan.managed == ((1, None),)
