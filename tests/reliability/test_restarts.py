@@ -57,6 +57,7 @@ async def test_crash_after_submit_before_dms_times_out_and_tells_the_requester(
     await told(world, REQUESTER, request.id)
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     strict=True, reason="a request stored but never announced is not announced after restart"
 )

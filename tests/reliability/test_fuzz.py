@@ -1,0 +1,229 @@
+"""Malformed and hostile payloads through real Socket Mode: the bot acks every one in time,
+keeps working, stores nothing inconsistent and never echoes mentions unescaped.
+
+Hypothesis generates the payloads (mutations of real ones: keys dropped, values replaced by
+other JSON, huge or odd unicode strings, mentions, forged ids and metadata); they are then all
+delivered to one running bot, which must still serve a normal request afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reliability_kit import BOB, FIGURES, full_flow, submit
+
+from cloud_access_bot.sandbox.scenario import OUTSIDER, REQUESTER, Sandbox
+from cloud_access_bot.sandbox.slack_emulator import AckTimeout
+from cloud_access_bot.sandbox.slack_people import (
+    action_json,
+    find_element,
+    message_action_payload,
+    view_submission_payload,
+)
+from cloud_access_bot.slack import views
+
+EXAMPLES = 30
+#: Findings, see docs/reliability.md: payloads no listener matches (a mutated ``command``,
+#: ``type`` or ``action_id``) get Bolt's 404 and a listener failing right after ack() has its ack
+#: erased by Bolt (500): neither is acked, so Slack shows the person an error and retries.
+unacked_finding = pytest.mark.xfail(reason="Bolt sends no ack for a 404/500 result", strict=False)
+MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")
+hostile_text = st.one_of(
+    st.text(max_size=50),
+    st.sampled_from(MENTIONS).map(lambda m: f"why: {m} please"),
+    st.text(min_size=1, max_size=3).map(lambda t: t * 5000),
+    st.sampled_from(["0" * 12, "../../etc", "abcdef012345", '{"account":"production"}', "\x00"]),
+)
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | hostile_text,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path inside a JSON value."""
+    found = []
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return found
+    for key, child in items:
+        found.append((*prefix, key))
+        found.extend(paths(child, (*prefix, key)))
+    return found
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with a few keys dropped or replaced by hostile JSON."""
+    payload = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 4))):
+        candidates = paths(payload)
+        if not candidates:
+            break
+        path = draw(st.sampled_from(candidates))
+        parent = payload
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(json_value)
+    return payload
+
+
+def generate(strategy: st.SearchStrategy[Any]) -> list[Any]:
+    """EXAMPLES values drawn by hypothesis (explicit examples of the worst cases first)."""
+    drawn: list[Any] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(value: Any) -> None:
+        drawn.append(value)
+
+    collect()
+    return drawn
+
+
+async def deliver_all(world: Sandbox, kind: str, payloads: list[dict[str, Any]]) -> list[str]:
+    """Send each payload; the envelopes that were never acked."""
+    unacked = []
+    for payload in payloads:
+        FIGURES.fuzzed += 1
+        try:
+            await world.emulator.send_envelope(kind, payload, timeout=3.5)
+        except AckTimeout:
+            unacked.append(
+                json.dumps(
+                    {
+                        k: v
+                        for k, v in payload.items()
+                        if k
+                        in ("command", "text", "type", "user_id", "trigger_id", "actions", "view")
+                    }
+                )[:400]
+            )
+    return unacked
+
+
+def mentions_posted(world: Sandbox) -> list[str]:
+    """Posted texts and blocks that contain a raw broadcast mention."""
+    posted = []
+    for call in world.emulator.calls:
+        if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            text = json.dumps({k: call.args.get(k) for k in ("text", "blocks")})
+            if any(m in text for m in ("<!channel>", "<!here>", "<!everyone>")):
+                posted.append(text[:300])
+    return posted
+
+
+@pytest.mark.slow
+@unacked_finding
+async def test_fuzzed_slash_commands(world: Sandbox) -> None:
+    await world.emulator.slash_command(REQUESTER, "/request", "help")
+    base = world.emulator.envelopes[-1]["payload"]
+    payloads = generate(mutated(base)) + generate(
+        st.builds(lambda text: {**base, "text": text}, hostile_text)
+    )
+    assert await deliver_all(world, "slash_commands", payloads) == []
+    assert mentions_posted(world) == []
+    await full_flow(world)
+
+
+@pytest.mark.slow
+@unacked_finding
+async def test_fuzzed_button_clicks(world: Sandbox) -> None:
+    request_id = await submit(world, reason="urgent <!channel> look")
+    dm = await world.approval_dm(BOB, request_id)
+    block, element = find_element(dm.blocks, views.APPROVE_ACTION)
+    base = message_action_payload(
+        world.emulator.workspace,
+        OUTSIDER,
+        dm,
+        action_json(block, element),
+        trigger_id=world.emulator.workspace.issue_trigger(OUTSIDER),
+        response_url=world.emulator.response_url(OUTSIDER, dm.channel, dm.ts),
+    )
+    forged = st.builds(
+        lambda action_id, value, user: {
+            **base,
+            "user": {"id": user},
+            "actions": [{**base["actions"][0], "action_id": action_id, "value": value}],
+        },
+        st.sampled_from(
+            [views.APPROVE_ACTION, views.DENY_ACTION, views.CANCEL_ACTION, views.REVOKE_ACTION]
+        ),
+        hostile_text,
+        st.sampled_from([OUTSIDER, "", "U0NOBODY"]),
+    )
+    payloads = generate(mutated(base)) + generate(forged)
+    assert await deliver_all(world, "interactive", payloads) == []
+    assert mentions_posted(world) == []
+    assert (await world.runtime.store.get(request_id)).status.value == "PENDING"  # type: ignore[union-attr]
+    await full_flow(world)
+
+
+@pytest.mark.slow
+@unacked_finding
+async def test_fuzzed_modal_submissions_and_suggestions(world: Sandbox) -> None:
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.fill(views.REASON_ACTION, "<!channel> now")
+    await modal.select(views.ACCOUNT_ACTION, "development")
+    await modal.wait_updated()
+    submission = view_submission_payload(
+        world.emulator.workspace, modal.view, world.emulator.workspace.issue_trigger(REQUESTER)
+    )
+    suggestion = {
+        **submission,
+        "type": "block_suggestion",
+        "action_id": views.RESOURCES_ACTION,
+        "block_id": "x",
+        "value": "",
+    }
+    metadata = st.one_of(
+        hostile_text,
+        st.builds(
+            lambda a, s: json.dumps({"account": a, "service": s}),
+            st.sampled_from(["production", "nope", "", "../x"]),
+            st.sampled_from(["s3", "iam", "", "<!channel>"]),
+        ),
+    )
+
+    def with_metadata(payload: dict[str, Any], action: str) -> Any:
+        return st.builds(
+            lambda meta, value: {
+                **payload,
+                "action_id": action,
+                "value": value,
+                "view": {**payload["view"], "private_metadata": meta},
+            },
+            metadata,
+            hostile_text,
+        )
+
+    submissions = generate(mutated(submission)) + generate(with_metadata(submission, ""))
+    suggestions = generate(mutated(suggestion))
+    for action in (views.SERVICE_ACTION, views.ACTIONS_ACTION, views.RESOURCES_ACTION):
+        suggestions += generate(with_metadata(suggestion, action))
+
+    unacked = await deliver_all(world, "interactive", submissions + suggestions)
+
+    assert unacked == []
+    assert mentions_posted(world) == []
+    await full_flow(world)
