@@ -21,7 +21,7 @@ from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyG
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
-from cloud_access_bot.domain.policy import build_grant_policy, merge_statements, policy_size
+from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 
 TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
@@ -213,7 +213,7 @@ def grant_size(role_id: str) -> int:
         not_after=END,
         sid=request().id,
     )
-    return policy_size(compact(merge_statements(document)))
+    return policy_size(compact(document))
 
 
 async def test_grant_refused_when_the_role_has_no_room_left(
@@ -249,6 +249,18 @@ async def test_refusal_says_when_the_earliest_active_grant_ends(
         "2 active grants from this bot hold room there; the earliest ends at "
         "2025-03-04T10:20:00Z" in refused.value.message
     )
+
+
+async def test_merged_grant_is_one_statement_granting_the_same_access(
+    clients: AwsClients,
+) -> None:
+    await make_role(clients, TARGET)
+    merging = InlinePolicyGranter(clients, PREFIX, merge=True)
+    result = await merging.grant(request(), TARGET, START, END)
+    [statement] = result.policy_document["Statement"]
+    assert statement["Action"] == ["s3:GetObject", "s3:ListBucket"]
+    assert statement["Resource"] == ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]
+    assert await inline_policies(clients, TARGET) == {result.policy_name: result.policy_document}
 
 
 async def test_grant_fits_up_to_the_last_char(

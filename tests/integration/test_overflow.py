@@ -74,7 +74,7 @@ async def clients(aws: str) -> AsyncIterator[AwsClients]:
 
 @pytest.fixture
 def granter(clients: AwsClients) -> InlinePolicyGranter:
-    return InlinePolicyGranter(clients, PREFIX, clock=lambda: START)
+    return InlinePolicyGranter(clients, PREFIX, clock=lambda: START, merge=True)
 
 
 def request(number: int, **changes: Any) -> AccessRequest:
@@ -149,16 +149,18 @@ def one_inline_policy_each(count: int) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize(("merge", "expected"), [(False, 94), (True, 164)])
 async def test_a_shared_role_holds_over_five_times_the_grants_of_one_policy_per_grant(
-    clients: AwsClients, granter: InlinePolicyGranter
+    clients: AwsClients, merge: bool, expected: int
 ) -> None:
+    granter = InlinePolicyGranter(clients, PREFIX, merge=merge)
     held = await fill_role(granter, TARGET, requests(300), START, END)
     baseline = one_policy_each(one_inline_policy_each(100))
 
     inline = await inline_policies(clients)
     overflow = await overflow_policies(clients)
     assert baseline == 13
-    assert held == 164 and held >= 5 * baseline
+    assert held == expected and held >= 5 * baseline
     assert sum(policy_size(d) for d in inline.values()) <= ROLE_INLINE_POLICY_LIMIT
     assert len(overflow) == ATTACHED_POLICIES_PER_ROLE
     assert all(policy_size(d) <= MANAGED_POLICY_LIMIT for d in overflow.values())
@@ -234,7 +236,7 @@ async def test_many_changes_keep_at_most_five_versions(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
     inline_room = await fill_role(
-        InlinePolicyGranter(clients, PREFIX, attached_policy_quota=0),
+        InlinePolicyGranter(clients, PREFIX, attached_policy_quota=0, merge=True),
         TARGET,
         requests(100),
         START,
