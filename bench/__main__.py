@@ -1,0 +1,30 @@
+"""``python -m bench [--smoke] [--output PATH]``: run the benchmark, print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from bench.aws_server import moto_process
+from bench.runner import FULL, SMOKE, run
+
+DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="every metric at a tiny scale")
+    parser.add_argument("--output", type=Path, default=None, help=f"default {DEFAULT_OUTPUT}")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    output = args.output or (None if args.smoke else DEFAULT_OUTPUT)
+    mode, scale = ("smoke", SMOKE) if args.smoke else ("full", FULL)
+    with moto_process() as endpoint:
+        asyncio.run(run(scale, endpoint, output, mode))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

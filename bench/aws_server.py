@@ -1,0 +1,55 @@
+"""moto's server for the benchmark, in its own process, and a reset between groups of metrics.
+
+In production AWS runs elsewhere; moto's ``ThreadedMotoServer`` in the bot's own process would
+compete with the bot for the GIL and make every figure about the bot look worse than it is. So
+the benchmark starts moto (``start_moto``, as the demo does) in a child process. The smoke test
+passes the endpoint of the test session's moto instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.queues import Queue
+from typing import Any
+
+import aiohttp
+
+from cloud_access_bot.sandbox.aws import start_moto
+from cloud_access_bot.sandbox.demo import _use_local_aws
+
+START_TIMEOUT_S = 60
+
+
+def _serve(endpoints: Queue[Any]) -> None:
+    """The child: run moto until terminated."""
+    _server, endpoint = start_moto()
+    endpoints.put(endpoint)
+    threading.Event().wait()
+
+
+@contextmanager
+def moto_process() -> Iterator[str]:
+    """moto in a child process; yields its endpoint with this process's AWS env pointed at it."""
+    context = multiprocessing.get_context("spawn")
+    endpoints: Queue[Any] = context.Queue()
+    child = context.Process(target=_serve, args=(endpoints,), name="moto", daemon=True)
+    child.start()
+    try:
+        endpoint = str(endpoints.get(timeout=START_TIMEOUT_S))
+        _use_local_aws(endpoint)
+        yield endpoint
+    finally:
+        child.terminate()
+        child.join(10)
+
+
+async def reset_moto(endpoint: str) -> None:
+    """Empty every moto backend, so each group of metrics starts from a clean AWS."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{endpoint}/moto-api/reset") as response,
+    ):
+        response.raise_for_status()

@@ -1,0 +1,162 @@
+"""Runs every group of metrics in turn, each on a freshly reset moto, and reports them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import discovery, grants, process, slack_load, sweep
+from bench.aws_server import reset_moto
+from bench.discovery import DiscoveryScale
+from bench.report import Metric, table, write_results
+from bench.world import bench_world
+
+
+@dataclass(frozen=True)
+class Scale:
+    users: int  # simulated people doing the whole flow
+    concurrency: int  # flows in progress at once
+    roles: int  # extra login roles per account the users spread over
+    option_rounds: int
+    sequential_approvals: int
+    concurrent_approvals: int
+    discovery: DiscoveryScale
+    baseline_accounts: int  # accounts the sequential discovery runs over (scaled up)
+    overflow: bool  # whether the shared-role fill may use the overflow managed policies
+    sweep_active: int
+    sweep_active_small: int
+    sweep_expired: int
+    revocation_grants: int
+    sweep_interval_s: int
+    starts: int
+
+
+FULL = Scale(
+    users=200,
+    concurrency=20,
+    roles=20,
+    option_rounds=10,
+    sequential_approvals=20,
+    concurrent_approvals=100,
+    discovery=DiscoveryScale(accounts=20, regions=4, call_delay=0.1),
+    baseline_accounts=2,
+    overflow=True,
+    sweep_active=10_000,
+    sweep_active_small=1_000,
+    sweep_expired=100,
+    revocation_grants=60,
+    sweep_interval_s=sweep.DEFAULT_SWEEP_INTERVAL_S,
+    starts=3,
+)
+
+SMOKE = Scale(
+    users=3,
+    concurrency=3,
+    roles=2,
+    option_rounds=1,
+    sequential_approvals=2,
+    concurrent_approvals=3,
+    discovery=DiscoveryScale(accounts=2, regions=1, call_delay=0.01),
+    baseline_accounts=1,
+    overflow=False,
+    sweep_active=100,
+    sweep_active_small=50,
+    sweep_expired=10,
+    revocation_grants=4,
+    sweep_interval_s=1,
+    starts=1,
+)
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+async def slack_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    people = scale.users + scale.sequential_approvals + scale.concurrent_approvals
+    async with bench_world(users=people, roles=scale.roles) as (world, users, roles):
+        run = await slack_load.load(world, users[: scale.users], roles, scale.concurrency)
+        options_ms = await slack_load.options_latencies(world, users[0], scale.option_rounds)
+        facts["envelopes"] = dict(run.envelopes)
+        facts["load_seconds"] = round(run.seconds, 1)
+        metrics = slack_load.load_metrics(run, options_ms)
+        metrics += await grants.measure_in_world(
+            world,
+            users[scale.users :],
+            roles,
+            sequential=scale.sequential_approvals,
+            concurrent=scale.concurrent_approvals,
+        )
+        facts["slack_problems"] = list(world.emulator.problems)
+    return metrics
+
+
+async def shared_role_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    return await grants.measure_shared_role("cloud-access-bot-", overflow=scale.overflow)
+
+
+async def discovery_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    metrics, units = await discovery.measure(scale.discovery, scale.baseline_accounts)
+    facts["discovery_units"] = units
+    return metrics
+
+
+async def sweep_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    async with bench_world(users=0, roles=scale.roles, start=False) as (world, _, roles):
+        big = await sweep.one_sweep_ms(world, roles, scale.sweep_active, scale.sweep_expired)
+        small = await sweep.one_sweep_ms(
+            world, roles, scale.sweep_active_small, scale.sweep_expired
+        )
+    return sweep.sweep_metrics(
+        big, small, scale.sweep_active, scale.sweep_active_small, scale.sweep_expired
+    )
+
+
+async def revocation_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    interval = scale.sweep_interval_s
+    async with bench_world(
+        users=0, roles=scale.roles, start=False, sweep_interval_seconds=interval
+    ) as (world, _, roles):
+        lags = await sweep.revocation_lags(world, roles, scale.revocation_grants, interval)
+    facts["sweep_interval_s"] = interval
+    return [sweep.revocation_metric(lags)]
+
+
+Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
+GROUPS: dict[str, Group] = {
+    "slack": slack_group,
+    "shared_role": shared_role_group,
+    "discovery": discovery_group,
+    "sweep": sweep_group,
+    "revocation": revocation_group,
+}
+
+
+async def run(
+    scale: Scale, endpoint: str, output: Path | None, mode: str
+) -> tuple[list[Metric], dict[str, Any]]:
+    """Every group on a reset moto; prints the table and writes ``output`` (if given)."""
+    progress = Progress()
+    metrics: list[Metric] = []
+    facts: dict[str, Any] = {"mode": mode, "scale": asdict(scale)}
+    for name, group in GROUPS.items():
+        await reset_moto(endpoint)
+        progress.say(f"{name}…")
+        metrics += await group(scale, facts)
+    await reset_moto(endpoint)
+    progress.say("process…")
+    metrics += await process.measure(endpoint, scale.starts)
+    facts["seconds"] = round(time.monotonic() - progress.started, 1)
+    progress.say("done")
+    print(table(metrics))
+    if output is not None:
+        write_results(output, metrics, {"_run": facts})
+    return metrics, facts

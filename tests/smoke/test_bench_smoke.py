@@ -1,0 +1,49 @@
+"""A tiny run of the benchmark (``python -m bench --smoke``), so the suite cannot rot unseen.
+
+It checks that every metric the README publishes is produced with a number; it asserts no
+timing: figures on a shared CI machine mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+# bench/ sits at the repository root, outside the installed package; pytest does not put the
+# root on sys.path unless pyproject's [tool.pytest.ini_options] says pythonpath = ["."].
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.runner import SMOKE, run
+
+METRICS = (
+    "ack_latency_p50_ms",
+    "ack_latency_p99_ms",
+    "options_latency_p99_ms",
+    "discovery_cold_s",
+    "approve_to_active_p50_ms",
+    "grants_per_second",
+    "grants_per_shared_role",
+    "sweep_ms_10k_active_100_expired",
+    "revocation_lag_p99_s",
+    "rss_mb_idle",
+    "startup_s",
+)
+WITH_BASELINE = ("discovery_cold_s", "grants_per_shared_role")
+
+
+async def test_smoke_run_writes_every_metric_with_a_number(aws: str, tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+
+    await run(SMOKE, aws, output, "smoke")
+
+    results = json.loads(output.read_text())
+    for name in METRICS:
+        entry = results[name]
+        assert isinstance(entry["value"], int | float) and math.isfinite(entry["value"]), name
+        assert isinstance(entry["unit"], str) and entry["unit"], name
+        has_baseline = isinstance(entry["baseline"], int | float)
+        assert has_baseline if name in WITH_BASELINE else entry["baseline"] is None, name
+    assert results["_machine"]["nproc"] >= 1
+    assert results["_run"]["mode"] == "smoke"
