@@ -103,7 +103,7 @@ class BotRuntime:
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
-                    clients, config_now.policy_name_prefix, clock=clock
+                    clients, config_now.policy_name_prefix, clock=clock, merge=True
                 ),
                 AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock),
                 AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cloud_access_bot import runtime as runtime_module
+from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.sandbox.aws import inline_policies
@@ -166,14 +167,10 @@ async def test_preset_prefills_the_request_and_grants_its_actions(preset_world: 
     await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
     active = await world.wait_for_status(request.id, Status.ACTIVE)
     document = (await inline_policies(world.clients, account))[active.policy_name or ""]
-    granted = {}
-    for statement in document["Statement"]:
-        actions = statement["Action"]
-        for action in [actions] if isinstance(actions, str) else actions:
-            granted[action] = statement["Resource"]
-    assert {k: v if isinstance(v, str) else v[0] for k, v in granted.items()} == {
-        "s3:GetObject": f"arn:aws:s3:::{account.buckets[0]}/*",
-        "s3:ListBucket": f"arn:aws:s3:::{account.buckets[0]}",
+    granted = {(a, r) for s in policy_statements(document) for a in s.actions for r in s.resources}
+    assert granted == {
+        ("s3:GetObject", f"arn:aws:s3:::{account.buckets[0]}/*"),
+        ("s3:ListBucket", f"arn:aws:s3:::{account.buckets[0]}"),
     }
 
 

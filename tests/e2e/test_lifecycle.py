@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.sandbox.aws import inline_policies
 from cloud_access_bot.sandbox.scenario import (
@@ -17,11 +18,6 @@ from cloud_access_bot.sandbox.scenario import (
 from cloud_access_bot.slack import views
 
 BOB, CAROL = APPROVERS
-
-
-def as_list(value: str | list[str]) -> list[str]:
-    """IAM allows a single action or resource as a plain string."""
-    return [value] if isinstance(value, str) else value
 
 
 async def submit_and_wait_pending(world: Sandbox, **kwargs: object) -> str:
@@ -50,21 +46,19 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
     async with world.clients.assumed("iam", account.bot_role_arn) as iam:
         role_id = (await iam.get_role(RoleName=LOGIN_ROLE))["Role"]["RoleId"]
     assert active.starts_at and active.expires_at
-    granted: dict[str, set[str]] = {}
     for statement in document["Statement"]:
         assert statement["Condition"] == {
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(active.starts_at)},
             "DateLessThan": {"aws:CurrentTime": iso(active.expires_at)},
         }
-        for action in as_list(statement["Action"]):
-            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
-    # Each action reaches exactly the ARN form it applies to: objects for GetObject, the
-    # bucket for ListBucket (a statement may list both forms when IAM ignores the other).
-    assert set(granted) == {"s3:GetObject", "s3:ListBucket"}
-    assert f"arn:aws:s3:::{bucket}/*" in granted["s3:GetObject"]
-    assert f"arn:aws:s3:::{bucket}" in granted["s3:ListBucket"]
-    assert set().union(*granted.values()) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    # IAM ignores a pair whose ARN is not of a type the action takes, so what counts is the
+    # effective (action, ARN) pairs: objects for GetObject, the bucket for ListBucket.
+    granted = {(a, r) for s in policy_statements(document) for a in s.actions for r in s.resources}
+    assert granted == {
+        ("s3:GetObject", f"arn:aws:s3:::{bucket}/*"),
+        ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+    }
     assert (active.expires_at - active.starts_at).total_seconds() == 60
 
     events = await world.runtime.store.events(request_id)

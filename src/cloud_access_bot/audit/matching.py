@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cloud_access_bot.domain.arns import applies_to
 from cloud_access_bot.domain.guardrails import patterns_overlap
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType
 
@@ -58,17 +59,26 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def policy_statements(document: str | Mapping[str, Any] | None) -> list[Statement]:
-    """The Allow statements of a policy document (JSON text or parsed); [] when there is none."""
+    """The effective Allow statements of a policy document (JSON text or parsed).
+
+    A statement is split per action into the resources that action can really use
+    (:func:`~cloud_access_bot.domain.arns.applies_to`), so a merged statement listing a bucket
+    next to ``s3:GetObject`` does not report access to the bucket ARN. [] when there is none.
+    """
     if document is None:
         return []
     parsed = json.loads(document) if isinstance(document, str) else document
     raw = parsed.get("Statement", [])
     statements = [raw] if isinstance(raw, Mapping) else raw
-    return [
-        Statement(_strings(s.get("Action")), _strings(s.get("Resource")))
-        for s in statements
-        if isinstance(s, Mapping) and s.get("Effect") == "Allow"
-    ]
+    by_resources: dict[tuple[str, ...], list[str]] = {}
+    for statement in statements:
+        if not (isinstance(statement, Mapping) and statement.get("Effect") == "Allow"):
+            continue
+        resources = _strings(statement.get("Resource"))
+        for action in _strings(statement.get("Action")):
+            used = tuple(r for r in resources if applies_to(action, r))
+            by_resources.setdefault(used, []).append(action)
+    return [Statement(tuple(actions), used) for used, actions in by_resources.items() if used]
 
 
 def action_matches(granted: str, query: str) -> bool:

@@ -146,6 +146,24 @@ def resource_types_of(arn: Arn, service: str, catalog: Catalog | None = None) ->
     ]
 
 
+def applies_to(action: str, resource: str, catalog: Catalog | None = None) -> bool:
+    """Whether IAM would use ``resource`` for ``action``: the ARN is of a type the action takes.
+
+    A merged statement may list an ARN next to an action that cannot act on it (IAM ignores
+    that pair). Unknown actions, wildcard actions, ``*`` and unparsable ARNs count as applying,
+    so a question about access is never answered "no" by guesswork.
+    """
+    catalog = catalog or Catalog.default()
+    known = catalog.action(action)
+    arn = parse_arn(resource)
+    if known is None or arn is None or "*" in action or "?" in action:
+        return True
+    if not known.resource_types:
+        return True
+    types = resource_types_of(_normalise(arn), known.service, catalog)
+    return not types or any(t in known.resource_types for t in types)
+
+
 def validate_arn(
     text: str,
     *,
