@@ -13,6 +13,8 @@ locals {
     "${local.iam_prefix}:policy/${var.managed_policy_name}",
     "${local.iam_prefix}:policy/*/${var.managed_policy_name}",
   ]
+  # Overflow policies the bot creates, attaches to a full login role and deletes when empty.
+  overflow_policy_arns = ["${local.iam_prefix}:policy/cloud-access-bot/*"]
 
   # Only the bot's task role (and, for the broker, the role below) may assume these roles.
   trusted_principals = {
@@ -70,14 +72,14 @@ data "aws_iam_policy_document" "this" {
     for_each = length(local.login_role_arns) > 0 ? [1] : []
 
     content {
-      sid       = "AttachOnlyTheGrantsPolicy"
-      actions   = ["iam:AttachRolePolicy"]
+      sid       = "AttachOnlyTheBotsPolicies"
+      actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
       resources = local.login_role_arns
 
       condition {
         test     = "ArnLike"
         variable = "iam:PolicyARN"
-        values   = local.managed_policy_arns
+        values   = concat(local.managed_policy_arns, local.overflow_policy_arns)
       }
     }
   }
@@ -93,6 +95,20 @@ data "aws_iam_policy_document" "this" {
       "iam:ListPolicyVersions",
     ]
     resources = local.managed_policy_arns
+  }
+
+  statement {
+    sid = "MaintainOverflowPolicies"
+    actions = [
+      "iam:CreatePolicy",
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:GetPolicy",
+      "iam:GetPolicyVersion",
+      "iam:ListPolicyVersions",
+    ]
+    resources = local.overflow_policy_arns
   }
 
   # Resource pickers in the request modal. These list calls only accept Resource "*".
