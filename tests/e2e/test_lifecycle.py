@@ -14,6 +14,7 @@ from cloud_access_bot.sandbox.scenario import (
     REQUESTER,
     ManualClock,
     Sandbox,
+    sandbox_config,
 )
 from cloud_access_bot.slack import views
 
@@ -179,3 +180,16 @@ async def test_restart_keeps_pending_and_active_requests(
     await world.wait_for_status(active_id, Status.EXPIRED)
     await world.wait_for_status(pending_id, Status.EXPIRED)
     assert await inline_policies(world.clients, account) == {}
+
+
+async def test_grant_message_offers_the_console_link_when_configured(world: Sandbox) -> None:
+    accounts = world.config.model_dump(mode="json")["accounts"]
+    accounts["development"]["console_login_url"] = "https://acme.awsapps.com/start"
+    world.config = sandbox_config(accounts=accounts)
+    request_id = await submit_and_wait_pending(
+        world, resources=[world.accounts["development"].buckets[0]]
+    )
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+
+    told = await world.emulator.wait_for_message(REQUESTER, lambda m: "Access granted" in m.text)
+    assert "<https://acme.awsapps.com/start|AWS console>" in told.text

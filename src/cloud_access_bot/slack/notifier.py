@@ -87,7 +87,11 @@ class SlackNotifier:
             )
         await asyncio.gather(*updates)
         if event in NOTIFY_REQUESTER:
-            await self.tell(request.requester_id, views.update_text(request, event))
+            text = views.update_text(request, event)
+            account = self._config().account(request.account_name)
+            if event is EventType.GRANTED and account and account.console_login_url:
+                text += f"\nSign in with your usual role: <{account.console_login_url}|AWS console>"
+            await self.tell(request.requester_id, text)
         await self._changed(request)
 
     async def tell(self, user_id: str, text: str) -> None:
