@@ -6,7 +6,13 @@ from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.domain.policy import blocking_findings, lint_policy
 from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox
+from cloud_access_bot.sandbox.scenario import (
+    APPROVERS,
+    LOGIN_ROLE,
+    REQUESTER,
+    Sandbox,
+    sandbox_config,
+)
 from cloud_access_bot.slack import views
 
 BOB = APPROVERS[0]
@@ -76,3 +82,37 @@ async def test_submitting_without_actions_is_refused(world: Sandbox) -> None:
     assert ack["response_action"] == "errors"
     assert "action" in " ".join(ack["errors"].values())
     assert await world.runtime.store.for_user(REQUESTER) == []
+
+
+async def test_preset_at_the_top_of_the_modal_prefills_service_and_actions(
+    world: Sandbox,
+) -> None:
+    world.config = sandbox_config(
+        presets={
+            "s3-read": {
+                "description": "read a bucket",
+                "actions": ["s3:GetObject", "s3:ListBucket"],
+            }
+        }
+    )
+    bucket = world.accounts["development"].buckets[0]
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.fill(views.REASON_ACTION, "read the exports")
+    await modal.select(views.DURATION_ACTION, "15")
+    await modal.select(views.ACCOUNT_ACTION, "development")
+    await modal.wait_updated()
+    await modal.select(views.LOGIN_ROLE_ACTION, LOGIN_ROLE)
+
+    await modal.select(views.PRESET_SELECT_ACTION, "s3-read")
+    await modal.wait_updated()
+    assert "Preset *s3-read*" in modal.text
+    answer = await modal.suggest(views.RESOURCES_ACTION, bucket)
+    await modal.select_many(views.RESOURCES_ACTION, [answer["options"][0]])
+    ack = await modal.submit()
+
+    assert ack.get("response_action") != "errors", ack
+    request = await world.latest_request()
+    assert request.services[0].service == "s3"
+    assert set(request.services[0].actions) == {"s3:GetObject", "s3:ListBucket"}
+    assert request.services[0].resources == (f"arn:aws:s3:::{bucket}",)

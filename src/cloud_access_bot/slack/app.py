@@ -21,6 +21,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import ServiceAccess
+from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.ports import StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot.slack import views
@@ -52,6 +53,9 @@ class Suggestions(Protocol):
 
     def warm(self, account: str, service: str) -> None:
         """Start discovery early so resource suggestions answer from the cache."""
+
+    def preset(self, name: str) -> PresetDefaults | None:
+        """What a configured preset fills in (None: unknown or naming no known action)."""
 
 
 #: ``/request <name> args…``: called with (user id, args, payload) after the ack; answers with
@@ -219,11 +223,16 @@ def build_app(
         view = views.request_modal(config(), ModalState())
         await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
 
-    async def update_modal(body: dict[str, Any], state: ModalState) -> None:
+    async def update_modal(
+        body: dict[str, Any], state: ModalState, shown: dict[str, Any] | None = None
+    ) -> None:
+        """Show ``shown`` (default: the modal at ``state``) in place of the clicked view."""
         view = body.get("view") or {}
         try:
             await client.views_update(
-                view_id=view["id"], hash=view.get("hash"), view=views.request_modal(config(), state)
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=shown or views.request_modal(config(), state),
             )
         except SlackApiError as error:
             if error.response.get("error") != "hash_conflict":
@@ -282,6 +291,22 @@ def build_app(
         await ack()
         assert draft is not None
         await guarded(user_id, _submit(client, service, draft))
+
+    @app.action(views.PRESET_SELECT_ACTION)
+    async def on_preset(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        state = ModalState.from_metadata(view.get("private_metadata"))
+        selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
+        defaults = suggestions.preset(str(selected.get("value", "")))
+        if defaults is None or not state.account:
+            return
+        chosen = replace(state, service=defaults.service)
+        suggestions.warm(state.account, defaults.service)
+        updated = views.prefilled_modal(
+            config(), chosen, actions=defaults.actions, note=views.preset_note(defaults)
+        )
+        await guarded(user_of(body), update_modal(body, chosen, updated))
 
     @app.action(views.ADD_SERVICE_ACTION)
     async def on_add_service(ack: Any, body: dict[str, Any]) -> None:

@@ -150,29 +150,6 @@ def find_message(
     }
 
 
-def prefilled_modal(
-    config: BotConfig,
-    state: ModalState,
-    *,
-    actions: Sequence[str] = (),
-    arns: Sequence[str] = (),
-    note: str | None = None,
-) -> dict[str, Any]:
-    """The request modal at ``state`` with actions picked and ARNs typed in already."""
-    view = views.request_modal(config, state)
-    for block in view["blocks"]:
-        element = block.get("element", {})
-        if block.get("block_id") == views.block_id("actions", state) and actions:
-            element["initial_options"] = [views.option(a, a) for a in actions][:100]
-        if block.get("block_id") == views.block_id("arns", state) and arns:
-            element["initial_value"] = "\n".join(arns)
-    if note:
-        view["blocks"].insert(
-            0, {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(note, 3000)}]}
-        )
-    return view
-
-
 def preset_modal(config: BotConfig, chosen: str | None = None) -> dict[str, Any]:
     """Step one of a preset request: which preset, in which account."""
     presets = config.presets
@@ -337,7 +314,9 @@ def register_commands(app: AsyncApp, deps: Deps) -> None:
             view = views.request_modal(config, ModalState())
         else:
             state = ModalState(account, service or None)
-            view = prefilled_modal(config, state, arns=[arn] if arn.startswith("arn:") else [])
+            view = views.prefilled_modal(
+                config, state, arns=[arn] if arn.startswith("arn:") else []
+            )
         async with deps.inflight.track():
             await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -365,11 +344,8 @@ def register_commands(app: AsyncApp, deps: Deps) -> None:
         except ValueError as problem:
             await ack(response_action="errors", errors={"preset": str(problem)})
             return
-        note = f"Preset *{escape(name)}*: pick the resources"
-        if defaults.resource_types:
-            note += f" ({', '.join(defaults.resource_types)})"
-        if defaults.left_out:
-            note += f". Not in this form (another service): {', '.join(defaults.left_out)}"
         state = ModalState(account, defaults.service)
-        updated = prefilled_modal(config, state, actions=defaults.actions, note=note + ".")
+        updated = views.prefilled_modal(
+            config, state, actions=defaults.actions, note=views.preset_note(defaults)
+        )
         await ack(response_action="update", view=updated)

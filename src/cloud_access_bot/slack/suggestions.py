@@ -17,6 +17,7 @@ from cloud_access_bot.aws.discovery import DiscoveryResult, ResourceDiscovery, s
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.arns import validate_arn
 from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.presets import PresetDefaults, preset_defaults
 from cloud_access_bot.slack.views import option, truncate
 
 MAX_VALUE = 75
@@ -114,6 +115,15 @@ class CatalogSuggestions:
             if problem:
                 problems.append(problem)
         return problems
+
+    def preset(self, name: str) -> PresetDefaults | None:
+        preset = self._config().presets.get(name)
+        if preset is None:
+            return None
+        try:
+            return preset_defaults(name, preset, self._catalog)
+        except ValueError:
+            return None
 
     def warm(self, account: str, service: str) -> None:
         task = asyncio.create_task(self._discover(account, service, wait=None))

@@ -14,6 +14,7 @@ from typing import Any
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain.presets import PresetDefaults
 
 REQUEST_CALLBACK = "access_request"
 DENY_CALLBACK = "deny_reason"
@@ -30,6 +31,7 @@ REASON_ACTION = "reason_input"
 DURATION_ACTION = "duration_select"
 LOGIN_ROLE_ACTION = "login_role_select"
 ADD_SERVICE_ACTION = "add_service"
+PRESET_SELECT_ACTION = "modal_preset_select"
 REMOVE_SERVICE_ACTION = "remove_service"
 
 APPROVE_ACTION = "approve"
@@ -248,6 +250,7 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
                 state,
             )
         )
+        blocks.extend(_preset_picker(config))
         blocks.extend(_added_summary(state))
         blocks.append(
             _input(
@@ -295,6 +298,62 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
     }
+
+
+def prefilled_modal(
+    config: BotConfig,
+    state: ModalState,
+    *,
+    actions: Sequence[str] = (),
+    arns: Sequence[str] = (),
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The request modal at ``state`` with actions picked and ARNs typed in already."""
+    view = request_modal(config, state)
+    for block in view["blocks"]:
+        element = block.get("element", {})
+        if block.get("block_id") == block_id("actions", state) and actions:
+            element["initial_options"] = [option(a, a) for a in actions][:100]
+        if block.get("block_id") == block_id("arns", state) and arns:
+            element["initial_value"] = "\n".join(arns)
+    if note:
+        view["blocks"].insert(
+            0, {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(note, 3000)}]}
+        )
+    return view
+
+
+def preset_note(defaults: PresetDefaults) -> str:
+    """What the requester still has to do after choosing a preset."""
+    note = f"Preset *{escape(defaults.name)}*: pick the resources"
+    if defaults.resource_types:
+        note += f" ({', '.join(defaults.resource_types)})"
+    if defaults.left_out:
+        note += f". Not in this form (another service): {', '.join(defaults.left_out)}"
+    return note + "."
+
+
+def _preset_picker(config: BotConfig) -> list[dict[str, Any]]:
+    if not config.presets:
+        return []
+    choices = [
+        option(f"{name} – {preset.description}" if preset.description else name, name)
+        for name, preset in config.presets.items()
+    ][:100]
+    return [
+        {
+            "type": "actions",
+            "block_id": "preset",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": PRESET_SELECT_ACTION,
+                    "placeholder": plain("Start from a preset…"),
+                    "options": choices,
+                }
+            ],
+        }
+    ]
 
 
 def _added_summary(state: ModalState) -> list[dict[str, Any]]:
