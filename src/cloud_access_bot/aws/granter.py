@@ -65,7 +65,8 @@ SSO_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 WRITE_ATTEMPTS = 3
 #: The path of the bot's overflow policies (the bot's role may write policies only there).
 OVERFLOW_PATH = "/cloud-access-bot/"
-OVERFLOW_DESCRIPTION = "Time-limited grants written by cloud-access-bot; changed only by the bot."
+#: The description of every managed policy the bot creates (overflow and managed_policy mode).
+POLICY_DESCRIPTION = "Time-limited grants written by cloud-access-bot; changed only by the bot."
 #: IAM keeps at most this many versions of a managed policy.
 MAX_POLICY_VERSIONS = 5
 
@@ -137,6 +138,15 @@ def grant_error(
     return GrantError(text, code or "IamError")
 
 
+def assume_role_error(exc: AssumeRoleError, account: AccountConfig) -> GrantError:
+    """A readable GrantError for the bot failing to assume the account's ``iam_role``."""
+    return GrantError(
+        f"The bot cannot assume {exc.role_arn} in {where(account)} ({exc.code}): check "
+        "that role's trust policy allows the bot.",
+        exc.code or "AssumeRoleFailed",
+    )
+
+
 async def in_account(
     clients: AwsClients,
     account: AccountConfig,
@@ -149,11 +159,7 @@ async def in_account(
     try:
         return await clients.with_assumed("iam", account.iam_role, work)
     except AssumeRoleError as exc:
-        raise GrantError(
-            f"The bot cannot assume {exc.role_arn} in {where(account)} ({exc.code}): check "
-            "that role's trust policy allows the bot.",
-            exc.code or "AssumeRoleFailed",
-        ) from exc
+        raise assume_role_error(exc, account) from exc
     except ClientError as exc:
         if is_unavailable(exc):
             raise
@@ -258,15 +264,22 @@ async def policy_document(iam: Any, arn: str) -> Document | None:
     return dict(document)
 
 
+def version_to_prune(versions: Iterable[Mapping[str, Any]]) -> str | None:
+    """The VersionId to delete before adding a version: the oldest non-default one when IAM's
+    five are kept (None while there is room)."""
+    versions = list(versions)
+    if len(versions) < MAX_POLICY_VERSIONS:
+        return None
+    oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+    return str(oldest["VersionId"])
+
+
 async def put_policy_version(iam: Any, arn: str, document: Mapping[str, Any]) -> None:
     """``document`` as the policy's new default version, first deleting the oldest non-default
     version when IAM's five are kept."""
-    versions = (await iam.list_policy_versions(PolicyArn=arn))["Versions"]
-    if len(versions) >= MAX_POLICY_VERSIONS:
-        oldest = min(
-            (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
-        )
-        await iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+    stale = version_to_prune((await iam.list_policy_versions(PolicyArn=arn))["Versions"])
+    if stale:
+        await iam.delete_policy_version(PolicyArn=arn, VersionId=stale)
     await iam.create_policy_version(
         PolicyArn=arn, PolicyDocument=policy_json(document), SetAsDefault=True
     )
@@ -560,7 +573,7 @@ class InlinePolicyGranter:
                 PolicyName=packing.overflow_name(self._prefix, role, number),
                 Path=OVERFLOW_PATH,
                 PolicyDocument=policy_json(document),
-                Description=OVERFLOW_DESCRIPTION,
+                Description=POLICY_DESCRIPTION,
             )
         except ClientError as exc:
             # Left unattached by an interrupted grant: the bot's own, so it is reused.

@@ -19,9 +19,7 @@ whose policy disappeared fails to provision.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.parse
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -31,13 +29,18 @@ from botocore.exceptions import ClientError
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code
 from cloud_access_bot.aws.granter import (
+    MAX_POLICY_VERSIONS,
+    POLICY_DESCRIPTION,
     SSO_ROLE_PATH,
     WRITE_ATTEMPTS,
+    Document,
     FoundGrant,
     capacity_error,
     checked_document,
     in_account,
     locks_for,
+    policy_document,
+    version_to_prune,
     where,
 )
 from cloud_access_bot.config import AccountConfig
@@ -45,12 +48,6 @@ from cloud_access_bot.domain import packing
 from cloud_access_bot.domain.model import AccessRequest, utcnow
 from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
-
-#: IAM keeps at most this many versions of a managed policy.
-MAX_POLICY_VERSIONS = 5
-DESCRIPTION = "Time-limited grants written by cloud-access-bot; changed only by the bot."
-
-Document = dict[str, Any]
 
 
 def policy_arn(account: AccountConfig) -> str:
@@ -106,7 +103,7 @@ class ManagedPolicyGranter:
         """Every grant the account's managed policy holds (none if it does not exist)."""
 
         async def read(iam: Any) -> list[FoundGrant]:
-            return self._found(account, await self._document(iam, policy_arn(account)))
+            return self._found(account, await policy_document(iam, policy_arn(account)))
 
         name = account.managed_policy_name
         return await in_account(self._clients, account, "", read, policy=name)
@@ -149,7 +146,7 @@ class ManagedPolicyGranter:
         arn = policy_arn(account)
         async with self._locks(account.account_number, "policy", arn):
             for _ in range(WRITE_ATTEMPTS):
-                current = await self._document(iam, arn)
+                current = await policy_document(iam, arn)
                 written = change(current)
                 if written is None:
                     return
@@ -157,7 +154,7 @@ class ManagedPolicyGranter:
                     created = await self._create(iam, account, written)
                 else:
                     created = await self._new_version(iam, arn, written)
-                if created and await self._document(iam, arn) == written:
+                if created and await policy_document(iam, arn) == written:
                     return
         raise GrantError(
             f"Another writer kept replacing policy {account.managed_policy_name} in "
@@ -186,22 +183,6 @@ class ManagedPolicyGranter:
             )
         return str(found[0]["RoleId"])
 
-    async def _document(self, iam: Any, arn: str) -> Document | None:
-        """The policy's default version (None if the policy does not exist)."""
-        try:
-            policy = (await iam.get_policy(PolicyArn=arn))["Policy"]
-            version = await iam.get_policy_version(
-                PolicyArn=arn, VersionId=policy["DefaultVersionId"]
-            )
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchEntity":
-                return None
-            raise
-        document = version["PolicyVersion"]["Document"]
-        if isinstance(document, str):
-            return dict(json.loads(urllib.parse.unquote(document)))
-        return dict(document)
-
     async def _create(self, iam: Any, account: AccountConfig, document: Mapping[str, Any]) -> bool:
         """Create the policy; False if someone else just did (the caller reads it again)."""
         try:
@@ -209,7 +190,7 @@ class ManagedPolicyGranter:
                 PolicyName=account.managed_policy_name,
                 Path=account.managed_policy_path,
                 PolicyDocument=policy_json(document),
-                Description=DESCRIPTION,
+                Description=POLICY_DESCRIPTION,
             )
         except ClientError as exc:
             if error_code(exc) == "EntityAlreadyExists":
@@ -220,13 +201,10 @@ class ManagedPolicyGranter:
     async def _new_version(self, iam: Any, arn: str, document: Mapping[str, Any]) -> bool:
         """A new default version, pruning the oldest non-default one first when IAM's five
         are kept; False if another writer filled the slot first (the caller retries)."""
-        versions = await self._versions(iam, arn)
-        if len(versions) >= MAX_POLICY_VERSIONS:
-            oldest = min(
-                (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
-            )
+        stale = version_to_prune(await self._versions(iam, arn))
+        if stale:
             try:
-                await iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+                await iam.delete_policy_version(PolicyArn=arn, VersionId=stale)
             except ClientError as exc:
                 if error_code(exc) != "NoSuchEntity":
                     raise

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
-from cloud_access_bot.aws.granter import checked_document, where
+from cloud_access_bot.aws.granter import assume_role_error, checked_document, where
 from cloud_access_bot.aws.signin import (
     SigninError,
     TemporaryCredentials,
@@ -159,11 +159,7 @@ class SessionCredentialsGranter:
                     DurationSeconds=seconds,
                 )
         except AssumeRoleError as exc:
-            raise GrantError(
-                f"The bot cannot assume {exc.role_arn} in {where(account)} ({exc.code}): check "
-                "that role's trust policy allows the bot.",
-                exc.code or "AssumeRoleFailed",
-            ) from exc
+            raise assume_role_error(exc, account) from exc
         except ClientError as exc:
             if is_unavailable(exc):
                 raise
