@@ -87,6 +87,9 @@ async def slack_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
         options_ms = await slack_load.options_latencies(world, users[0], scale.option_rounds)
         facts["envelopes"] = dict(run.envelopes)
         facts["load_seconds"] = round(run.seconds, 1)
+        facts["failed_flows"] = run.failures
+        if run.failures:
+            print(f"{len(run.failures)} flow(s) failed: {run.failures[0]}", file=sys.stderr)
         metrics = slack_load.load_metrics(run, options_ms)
         metrics += await grants.measure_in_world(
             world,

@@ -159,8 +159,7 @@ async def options_latencies(world: Sandbox, user: str, rounds: int) -> list[floa
 
 
 def load_metrics(run: LoadRun, options_ms: Sequence[float]) -> list[Metric]:
-    if run.failures:
-        raise RuntimeError(f"{len(run.failures)} simulated user(s) failed, e.g. {run.failures[0]}")
+    """Failed flows do not stop the run (the runner records them); no acks at all does."""
     return [
         Metric(
             "ack_latency_p50_ms",
