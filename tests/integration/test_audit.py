@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,8 +114,7 @@ def s3(actions: Sequence[str], bucket: str) -> tuple[ServiceAccess, ...]:
 
 
 @pytest.fixture
-async def world(aws: str) -> AsyncIterator[World]:
-    clients = AwsClients(region="eu-west-1")
+async def world(clients: AwsClients) -> World:
     clock = Clock()
     config = BotConfig.model_validate(CONFIG)
     store = DynamoStore(clients, TABLE, clock=clock)
@@ -197,8 +196,7 @@ async def world(aws: str) -> AsyncIterator[World]:
         "r4": Status.EXPIRED,
         "r5": Status.ACTIVE,
     }
-    yield World(clients, store, config, clock, ids, seeded)
-    await clients.close()
+    return World(clients, store, config, clock, ids, seeded)
 
 
 async def who(

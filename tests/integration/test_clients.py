@@ -16,13 +16,6 @@ from cloud_access_bot.sandbox.aws import MOTO_DEFAULT_ACCOUNT
 ROLE = "arn:aws:iam::111111111111:role/bot"
 
 
-@pytest.fixture
-async def clients(aws: str) -> Any:
-    made = AwsClients(region="eu-west-1")
-    yield made
-    await made.close()
-
-
 async def _account_of(client: Any) -> str:
     return (await client.get_caller_identity())["Account"]
 

@@ -8,10 +8,8 @@ import json
 import time
 import zipfile
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
@@ -56,13 +54,6 @@ class CallLog:
 
     async def __call__(self, call: ApiCall) -> None:
         self.calls.append(call)
-
-
-@pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    clients = AwsClients(region="eu-west-1")
-    yield clients
-    await clients.close()
 
 
 async def seed_region(clients: AwsClients, account: str, region: str) -> tuple[set[Seen], str]:

@@ -5,36 +5,28 @@ GrantError for people and leaves the role's or policy's contents unchanged."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiobotocore.awsrequest import AioAWSResponse
+from target_account import (
+    END,
+    LOGIN_ROLE,
+    SSO_PATH,
+    START,
+    TARGET,
+    access_request,
+    create_role,
+    inline_policies,
+)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
-from cloud_access_bot.config import AccessMode, AccountConfig
-from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
+from cloud_access_bot.config import AccessMode
 from cloud_access_bot.ports import GrantError
 
-TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
 SSO = TARGET.model_copy(update={"access_mode": AccessMode.MANAGED_POLICY})
-START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-END = START + timedelta(hours=1)
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
-                "Action": "sts:AssumeRoleWithSAML",
-            }
-        ],
-    }
-)
 TEAM = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
@@ -75,52 +67,23 @@ def inject(
 
 
 @pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    async with made.assumed("iam", TARGET.iam_role) as iam:
-        await iam.create_role(RoleName="Developer", AssumeRolePolicyDocument=TRUST)
-        await iam.put_role_policy(
-            RoleName="Developer", PolicyName="team", PolicyDocument=json.dumps(TEAM)
-        )
-        await iam.create_role(
-            RoleName="AWSReservedSSO_Ops_0123456789abcdef",
-            Path="/aws-reserved/sso.amazonaws.com/",
-            AssumeRolePolicyDocument=TRUST,
-        )
-    yield made
-    await made.close()
-
-
-def request(**changes: Any) -> AccessRequest:
-    return AccessRequest(
-        id="0123456789ab",
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id=TARGET.account_number,
-        login_role="Developer",
-        reason="debug",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
-        created_at=START,
-    ).with_changes(**changes)
-
-
-async def role_policies(clients: AwsClients) -> dict[str, Any]:
+async def clients(clients: AwsClients) -> AwsClients:
+    """The shared clients, with a Developer login role holding a team policy and an SSO role."""
+    await create_role(clients)
+    await create_role(clients, name="AWSReservedSSO_Ops_0123456789abcdef", path=SSO_PATH)
     async with clients.assumed("iam", TARGET.iam_role) as iam:
-        names = (await iam.list_role_policies(RoleName="Developer"))["PolicyNames"]
-        return {
-            n: (await iam.get_role_policy(RoleName="Developer", PolicyName=n))["PolicyDocument"]
-            for n in names
-        }
+        await iam.put_role_policy(
+            RoleName=LOGIN_ROLE, PolicyName="team", PolicyDocument=json.dumps(TEAM)
+        )
+    return clients
 
 
 async def test_throttling_is_retried_then_the_grant_succeeds(clients: AwsClients) -> None:
     async with clients.assumed("iam", TARGET.iam_role) as iam:
         throttled = inject(iam, "PutRolePolicy", "Throttling", times=2)
-    result = await InlinePolicyGranter(clients, "cab-").grant(request(), TARGET, START, END)
+    result = await InlinePolicyGranter(clients, "cab-").grant(access_request(), TARGET, START, END)
     assert len(throttled) == 2
-    assert (await role_policies(clients))[result.policy_name] == result.policy_document
+    assert (await inline_policies(clients))[result.policy_name] == result.policy_document
 
 
 @pytest.mark.parametrize(
@@ -156,13 +119,13 @@ async def test_throttling_is_retried_then_the_grant_succeeds(clients: AwsClients
 async def test_iam_refusal_is_a_readable_grant_error_and_changes_nothing(
     clients: AwsClients, code: str, status: int, says: str
 ) -> None:
-    before = await role_policies(clients)
+    before = await inline_policies(clients)
     async with clients.assumed("iam", TARGET.iam_role) as iam:
         inject(iam, "PutRolePolicy", code, status=status)
     with pytest.raises(GrantError) as refused:
-        await InlinePolicyGranter(clients, "cab-").grant(request(), TARGET, START, END)
+        await InlinePolicyGranter(clients, "cab-").grant(access_request(), TARGET, START, END)
     assert (refused.value.code, refused.value.message) == (code, says)
-    assert await role_policies(clients) == before
+    assert await inline_policies(clients) == before
 
 
 async def test_access_denied_on_assume_role(aws: str) -> None:
@@ -171,7 +134,7 @@ async def test_access_denied_on_assume_role(aws: str) -> None:
         async with fresh.client("sts") as sts:
             inject(sts, "AssumeRole", "AccessDenied", status=403)
         with pytest.raises(GrantError) as refused:
-            await InlinePolicyGranter(fresh, "cab-").grant(request(), TARGET, START, END)
+            await InlinePolicyGranter(fresh, "cab-").grant(access_request(), TARGET, START, END)
     finally:
         await fresh.close()
     assert refused.value.code == "AccessDenied"
@@ -184,7 +147,7 @@ async def test_access_denied_on_assume_role(aws: str) -> None:
 async def test_missing_login_role(clients: AwsClients) -> None:
     with pytest.raises(GrantError) as refused:
         await InlinePolicyGranter(clients, "cab-").grant(
-            request(login_role="Gone"), TARGET, START, END
+            access_request(login_role="Gone"), TARGET, START, END
         )
     assert (refused.value.code, refused.value.message) == (
         "NoSuchEntity",
@@ -194,11 +157,11 @@ async def test_missing_login_role(clients: AwsClients) -> None:
 
 async def test_unmodifiable_managed_policy_is_a_readable_grant_error(clients: AwsClients) -> None:
     granter = ManagedPolicyGranter(clients)
-    first = await granter.grant(request(login_role="Ops"), SSO, START, END)
+    first = await granter.grant(access_request(login_role="Ops"), SSO, START, END)
     async with clients.assumed("iam", SSO.iam_role) as iam:
         inject(iam, "CreatePolicyVersion", "UnmodifiableEntity")
     with pytest.raises(GrantError) as refused:
-        await granter.grant(request(id="ba9876543210", login_role="Ops"), SSO, START, END)
+        await granter.grant(access_request(id="ba9876543210", login_role="Ops"), SSO, START, END)
     assert refused.value.code == "UnmodifiableEntity"
     assert refused.value.message.startswith(
         "Policy cloud-access-bot-grants in account 111111111111 cannot be changed through IAM"

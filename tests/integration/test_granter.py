@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from target_account import (
+    END,
+    PREFIX,
+    START,
+    TARGET,
+    access_request,
+    create_role,
+    inline_policies,
+)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
@@ -24,30 +32,7 @@ from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 
-TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
 OTHER = AccountConfig(account_number="222222222222", iam_role="arn:aws:iam::222222222222:role/bot")
-START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-END = START + timedelta(hours=1)
-PREFIX = "cloud-access-bot-"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
-                "Action": "sts:AssumeRoleWithSAML",
-            }
-        ],
-    }
-)
-
-
-@pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    yield made
-    await made.close()
 
 
 @pytest.fixture
@@ -61,36 +46,10 @@ def inline_only(clients: AwsClients) -> InlinePolicyGranter:
     return InlinePolicyGranter(clients, PREFIX, clock=lambda: START, attached_policy_quota=0)
 
 
-async def make_role(
-    clients: AwsClients, account: AccountConfig, name: str = "Developer", path: str = "/"
-) -> str:
-    async with clients.assumed("iam", account.iam_role) as iam:
-        role = await iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)
-    return str(role["Role"]["RoleId"])
-
-
-async def inline_policies(clients: AwsClients, account: AccountConfig) -> dict[str, Any]:
-    async with clients.assumed("iam", account.iam_role) as iam:
-        names = (await iam.list_role_policies(RoleName="Developer"))["PolicyNames"]
-        return {
-            n: (await iam.get_role_policy(RoleName="Developer", PolicyName=n))["PolicyDocument"]
-            for n in names
-        }
-
-
 def request(**changes: Any) -> AccessRequest:
-    return AccessRequest(
-        id="0123456789ab",
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id=TARGET.account_number,
-        login_role="Developer",
-        reason="debug",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",)),),
-        created_at=START,
-    ).with_changes(**changes)
+    """The shared request, reading and listing the logs bucket."""
+    services = (ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",)),)
+    return access_request(services=services).with_changes(**changes)
 
 
 def actions_of(statement: dict[str, Any]) -> list[str]:
@@ -101,8 +60,8 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
 async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    role_id = await make_role(clients, TARGET)
-    await make_role(clients, OTHER)
+    role_id = await create_role(clients, TARGET)
+    await create_role(clients, OTHER)
     result = await granter.grant(request(), TARGET, START, END)
 
     assert result.policy_name == "cloud-access-bot-packed-1"
@@ -123,7 +82,7 @@ async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
 async def test_grants_share_one_packed_policy_and_revoke_removes_only_their_own(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     await put_team_policies(clients, 300)
     first = await granter.grant(request(), TARGET, START, END)
     second = await granter.grant(request(id="ba9876543210"), TARGET, START, END)
@@ -143,7 +102,7 @@ async def test_grants_share_one_packed_policy_and_revoke_removes_only_their_own(
 async def test_revoke_removes_the_policy_and_is_idempotent(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     result = await granter.grant(request(), TARGET, START, END)
     granted = request(policy_name=result.policy_name)
     assert await granter.revoke(granted, TARGET) is True
@@ -155,7 +114,7 @@ async def test_revoke_removes_a_grant_written_one_policy_per_grant(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
     """Grants written before packing (``<prefix><request id>``) are still revoked."""
-    role_id = await make_role(clients, TARGET)
+    role_id = await create_role(clients, TARGET)
     document = build_grant_policy(
         request().services,
         userid=f"{role_id}:alice@example.com",
@@ -179,7 +138,7 @@ async def test_revoke_removes_a_grant_written_one_policy_per_grant(
 async def test_regrant_replaces_its_own_statements(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     await granter.grant(request(), TARGET, START, END)
     later = END + timedelta(hours=1)
     result = await granter.grant(request(), TARGET, START, later)
@@ -219,7 +178,7 @@ def grant_size(role_id: str) -> int:
 async def test_grant_refused_when_the_role_has_no_room_left(
     clients: AwsClients, inline_only: InlinePolicyGranter
 ) -> None:
-    role_id = await make_role(clients, TARGET)
+    role_id = await create_role(clients, TARGET)
     await put_team_policies(clients, 5_000, 5_000)
     with pytest.raises(GrantError) as refused:
         await inline_only.grant(request(), TARGET, START, END)
@@ -235,7 +194,7 @@ async def test_grant_refused_when_the_role_has_no_room_left(
 async def test_refusal_says_when_the_earliest_active_grant_ends(
     clients: AwsClients, inline_only: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     soon = START + timedelta(minutes=20)
     await inline_only.grant(request(id="aaaaaaaaaaa1"), TARGET, START, soon)
     await inline_only.grant(request(id="aaaaaaaaaaa2"), TARGET, START, END)
@@ -254,7 +213,7 @@ async def test_refusal_says_when_the_earliest_active_grant_ends(
 async def test_merged_grant_is_one_statement_granting_the_same_access(
     clients: AwsClients,
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     merging = InlinePolicyGranter(clients, PREFIX, merge=True)
     result = await merging.grant(request(), TARGET, START, END)
     [statement] = result.policy_document["Statement"]
@@ -266,7 +225,7 @@ async def test_merged_grant_is_one_statement_granting_the_same_access(
 async def test_grant_fits_up_to_the_last_char(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    role_id = await make_role(clients, TARGET)
+    role_id = await create_role(clients, TARGET)
     await put_team_policies(clients, 5_000, 10_240 - 5_000 - grant_size(role_id))
     result = await granter.grant(request(), TARGET, START, END)
     assert result.policy_name in await inline_policies(clients, TARGET)
@@ -275,7 +234,7 @@ async def test_grant_fits_up_to_the_last_char(
 async def test_policy_with_blocking_lint_findings_is_not_written(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     risky = (ServiceAccess("s3", ("s3:PutBucketPolicy",), ("arn:aws:s3:::logs",)),)
     with pytest.raises(GrantError) as refused:
         await granter.grant(request(services=risky), TARGET, START, END)
@@ -294,7 +253,7 @@ async def test_missing_login_role_is_a_grant_error(granter: InlinePolicyGranter)
 async def test_identity_center_role_is_refused_before_writing(
     clients: AwsClients, granter: InlinePolicyGranter
 ) -> None:
-    await make_role(clients, TARGET, path="/aws-reserved/sso.amazonaws.com/")
+    await create_role(clients, TARGET, path="/aws-reserved/sso.amazonaws.com/")
     with pytest.raises(GrantError) as refused:
         await granter.grant(request(), TARGET, START, END)
     assert refused.value.code == "UnmodifiableEntity"
@@ -337,7 +296,7 @@ async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws
 ) -> None:
     """Every grant either lands or is refused with CapacityExceeded; IAM's quota (which moto
     does not enforce) is never exceeded, and revoking frees room for a refused grant."""
-    await make_role(clients, TARGET)
+    await create_role(clients, TARGET)
     await put_team_policies(clients, 600)
     typical = (
         ServiceAccess(

@@ -5,17 +5,16 @@ roles' protection: the granter does)."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from target_account import END, SSO_PATH, START, access_request, create_role
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
 from cloud_access_bot.config import AccessMode, AccountConfig
-from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
+from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.domain.packing import IDLE_STATEMENT, grant_ends
 from cloud_access_bot.domain.policy import policy_size
 from cloud_access_bot.ports import GrantError
@@ -27,39 +26,12 @@ ACCOUNT = AccountConfig(
     managed_policy_name="access-bot-grants",
     managed_policy_path="/cloud-access-bot/",
 )
-START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-END = START + timedelta(hours=1)
 SSO_ROLE = "AWSReservedSSO_Developer_0123456789abcdef"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::333333333333:saml-provider/sso"},
-                "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
-            }
-        ],
-    }
-)
-
-
-@pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    yield made
-    await made.close()
 
 
 @pytest.fixture
 async def sso_role_id(clients: AwsClients) -> str:
-    async with clients.assumed("iam", ACCOUNT.iam_role) as iam:
-        role = await iam.create_role(
-            RoleName=SSO_ROLE,
-            Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
-            AssumeRolePolicyDocument=TRUST,
-        )
-    return str(role["Role"]["RoleId"])
+    return await create_role(clients, ACCOUNT, SSO_ROLE, f"{SSO_PATH}eu-west-1/")
 
 
 @pytest.fixture
@@ -68,18 +40,14 @@ def granter(clients: AwsClients) -> ManagedPolicyGranter:
 
 
 def request(number: int = 0, **changes: Any) -> AccessRequest:
-    return AccessRequest(
+    return access_request(
         id=f"{number:012x}",
         requester_id=f"U{number}",
         requester_email=f"user{number}@example.com",
         account_name="sso-dev",
         account_id=ACCOUNT.account_number,
-        login_role="Developer",
-        reason="debug",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
-        created_at=START,
-    ).with_changes(**changes)
+        **changes,
+    )
 
 
 async def stored(clients: AwsClients) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -104,9 +72,7 @@ async def test_first_grant_creates_the_policy_scoped_to_the_sso_session(
     document, versions = await stored(clients)
     assert document == result.policy_document
     assert len(versions) == 1
-    assert {
-        s["Condition"]["StringEqualsIgnoreCase"]["aws:userid"] for s in document["Statement"]
-    } == {f"{sso_role_id}:user1@example.com"}
+    assert userids(document) == {f"{sso_role_id}:user1@example.com"}
     async with clients.assumed("iam", ACCOUNT.iam_role) as iam:
         policy = (await iam.get_policy(PolicyArn=policy_arn(ACCOUNT)))["Policy"]
         assert policy["Path"] == "/cloud-access-bot/"

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from target_account import (
+    END,
+    LOGIN_ROLE,
+    PREFIX,
+    START,
+    TARGET,
+    access_request,
+    create_role,
+    inline_policies,
+)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import (
@@ -20,7 +29,6 @@ from cloud_access_bot.aws.granter import (
     fill_role,
     policy_document,
 )
-from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import (
     ATTACHED_POLICIES_PER_ROLE,
@@ -31,12 +39,7 @@ from cloud_access_bot.domain.packing import (
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 
-TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
-START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-END = START + timedelta(hours=1)
-PREFIX = "cloud-access-bot-"
-ROLE = "Developer"
-OVERFLOW = f"{PREFIX}overflow-{ROLE}-"
+OVERFLOW = f"{PREFIX}overflow-{LOGIN_ROLE}-"
 #: The issue's typical grant: 1 service, 3 actions, 2 resources.
 TYPICAL = (
     ServiceAccess(
@@ -45,18 +48,6 @@ TYPICAL = (
         ("arn:aws:s3:::logs", "arn:aws:s3:::data"),
     ),
 )
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
-                "Action": "sts:AssumeRoleWithSAML",
-            }
-        ],
-    }
-)
 TEAM = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
@@ -64,12 +55,10 @@ TEAM = {
 
 
 @pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    async with made.assumed("iam", TARGET.iam_role) as iam:
-        await iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=TRUST)
-    yield made
-    await made.close()
+async def clients(clients: AwsClients) -> AwsClients:
+    """The shared clients, with the Developer login role."""
+    await create_role(clients)
+    return clients
 
 
 @pytest.fixture
@@ -77,38 +66,24 @@ def granter(clients: AwsClients) -> InlinePolicyGranter:
     return InlinePolicyGranter(clients, PREFIX, clock=lambda: START, merge=True)
 
 
-def request(number: int, **changes: Any) -> AccessRequest:
-    return AccessRequest(
+def request(number: int) -> AccessRequest:
+    """User ``number``'s typical request."""
+    return access_request(
         id=f"{number:012x}",
         requester_id=f"U{number}",
         requester_email=f"user{number:02d}@example.com",
-        account_name="dev",
-        account_id=TARGET.account_number,
-        login_role=ROLE,
-        reason="debug",
-        duration_minutes=60,
         services=TYPICAL,
-        created_at=START,
-    ).with_changes(**changes)
+    )
 
 
 def requests(count: int, first: int = 1) -> list[AccessRequest]:
     return [request(n) for n in range(first, first + count)]
 
 
-async def inline_policies(clients: AwsClients) -> dict[str, Any]:
-    async with clients.assumed("iam", TARGET.iam_role) as iam:
-        names = (await iam.list_role_policies(RoleName=ROLE))["PolicyNames"]
-        return {
-            n: (await iam.get_role_policy(RoleName=ROLE, PolicyName=n))["PolicyDocument"]
-            for n in names
-        }
-
-
 async def attached(clients: AwsClients) -> dict[str, dict[str, Any] | None]:
     """The role's attached managed policies by name, with their default version's document."""
     async with clients.assumed("iam", TARGET.iam_role) as iam:
-        found = (await iam.list_attached_role_policies(RoleName=ROLE))["AttachedPolicies"]
+        found = (await iam.list_attached_role_policies(RoleName=LOGIN_ROLE))["AttachedPolicies"]
         return {p["PolicyName"]: await policy_document(iam, p["PolicyArn"]) for p in found}
 
 
@@ -126,7 +101,7 @@ async def attach_team_policies(clients: AwsClients, count: int) -> None:
             arn = (
                 await iam.create_policy(PolicyName=f"team-{index}", PolicyDocument=json.dumps(TEAM))
             )["Policy"]["Arn"]
-            await iam.attach_role_policy(RoleName=ROLE, PolicyArn=arn)
+            await iam.attach_role_policy(RoleName=LOGIN_ROLE, PolicyArn=arn)
 
 
 async def bot_policy_arns(clients: AwsClients) -> list[str]:
@@ -166,7 +141,7 @@ async def test_a_shared_role_holds_over_five_times_the_grants_of_one_policy_per_
     assert all(policy_size(d) <= MANAGED_POLICY_LIMIT for d in overflow.values())
     in_iam = grant_ends([*inline.values(), *overflow.values()])
     assert set(in_iam) == {r.id for r in requests(held)}
-    found = await granter.find_grants(TARGET, ROLE)
+    found = await granter.find_grants(TARGET, LOGIN_ROLE)
     assert {g.request_id for g in found} == set(in_iam)
     assert {g.policy_name for g in found} == {*inline, *overflow}
 
@@ -182,7 +157,7 @@ async def test_when_everything_is_full_people_are_told_exactly_why(
         await granter.grant(request(200), TARGET, START, END)
     assert refused.value.code == "CapacityExceeded"
     assert refused.value.message == (
-        f"Role {ROLE} in account dev (111111111111) has {left} chars left (IAM allows 10,240); "
+        f"Role Developer in account dev (111111111111) has {left} chars left (IAM allows 10,240); "
         "this grant needs 413. All 10 managed policies the role may have attached are in use "
         f"(2 of them the bot's overflow policies, full). {held} active grants from this bot "
         f"hold room there; the earliest ends at {iso(END)}. Ask for fewer actions or "
@@ -218,7 +193,7 @@ async def test_revoke_empties_then_deletes_an_overflow_policy(
     in_last = sorted(grant_ends([overflow[last]]))
     assert len(in_last) >= 2
 
-    removed = await granter.remove_grants(TARGET, ROLE, in_last[:1])
+    removed = await granter.remove_grants(TARGET, LOGIN_ROLE, in_last[:1])
     assert [(g.request_id, g.policy_name) for g in removed] == [(in_last[0], last)]
     assert sorted(grant_ends([(await overflow_policies(clients))[last]])) == in_last[1:]
 
@@ -262,14 +237,14 @@ async def test_extending_a_grant_in_an_overflow_policy_rewrites_it_in_place(
 ) -> None:
     held = await fill_role(granter, TARGET, requests(300), START, END)
     granted = request(held)
-    before = {g.request_id: g.policy_name for g in await granter.find_grants(TARGET, ROLE)}
+    before = {g.request_id: g.policy_name for g in await granter.find_grants(TARGET, LOGIN_ROLE)}
     # Room frees up inline: the extension still stays where it was.
     await granter.revoke(request(1), TARGET)
     later = END + timedelta(hours=2)
     result = await granter.grant(granted, TARGET, START, later)
 
     assert result.policy_name == before[granted.id]
-    after = await granter.find_grants(TARGET, ROLE)
+    after = await granter.find_grants(TARGET, LOGIN_ROLE)
     assert [(g.policy_name, g.ends_at) for g in after if g.request_id == granted.id] == [
         (before[granted.id], later)
     ]
@@ -295,7 +270,7 @@ async def test_concurrent_grants_fill_inline_then_overflow_without_passing_any_q
     assert all(policy_size(d) <= MANAGED_POLICY_LIMIT for d in overflow.values())
     assert set(grant_ends([*inline.values(), *overflow.values()])) == granted
 
-    removed = await granter.remove_grants(TARGET, ROLE, granted)
+    removed = await granter.remove_grants(TARGET, LOGIN_ROLE, granted)
     assert {g.request_id for g in removed} == granted
     assert await inline_policies(clients) == {}
     assert await overflow_policies(clients) == {}

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from target_account import SSO_PATH, access_request, create_role, inline_policies
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
-from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.granter import InlinePolicyGranter, policy_document
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
 from cloud_access_bot.aws.reconcile import ReconciledGrant, reconcile
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status
 from cloud_access_bot.domain.packing import grant_ends
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
@@ -42,18 +42,6 @@ CONFIG = BotConfig.model_validate(
 )
 DEV = CONFIG.accounts["dev"]
 SSO = CONFIG.accounts["sso"]
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/idp"},
-                "Action": "sts:AssumeRoleWithSAML",
-            }
-        ],
-    }
-)
 FOREIGN = {
     "Version": "2012-10-17",
     "Statement": [
@@ -63,26 +51,17 @@ FOREIGN = {
 
 
 @pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    async with made.assumed("iam", DEV.iam_role) as iam:
-        await iam.create_role(RoleName="Developer", AssumeRolePolicyDocument=TRUST)
-        await iam.put_role_policy(
-            RoleName="Developer", PolicyName="team-read", PolicyDocument=json.dumps(FOREIGN)
-        )
-        await iam.put_role_policy(
-            RoleName="Developer",
-            PolicyName="cloud-access-bot-notes",
-            PolicyDocument=json.dumps(FOREIGN),
-        )
-    async with made.assumed("iam", SSO.iam_role) as iam:
-        await iam.create_role(
-            RoleName="AWSReservedSSO_Developer_00112233aabbccdd",
-            Path="/aws-reserved/sso.amazonaws.com/",
-            AssumeRolePolicyDocument=TRUST,
-        )
-    yield made
-    await made.close()
+async def clients(clients: AwsClients) -> AwsClients:
+    """The shared clients, with dev's login role holding two policies the bot did not write
+    and sso's IAM Identity Center role."""
+    await create_role(clients, DEV)
+    async with clients.assumed("iam", DEV.iam_role) as iam:
+        for name in ("team-read", "cloud-access-bot-notes"):
+            await iam.put_role_policy(
+                RoleName="Developer", PolicyName=name, PolicyDocument=json.dumps(FOREIGN)
+            )
+    await create_role(clients, SSO, "AWSReservedSSO_Developer_00112233aabbccdd", SSO_PATH)
+    return clients
 
 
 @pytest.fixture
@@ -93,16 +72,11 @@ async def store(clients: AwsClients) -> DynamoStore:
 
 
 def request(request_id: str, account: str = "dev") -> AccessRequest:
-    return AccessRequest(
+    return access_request(
         id=request_id,
-        requester_id="U1",
         requester_email=f"{request_id}@example.com",
         account_name=account,
         account_id=CONFIG.accounts[account].account_number,
-        login_role="Developer",
-        reason="debug",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
         created_at=NOW - timedelta(hours=3),
     )
 
@@ -121,21 +95,9 @@ async def record(store: DynamoStore, request: AccessRequest, *statuses: Status) 
         )
 
 
-async def role_policies(clients: AwsClients) -> dict[str, Any]:
-    async with clients.assumed("iam", DEV.iam_role) as iam:
-        names = (await iam.list_role_policies(RoleName="Developer"))["PolicyNames"]
-        return {
-            n: (await iam.get_role_policy(RoleName="Developer", PolicyName=n))["PolicyDocument"]
-            for n in names
-        }
-
-
-async def managed_document(clients: AwsClients) -> dict[str, Any]:
+async def managed_document(clients: AwsClients) -> dict[str, Any] | None:
     async with clients.assumed("iam", SSO.iam_role) as iam:
-        arn = policy_arn(SSO)
-        policy = (await iam.get_policy(PolicyArn=arn))["Policy"]
-        version = await iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
-    return dict(version["PolicyVersion"]["Document"])
+        return await policy_document(iam, policy_arn(SSO))
 
 
 async def seed(clients: AwsClients, store: DynamoStore) -> None:
@@ -163,7 +125,7 @@ async def test_orphans_and_ended_grants_go_and_foreign_policies_stay(
     clients: AwsClients, store: DynamoStore
 ) -> None:
     await seed(clients, store)
-    before = await role_policies(clients)
+    before = await inline_policies(clients, DEV)
 
     report = await reconcile(clients, CONFIG, store, now=NOW)
 
@@ -202,7 +164,7 @@ async def test_orphans_and_ended_grants_go_and_foreign_policies_stay(
             "no request record",
         ),
     ]
-    after = await role_policies(clients)
+    after = await inline_policies(clients, DEV)
     assert after["team-read"] == before["team-read"] == FOREIGN
     assert after["cloud-access-bot-notes"] == FOREIGN
     assert set(grant_ends([after["cloud-access-bot-packed-1"]])) == {"aaaaaaaaaaa1"}
@@ -223,7 +185,7 @@ async def test_two_reconciles_at_once_remove_each_orphan_once(
     assert first.errors == second.errors == []
     removed = sorted(r.request_id for r in first.removed + second.removed)
     assert removed == ["aaaaaaaaaaa2", "aaaaaaaaaaa3", "aaaaaaaaaaa4", "bbbbbbbbbbb2"]
-    assert set(grant_ends((await role_policies(clients)).values())) == {"aaaaaaaaaaa1"}
+    assert set(grant_ends((await inline_policies(clients, DEV)).values())) == {"aaaaaaaaaaa1"}
 
 
 async def test_an_account_the_bot_cannot_reach_is_reported_and_the_rest_reconciled(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -71,13 +71,6 @@ class Inbox:
 
     async def __call__(self, request: AccessRequest, text: str) -> None:
         self.messages.append((request.requester_id, text))
-
-
-@pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    yield made
-    await made.close()
 
 
 async def record_assume_role(clients: AwsClients) -> list[dict[str, Any]]:

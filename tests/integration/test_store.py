@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,13 +21,6 @@ from cloud_access_bot.domain.model import (
 from cloud_access_bot.ports import ConflictError, StoreUnavailable
 
 NOW = datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def clients(aws: str) -> AsyncIterator[AwsClients]:
-    made = AwsClients(region="eu-west-1")
-    yield made
-    await made.close()
 
 
 @pytest.fixture
