@@ -70,11 +70,26 @@ class Scope:
     """Where a discoverer runs: it needs the account and region to build ARNs."""
 
     account_id: str
-    region: str
+    region: str  # "" for a global service
     partition: str
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def resource(
+        self,
+        service: str,
+        kind: str,
+        name: str,
+        arn: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> Resource:
+        """A resource found in this account and region."""
+        return Resource(
+            self.account_id, self.region, service, kind, name, arn, tags or {}, extra or {}
+        )
 
 
 Discoverer = Callable[[Any, Scope], Coroutine[Any, Any, list[Resource]]]
@@ -126,9 +141,7 @@ def _last(arn: str, separator: str = "/") -> str:
 
 async def discover_buckets(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            "",
+        scope.resource(
             "s3",
             "bucket",
             bucket["Name"],
@@ -142,23 +155,14 @@ async def discover_buckets(client: Any, scope: Scope) -> list[Resource]:
 async def discover_tables(client: Any, scope: Scope) -> list[Resource]:
     names: list[Any] = await _items(client, "list_tables", "TableNames")
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
-            "dynamodb",
-            "table",
-            name,
-            scope.arn("dynamodb", f"table/{name}"),
-        )
+        scope.resource("dynamodb", "table", name, scope.arn("dynamodb", f"table/{name}"))
         for name in names
     ]
 
 
 async def discover_functions(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "lambda",
             "function",
             function["FunctionName"],
@@ -172,33 +176,16 @@ async def discover_functions(client: Any, scope: Scope) -> list[Resource]:
 async def discover_queues(client: Any, scope: Scope) -> list[Resource]:
     """ListQueues returns URLs only (and no QueueUrls key at all when there is none)."""
     urls: list[Any] = await _items(client, "list_queues", "QueueUrls")
-    resources = []
-    for url in urls:
-        name = _last(url.rstrip("/"))
-        resources.append(
-            Resource(
-                scope.account_id,
-                scope.region,
-                "sqs",
-                "queue",
-                name,
-                scope.arn("sqs", name),
-                extra={"url": url},
-            )
-        )
-    return resources
+    names = [(_last(url.rstrip("/")), url) for url in urls]
+    return [
+        scope.resource("sqs", "queue", name, scope.arn("sqs", name), extra={"url": url})
+        for name, url in names
+    ]
 
 
 async def discover_topics(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
-            "sns",
-            "topic",
-            _last(topic["TopicArn"], ":"),
-            topic["TopicArn"],
-        )
+        scope.resource("sns", "topic", _last(topic["TopicArn"], ":"), topic["TopicArn"])
         for topic in await _items(client, "list_topics", "Topics")
     ]
 
@@ -215,9 +202,7 @@ async def discover_instances(client: Any, scope: Scope) -> list[Resource]:
             tags = _tags(instance.get("Tags"))
             label = tags.get("Name")
             resources.append(
-                Resource(
-                    scope.account_id,
-                    scope.region,
+                scope.resource(
                     "ec2",
                     "instance",
                     f"{instance_id} ({label})" if label else instance_id,
@@ -235,9 +220,7 @@ async def discover_instances(client: Any, scope: Scope) -> list[Resource]:
 
 async def discover_secrets(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "secretsmanager",
             "secret",
             secret["Name"],
@@ -271,20 +254,10 @@ async def discover_keys(client: Any, scope: Scope) -> list[Resource]:
         if key_id in managed_keys:
             continue
         names = ", ".join(names_by_key.get(key_id, []))
-        resources.append(
-            Resource(
-                scope.account_id,
-                scope.region,
-                "kms",
-                "key",
-                f"{key_id} ({names})" if names else key_id,
-                key["KeyArn"],
-            )
-        )
+        label = f"{key_id} ({names})" if names else key_id
+        resources.append(scope.resource("kms", "key", label, key["KeyArn"]))
     resources.extend(
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "kms",
             "alias",
             alias["AliasName"],
@@ -298,9 +271,7 @@ async def discover_keys(client: Any, scope: Scope) -> list[Resource]:
 
 async def discover_db_instances(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "rds",
             "db",
             db["DBInstanceIdentifier"],
@@ -316,9 +287,7 @@ async def discover_db_instances(client: Any, scope: Scope) -> list[Resource]:
 
 async def discover_db_clusters(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "rds",
             "cluster",
             cluster["DBClusterIdentifier"],
@@ -332,9 +301,7 @@ async def discover_db_clusters(client: Any, scope: Scope) -> list[Resource]:
 
 async def discover_repositories(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "ecr",
             "repository",
             repo["repositoryName"],
@@ -348,9 +315,7 @@ async def discover_repositories(client: Any, scope: Scope) -> list[Resource]:
 async def discover_log_groups(client: Any, scope: Scope) -> list[Resource]:
     """The policy ARN of a log group has no trailing ``:*`` (the older ``arn`` field has it)."""
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
+        scope.resource(
             "logs",
             "log-group",
             group["logGroupName"],
@@ -371,20 +336,10 @@ async def discover_ecs(client: Any, scope: Scope) -> list[Resource]:
     resources = []
     for cluster_arn, listing in zip(cluster_arns, listings, strict=True):
         cluster = _last(cluster_arn)
-        resources.append(
-            Resource(scope.account_id, scope.region, "ecs", "cluster", cluster, cluster_arn)
-        )
+        resources.append(scope.resource("ecs", "cluster", cluster, cluster_arn))
         services: list[Any] = listing.result()
         resources.extend(
-            Resource(
-                scope.account_id,
-                scope.region,
-                "ecs",
-                "service",
-                _last(arn),
-                arn,
-                extra={"cluster": cluster},
-            )
+            scope.resource("ecs", "service", _last(arn), arn, extra={"cluster": cluster})
             for arn in services
         )
     return resources
@@ -392,14 +347,7 @@ async def discover_ecs(client: Any, scope: Scope) -> list[Resource]:
 
 async def discover_state_machines(client: Any, scope: Scope) -> list[Resource]:
     return [
-        Resource(
-            scope.account_id,
-            scope.region,
-            "states",
-            "state-machine",
-            machine["name"],
-            machine["stateMachineArn"],
-        )
+        scope.resource("states", "state-machine", machine["name"], machine["stateMachineArn"])
         for machine in await _items(client, "list_state_machines", "stateMachines")
     ]
 
