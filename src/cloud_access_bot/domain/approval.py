@@ -52,8 +52,8 @@ def _group(group: str) -> str:
     return f"<!subteam^{group}>" if SLACK_GROUP_ID.match(group) else f"@{group}"
 
 
-def _when(moment: datetime | None) -> str:
-    return f" at {moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+def _when(moment: datetime | None, word: str = "at") -> str:
+    return f" {word} {moment:%Y-%m-%d %H:%M} UTC" if moment else ""
 
 
 def _by(user_id: str | None) -> str:
@@ -69,7 +69,7 @@ def describe_status(request: AccessRequest) -> str:
         case Status.APPROVED:
             return f"This request was already approved{by}{at}; access is being granted."
         case Status.ACTIVE:
-            until = f" until {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else ""
+            until = _when(request.expires_at, "until")
             return f"This request was already approved{by}{at}; access is active{until}."
         case Status.EXPIRED:
             return f"This request was approved{by}{at} and its access has expired."
