@@ -118,9 +118,7 @@ class ManagedPolicyGranter:
             removed[:] = [g for g in self._found(account, current) if g.request_id in request_ids]
             if not removed or current is None:
                 return None
-            kept = current
-            for request_id in request_ids:
-                kept, _ = packing.without_grant(kept, request_id)
+            kept, _ = packing.without_grants(current, request_ids)
             return packing.managed_document(kept)
 
         async def remove(iam: Any) -> list[FoundGrant]:

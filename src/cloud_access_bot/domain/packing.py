@@ -118,11 +118,17 @@ def compact(document: Mapping[str, Any]) -> Document:
     return compacted
 
 
-def without_grant(document: Mapping[str, Any], request_id: str) -> tuple[Document, int]:
-    """The document minus ``request_id``'s statements, and how many were removed."""
-    kept = [s for s in statements(document) if not is_grant_of(s, request_id)]
+def without_grants(document: Mapping[str, Any], request_ids: Iterable[str]) -> tuple[Document, int]:
+    """The document minus the statements of ``request_ids``, and how many were removed."""
+    wanted = set(request_ids)
+    kept = [s for s in statements(document) if not any(is_grant_of(s, r) for r in wanted)]
     removed = len(statements(document)) - len(kept)
     return {**document, "Statement": kept}, removed
+
+
+def without_grant(document: Mapping[str, Any], request_id: str) -> tuple[Document, int]:
+    """The document minus ``request_id``'s statements, and how many were removed."""
+    return without_grants(document, [request_id])
 
 
 def with_grant(document: Mapping[str, Any] | None, grant: Mapping[str, Any]) -> Document:
@@ -243,10 +249,7 @@ def role_removals(
         if single_grant_id(name, prefix) in wanted:
             changed[name] = None
         elif packed_number(name, prefix) is not None:
-            kept, removed = dict(document), 0
-            for request_id in wanted:
-                kept, count = without_grant(kept, request_id)
-                removed += count
+            kept, removed = without_grants(document, wanted)
             if removed:
                 changed[name] = kept if statements(kept) else None
     return changed
@@ -260,10 +263,7 @@ def managed_removals(
     wanted = set(request_ids)
     changed: dict[int, Document | None] = {}
     for number, document in policies.items():
-        kept, removed = dict(document), 0
-        for request_id in wanted:
-            kept, count = without_grant(kept, request_id)
-            removed += count
+        kept, removed = without_grants(document, wanted)
         if removed:
             changed[number] = kept if statements(kept) else None
     return changed
