@@ -91,7 +91,7 @@ class BotRuntime:
             base_url=slack.api_url,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=20),
             ],
         )
         self.catalog = Catalog.default()

@@ -8,6 +8,7 @@ conditional write, so duplicate clicks, concurrent approvers and several replica
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -54,6 +55,14 @@ class Draft:
     reason: str
     duration_minutes: int
     services: tuple[ServiceAccess, ...]
+    #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
+    #: request id, so it is stored once.
+    submission_id: str | None = None
+
+    def request_id(self) -> str:
+        if self.submission_id:
+            return hashlib.sha256(self.submission_id.encode()).hexdigest()[:12]
+        return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,7 @@ class AccessService:
         account = config.accounts[draft.account_name]
         now = self._clock()
         request = AccessRequest(
-            id=uuid.uuid4().hex[:12],
+            id=draft.request_id(),
             requester_id=draft.requester_id,
             requester_email=email.lower(),
             account_name=draft.account_name,
@@ -157,6 +166,8 @@ class AccessService:
             approvals_required=config.approvals_required_for(draft.account_name),
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
+            # Kept so the grant can still be removed if the account later leaves the config.
+            extra={"iam_role": account.iam_role, "access_mode": account.access_mode.value},
         )
         auto = approval.auto_approval(request, config, self._access_level)
         others = [a for a in approvers if a != draft.requester_id]
@@ -167,19 +178,29 @@ class AccessService:
                     f"approval groups ({', '.join(groups)}) have no other active members."
                 }
             )
-        stored = await self._store.create(
-            request, draft.requester_id, {"reason": request.reason, "services": _services(request)}
-        )
+        try:
+            stored = await self._store.create(
+                request,
+                draft.requester_id,
+                {"reason": request.reason, "services": _services(request)},
+            )
+        except ConflictError as duplicate:
+            # The same submission delivered again: it is already stored (and announced).
+            return SubmitResult(request=duplicate.current)
         if auto is not None:
             await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             return SubmitResult(request=stored)
+        await self._announce(stored)
+        return SubmitResult(request=stored)
+
+    async def _announce(self, stored: AccessRequest) -> None:
+        """DM the approvers and the requester, and remember the messages."""
         messages, requester_message = await self._notifier.announce(stored)
         await self._store.set_messages(stored.id, messages, requester_message)
         latest = await self._store.get(stored.id)
         if latest is not None and latest.version != stored.version:
             # Someone decided before the message refs were stored: bring the DMs up to date.
             await self._notifier.refresh(latest, EventType.REQUESTED, SYSTEM_ACTOR)
-        return SubmitResult(request=stored)
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -373,6 +394,9 @@ class AccessService:
                 report.expired += 1
         for request in await self._store.due(Status.PENDING, now, limit=500):
             if request.timeout_at and request.timeout_at > now:
+                if not request.messages:
+                    # Stored by a process that died before telling the approvers.
+                    await self._guard(report, self._announce(request))
                 if await self._guard(report, self._remind(request, now)):
                     report.reminded += 1
                 continue
@@ -400,8 +424,13 @@ class AccessService:
     # -- internals ------------------------------------------------------------------------
 
     async def _remind(self, request: AccessRequest, now: datetime) -> bool:
-        """Nudge the approvers who have not decided yet, then schedule the next nudge."""
-        upcoming = next_reminder(request.created_at, now, self._config().reminder_minutes)
+        """Nudge the approvers who have not decided yet, then schedule the next nudge.
+
+        A request whose approvers were never told (the process died between storing and
+        announcing it) is announced here instead, at its first reminder.
+        """
+        schedule = self._config().reminder_minutes
+        upcoming = next_reminder(request.created_at, now, schedule)
         reminded = request.with_changes(next_reminder_at=upcoming)
         saved = await self._commit(
             request,
@@ -412,8 +441,9 @@ class AccessService:
         )
         if saved is None:
             return False
-        waiting = [a for a in saved.approvers if a not in saved.approvals]
-        await self._notifier.remind(saved, waiting)
+        if request.messages:
+            waiting = [a for a in saved.approvers if a not in saved.approvals]
+            await self._notifier.remind(saved, waiting)
         return True
 
     async def _guard(self, report: SweepReport, work: Any) -> Any:
@@ -555,7 +585,7 @@ class AccessService:
         self, request: AccessRequest, actor: str, status: Status, event: EventType
     ) -> bool:
         """Remove the policy (idempotent), then record the end. False if already ended."""
-        account = self._config().account(request.account_name)
+        account = self._config().account(request.account_name) or _former_account(request)
         details: dict[str, Any] = {"policy_name": request.policy_name}
         if account is None:
             # IAM's own time window still ends the access; record why nothing was removed.
@@ -578,6 +608,23 @@ class AccessService:
                 "UnsupportedAccessMode",
             )
         return granter
+
+
+def _former_account(request: AccessRequest) -> AccountConfig | None:
+    """The account as it was when the request was made, from what the request recorded.
+
+    Lets the sweeper remove a grant whose account has since been removed from the config.
+    """
+    role = request.extra.get("iam_role")
+    mode = request.extra.get("access_mode", AccessMode.INLINE_POLICY.value)
+    if not isinstance(role, str) or mode == AccessMode.SESSION_CREDENTIALS.value:
+        return None  # session credentials leave nothing in IAM to remove
+    try:
+        return AccountConfig(
+            account_number=request.account_id, iam_role=role, access_mode=AccessMode(mode)
+        )
+    except ValueError:
+        return None
 
 
 def _refused(reason: str) -> Decision:

@@ -109,7 +109,6 @@ async def test_duplicate_approve_envelopes_at_the_same_instant_grant_once(world:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="no idempotency key on submit: a redelivery stores twice")
 async def test_redelivered_submission_stores_one_request(world: Sandbox) -> None:
     await submit(world)
     submission = next(

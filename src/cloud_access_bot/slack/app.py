@@ -15,6 +15,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -169,6 +171,7 @@ async def read_draft(
         reason=str(_value(values, "reason", views.REASON_ACTION).get("value") or ""),
         duration_minutes=duration,
         services=tuple(services),
+        submission_id=str(view.get("id") or "") or None,
     )
     return draft, errors
 
@@ -183,7 +186,9 @@ def build_app(
     subcommands: Mapping[str, Subcommand] | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
-    app = AsyncApp(client=client)
+    # Unmatched or malformed payloads become errors, which the handler below turns into a plain
+    # ack: Bolt would otherwise send no ack at all and Slack would show the person an error.
+    app = AsyncApp(client=client, raise_error_for_unhandled_request=True)
     command = f"/{config().request_command}"
     extra_commands = dict(subcommands or {})
 
@@ -208,6 +213,10 @@ def build_app(
                     "changed. Please try again; if it keeps failing, tell the bot's admins.",
                 )
 
+    async def open_view(body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Open a modal; a payload without trigger_id fails here, inside ``guarded``."""
+        await client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+
     @app.command(command)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:
         words = str(body.get("text") or "").split()
@@ -221,7 +230,7 @@ def build_app(
             return
         await ack()
         view = views.request_modal(config(), ModalState())
-        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+        await guarded(user_of(body), open_view(body, view))
 
     async def update_modal(
         body: dict[str, Any], state: ModalState, shown: dict[str, Any] | None = None
@@ -342,7 +351,7 @@ def build_app(
     async def on_deny(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         view = views.deny_modal(_button_value(body)[:64])
-        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+        await guarded(user_of(body), open_view(body, view))
 
     def reason_of(view: dict[str, Any]) -> str:
         values = view.get("state", {}).get("values", {})
@@ -358,7 +367,7 @@ def build_app(
     async def on_break_glass(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         view = views.break_glass_modal(_button_value(body)[:64])
-        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+        await guarded(user_of(body), open_view(body, view))
 
     @app.view(views.BREAK_GLASS_CALLBACK)
     async def on_break_glass_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -371,7 +380,7 @@ def build_app(
     async def on_extend(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         view = views.extend_modal(_button_value(body)[:64], config().durations_minutes)
-        await guarded(user_of(body), client.views_open(trigger_id=body["trigger_id"], view=view))
+        await guarded(user_of(body), open_view(body, view))
 
     @app.view(views.EXTEND_CALLBACK)
     async def on_extend_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -409,8 +418,12 @@ def build_app(
         await guarded(user_of(body), service.revoke(_button_value(body), user_of(body)))
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("unhandled error in listener: %r", error)
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, BoltUnhandledRequestError):
+            log.info("acked a payload no listener handles (type %s)", body.get("type"))
+        else:
+            log.error("listener failed before finishing: %r", error)
+        return BoltResponse(status=200, body="")
 
     return app
 

@@ -266,7 +266,7 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
             return "No presets are configured."
         chosen = args[0] if args else None
         view = preset_modal(config, chosen)
-        await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        await deps.client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
         return "Pick the preset and the account in the form I opened."
 
     return {"list": list_requests, "revoke": revoke, "find": find, "preset": preset}
@@ -318,14 +318,14 @@ def register_commands(app: AsyncApp, deps: Deps) -> None:
                 config, state, arns=[arn] if arn.startswith("arn:") else []
             )
         async with deps.inflight.track():
-            await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+            await deps.client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
 
     @app.action(HOME_PRESET)
     async def on_home_preset(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         async with deps.inflight.track():
             await deps.client.views_open(
-                trigger_id=body["trigger_id"], view=preset_modal(deps.config())
+                trigger_id=str(body.get("trigger_id", "")), view=preset_modal(deps.config())
             )
 
     @app.view(PRESET_CALLBACK)

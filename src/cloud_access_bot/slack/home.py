@@ -289,10 +289,10 @@ def register_home(app: AsyncApp, deps: Deps) -> None:
     async def on_deny(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         view = views.deny_modal(_value(body)[:64])
-        await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        await deps.client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
 
     @app.action(HOME_NEW_REQUEST)
     async def on_new_request(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         view = views.request_modal(deps.config(), ModalState())
-        await deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        await deps.client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)

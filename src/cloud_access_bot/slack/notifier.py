@@ -128,7 +128,7 @@ class SlackNotifier:
         try:
             response = await self._client.chat_postMessage(channel=channel, **message)
         except SlackApiError as error:
-            log.warning("cannot post to %s: %s", channel, error.response.get("error"))
+            log.error("message to %s lost: %s", channel, error.response.get("error"))
             return None
         return MessageRef(str(response["channel"]), str(response["ts"]))
 
