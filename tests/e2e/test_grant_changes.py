@@ -6,7 +6,13 @@ import json
 
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from cloud_access_bot.sandbox.scenario import (
+    APPROVERS,
+    REQUESTER,
+    ManualClock,
+    Sandbox,
+    sandbox_config,
+)
 from cloud_access_bot.slack import views
 
 BOB, CAROL = APPROVERS
@@ -116,3 +122,18 @@ async def test_reconcile_removes_orphaned_grants_and_keeps_foreign_policies(
     assert list(await inline_policies(world.clients, account)) == ["team-read"]
     events = await world.runtime.store.events(request_id)
     assert events[-1].type is EventType.RECONCILED
+
+
+async def test_grant_of_an_account_removed_from_the_config_is_still_removed(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    account = world.accounts["development"]
+    request_id = await active_grant(world)
+    remaining = world.config.model_dump(mode="json")["accounts"]
+    del remaining["development"]
+    world.config = sandbox_config(accounts=remaining)
+
+    clock.advance(minutes=16)
+    await world.wait_for_status(request_id, Status.EXPIRED)
+
+    assert await inline_policies(world.clients, account) == {}
