@@ -67,7 +67,7 @@ class BotRuntime:
         health_file: str | None = None,
         sweep_interval: float | None = None,
         ping_interval: float = 10.0,
-        discovery_delay: float = 0.0,
+        discovery: ResourceDiscovery | None = None,
     ) -> None:
         self._slack = slack
         self._config = config
@@ -95,7 +95,7 @@ class BotRuntime:
             ],
         )
         self.catalog = Catalog.default()
-        self.discovery = ResourceDiscovery(clients, call_delay=discovery_delay)
+        self.discovery = discovery or ResourceDiscovery(clients)
         self.notifier = SlackNotifier(self.client, config)
         self.directory = SlackDirectory(self.client)
         self.service = AccessService(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from cloud_access_bot.audit.matching import policy_statements
+from cloud_access_bot.aws.discovery import ApiCall, ResourceDiscovery
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.domain.policy import blocking_findings, lint_policy
 from cloud_access_bot.sandbox.aws import inline_policies
@@ -116,3 +119,32 @@ async def test_preset_at_the_top_of_the_modal_prefills_service_and_actions(
     assert request.services[0].service == "s3"
     assert set(request.services[0].actions) == {"s3:GetObject", "s3:ListBucket"}
     assert request.services[0].resources == (f"arn:aws:s3:::{bucket}",)
+
+
+async def test_a_failing_region_is_a_note_while_other_regions_load(world: Sandbox) -> None:
+    async def eu_west_2_refuses(call: ApiCall) -> None:
+        if call.region == "eu-west-2":
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "SCP denies eu-west-2"}},
+                call.operation,
+            )
+
+    await world.stop_bot()
+    world.runtime_options = {
+        "discovery": ResourceDiscovery(world.clients, before_call=eu_west_2_refuses)
+    }
+    await world.start_bot()
+    (_, orders), _ = world.accounts["development"].tables
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.select(views.ACCOUNT_ACTION, "development")
+    await modal.wait_updated()
+    await modal.suggest(views.SERVICE_ACTION, "dynamodb")
+    await modal.select(views.SERVICE_ACTION, "dynamodb")
+    await modal.wait_updated()
+
+    answer = await modal.suggest(views.RESOURCES_ACTION, "")
+
+    texts = [o["text"]["text"] for o in answer["options"]]
+    assert any(orders in t and "eu-west-1" in t for t in texts), texts
+    assert any(t.startswith("⚠") and "eu-west-2" in t and "AccessDenied" in t for t in texts)

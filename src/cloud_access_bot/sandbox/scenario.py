@@ -80,6 +80,8 @@ class Sandbox:
     config: BotConfig
     clock: Callable[[], datetime]
     runtimes: list[BotRuntime] = field(default_factory=list)
+    #: Extra BotRuntime arguments for the next start_bot (e.g. ping_interval, discovery).
+    runtime_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runtime(self) -> BotRuntime:
@@ -96,6 +98,7 @@ class Sandbox:
             config=lambda: self.config,
             clients=self.clients,
             clock=self.clock,
+            **self.runtime_options,
         )
         opened = self.emulator.connections_opened
         await runtime.start()
