@@ -196,3 +196,25 @@ async def test_replayed_envelope_grants_once(world: Sandbox) -> None:
     await world.emulator.wait_for_message(BOB, lambda m: "already approved" in m.text)
     assert (await event_types(world, request_id)).count(EventType.APPROVED) == 1
     assert len(await inline_policies(world.clients, world.accounts["development"])) == 1
+
+
+async def test_deactivated_and_departed_approvers_are_skipped(world: Sandbox) -> None:
+    world.emulator.workspace.users[CAROL].deleted = True
+    world.emulator.set_usergroup_members("devops", [BOB, CAROL, "U0GONE"])
+
+    request_id = await pending_request(world)
+
+    await world.approval_dm(BOB, request_id)
+    stored = await world.runtime.store.get(request_id)
+    assert stored is not None and stored.approvers == (BOB,)
+    assert not any("Approve" in m.flat_text for m in world.emulator.messages_to(CAROL))
+
+
+async def test_no_active_approver_is_told_at_submit_and_nothing_is_stored(world: Sandbox) -> None:
+    world.emulator.set_usergroup_members("devops", [REQUESTER])
+
+    ack = await world.request(resources=[world.accounts["development"].buckets[0]])
+
+    assert ack.get("response_action") != "errors"
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "Nobody can approve" in m.text)
+    assert await world.runtime.store.for_user(REQUESTER) == []

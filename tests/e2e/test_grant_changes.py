@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from cloud_access_bot.domain.model import EventType, Status, iso
@@ -137,3 +138,21 @@ async def test_grant_of_an_account_removed_from_the_config_is_still_removed(
     await world.wait_for_status(request_id, Status.EXPIRED)
 
     assert await inline_policies(world.clients, account) == {}
+
+
+async def test_two_replicas_sweeping_at_once_expire_each_grant_once(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    granted = [await active_grant(world) for _ in range(3)]
+    first = world.runtime
+    second = await world.start_bot()
+
+    clock.advance(minutes=16)
+    reports = await asyncio.gather(*(r.service.sweep() for r in (first, second, first, second)))
+
+    assert sum(report.expired for report in reports) <= len(granted)
+    for request_id in granted:
+        await world.wait_for_status(request_id, Status.EXPIRED)
+        types = [e.type for e in await world.runtime.store.events(request_id)]
+        assert types.count(EventType.EXPIRED) == 1
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
