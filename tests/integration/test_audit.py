@@ -238,6 +238,26 @@ POINTS_IN_DEVELOPMENT: list[tuple[timedelta, dict[str, str], list[str]]] = [
 ]
 
 
+def row_key(request_id: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": sk}}
+
+
+async def edit_row(world: World, request_id: str, sk: str, name: str, value: str) -> None:
+    """Set a string attribute of a stored row behind the store's back."""
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key=row_key(request_id, sk),
+            UpdateExpression=f"SET {name} = :v",
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+
+
+async def delete_row(world: World, request_id: str, sk: str) -> None:
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.delete_item(TableName=TABLE, Key=row_key(request_id, sk))
+
+
 async def test_who_had_access_in_development(world: World) -> None:
     """One world for every question (building it is the slow part)."""
     answers = [
@@ -360,13 +380,7 @@ async def test_verify_passes_then_pinpoints_an_edited_event(world: World) -> Non
     assert untouched.ok and untouched.checked == 5
 
     r2 = world.ids["r2"]
-    async with world.clients.client("dynamodb") as dynamodb:
-        await dynamodb.update_item(
-            TableName=TABLE,
-            Key={"pk": {"S": f"REQ#{r2}"}, "sk": {"S": "EVT#000002"}},
-            UpdateExpression="SET actor = :a",
-            ExpressionAttributeValues={":a": {"S": VICTOR}},
-        )
+    await edit_row(world, r2, "EVT#000002", "actor", VICTOR)
     report = await verify_trail(
         world.store, since=T0 - timedelta(days=1), until=now, now=now, retention=timedelta(days=400)
     )
@@ -379,16 +393,8 @@ async def test_verify_passes_then_pinpoints_an_edited_event(world: World) -> Non
 async def test_verify_reports_removed_events_and_edited_requests(world: World) -> None:
     now = world.clock()
     r1, r4 = world.ids["r1"], world.ids["r4"]
-    async with world.clients.client("dynamodb") as dynamodb:
-        await dynamodb.delete_item(
-            TableName=TABLE, Key={"pk": {"S": f"REQ#{r1}"}, "sk": {"S": "EVT#000002"}}
-        )
-        await dynamodb.update_item(
-            TableName=TABLE,
-            Key={"pk": {"S": f"REQ#{r4}"}, "sk": {"S": "META"}},
-            UpdateExpression="SET decided_by = :a",
-            ExpressionAttributeValues={":a": {"S": ALICE}},
-        )
+    await delete_row(world, r1, "EVT#000002")
+    await edit_row(world, r4, "META", "decided_by", ALICE)
     report = await verify_trail(
         world.store, since=None, until=now, now=now, retention=timedelta(days=400)
     )
@@ -400,11 +406,8 @@ async def test_verify_reports_removed_events_and_edited_requests(world: World) -
 
 async def test_verify_accepts_events_gone_by_retention(world: World) -> None:
     r1 = world.ids["r1"]
-    async with world.clients.client("dynamodb") as dynamodb:
-        for seq in (1, 2):
-            await dynamodb.delete_item(
-                TableName=TABLE, Key={"pk": {"S": f"REQ#{r1}"}, "sk": {"S": f"EVT#{seq:06d}"}}
-            )
+    for seq in (1, 2):
+        await delete_row(world, r1, f"EVT#{seq:06d}")
     later = T0 + timedelta(days=401)
     retention = timedelta(days=400)
     report = await verify_trail(
@@ -489,13 +492,7 @@ async def test_cli_verify_exit_codes(cli_env: World, capsys: pytest.CaptureFixtu
     code, out, _ = await cli(capsys, "verify")
     assert (code, out.strip()) == (0, "5 request(s) checked, every event chain intact")
     r3 = cli_env.ids["r3"]
-    async with cli_env.clients.client("dynamodb") as dynamodb:
-        await dynamodb.update_item(
-            TableName=TABLE,
-            Key={"pk": {"S": f"REQ#{r3}"}, "sk": {"S": "EVT#000002"}},
-            UpdateExpression="SET details = :d",
-            ExpressionAttributeValues={":d": {"S": '{"reason":"approved after all"}'}},
-        )
+    await edit_row(cli_env, r3, "EVT#000002", "details", '{"reason":"approved after all"}')
     code, out, _ = await cli(capsys, "verify")
     assert code == 1
     assert f"request {r3}: event seq 2 was edited (its hash does not match)" in out

@@ -115,18 +115,11 @@ async def test_revoke_removes_a_grant_written_one_policy_per_grant(
 ) -> None:
     """Grants written before packing (``<prefix><request id>``) are still revoked."""
     role_id = await create_role(clients, TARGET)
-    document = build_grant_policy(
-        request().services,
-        userid=f"{role_id}:alice@example.com",
-        not_before=START,
-        not_after=END,
-        sid=request().id,
-    )
     async with clients.assumed("iam", TARGET.iam_role) as iam:
         await iam.put_role_policy(
             RoleName="Developer",
             PolicyName="cloud-access-bot-0123456789ab",
-            PolicyDocument=json.dumps(document),
+            PolicyDocument=json.dumps(alice_grant(role_id)),
         )
     await put_team_policies(clients, 300)
     legacy = request(policy_name="cloud-access-bot-0123456789ab")
@@ -163,16 +156,20 @@ async def put_team_policies(clients: AwsClients, *sizes: int) -> None:
             )
 
 
-def grant_size(role_id: str) -> int:
-    """The size of the packed policy holding just this grant (what the first grant adds)."""
-    document = build_grant_policy(
+def alice_grant(role_id: str) -> dict[str, Any]:
+    """request()'s policy, as built for Alice's session on the role with this RoleId."""
+    return build_grant_policy(
         request().services,
         userid=f"{role_id}:alice@example.com",
         not_before=START,
         not_after=END,
         sid=request().id,
     )
-    return policy_size(compact(document))
+
+
+def grant_size(role_id: str) -> int:
+    """The size of the packed policy holding just this grant (what the first grant adds)."""
+    return policy_size(compact(alice_grant(role_id)))
 
 
 async def test_grant_refused_when_the_role_has_no_room_left(
