@@ -85,6 +85,14 @@ async def put(s3: Any, text: str) -> None:
     await s3.put_object(Bucket=BUCKET, Key=KEY, Body=text.encode())
 
 
+async def loaded_source(endpoint: str, s3: Any) -> S3ConfigSource:
+    """A source that has loaded the dev config from the bucket."""
+    await put(s3, config_text("dev"))
+    source = S3ConfigSource(BUCKET, KEY, aioboto3_s3_factory("eu-west-1", endpoint))
+    await source.load()
+    return source
+
+
 async def test_s3_load_change_refresh(aws: str, s3: Any) -> None:
     await put(s3, config_text("dev"))
     factory = CountingFactory(aws)
@@ -107,9 +115,7 @@ async def test_s3_load_change_refresh(aws: str, s3: Any) -> None:
 async def test_s3_invalid_update_keeps_last_good_and_logs_why(
     aws: str, s3: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await put(s3, config_text("dev"))
-    source = S3ConfigSource(BUCKET, KEY, aioboto3_s3_factory("eu-west-1", aws))
-    await source.load()
+    source = await loaded_source(aws, s3)
 
     await put(s3, INVALID)
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
@@ -131,9 +137,7 @@ async def test_s3_invalid_update_keeps_last_good_and_logs_why(
 async def test_s3_deleted_object_keeps_last_good(
     aws: str, s3: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await put(s3, config_text("dev"))
-    source = S3ConfigSource(BUCKET, KEY, aioboto3_s3_factory("eu-west-1", aws))
-    await source.load()
+    source = await loaded_source(aws, s3)
 
     await s3.delete_object(Bucket=BUCKET, Key=KEY)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
@@ -175,9 +179,7 @@ async def test_s3_invalid_config_on_load_names_the_source(aws: str, s3: Any) -> 
 
 
 async def test_watch_picks_up_a_change_and_stops(aws: str, s3: Any) -> None:
-    await put(s3, config_text("dev"))
-    source = S3ConfigSource(BUCKET, KEY, aioboto3_s3_factory("eu-west-1", aws))
-    await source.load()
+    source = await loaded_source(aws, s3)
     reloaded = asyncio.Event()
     refresh = source.refresh
 
