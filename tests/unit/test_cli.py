@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.cli import main
 from cloud_access_bot.domain.model import utcnow
@@ -23,19 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yml"
 APP_TOKEN = "xapp-1-A0123456789-1234567890123-0123456789abcdef"
 BOT_TOKEN = "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrSt"
-
-THREE_MISTAKES = """\
-loginRoles: [Dev]
-approvalGroups: [devops]
-regions: [eu-west-1, eu-wset-2]
-accounts:
-  dev:
-    account_number: "12345678901"
-    iam_role: arn:aws:iam::111122223333:role/bot
-  prod:
-    account_number: "444455556666"
-    iam_role: "arn:aws:iam:444455556666:role/bot"
-"""
 
 
 @pytest.fixture

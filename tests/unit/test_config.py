@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.config import AccessMode, ConfigError, SelfApproval, parse_config
 
@@ -96,23 +95,8 @@ def test_numbers_still_load_as_numbers() -> None:
 
 
 def test_three_mistakes_are_all_reported_with_key_path_and_source() -> None:
-    text = textwrap.dedent(
-        """\
-        loginRoles: [Dev]
-        approvalGroups: [devops]
-        regions: [eu-west-1, eu-wset-2]
-        accounts:
-          dev:
-            account_number: "12345678901"
-            iam_role: arn:aws:iam::111122223333:role/bot
-          prod:
-            account_number: "444455556666"
-            iam_role: "arn:aws:iam:444455556666:role/bot"
-        """
-    )
-
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, "s3://cfg-bucket/bot.yml")
+        parse_config(THREE_MISTAKES, "s3://cfg-bucket/bot.yml")
 
     problems = caught.value.problems
     assert len(problems) == 3, problems
