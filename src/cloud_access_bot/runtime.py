@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -86,9 +87,13 @@ class BotRuntime:
             retention_days=config_now.audit_retention_days,
             clock=clock,
         )
+        # One HTTP session for every Web API call: connections (and TLS) are reused instead of
+        # opening one per call.
+        self._http = aiohttp.ClientSession()
         self.client = AsyncWebClient(
             token=slack.bot_token,
             base_url=slack.api_url,
+            session=self._http,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=20),
@@ -176,6 +181,7 @@ class BotRuntime:
                 await task
         if self.handler is not None:
             await self.handler.close_async()
+        await self._http.close()
         if self._health_file:
             await asyncio.to_thread(write_health, self._health_file, False)
         if close_clients:

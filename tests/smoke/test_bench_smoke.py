@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
-
-# bench/ sits at the repository root, outside the installed package; pytest does not put the
-# root on sys.path unless pyproject's [tool.pytest.ini_options] says pythonpath = ["."].
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.runner import SMOKE, run
 

@@ -11,6 +11,7 @@ replaces the old one, which is closed once no caller still holds it.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aioboto3
+import aiohttp
 from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from botocore.exceptions import ClientError
+from botocore.httpsession import get_cert_path
 
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_expired_token
 from cloud_access_bot.domain.model import utcnow
@@ -30,11 +34,39 @@ SESSION_NAME = "cloud-access-bot"
 #: Renew assumed-role credentials this long before AWS says they expire.
 REFRESH_MARGIN = timedelta(minutes=5)
 
+
+class SharedTlsSession(AIOHTTPSession):
+    """aiobotocore's HTTP session, with one TLS context for every client of the process.
+
+    aiobotocore builds a new SSL context and loads the CA bundle for each client (~16 ms of
+    event-loop time each); discovery opens a client per service, region and account, so that
+    alone blocked the loop for seconds. The CA bundle is the same for all, so load it once.
+    """
+
+    _shared: ssl.SSLContext | None = None
+
+    def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
+        if proxy_url or not self._verify or self._cert_file:
+            return super()._create_connector(proxy_url)
+        if SharedTlsSession._shared is None:
+            context = self._get_ssl_context()
+            ca_certs = get_cert_path(self._verify)
+            if ca_certs:
+                context.load_verify_locations(ca_certs, None, None)
+            SharedTlsSession._shared = context
+        return aiohttp.TCPConnector(
+            limit=self._max_pool_connections,
+            ssl=SharedTlsSession._shared,
+            **self._connector_args,
+        )
+
+
 BOTO_CONFIG = AioConfig(
     retries={"mode": "adaptive", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=10,
     max_pool_connections=50,
+    http_session_cls=SharedTlsSession,
 )
 
 
