@@ -18,25 +18,56 @@ MOTO_DEFAULT_ACCOUNT = "123456789012"
 
 
 def _serialise_moto_transactions() -> None:
-    """Make moto run one TransactWriteItems at a time, as DynamoDB isolates transactions.
+    """Make moto's TransactWriteItems isolated and cheap, as DynamoDB's are.
 
     moto's server handles requests on threads and its transact_write_items is not thread-safe:
     a cancelled transaction restores a table snapshot taken before a concurrent one committed,
-    erasing the winner. Real DynamoDB has no such bug, so the emulator must not either.
+    erasing the winner. It also deep-copies every table a transaction touches (for that
+    rollback), which makes each transaction cost as much as the table is large. Here
+    transactions run one at a time, their conditions are checked before anything is written
+    (so a cancelled transaction writes nothing and needs no rollback), and the copy is skipped.
     """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     original = DynamoDBBackend.transact_write_items
     if getattr(original, "serialised", False):
         return
     lock = threading.Lock()
 
-    def one_at_a_time(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
+    def failed_condition(backend: DynamoDBBackend, entry: dict[str, Any]) -> tuple[Any, ...]:
+        kind, op = next(iter(entry.items()))
+        table = backend.get_table(op["TableName"])
+        if kind == "Put":
+            names = [table.hash_key_attr, table.range_key_attr]
+            key = {name: op["Item"][name] for name in names if name}
+        else:
+            key = op["Key"]
+        current = backend.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        if condition is None or get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            return (None, None, None)
+        wants_old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        old = current.to_json()["Attributes"] if wants_old and current else None
+        return ("ConditionalCheckFailed", "The conditional request failed", old)
 
-    one_at_a_time.serialised = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = one_at_a_time  # type: ignore[method-assign]
+    def isolated(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
+        with lock:
+            reasons = [failed_condition(self, entry) for entry in transact_items]
+            if any(code for code, _, _ in reasons):
+                raise TransactionCanceledException(reasons)
+            Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]
+            try:
+                return original(self, transact_items)
+            finally:
+                del Table.__deepcopy__  # type: ignore[attr-defined]
+
+    isolated.serialised = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = isolated  # type: ignore[method-assign]
 
 
 def start_moto() -> tuple[ThreadedMotoServer, str]:
