@@ -20,6 +20,7 @@ from typing import Any
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain.policy import unmappable_actions
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     AccessRequest,
@@ -131,6 +132,11 @@ class AccessService:
             errors["actions"] = " ".join(r.reason for r in refusals)
         if any(not s.resources for s in draft.services):
             errors["resources"] = "Pick at least one resource or enter an ARN."
+        if "actions" not in errors and "resources" not in errors:
+            # e.g. s3:ListBucket asked for with only object ARNs: refused now, not at approval.
+            problems = unmappable_actions(draft.services)
+            if problems:
+                errors["actions"] = " ".join(problems)[:1900]
         return errors
 
     async def submit(self, draft: Draft) -> SubmitResult:

@@ -148,3 +148,16 @@ async def test_a_failing_region_is_a_note_while_other_regions_load(world: Sandbo
     texts = [o["text"]["text"] for o in answer["options"]]
     assert any(orders in t and "eu-west-1" in t for t in texts), texts
     assert any(t.startswith("⚠") and "eu-west-2" in t and "AccessDenied" in t for t in texts)
+
+
+async def test_an_action_that_fits_none_of_the_resources_is_refused_inline(
+    world: Sandbox,
+) -> None:
+    bucket = world.accounts["development"].buckets[0]
+    ack = await world.request(
+        actions=["s3:GetObject", "s3:CreateAccessPoint"], arns=[f"arn:aws:s3:::{bucket}"]
+    )
+
+    assert ack["response_action"] == "errors"
+    assert "s3:CreateAccessPoint" in " ".join(ack["errors"].values())
+    assert await world.runtime.store.for_user(REQUESTER) == []
