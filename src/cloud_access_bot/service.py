@@ -20,7 +20,6 @@ from typing import Any
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
-from cloud_access_bot.domain.policy import unmappable_actions
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     AccessRequest,
@@ -30,6 +29,7 @@ from cloud_access_bot.domain.model import (
     iso,
     utcnow,
 )
+from cloud_access_bot.domain.policy import unmappable_actions
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
