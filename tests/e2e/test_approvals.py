@@ -77,6 +77,10 @@ async def test_break_glass_self_approval_is_announced_and_flagged(world: Sandbox
     assert "on-call approvers are asleep" in approved[0].details["reason"]
     posts = world.emulator.messages_in(audit)
     assert any("Break-glass" in m.text and REQUESTER in m.text for m in posts)
+    # The channel's one message about the request follows it through its lifecycle.
+    about = [m for m in posts if request_id in m.flat_text and m.blocks]
+    assert len(about) == 1
+    await world.emulator.wait_until(lambda: "Active until" in about[0].flat_text)
 
 
 async def test_member_removed_after_the_dm_is_refused(world: Sandbox) -> None:

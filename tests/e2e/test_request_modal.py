@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from cloud_access_bot.audit.matching import policy_statements
@@ -161,3 +164,34 @@ async def test_an_action_that_fits_none_of_the_resources_is_refused_inline(
     assert ack["response_action"] == "errors"
     assert "s3:CreateAccessPoint" in " ".join(ack["errors"].values())
     assert await world.runtime.store.for_user(REQUESTER) == []
+
+
+async def test_refresh_lists_resources_created_after_the_cache_was_filled(
+    world: Sandbox,
+) -> None:
+    account = world.accounts["development"]
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.select(views.ACCOUNT_ACTION, "development")
+    await modal.wait_updated()
+    await modal.suggest(views.SERVICE_ACTION, "s3")
+    await modal.select(views.SERVICE_ACTION, "s3")
+    await modal.wait_updated()
+    assert (await modal.suggest(views.RESOURCES_ACTION, "acme"))["options"]
+    async with world.clients.assumed("s3", account.bot_role_arn) as s3:
+        await s3.create_bucket(
+            Bucket="acme-fresh-bucket",
+            CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+        )
+
+    def names(answer: dict[str, Any]) -> str:
+        return " ".join(o["text"]["text"] for o in answer["options"])
+
+    assert "acme-fresh-bucket" not in names(await modal.suggest(views.RESOURCES_ACTION, "fresh"))
+    await modal.click(views.REFRESH_RESOURCES_ACTION)
+
+    for _ in range(50):
+        if "acme-fresh-bucket" in names(await modal.suggest(views.RESOURCES_ACTION, "fresh")):
+            break
+        await asyncio.sleep(0.1)
+    assert "acme-fresh-bucket" in names(await modal.suggest(views.RESOURCES_ACTION, "fresh"))

@@ -53,8 +53,9 @@ class Suggestions(Protocol):
     def check_arns(self, account: str, service: str, arns: list[str]) -> list[str]:
         """One message per invalid free-text ARN (empty when all are fine)."""
 
-    def warm(self, account: str, service: str) -> None:
-        """Start discovery early so resource suggestions answer from the cache."""
+    def warm(self, account: str, service: str, *, refresh: bool = False) -> None:
+        """Start discovery early so resource suggestions answer from the cache (``refresh``:
+        list again now instead of trusting the cache)."""
 
     def preset(self, name: str) -> PresetDefaults | None:
         """What a configured preset fills in (None: unknown or naming no known action)."""
@@ -316,6 +317,13 @@ def build_app(
             config(), chosen, actions=defaults.actions, note=views.preset_note(defaults)
         )
         await guarded(user_of(body), update_modal(body, chosen, updated))
+
+    @app.action(views.REFRESH_RESOURCES_ACTION)
+    async def on_refresh_resources(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        state = ModalState.from_metadata((body.get("view") or {}).get("private_metadata"))
+        if state.account and state.service:
+            suggestions.warm(state.account, state.service, refresh=True)
 
     @app.action(views.ADD_SERVICE_ACTION)
     async def on_add_service(ack: Any, body: dict[str, Any]) -> None:

@@ -125,12 +125,15 @@ class CatalogSuggestions:
         except ValueError:
             return None
 
-    def warm(self, account: str, service: str) -> None:
-        task = asyncio.create_task(self._discover(account, service, wait=None))
+    def warm(self, account: str, service: str, *, refresh: bool = False) -> None:
+        work = self._discover(account, service, wait=None, refresh=refresh)
+        task = asyncio.create_task(work)
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
-    async def _discover(self, account: str, service: str, *, wait: float | None) -> DiscoveryResult:
+    async def _discover(
+        self, account: str, service: str, *, wait: float | None, refresh: bool = False
+    ) -> DiscoveryResult:
         config = self._config()
         settings = config.account(account)
         if settings is None:
@@ -140,4 +143,5 @@ class CatalogSuggestions:
             config.regions_for(account),
             [service],
             wait_seconds=wait,
+            refresh=refresh,
         )

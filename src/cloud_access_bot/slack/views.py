@@ -31,6 +31,7 @@ REASON_ACTION = "reason_input"
 DURATION_ACTION = "duration_select"
 LOGIN_ROLE_ACTION = "login_role_select"
 ADD_SERVICE_ACTION = "add_service"
+REFRESH_RESOURCES_ACTION = "refresh_resources"
 PRESET_SELECT_ACTION = "modal_preset_select"
 REMOVE_SERVICE_ACTION = "remove_service"
 
@@ -274,21 +275,19 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         )
     if state.account in config.accounts and state.service:
         blocks.extend(_service_inputs(state))
+        buttons = [(REFRESH_RESOURCES_ACTION, "Refresh resource list")]
         if len(state.added) + 1 < MAX_SERVICES:
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "add_service",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": ADD_SERVICE_ACTION,
-                            "text": plain("Add another service"),
-                            "value": "add",
-                        }
-                    ],
-                }
-            )
+            buttons.insert(0, (ADD_SERVICE_ACTION, "Add another service"))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "service_tools",
+                "elements": [
+                    {"type": "button", "action_id": action, "text": plain(label), "value": action}
+                    for action, label in buttons
+                ],
+            }
+        )
     return {
         "type": "modal",
         "callback_id": REQUEST_CALLBACK,
