@@ -37,7 +37,7 @@ from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import write_health
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack import commands, home
-from cloud_access_bot.slack.app import Inflight, build_app
+from cloud_access_bot.slack.app import AckingSocketModeHandler, Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.suggestions import CatalogSuggestions
@@ -155,7 +155,7 @@ class BotRuntime:
     async def start(self, connect_timeout: float = 30.0) -> None:
         if self._config().create_table:
             await self.store.ensure_table()
-        self.handler = AsyncSocketModeHandler(
+        self.handler = AckingSocketModeHandler(
             self.app, self._slack.app_token, ping_interval=self._ping_interval
         )
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)

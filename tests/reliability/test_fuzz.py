@@ -220,3 +220,16 @@ async def test_fuzzed_modal_submissions_and_suggestions(world: Sandbox) -> None:
     assert unacked == []
     assert mentions_posted(world) == []
     await full_flow(world)
+
+
+async def test_payloads_bolt_cannot_parse_are_still_acked(world: Sandbox) -> None:
+    """Found by the fuzzer: a ``view`` that is not a mapping makes Bolt raise before dispatch."""
+    broken = [
+        ("interactive", {"type": "block_suggestion", "action_id": "x", "view": []}),
+        ("interactive", {"type": "view_submission", "view": "not a view"}),
+        ("interactive", {"type": "block_actions", "actions": "nope", "user": 7}),
+    ]
+    for kind, payload in broken:
+        ack = await world.emulator.send_envelope(kind, payload)
+        assert ack.latency_ms < 3000
+    await full_flow(world)

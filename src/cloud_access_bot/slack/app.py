@@ -14,10 +14,13 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -434,6 +437,22 @@ def build_app(
         return BoltResponse(status=200, body="")
 
     return app
+
+
+class AckingSocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's handler, except that a payload Bolt cannot even parse is still acked.
+
+    Bolt builds its request context before dispatching (e.g. it reads ``view`` as a mapping);
+    a malformed payload raises there, outside every listener and error handler, and Bolt sends
+    no ack, so Slack would show the person an error and redeliver.
+    """
+
+    async def handle(self, client: Any, req: SocketModeRequest) -> None:
+        try:
+            await super().handle(client, req)
+        except Exception:
+            log.warning("acked a payload Bolt could not parse (envelope %s)", req.envelope_id)
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
 
 
 def _button_value(body: dict[str, Any]) -> str:
