@@ -74,7 +74,6 @@ async def test_twenty_requesters_at_once_under_a_rate_limit(world: Sandbox) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="DMs can be dropped after 5 rate-limited tries")
 async def test_two_hundred_requesters_at_once_under_a_rate_limit(world: Sandbox) -> None:
     world.emulator.timeout = 30
     await submission_burst(world, requesters=200, per_second=50)
