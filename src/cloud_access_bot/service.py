@@ -26,6 +26,7 @@ from cloud_access_bot.domain.model import (
     EventType,
     ServiceAccess,
     Status,
+    can_transition,
     iso,
     utcnow,
 )
@@ -497,7 +498,15 @@ class AccessService:
         *,
         notify_loser: str | None = None,
     ) -> AccessRequest | None:
-        """Conditional write; None if someone else changed the request first."""
+        """Conditional write; None if someone else changed the request first.
+
+        A status change must be one the lifecycle allows (``TRANSITIONS``): anything else is a
+        bug, refused before it reaches the store.
+        """
+        if updated.status is not current.status and not can_transition(
+            current.status, updated.status
+        ):
+            raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
         try:
             return await self._store.commit(current, updated, event, actor, details)
         except ConflictError as conflict:

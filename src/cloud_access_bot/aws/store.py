@@ -68,8 +68,6 @@ DATETIME_FIELDS = (
     "next_reminder_at",
 )
 OPTIONAL_TEXT_FIELDS = ("decided_by", "decision_reason", "policy_name", "policy_document")
-#: Written only by set_messages, so a commit from an older read cannot erase them.
-MESSAGE_FIELDS = ("messages", "requester_message")
 #: Errors meaning the table cannot be used right now; nothing was written.
 REFUSED_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 #: Retries of a transaction that collided with another one in flight on the same item.

@@ -21,8 +21,8 @@ class Status(StrEnum):
     FAILED = "FAILED"
 
 
-#: Allowed transitions. Every write of a new status is conditional on the current one being a
-#: key here whose set holds the new status, so concurrent deciders cannot both win.
+#: Allowed transitions: the service refuses any other status change, and every write is
+#: conditional on the stored version and status, so concurrent deciders cannot both win.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}),
     Status.APPROVED: frozenset({Status.ACTIVE, Status.FAILED}),
@@ -34,11 +34,6 @@ TERMINAL: frozenset[Status] = frozenset(s for s in Status if s not in TRANSITION
 
 def can_transition(current: Status, new: Status) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
-
-
-def sources_of(new: Status) -> frozenset[Status]:
-    """Statuses from which ``new`` may be reached."""
-    return frozenset(s for s, targets in TRANSITIONS.items() if new in targets)
 
 
 class EventType(StrEnum):
@@ -57,7 +52,6 @@ class EventType(StrEnum):
     EXTENSION_DENIED = "EXTENSION_DENIED"
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
-    CREDENTIALS_ISSUED = "CREDENTIALS_ISSUED"
     REMINDED = "REMINDED"
 
 
