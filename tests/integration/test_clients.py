@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from cloud_access_bot.aws import clients as clients_module
 from cloud_access_bot.aws.clients import AwsClients
@@ -96,3 +97,46 @@ async def test_other_errors_are_not_retried(clients: AwsClients) -> None:
     with pytest.raises(ClientError):
         await clients.with_assumed("iam", ROLE, work)
     assert attempts == [1]
+
+
+async def test_shared_client_signs_each_task_as_its_own_role(clients: AwsClients) -> None:
+    """One client for every account: concurrent tasks each reach the account of their role,
+    and a call outside ``with_assumed_shared`` is refused rather than signed as the bot."""
+    roles = [f"arn:aws:iam::{n}:role/bot" for n in ("111111111111", "222222222222")] * 5
+    used: list[Any] = []
+
+    async def work(sts: Any) -> str:
+        used.append(sts)
+        await asyncio.sleep(0)  # let the other tasks interleave
+        return await _account_of(sts)
+
+    accounts = await asyncio.gather(*(clients.with_assumed_shared("sts", r, work) for r in roles))
+
+    assert accounts == [role.split(":")[4] for role in roles]
+    assert all(client is used[0] for client in used)
+    with pytest.raises(NoCredentialsError):
+        await _account_of(used[0])
+
+
+async def test_shared_client_retries_an_expired_token_once_with_new_credentials(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assumed: list[str] = []
+    original = clients._assume_role
+
+    async def counting(role_arn: str) -> Any:
+        assumed.append(role_arn)
+        return await original(role_arn)
+
+    monkeypatch.setattr(clients, "_assume_role", counting)
+    attempts: list[int] = []
+
+    async def work(sts: Any) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "X")
+        return await _account_of(sts)
+
+    assert await clients.with_assumed_shared("sts", ROLE, work) == "111111111111"
+    assert len(attempts) == 2
+    assert assumed == [ROLE, ROLE]

@@ -310,12 +310,12 @@ class DeniedRole:
         self.clients = clients
         self.denied = denied
 
-    async def with_assumed(
+    async def with_assumed_shared(
         self, service: str, role_arn: str, work: Any, region: str | None = None
     ) -> Any:
         if role_arn == self.denied:
             raise AssumeRoleError(role_arn, "AccessDenied", "not trusted")
-        return await self.clients.with_assumed(service, role_arn, work, region)
+        return await self.clients.with_assumed_shared(service, role_arn, work, region)
 
 
 async def test_an_account_that_cannot_be_assumed_is_reported_per_unit(

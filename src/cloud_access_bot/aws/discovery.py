@@ -107,7 +107,7 @@ class ServiceDiscoverer:
 class ClientFactory(Protocol):
     """The part of ``AwsClients`` discovery uses."""
 
-    async def with_assumed(
+    async def with_assumed_shared(
         self,
         service: str,
         role_arn: str,
@@ -565,7 +565,7 @@ class ResourceDiscovery:
                 tasks = [group.create_task(find(client, scope)) for find in spec.discoverers]
             return tuple(resource for task in tasks for resource in task.result())
 
-        return await self._clients.with_assumed(
+        return await self._clients.with_assumed_shared(
             spec.client_name, unit.role_arn, work, unit.region or None
         )
 
