@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import ThreadedMotoServer
 
 from cloud_access_bot.aws.clients import AwsClients
@@ -17,15 +18,36 @@ from cloud_access_bot.aws.clients import AwsClients
 MOTO_DEFAULT_ACCOUNT = "123456789012"
 
 
-def _serialise_moto_transactions() -> None:
-    """Make moto's TransactWriteItems isolated and cheap, as DynamoDB's are.
+def _serialise_moto_requests() -> None:
+    """Handle moto's requests one at a time, as if each were atomic like AWS's.
 
-    moto's server handles requests on threads and its transact_write_items is not thread-safe:
-    a cancelled transaction restores a table snapshot taken before a concurrent one committed,
-    erasing the winner. It also deep-copies every table a transaction touches (for that
-    rollback), which makes each transaction cost as much as the table is large. Here
-    transactions run one at a time, their conditions are checked before anything is written
-    (so a cancelled transaction writes nothing and needs no rollback), and the copy is skipped.
+    moto's server answers on one thread per connection and its backends are not thread-safe:
+    a query could iterate a table while a write changed it ("dictionary changed size during
+    iteration"), and a cancelled transaction restored a table snapshot taken before a
+    concurrent one committed, erasing the winner. moto runs under the GIL anyway, so one lock
+    costs little.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+    if getattr(original, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def serial(self: DomainDispatcherApplication, environ: Any, start_response: Any) -> Any:
+        with lock:
+            return original(self, environ, start_response)
+
+    serial.serialised = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = serial  # type: ignore[method-assign]
+
+
+def _cheapen_moto_transactions() -> None:
+    """Make moto's TransactWriteItems cost what DynamoDB's do, not what the table is large.
+
+    moto deep-copies every table a transaction touches, to roll back a cancelled one. Here its
+    conditions are checked before anything is written (so a cancelled transaction writes
+    nothing and needs no rollback), and the copy is skipped.
     """
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import TransactionCanceledException
@@ -33,9 +55,8 @@ def _serialise_moto_transactions() -> None:
     from moto.dynamodb.models.table import Table
 
     original = DynamoDBBackend.transact_write_items
-    if getattr(original, "serialised", False):
+    if getattr(original, "cheapened", False):
         return
-    lock = threading.Lock()
 
     def failed_condition(backend: DynamoDBBackend, entry: dict[str, Any]) -> tuple[Any, ...]:
         kind, op = next(iter(entry.items()))
@@ -55,25 +76,28 @@ def _serialise_moto_transactions() -> None:
         old = current.to_json()["Attributes"] if wants_old and current else None
         return ("ConditionalCheckFailed", "The conditional request failed", old)
 
-    def isolated(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
-        with lock:
-            reasons = [failed_condition(self, entry) for entry in transact_items]
-            if any(code for code, _, _ in reasons):
-                raise TransactionCanceledException(reasons)
-            Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]
-            try:
-                return original(self, transact_items)
-            finally:
-                del Table.__deepcopy__  # type: ignore[attr-defined]
+    def checked_first(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
+        reasons = [failed_condition(self, entry) for entry in transact_items]
+        if any(code for code, _, _ in reasons):
+            raise TransactionCanceledException(reasons)
+        Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]
+        try:
+            return original(self, transact_items)
+        finally:
+            del Table.__deepcopy__  # type: ignore[attr-defined]
 
-    isolated.serialised = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = isolated  # type: ignore[method-assign]
+    checked_first.cheapened = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = checked_first  # type: ignore[method-assign]
 
 
 def start_moto() -> tuple[ThreadedMotoServer, str]:
     """Start moto on a free loopback port; return the server and its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    _serialise_moto_transactions()
+    _serialise_moto_requests()
+    _cheapen_moto_transactions()
+    # Keep connections open between requests, as AWS does: with werkzeug's default HTTP/1.0
+    # every call opened a new TCP connection, work for both sides that production never does.
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

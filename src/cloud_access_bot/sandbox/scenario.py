@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,14 @@ ACCOUNTS = {
     "development": "111111111111",
     "production": "222222222222",
 }
+
+
+#: A pause before each step of a simulated person (``Sandbox.request``).
+Think = Callable[[], Awaitable[None]]
+
+
+async def no_pause() -> None:
+    """No pause: a simulated person who acts as fast as the bot answers."""
 
 
 def sandbox_config(**overrides: Any) -> BotConfig:
@@ -125,22 +133,30 @@ class Sandbox:
         reason: str = "Investigate a failed export",
         login_role: str = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
+        think: Think = no_pause,
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
         ``resources`` are searched in the resource picker by name and picked; ``arns`` are
-        typed into the free-text field.
+        typed into the free-text field. ``think`` is awaited before every step (a person's
+        pause; none by default).
         """
         emulator = self.emulator
+        await think()
         await emulator.slash_command(user, f"/{self.config.request_command}")
         modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
+        await think()
         await modal.fill(views.REASON_ACTION, reason)
+        await think()
         await modal.select(views.DURATION_ACTION, str(duration))
+        await think()
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
+        await think()
         await modal.select(views.LOGIN_ROLE_ACTION, login_role)
-        await self._fill_service(modal, service, service_query, actions, resources, arns)
+        await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
+            await think()
             await modal.click(views.ADD_SERVICE_ACTION)
             await modal.wait_updated()
             await self._fill_service(
@@ -150,7 +166,9 @@ class Sandbox:
                 extra.get("actions", ()),
                 extra.get("resources", ()),
                 extra.get("arns", ()),
+                think,
             )
+        await think()
         return await modal.submit()
 
     @staticmethod
@@ -161,24 +179,30 @@ class Sandbox:
         actions: Sequence[str],
         resources: Sequence[str],
         arns: Sequence[str],
+        think: Think,
     ) -> None:
         """Pick a service, then its actions and resources, as a person would."""
+        await think()
         await modal.suggest(views.SERVICE_ACTION, query or service)
+        await think()
         await modal.select(views.SERVICE_ACTION, service)
         await modal.wait_updated()
         picked_actions: list[str | dict[str, Any]] = []
         for action in actions:
+            await think()
             answer = await modal.suggest(views.ACTIONS_ACTION, action.split(":", 1)[-1])
             picked_actions.append(_option(answer, value=action))
         if picked_actions:
             await modal.select_many(views.ACTIONS_ACTION, picked_actions)
         picked: list[str | dict[str, Any]] = []
         for name in resources:
+            await think()
             answer = await modal.suggest(views.RESOURCES_ACTION, name)
             picked.append(_option(answer, text=name))
         if picked:
             await modal.select_many(views.RESOURCES_ACTION, picked)
         if arns:
+            await think()
             await modal.fill(views.ARNS_ACTION, "\n".join(arns))
 
     async def latest_request(self, user: str = REQUESTER) -> AccessRequest:

@@ -9,10 +9,20 @@ its block_id, action_id and type.
 
 from __future__ import annotations
 
-import copy
+import json
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
+
+_J = TypeVar("_J")
+
+
+def copy_json(value: _J) -> _J:
+    """A deep copy of JSON data. The emulator copies every view and message it stores or
+    sends; a JSON round trip does that several times faster than ``copy.deepcopy``."""
+    copied: _J = json.loads(json.dumps(value))
+    return copied
+
 
 JSON = dict[str, Any]
 
@@ -263,7 +273,7 @@ def with_generated_ids(blocks: list[JSON]) -> list[JSON]:
     Slack does the same, which is why an element without explicit ids loses its value on every
     views.update.
     """
-    result = copy.deepcopy(blocks)
+    result = copy_json(blocks)
     for block in result:
         block.setdefault("block_id", secrets.token_urlsafe(4))
     for _block, element in interactive_elements(result):
@@ -279,7 +289,7 @@ def value_key(element: JSON) -> str | None:
 
 def _initial_entry(element: JSON, key: str) -> JSON:
     default: Any = [] if key in _MULTI_KEYS else None
-    return {"type": element["type"], key: copy.deepcopy(element.get(_INITIAL_KEYS[key], default))}
+    return {"type": element["type"], key: copy_json(element.get(_INITIAL_KEYS[key], default))}
 
 
 def carry_state(old_values: JSON, blocks: list[JSON]) -> JSON:
@@ -293,7 +303,7 @@ def carry_state(old_values: JSON, blocks: list[JSON]) -> JSON:
         block_id, action_id = block["block_id"], element["action_id"]
         old = old_values.get(block_id, {}).get(action_id)
         if old is not None and old.get("type") == element["type"]:
-            entry = copy.deepcopy(old)
+            entry = copy_json(old)
         else:
             entry = _initial_entry(element, key)
         values.setdefault(block_id, {})[action_id] = entry

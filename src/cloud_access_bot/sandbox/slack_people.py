@@ -8,12 +8,12 @@ does and sends the envelopes through the emulator, returning what the app answer
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import TYPE_CHECKING, Any
 
 from cloud_access_bot.sandbox.slack_blocks import (
     JSON,
+    copy_json,
     dispatches,
     flatten_options,
     flatten_text,
@@ -85,9 +85,9 @@ def action_json(block: JSON, element: JSON, state: JSON | None = None, value: An
     }
     if element["type"] == "button":
         action["value"] = value if value is not None else element.get("value")
-        action["text"] = copy.deepcopy(element.get("text"))
+        action["text"] = copy_json(element.get("text"))
     elif state is not None:
-        action.update({k: copy.deepcopy(v) for k, v in state.items() if k != "type"})
+        action.update({k: copy_json(v) for k, v in state.items() if k != "type"})
     return action
 
 
@@ -244,7 +244,7 @@ class ViewHandle:
     @property
     def values(self) -> JSON:
         """``state.values`` as Slack would send it now."""
-        return copy.deepcopy(self.view.values)
+        return copy_json(self.view.values)
 
     @property
     def errors(self) -> dict[str, str]:
@@ -317,7 +317,7 @@ class ViewHandle:
         candidates = static_options(element) + self._suggested.get(element["action_id"], [])
         for option in candidates:
             if option.get("value") == choice:
-                return copy.deepcopy(option)
+                return copy_json(option)
         values = [o.get("value") for o in candidates]
         raise LookupError(f"{element['action_id']}: no option with value {choice!r} in {values}")
 

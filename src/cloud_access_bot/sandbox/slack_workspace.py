@@ -6,7 +6,6 @@ tests may also inspect the dataclasses directly. Errors use Slack's codes.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import secrets
@@ -21,6 +20,7 @@ from cloud_access_bot.sandbox.slack_blocks import (
     MAX_MESSAGE_BLOCKS,
     MAX_VIEW_BYTES,
     carry_state,
+    copy_json,
     flatten_text,
     validate_blocks,
     validate_view,
@@ -116,7 +116,7 @@ class Message:
             "type": "message",
             "ts": self.ts,
             "text": self.text,
-            "blocks": copy.deepcopy(self.blocks),
+            "blocks": copy_json(self.blocks),
             "user": self.user,
             "bot_id": self.bot_id,
         }
@@ -173,14 +173,14 @@ class OpenView:
         return blocks
 
     def to_api(self, team_id: str, app_id: str, bot_id: str) -> JSON:
-        view = copy.deepcopy(self.spec)
+        view = copy_json(self.spec)
         view.setdefault("private_metadata", "")
         view.setdefault("callback_id", "")
         view.update(
             id=self.id,
             team_id=team_id,
             hash=self.hash,
-            state={"values": copy.deepcopy(self.values)},
+            state={"values": copy_json(self.values)},
             root_view_id=self.root_view_id,
             previous_view_id=self.previous_view_id,
             app_id=app_id,
@@ -358,7 +358,7 @@ class Workspace:
             raise ApiError("invalid_arguments", response_metadata={"messages": errors})
         if len(json.dumps(spec)) > MAX_VIEW_BYTES:
             raise ApiError("view_too_large")
-        normalized = copy.deepcopy(spec)
+        normalized = copy_json(spec)
         normalized["blocks"] = with_generated_ids(spec["blocks"])
         return dict(normalized)
 
