@@ -119,11 +119,15 @@ class _TaskCredentialProvider(CredentialProvider):
         return _TaskCredentials()
 
 
-def _shared_client_session() -> aioboto3.Session:
-    """A session whose clients sign with ``_TaskCredentials``, before any other source."""
-    core = AioSession()
-    core.get_component("credential_provider").insert_before("env", _TaskCredentialProvider())
-    return aioboto3.Session(botocore_session=core)
+def _sessions() -> tuple[aioboto3.Session, aioboto3.Session]:
+    """The session of the bot's own and per-role clients, and the session of shared clients
+    (signing with ``_TaskCredentials`` before any other source). They share one loader: each
+    service model and the endpoint data (megabytes of JSON) are parsed once per process."""
+    own = AioSession()
+    shared = AioSession()
+    shared.register_component("data_loader", own.get_component("data_loader"))
+    shared.get_component("credential_provider").insert_before("env", _TaskCredentialProvider())
+    return aioboto3.Session(botocore_session=own), aioboto3.Session(botocore_session=shared)
 
 
 @dataclass
@@ -148,13 +152,11 @@ class AwsClients:
         *,
         region: str,
         endpoint_url: str | None = None,
-        session: aioboto3.Session | None = None,
     ) -> None:
         self.region = region
         # None lets botocore read AWS_ENDPOINT_URL (moto in tests and the demo).
         self._endpoint_url = endpoint_url
-        self._session = session or aioboto3.Session()
-        self._shared_session = _shared_client_session()
+        self._session, self._shared_session = _sessions()
         self._open: dict[_Key, _OpenClient] = {}
         self._open_lock = asyncio.Lock()
         self._credentials: dict[str, _Credentials] = {}
