@@ -14,13 +14,10 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -192,7 +189,10 @@ def build_app(
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which the handler below turns into a plain
     # ack: Bolt would otherwise send no ack at all and Slack would show the person an error.
-    app = AsyncApp(client=client, raise_error_for_unhandled_request=True)
+    # process_before_response: AckingSocketModeHandler answers as soon as ack() is called.
+    app = AsyncApp(
+        client=client, raise_error_for_unhandled_request=True, process_before_response=True
+    )
     command = f"/{config().request_command}"
     extra_commands = dict(subcommands or {})
 
@@ -437,22 +437,6 @@ def build_app(
         return BoltResponse(status=200, body="")
 
     return app
-
-
-class AckingSocketModeHandler(AsyncSocketModeHandler):
-    """Bolt's handler, except that a payload Bolt cannot even parse is still acked.
-
-    Bolt builds its request context before dispatching (e.g. it reads ``view`` as a mapping);
-    a malformed payload raises there, outside every listener and error handler, and Bolt sends
-    no ack, so Slack would show the person an error and redeliver.
-    """
-
-    async def handle(self, client: Any, req: SocketModeRequest) -> None:
-        try:
-            await super().handle(client, req)
-        except Exception:
-            log.warning("acked a payload Bolt could not parse (envelope %s)", req.envelope_id)
-            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
 
 
 def _button_value(body: dict[str, Any]) -> str:
