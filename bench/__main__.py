@@ -1,4 +1,5 @@
-"""``python -m bench [--smoke] [--output PATH]``: run the benchmark, print the table, write JSON."""
+"""``python -m bench [--smoke] [--only GROUP ...] [--output PATH]``: run the benchmark, print
+the table, write JSON (a partial run writes only where ``--output`` says)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from pathlib import Path
 
 from bench.aws_server import moto_process
-from bench.runner import FULL, SMOKE, run
+from bench.runner import FULL, GROUPS, SMOKE, run
 
 DEFAULT_OUTPUT = Path(__file__).with_name("results.json")
 
@@ -17,12 +18,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="every metric at a tiny scale")
     parser.add_argument("--output", type=Path, default=None, help=f"default {DEFAULT_OUTPUT}")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(GROUPS), default=list(GROUPS), help="groups to run"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    output = args.output or (None if args.smoke else DEFAULT_OUTPUT)
+    whole = not args.smoke and args.only == list(GROUPS)
+    output = args.output or (DEFAULT_OUTPUT if whole else None)
     mode, scale = ("smoke", SMOKE) if args.smoke else ("full", FULL)
     with moto_process() as endpoint:
-        asyncio.run(run(scale, endpoint, output, mode))
+        asyncio.run(run(scale, endpoint, output, mode, args.only))
     return 0
 
 

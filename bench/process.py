@@ -8,16 +8,12 @@ settings), against the Slack emulator of this process and moto; it creates its t
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
+from bench.bot_process import running_bot
 from bench.report import Metric, rounded
 from cloud_access_bot.sandbox.scenario import ACCOUNTS, LOGIN_ROLE, seed_workspace
 from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
@@ -50,57 +46,25 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-async def start_once(emulator: SlackEmulator, endpoint: str, workdir: Path) -> tuple[float, float]:
+async def start_once(emulator: SlackEmulator, workdir: Path) -> tuple[float, float]:
     """(seconds from spawn to Socket Mode connected, RSS in MB once settled)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "BOT_CONFIG_"))
-    }
-    env.update(
-        {
-            "SLACK_APP_TOKEN": emulator.app_token,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_API_URL": emulator.api_url,
-            "BOT_CONFIG_FILE": str(workdir / "config.yaml"),
-            "HEALTH_FILE": str(workdir / "health.json"),
-            "AWS_ENDPOINT_URL": endpoint,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    opened = emulator.connections_opened
     started = time.monotonic()
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cloud_access_bot",
-        "run",
-        env=env,
-        cwd=workdir,  # no stray .env from the repository
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        await emulator.wait_connected(timeout=120, total=opened + 1)
+    async with running_bot(emulator, workdir, config_yaml()) as bot:
         seconds = time.monotonic() - started
         await asyncio.sleep(SETTLE_S)
         if bot.returncode is not None:
             raise RuntimeError(f"the bot exited with {bot.returncode}")
         return seconds, rss_mb(bot.pid)
-    finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(bot.wait(), 60)
 
 
-async def measure(endpoint: str, starts: int) -> list[Metric]:
+async def measure(starts: int) -> list[Metric]:
     emulator = SlackEmulator()
     await emulator.start()
     seed_workspace(emulator)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-run-") as temp:
             workdir = Path(temp)
-            (workdir / "config.yaml").write_text(yaml.safe_dump(config_yaml()))
-            runs = [await start_once(emulator, endpoint, workdir) for _ in range(starts)]
+            runs = [await start_once(emulator, workdir) for _ in range(starts)]
     finally:
         await emulator.stop()
     return [

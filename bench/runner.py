@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import discovery, grants, process, slack_load, sweep
+from bench import bot_process, discovery, grants, process, slack_load, sweep
 from bench.aws_server import reset_moto
 from bench.discovery import DiscoveryScale
 from bench.report import Metric, table, write_results
@@ -18,8 +18,10 @@ from bench.world import bench_world
 
 @dataclass(frozen=True)
 class Scale:
-    users: int  # simulated people doing the whole flow
-    concurrency: int  # flows in progress at once
+    users: int  # simulated people doing the whole flow at once, at a person's pace
+    pace_s: tuple[float, float]  # (low, high) pause before each step of a paced person
+    saturating_users: int  # more people, each acting as fast as the bot answers…
+    concurrency: int  # …at most this many flows in progress at once
     roles: int  # extra login roles per account the users spread over
     option_rounds: int
     sequential_approvals: int
@@ -37,6 +39,8 @@ class Scale:
 
 FULL = Scale(
     users=200,
+    pace_s=(0.5, 2.5),
+    saturating_users=200,
     concurrency=20,
     roles=20,
     option_rounds=10,
@@ -55,6 +59,8 @@ FULL = Scale(
 
 SMOKE = Scale(
     users=3,
+    pace_s=(0.0, 0.05),
+    saturating_users=3,
     concurrency=3,
     roles=2,
     option_rounds=1,
@@ -81,16 +87,34 @@ class Progress:
 
 
 async def slack_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
-    async with bench_world(users=scale.users, roles=scale.roles) as (world, users, roles):
-        run = await slack_load.load(world, users, roles, scale.concurrency)
-        options_ms = await slack_load.options_latencies(world, users[0], scale.option_rounds)
-        facts["envelopes"] = dict(run.envelopes)
-        facts["load_seconds"] = round(run.seconds, 1)
-        facts["failed_flows"] = run.failures
+    """The bot in its own process, as in production: the emulator and the simulated people,
+    here, must not be counted as the bot's work."""
+    async with (
+        bench_world(
+            users=scale.users + scale.saturating_users,
+            roles=scale.roles,
+            start=False,
+            sweep_interval_seconds=scale.sweep_interval_s,
+        ) as (world, people, roles),
+        bot_process.running_bot_of(world),
+    ):
+        paced_people, hurried_people = people[: scale.users], people[scale.users :]
+        paced = await slack_load.load(
+            world, paced_people, roles, concurrency=scale.users, pace=scale.pace_s
+        )
+        saturated = await slack_load.load(world, hurried_people, roles, scale.concurrency)
+        options_ms = await slack_load.options_latencies(world, people[0], scale.option_rounds)
         facts["slack_problems"] = list(world.emulator.problems)
+    for name, run in (("paced", paced), ("saturated", saturated)):
+        facts[name] = {
+            "envelopes": dict(run.envelopes),
+            "seconds": round(run.seconds, 1),
+            "envelopes_per_s": round(sum(run.envelopes.values()) / run.seconds, 1),
+            "failed_flows": run.failures,
+        }
         if run.failures:
-            print(f"{len(run.failures)} flow(s) failed: {run.failures[0]}", file=sys.stderr)
-    return slack_load.load_metrics(run, options_ms)
+            print(f"{len(run.failures)} {name} flow(s) failed: {run.failures[0]}", file=sys.stderr)
+    return slack_load.load_metrics(paced, saturated, options_ms)
 
 
 async def grants_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
@@ -137,6 +161,10 @@ async def revocation_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
     return [sweep.revocation_metric(lags)]
 
 
+async def process_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    return await process.measure(scale.starts)
+
+
 Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
 GROUPS: dict[str, Group] = {
     "slack": slack_group,
@@ -145,23 +173,25 @@ GROUPS: dict[str, Group] = {
     "discovery": discovery_group,
     "sweep": sweep_group,
     "revocation": revocation_group,
+    "process": process_group,
 }
 
 
 async def run(
-    scale: Scale, endpoint: str, output: Path | None, mode: str
+    scale: Scale,
+    endpoint: str,
+    output: Path | None,
+    mode: str,
+    groups: Sequence[str] = tuple(GROUPS),
 ) -> tuple[list[Metric], dict[str, Any]]:
-    """Every group on a reset moto; prints the table and writes ``output`` (if given)."""
+    """The ``groups``, each on a reset moto; prints the table and writes ``output`` (if given)."""
     progress = Progress()
     metrics: list[Metric] = []
     facts: dict[str, Any] = {"mode": mode, "scale": asdict(scale)}
-    for name, group in GROUPS.items():
+    for name in groups:
         await reset_moto(endpoint)
         progress.say(f"{name}…")
-        metrics += await group(scale, facts)
-    await reset_moto(endpoint)
-    progress.say("process…")
-    metrics += await process.measure(endpoint, scale.starts)
+        metrics += await GROUPS[name](scale, facts)
     facts["seconds"] = round(time.monotonic() - progress.started, 1)
     progress.say("done")
     print(table(metrics))

@@ -110,21 +110,24 @@ def idle_runtime(world: Sandbox, table: str) -> BotRuntime:
 async def one_sweep_ms(world: Sandbox, roles: Sequence[str], active: int, expired: int) -> float:
     """One sweep over ``active`` ACTIVE grants of which ``expired`` have ended."""
     runtime = idle_runtime(world, f"bench-sweep-{active}")
-    await runtime.store.ensure_table()
-    now = utcnow()
-    ended = [
-        active_request(world, i, roles, now - timedelta(seconds=60 - i % 50))
-        for i in range(expired)
-    ]
-    running = [
-        active_request(world, i, roles, now + timedelta(minutes=10 + i % 50))
-        for i in range(expired, active)
-    ]
-    await grant_for_real(world, ended)
-    await store_directly(world, runtime.store.table, ended + running)
-    started = time.monotonic()
-    report = await runtime.service.sweep()
-    elapsed_ms = (time.monotonic() - started) * 1000
+    try:
+        await runtime.store.ensure_table()
+        now = utcnow()
+        ended = [
+            active_request(world, i, roles, now - timedelta(seconds=60 - i % 50))
+            for i in range(expired)
+        ]
+        running = [
+            active_request(world, i, roles, now + timedelta(minutes=10 + i % 50))
+            for i in range(expired, active)
+        ]
+        await grant_for_real(world, ended)
+        await store_directly(world, runtime.store.table, ended + running)
+        started = time.monotonic()
+        report = await runtime.service.sweep()
+        elapsed_ms = (time.monotonic() - started) * 1000
+    finally:
+        await runtime.stop(grace=0, close_clients=False)  # its Slack HTTP session
     if report.expired != expired or report.errors:
         raise RuntimeError(f"the sweep expired {report.expired} of {expired}: {report}")
     return elapsed_ms

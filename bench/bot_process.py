@@ -1,0 +1,80 @@
+"""``cloud-access-bot run`` as a real process, as production runs it, against this process's
+Slack emulator and moto: its own interpreter and event loop, so the emulator's work and the
+simulated users' work are not counted as the bot's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cloud_access_bot.sandbox.scenario import Sandbox
+from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+
+CONNECT_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 60
+
+
+def bot_environment(emulator: SlackEmulator, workdir: Path) -> dict[str, str]:
+    """This process's environment (its AWS variables point at moto) with the bot's settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "BOT_CONFIG_"))
+    }
+    env.update(
+        {
+            "SLACK_APP_TOKEN": emulator.app_token,
+            "SLACK_BOT_TOKEN": emulator.bot_token,
+            "SLACK_API_URL": emulator.api_url,
+            "BOT_CONFIG_FILE": str(workdir / "config.yaml"),
+            "HEALTH_FILE": str(workdir / "health.json"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    emulator: SlackEmulator, workdir: Path, config: Mapping[str, Any]
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Spawn the bot with ``config`` (YAML keys), yield it once its Socket Mode connection is
+    open, and stop it with SIGTERM on the way out."""
+    (workdir / "config.yaml").write_text(yaml.safe_dump(dict(config)))
+    opened = emulator.connections_opened
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cloud_access_bot",
+        "run",
+        env=bot_environment(emulator, workdir),
+        cwd=workdir,  # no stray .env from the repository
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await emulator.wait_connected(timeout=CONNECT_TIMEOUT_S, total=opened + 1)
+        yield bot
+        if bot.returncode is not None:
+            raise RuntimeError(f"the bot exited with {bot.returncode}")
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(bot.wait(), STOP_TIMEOUT_S)
+
+
+@contextlib.asynccontextmanager
+async def running_bot_of(world: Sandbox) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The bot of a sandbox started without one (``start=False``), with its configuration."""
+    config = world.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    with tempfile.TemporaryDirectory(prefix="bench-bot-") as temp:
+        async with running_bot(world.emulator, Path(temp), config) as bot:
+            yield bot
