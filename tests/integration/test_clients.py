@@ -41,9 +41,9 @@ async def test_role_created_through_assumed_client_is_only_in_target_account(
     assert err.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
-async def test_clients_and_credentials_are_reused(
-    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def assumed_roles(clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The role ARNs ``clients`` calls AssumeRole for, in order."""
     calls: list[str] = []
     original = clients._assume_role
 
@@ -52,12 +52,18 @@ async def test_clients_and_credentials_are_reused(
         return await original(role_arn)
 
     monkeypatch.setattr(clients, "_assume_role", counting)
+    return calls
+
+
+async def test_clients_and_credentials_are_reused(
+    clients: AwsClients, assumed_roles: list[str]
+) -> None:
     async with clients.assumed("sts", ROLE) as first:
         await _account_of(first)
     async with clients.assumed("sts", ROLE) as second:
         await _account_of(second)
     assert second is first
-    assert calls == [ROLE]
+    assert assumed_roles == [ROLE]
 
 
 async def test_credentials_are_renewed_shortly_before_expiry(
@@ -119,24 +125,21 @@ async def test_shared_client_signs_each_task_as_its_own_role(clients: AwsClients
 
 
 async def test_shared_client_retries_an_expired_token_once_with_new_credentials(
-    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+    clients: AwsClients, assumed_roles: list[str]
 ) -> None:
-    assumed: list[str] = []
-    original = clients._assume_role
-
-    async def counting(role_arn: str) -> Any:
-        assumed.append(role_arn)
-        return await original(role_arn)
-
-    monkeypatch.setattr(clients, "_assume_role", counting)
     attempts: list[int] = []
 
+    async def expired() -> None:
+        raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "X")
+
     async def work(sts: Any) -> str:
+        """Like discovery's: its calls run in a TaskGroup, so errors come in a group."""
         attempts.append(1)
         if len(attempts) == 1:
-            raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "X")
+            async with asyncio.TaskGroup() as group:
+                group.create_task(expired())
         return await _account_of(sts)
 
     assert await clients.with_assumed_shared("sts", ROLE, work) == "111111111111"
     assert len(attempts) == 2
-    assert assumed == [ROLE, ROLE]
+    assert assumed_roles == [ROLE, ROLE]

@@ -114,6 +114,7 @@ async def deliver_all(world: Sandbox, kind: str, payloads: list[dict[str, Any]])
                     }
                 )[:400]
             )
+    assert await world.runtime.inflight.wait_idle(30), "the bot is still busy with the payloads"
     return unacked
 
 

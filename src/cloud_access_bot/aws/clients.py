@@ -74,6 +74,8 @@ BOTO_CONFIG = AioConfig(
     max_pool_connections=50,
     http_session_cls=SharedTlsSession,
 )
+#: For clients shared by every account: no client-side rate limiter shared between accounts.
+SHARED_BOTO_CONFIG = BOTO_CONFIG.merge(AioConfig(retries={"mode": "standard", "max_attempts": 5}))
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class AwsClients:
         try:
             async with self._lease(key, credentials) as client:
                 yield client
-        except ClientError as exc:
+        except Exception as exc:
             if is_expired_token(exc):
                 self._forget(role_arn, credentials)
             raise
@@ -200,7 +202,7 @@ class AwsClients:
         try:
             async with self.assumed(service, role_arn, region) as client:
                 return await work(client)
-        except ClientError as exc:
+        except Exception as exc:
             if not is_expired_token(exc):
                 raise
         async with self.assumed(service, role_arn, region) as client:
@@ -221,11 +223,15 @@ class AwsClients:
         A shared client signs each call with the credentials of ``role_arn``, set for the
         task running ``work`` (and the tasks it starts). ``work`` must not use the client of
         an enclosing ``with_assumed_shared`` for another role: it would sign as this one.
+        Shared clients retry in botocore's standard mode, without adaptive mode's client-side
+        rate limiter, so one account's throttling does not slow the others (their retry quota
+        is still shared). Not for S3 calls on a directory bucket: botocore caches S3 Express
+        sessions per bucket name, whichever account asked first.
         """
         key = (service, region or self.region, _SHARED)
         try:
             return await self._on_shared(key, role_arn, work)
-        except ClientError as exc:
+        except Exception as exc:
             if not is_expired_token(exc):
                 raise
         return await self._on_shared(key, role_arn, work)
@@ -236,7 +242,7 @@ class AwsClients:
         try:
             async with self._lease(key, None) as client:
                 return await work(client)
-        except ClientError as exc:
+        except Exception as exc:
             if is_expired_token(exc):
                 self._forget(role_arn, credentials)
             raise
@@ -275,12 +281,13 @@ class AwsClients:
                     "aws_secret_access_key": credentials.secret_access_key,
                     "aws_session_token": credentials.session_token,
                 }
-            session = self._shared_session if key[2] == _SHARED else self._session
+            shared = key[2] == _SHARED
+            session = self._shared_session if shared else self._session
             context = session.client(
                 service,
                 region_name=region,
                 endpoint_url=self._endpoint_url,
-                config=BOTO_CONFIG,
+                config=SHARED_BOTO_CONFIG if shared else BOTO_CONFIG,
                 **keys,
             )
             fresh = _OpenClient(await context.__aenter__(), context, access_key_id)

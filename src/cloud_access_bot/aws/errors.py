@@ -47,6 +47,10 @@ def error_message(exc: BaseException) -> str:
 
 
 def is_expired_token(exc: BaseException) -> bool:
+    """Whether AWS said the session token expired, also inside an exception group (work that
+    ran in a TaskGroup, as discovery's does)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(is_expired_token(inner) for inner in exc.exceptions)
     return error_code(exc) in EXPIRED_TOKEN_CODES
 
 

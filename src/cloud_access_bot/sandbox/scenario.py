@@ -143,8 +143,9 @@ class Sandbox:
         """
         emulator = self.emulator
         await think()
+        previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")
-        modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
+        modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK, other_than=previous)
         await think()
         await modal.fill(views.REASON_ACTION, reason)
         await think()

@@ -563,21 +563,31 @@ class SlackEmulator:
         stack = self.workspace.stacks.get(user_id)
         return ViewHandle(self, stack[-1]) if stack else None
 
+    def top_view(self, user_id: str) -> str | None:
+        """The id of the modal on top for ``user_id``, if any."""
+        stack = self.workspace.stacks.get(user_id)
+        return stack[-1] if stack else None
+
     async def wait_for_view(
-        self, user_id: str, callback_id: str | None = None, timeout: float | None = None
+        self,
+        user_id: str,
+        callback_id: str | None = None,
+        timeout: float | None = None,
+        *,
+        other_than: str | None = None,
     ) -> ViewHandle:
         """Wait until ``user_id`` sees a modal (with ``callback_id`` if given) on top.
 
-        The modal on top right now counts: when a previous one may still be open, pass the
-        ``callback_id`` you expect or use :meth:`ViewHandle.wait_updated`.
+        The modal on top right now counts: when a previous one may still be open, pass its id
+        as ``other_than`` (see :meth:`top_view`) or use :meth:`ViewHandle.wait_updated`.
         """
 
         def find() -> str | None:
-            stack = self.workspace.stacks.get(user_id)
-            if not stack:
+            view_id = self.top_view(user_id)
+            if view_id is None or view_id == other_than:
                 return None
-            view = self.workspace.views[stack[-1]]
-            return view.id if callback_id in (None, view.callback_id) else None
+            wanted = callback_id in (None, self.workspace.views[view_id].callback_id)
+            return view_id if wanted else None
 
         view_id = await self.wait_until(find, timeout, f"a modal {callback_id or ''} for {user_id}")
         return ViewHandle(self, view_id)

@@ -24,6 +24,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.request import SocketModeRequest
 
+from cloud_access_bot.slack.app import Inflight
+
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +42,12 @@ class AnsweringAck(AsyncAck):
         response = await super().__call__(*args, **kwargs)
         if not self.sent:
             self.sent = True
-            await self._send(response)
+            try:
+                await self._send(response)
+            except Exception:
+                # The socket is being replaced or closed: Slack redelivers the envelope. The
+                # listener still does its work, as it did when Bolt sent acks for it.
+                log.warning("could not send an ack; the listener goes on", exc_info=True)
         return response
 
 
@@ -54,12 +61,21 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
     and redeliver it.
     """
 
-    def __init__(self, app: AsyncApp, app_token: str, **kwargs: Any) -> None:
+    def __init__(
+        self, app: AsyncApp, app_token: str, *, inflight: Inflight | None = None, **kwargs: Any
+    ) -> None:
+        """``inflight`` counts each envelope from arrival until its listener has finished, so
+        shutdown (and a test) can wait for work that goes on after the ack."""
         if not app.process_before_response:
             raise ValueError("the app must run with process_before_response=True")
         super().__init__(app, app_token, **kwargs)
+        self._inflight = inflight or Inflight()
 
     async def handle(self, client: Any, req: SocketModeRequest) -> None:
+        async with self._inflight.track():
+            await self._handle(client, req)
+
+    async def _handle(self, client: Any, req: SocketModeRequest) -> None:
         started = time()
 
         async def send(response: BoltResponse) -> None:
