@@ -150,7 +150,8 @@ resource "aws_ecs_service" "this" {
   platform_version = "LATEST"
 
   # Rolling update: the new task must be healthy before the old one stops. Two replicas for a
-  # short while are safe: every state transition is a conditional write.
+  # short while are safe: every state transition is a conditional write, and IAM documents are
+  # rewritten under a lease in the table.
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
 

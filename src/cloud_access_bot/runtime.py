@@ -27,6 +27,7 @@ from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
@@ -90,6 +91,9 @@ class BotRuntime:
             retention_days=config_now.audit_retention_days,
             clock=clock,
         )
+        # Replicas (two run side by side during every ECS deployment) take turns on each IAM
+        # document the granters rewrite.
+        lease = DynamoLeases(clients, config_now.dynamodb_table, clock=clock).hold
         # One HTTP session for every Web API call: connections (and TLS) are reused instead of
         # opening one per call.
         self._http = aiohttp.ClientSession()
@@ -111,9 +115,9 @@ class BotRuntime:
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
-                    clients, config_now.policy_name_prefix, clock=clock, merge=True
+                    clients, config_now.policy_name_prefix, clock=clock, merge=True, lease=lease
                 ),
-                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock),
+                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock, lease=lease),
                 AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(
                     clients,
                     deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
@@ -159,7 +163,10 @@ class BotRuntime:
         if self._config().create_table:
             await self.store.ensure_table()
         self.handler = AckingSocketModeHandler(
-            self.app, self._slack.app_token, ping_interval=self._ping_interval
+            self.app,
+            self._slack.app_token,
+            inflight=self.inflight,
+            ping_interval=self._ping_interval,
         )
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))

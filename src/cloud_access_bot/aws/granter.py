@@ -17,11 +17,9 @@ one pruned when IAM's five are kept); one left without grants is detached and de
 when inline and overflow room are both used up is a grant refused (CapacityExceeded).
 
 Writes are read-modify-write of a shared document, serialised per (account, role) within the
-process by a lock shared by every adapter built on the same AwsClients. Across replicas IAM has
-no conditional write: after writing, the bot re-reads the policy and writes again if another
-writer replaced it, which catches a later overwrite but not one that lands after the re-read.
-Deployments run one replica per target account role (the sweeper's lease does not cover
-grants), or accept that rare race; reconcile() never makes it worse.
+process by a lock shared by every adapter built on the same AwsClients, and across replicas by
+a DynamoDB lease on the same key (aws/leases.py; IAM has no conditional write). After writing,
+the bot still re-reads the policy and writes again if something else replaced it.
 
 Throttling and outages that outlast botocore's retries are not GrantErrors: they propagate, the
 request stays APPROVED and the sweeper's recovery tries again.
@@ -33,7 +31,8 @@ import asyncio
 import json
 import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -73,14 +72,27 @@ MAX_POLICY_VERSIONS = 5
 Document = dict[str, Any]
 
 
+#: A cross-replica lease on a key (``DynamoLeases.hold``), held while its block runs.
+Lease = Callable[[str], AbstractAsyncContextManager[None]]
+
+
+def no_lease(key: str) -> AbstractAsyncContextManager[None]:
+    """For one process alone (tests, the sandbox): the in-process lock is enough."""
+    return nullcontext()
+
+
 class KeyedLocks:
-    """One asyncio.Lock per key: serialises read-modify-write of one IAM document."""
+    """Serialises read-modify-write of one IAM document: an asyncio.Lock per key within the
+    process, then the key's lease across replicas (so a process contends for the lease once
+    per key, not once per task)."""
 
     def __init__(self) -> None:
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
 
-    def __call__(self, *key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    @asynccontextmanager
+    async def hold(self, lease: Lease, *key: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(key, asyncio.Lock()), lease(":".join(key)):
+            yield
 
 
 _LOCKS: weakref.WeakKeyDictionary[AwsClients, KeyedLocks] = weakref.WeakKeyDictionary()
@@ -329,16 +341,19 @@ class InlinePolicyGranter:
         clock: Callable[[], datetime] = utcnow,
         attached_policy_quota: int = packing.ATTACHED_POLICIES_PER_ROLE,
         merge: bool = False,
+        lease: Lease = no_lease,
     ) -> None:
         """``attached_policy_quota``: the managed policies a login role may have attached
         (IAM's quota, 10 unless raised); the bot's overflow policies use the slots others leave
         free. 0 turns overflow off: grants then only go inline. ``merge``: write each grant in
         as few statements as grant the same access (``policy.merge_statements``; the typical
-        grant takes 411 chars instead of 692)."""
+        grant takes 411 chars instead of 692). ``lease``: held around every change of a role's
+        documents, so replicas take turns (``leases.DynamoLeases.hold``)."""
         self._clients = clients
         self._prefix = policy_name_prefix
         self._clock = clock
         self._locks = locks_for(clients)
+        self._lease = lease
         self._quota = attached_policy_quota
         self._merge = merge
 
@@ -352,7 +367,7 @@ class InlinePolicyGranter:
             document = await checked_document(
                 request, f"{role_id}:{request.requester_email}", start, end, merge=self._merge
             )
-            async with self._locks(account.account_number, "role", role):
+            async with self._locks.hold(self._lease, account.account_number, "role", role):
                 for _ in range(WRITE_ATTEMPTS):
                     state = await self._state(iam, account, role)
                     plan = packing.plan_overflow_grant(
@@ -412,7 +427,7 @@ class InlinePolicyGranter:
         """
 
         async def remove(iam: Any) -> list[FoundGrant]:
-            async with self._locks(account.account_number, "role", role):
+            async with self._locks.hold(self._lease, account.account_number, "role", role):
                 state = await self._state(iam, account, role)
                 removed = [g for g in self._found(role, state) if g.request_id in request_ids]
                 inline = packing.role_removals(state.inline, self._prefix, request_ids)

@@ -35,10 +35,12 @@ from cloud_access_bot.aws.granter import (
     WRITE_ATTEMPTS,
     Document,
     FoundGrant,
+    Lease,
     capacity_error,
     checked_document,
     in_account,
     locks_for,
+    no_lease,
     policy_document,
     version_to_prune,
     where,
@@ -62,10 +64,18 @@ def sso_role_name(login_role: str) -> re.Pattern[str]:
 
 
 class ManagedPolicyGranter:
-    def __init__(self, clients: AwsClients, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lease: Lease = no_lease,
+    ) -> None:
+        """``lease``: held around every change of a policy, so replicas take turns."""
         self._clients = clients
         self._clock = clock
         self._locks = locks_for(clients)
+        self._lease = lease
 
     async def grant(
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
@@ -142,7 +152,7 @@ class ManagedPolicyGranter:
         """Write ``change(current)`` as the policy's default version (nothing when it returns
         None), until a re-read shows it in place."""
         arn = policy_arn(account)
-        async with self._locks(account.account_number, "policy", arn):
+        async with self._locks.hold(self._lease, account.account_number, "policy", arn):
             for _ in range(WRITE_ATTEMPTS):
                 current = await policy_document(iam, arn)
                 written = change(current)
