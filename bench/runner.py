@@ -32,6 +32,8 @@ class Scale:
     sweep_active: int
     sweep_active_small: int
     sweep_expired: int
+    latency_expired: int  # ended grants of the sweep whose AWS calls are delayed…
+    aws_delay_s: float  # …by this much each
     revocation_grants: int
     sweep_interval_s: int
     starts: int
@@ -52,6 +54,8 @@ FULL = Scale(
     sweep_active=10_000,
     sweep_active_small=1_000,
     sweep_expired=100,
+    latency_expired=40,
+    aws_delay_s=0.05,
     revocation_grants=60,
     sweep_interval_s=sweep.DEFAULT_SWEEP_INTERVAL_S,
     starts=3,
@@ -72,6 +76,8 @@ SMOKE = Scale(
     sweep_active=100,
     sweep_active_small=50,
     sweep_expired=10,
+    latency_expired=4,
+    aws_delay_s=0.01,
     revocation_grants=4,
     sweep_interval_s=1,
     starts=1,
@@ -142,13 +148,20 @@ async def discovery_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
 
 async def sweep_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
     async with bench_world(users=0, roles=scale.roles, start=False) as (world, _, roles):
-        big = await sweep.one_sweep_ms(world, roles, scale.sweep_active, scale.sweep_expired)
-        small = await sweep.one_sweep_ms(
-            world, roles, scale.sweep_active_small, scale.sweep_expired
+        sizes = (scale.sweep_active, scale.sweep_active_small)
+        big, small = [
+            await sweep.one_sweep_ms(
+                world, roles, active, scale.sweep_expired, table=f"bench-sweep-{active}"
+            )
+            for active in sizes
+        ]
+        concurrent, one_by_one = await sweep.sweep_with_aws_latency_ms(
+            world, roles, scale.latency_expired, scale.aws_delay_s
         )
-    return sweep.sweep_metrics(
-        big, small, scale.sweep_active, scale.sweep_active_small, scale.sweep_expired
-    )
+    return [
+        *sweep.sweep_metrics(big, small, *sizes, scale.sweep_expired),
+        sweep.latency_sweep_metric(concurrent, one_by_one, scale.latency_expired),
+    ]
 
 
 async def revocation_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:

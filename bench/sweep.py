@@ -9,6 +9,7 @@ the real IAM work for each.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -20,12 +21,15 @@ from boto3.dynamodb.types import TypeSerializer
 from bench.grants import typical_access
 from bench.report import Metric, percentile, rounded
 from bench.world import DURATION_MINUTES, email
+from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore, request_attributes, request_key
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
+from cloud_access_bot.sandbox.faults import AwsFaultProxy
 from cloud_access_bot.sandbox.scenario import REQUESTER, Sandbox
+from cloud_access_bot.service import EXPIRY_CONCURRENCY
 
 _serializer = TypeSerializer()
 BATCH = 25  # DynamoDB's BatchWriteItem maximum
@@ -93,7 +97,9 @@ async def grant_for_real(world: Sandbox, requests: Sequence[AccessRequest]) -> N
     await asyncio.gather(*(one(r) for r in requests))
 
 
-def idle_runtime(world: Sandbox, table: str) -> BotRuntime:
+def idle_runtime(
+    world: Sandbox, table: str, clients: AwsClients, expiry_concurrency: int
+) -> BotRuntime:
     """The production wiring on ``table``, not started: its sweeper runs only when called."""
     config = world.config.model_copy(update={"dynamodb_table": table})
     return BotRuntime(
@@ -103,13 +109,24 @@ def idle_runtime(world: Sandbox, table: str) -> BotRuntime:
             api_url=world.emulator.api_url,
         ),
         config=lambda: config,
-        clients=world.clients,
+        clients=clients,
+        expiry_concurrency=expiry_concurrency,
     )
 
 
-async def one_sweep_ms(world: Sandbox, roles: Sequence[str], active: int, expired: int) -> float:
-    """One sweep over ``active`` ACTIVE grants of which ``expired`` have ended."""
-    runtime = idle_runtime(world, f"bench-sweep-{active}")
+async def one_sweep_ms(
+    world: Sandbox,
+    roles: Sequence[str],
+    active: int,
+    expired: int,
+    *,
+    table: str,
+    clients: AwsClients | None = None,
+    expiry_concurrency: int = EXPIRY_CONCURRENCY,
+) -> float:
+    """One sweep over ``active`` ACTIVE grants of which ``expired`` have ended, by a bot
+    reaching AWS through ``clients`` (default: the sandbox's)."""
+    runtime = idle_runtime(world, table, clients or world.clients, expiry_concurrency)
     try:
         await runtime.store.ensure_table()
         now = utcnow()
@@ -131,6 +148,35 @@ async def one_sweep_ms(world: Sandbox, roles: Sequence[str], active: int, expire
     if report.expired != expired or report.errors:
         raise RuntimeError(f"the sweep expired {report.expired} of {expired}: {report}")
     return elapsed_ms
+
+
+async def sweep_with_aws_latency_ms(
+    world: Sandbox, roles: Sequence[str], expired: int, delay_s: float
+) -> tuple[float, float]:
+    """(the sweep's ms, the same one removal at a time) with ``expired`` ended grants and every
+    AWS call delayed by ``delay_s`` (a proxy in front of moto), as a real region's round trips
+    would: what the sweep's concurrency buys when AWS, not the CPU, is the wait."""
+    proxy = AwsFaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    await proxy.start()
+    proxy.inject("delay", times=None, seconds=delay_s)
+    clients = AwsClients(region=world.clients.region, endpoint_url=proxy.endpoint)
+    try:
+        timings = [
+            await one_sweep_ms(
+                world,
+                roles,
+                expired,
+                expired,
+                table=f"bench-sweep-latency-{concurrency}",
+                clients=clients,
+                expiry_concurrency=concurrency,
+            )
+            for concurrency in (EXPIRY_CONCURRENCY, 1)
+        ]
+    finally:
+        await clients.close()
+        await proxy.stop()
+    return timings[0], timings[1]
 
 
 async def revocation_lags(
@@ -190,6 +236,17 @@ def sweep_metrics(
             note=f"{small} active, {expired} expired",
         ),
     ]
+
+
+def latency_sweep_metric(concurrent_ms: float, one_by_one_ms: float, expired: int) -> Metric:
+    return Metric(
+        "sweep_ms_40_expired_aws_50ms",
+        rounded(concurrent_ms),
+        "ms",
+        baseline=rounded(one_by_one_ms),
+        target="report (baseline: one removal at a time)",
+        note=f"{expired} expired, every AWS call delayed",
+    )
 
 
 def revocation_metric(lags: Sequence[float]) -> Metric:

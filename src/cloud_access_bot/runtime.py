@@ -38,7 +38,7 @@ from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.domain.policy import lint_policy
 from cloud_access_bot.health import write_health
-from cloud_access_bot.service import AccessService
+from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
 from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
@@ -73,6 +73,7 @@ class BotRuntime:
         sweep_interval: float | None = None,
         ping_interval: float = 10.0,
         discovery: ResourceDiscovery | None = None,
+        expiry_concurrency: int = EXPIRY_CONCURRENCY,
     ) -> None:
         self._slack = slack
         self._config = config
@@ -130,6 +131,7 @@ class BotRuntime:
             notifier=self.notifier,
             access_level=self.catalog.access_level,
             clock=clock,
+            expiry_concurrency=expiry_concurrency,
         )
         deps = home.Deps(
             client=self.client,

@@ -8,6 +8,7 @@ conditional write, so duplicate clicks, concurrent approvers and several replica
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "cloud-access-bot"
 #: An APPROVED request older than this is an interrupted grant: the sweeper finishes it.
 STUCK_APPROVAL = timedelta(seconds=30)
+#: Ended grants a sweep removes at once. A removal mostly waits on AWS and Slack round trips;
+#: removals on one role still take turns (the granters' lock and lease), on different roles
+#: they overlap (bench: ``sweep_ms_40_expired_aws_50ms``).
+EXPIRY_CONCURRENCY = 10
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,10 @@ class AccessService:
         notifier: Notifier,
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
+        expiry_concurrency: int = EXPIRY_CONCURRENCY,
     ) -> None:
         self._config = config
+        self._expiry_concurrency = expiry_concurrency
         self._store = store
         self._granters = granters
         self._directory = directory
@@ -394,11 +401,18 @@ class AccessService:
         """Expire ended grants, time out forgotten requests, finish interrupted grants."""
         report = SweepReport()
         now = self._clock()
-        for request in await self._store.due(Status.ACTIVE, now, limit=500):
-            if await self._guard(
-                report, self._remove_grant(request, SYSTEM_ACTOR, Status.EXPIRED, EventType.EXPIRED)
-            ):
-                report.expired += 1
+        ended = await self._store.due(Status.ACTIVE, now, limit=500)
+        gate = asyncio.Semaphore(self._expiry_concurrency)
+
+        async def expire(request: AccessRequest) -> None:
+            async with gate:
+                removal = self._remove_grant(
+                    request, SYSTEM_ACTOR, Status.EXPIRED, EventType.EXPIRED
+                )
+                if await self._guard(report, removal):
+                    report.expired += 1
+
+        await asyncio.gather(*(expire(request) for request in ended))
         for request in await self._store.due(Status.PENDING, now, limit=500):
             if request.timeout_at and request.timeout_at > now:
                 if not request.messages:

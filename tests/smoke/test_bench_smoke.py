@@ -21,11 +21,12 @@ METRICS = (
     "grants_per_second",
     "grants_per_shared_role",
     "sweep_ms_10k_active_100_expired",
+    "sweep_ms_40_expired_aws_50ms",
     "revocation_lag_p99_s",
     "rss_mb_idle",
     "startup_s",
 )
-WITH_BASELINE = ("discovery_cold_s", "grants_per_shared_role")
+WITH_BASELINE = ("discovery_cold_s", "grants_per_shared_role", "sweep_ms_40_expired_aws_50ms")
 
 
 async def test_smoke_run_writes_every_metric_with_a_number(aws: str, tmp_path: Path) -> None:
