@@ -91,6 +91,9 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
             request.context["ack"] = ack
             response = await self.app.async_dispatch(request)
         except Exception:
+            if ack.sent:
+                log.exception("envelope %s failed after its ack", req.envelope_id)
+                return
             log.warning("acked a payload Bolt could not parse (envelope %s)", req.envelope_id)
             response = BoltResponse(status=200, body="")
         if not ack.sent:
