@@ -105,6 +105,21 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+#: Library warnings about how the bot is built, not about anything an operator can act on:
+#: Bolt's when an app gets a client while SLACK_BOT_TOKEN is set, which is how the runtime
+#: always builds it (the client shares one HTTP session and has retry handlers). The text is
+#: slack_bolt.logger.messages.warning_client_prioritized_and_token_skipped(), copied so that
+#: logging (and so ``cloud-access-bot health``) does not import Bolt.
+_EXPECTED_NOTICES = frozenset({"As you gave `client` as well, `token` will be unused."})
+
+
+class ExpectedNoticeFilter(logging.Filter):
+    """Drop the library notices in ``_EXPECTED_NOTICES``, at every start otherwise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in _EXPECTED_NOTICES
+
+
 def _timestamp(record: logging.LogRecord) -> str:
     moment = datetime.fromtimestamp(record.created, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -172,6 +187,7 @@ def configure_logging(
     if fmt == "auto":
         fmt = "text" if out.isatty() else "json"
     handler = _BotHandler(out)
+    handler.addFilter(ExpectedNoticeFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from cloud_access_bot.logging_setup import REDACTED, configure_logging, redact
 
@@ -150,3 +151,12 @@ def test_auto_is_json_when_not_a_terminal(output: io.StringIO) -> None:
 )
 def test_ordinary_text_is_left_alone(harmless: str) -> None:
     assert redact(harmless) == harmless
+
+
+def test_bolts_notice_about_the_unused_token_is_not_written(output: io.StringIO) -> None:
+    """The runtime always gives Bolt a client while SLACK_BOT_TOKEN is set: nothing to act on."""
+    bolt = logging.getLogger("slack_bolt.AsyncApp")
+    bolt.warning(warning_client_prioritized_and_token_skipped())
+    bolt.warning("Unhandled request")
+
+    assert [entry["msg"] for entry in lines(output)] == ["Unhandled request"]
