@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from cloud_access_bot.config import BotConfig
 from cloud_access_bot.sandbox.scenario import Sandbox
 from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
 
@@ -71,10 +72,14 @@ async def running_bot(
         await asyncio.wait_for(bot.wait(), STOP_TIMEOUT_S)
 
 
+def config_yaml(config: BotConfig) -> dict[str, Any]:
+    """``config`` as the YAML keys of a config file."""
+    return config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
 @contextlib.asynccontextmanager
 async def running_bot_of(world: Sandbox) -> AsyncIterator[asyncio.subprocess.Process]:
     """The bot of a sandbox started without one (``start=False``), with its configuration."""
-    config = world.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
     with tempfile.TemporaryDirectory(prefix="bench-bot-") as temp:
-        async with running_bot(world.emulator, Path(temp), config) as bot:
+        async with running_bot(world.emulator, Path(temp), config_yaml(world.config)) as bot:
             yield bot

@@ -13,30 +13,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bot_process import running_bot
+from bench.bot_process import config_yaml, running_bot
 from bench.report import Metric, rounded
-from cloud_access_bot.sandbox.scenario import ACCOUNTS, LOGIN_ROLE, seed_workspace
+from bench.sweep import DEFAULT_SWEEP_INTERVAL_S
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.sandbox.scenario import sandbox_config, seed_workspace
 from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
 
 #: After the connection, time for the first sweep and health write before reading memory.
 SETTLE_S = 2.0
 
 
-def config_yaml() -> dict[str, object]:
-    return {
-        "loginRoles": [LOGIN_ROLE],
-        "approvalGroups": ["devops"],
-        "regions": ["eu-west-1", "eu-west-2"],
-        "accounts": {
-            name: {
-                "account_number": number,
-                "iam_role": f"arn:aws:iam::{number}:role/cloud-access-bot",
-            }
-            for name, number in ACCOUNTS.items()
-        },
-        "dynamoDbTable": "bench-startup",
-        "create_table": True,
-    }
+def startup_config() -> BotConfig:
+    """The sandbox's accounts and roles, with the production sweep interval; the bot creates
+    its own table."""
+    return sandbox_config(
+        dynamoDbTable="bench-startup", sweep_interval_seconds=DEFAULT_SWEEP_INTERVAL_S
+    )
 
 
 def rss_mb(pid: int) -> float:
@@ -49,7 +42,7 @@ def rss_mb(pid: int) -> float:
 async def start_once(emulator: SlackEmulator, workdir: Path) -> tuple[float, float]:
     """(seconds from spawn to Socket Mode connected, RSS in MB once settled)."""
     started = time.monotonic()
-    async with running_bot(emulator, workdir, config_yaml()) as bot:
+    async with running_bot(emulator, workdir, config_yaml(startup_config())) as bot:
         seconds = time.monotonic() - started
         await asyncio.sleep(SETTLE_S)
         if bot.returncode is not None:

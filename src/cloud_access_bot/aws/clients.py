@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -132,6 +132,22 @@ def _sessions() -> tuple[aioboto3.Session, aioboto3.Session]:
     return aioboto3.Session(botocore_session=own), aioboto3.Session(botocore_session=shared)
 
 
+async def _twice_if_expired(
+    open_client: Callable[[], AbstractAsyncContextManager[Any]],
+    work: Callable[[Any], Awaitable[T]],
+) -> T:
+    """``work`` on a client from ``open_client``, once more on a new one if AWS said the
+    session token expired (the client context has dropped the credentials by then)."""
+    try:
+        async with open_client() as client:
+            return await work(client)
+    except Exception as exc:
+        if not is_expired_token(exc):
+            raise
+    async with open_client() as client:
+        return await work(client)
+
+
 @dataclass
 class _OpenClient:
     """A cached client, the context it was opened with, and how many callers hold it now."""
@@ -199,14 +215,7 @@ class AwsClients:
     ) -> T:
         """Run ``work(client)`` in the target account, once more with new credentials if AWS
         says the token expired (``work`` must be safe to repeat)."""
-        try:
-            async with self.assumed(service, role_arn, region) as client:
-                return await work(client)
-        except Exception as exc:
-            if not is_expired_token(exc):
-                raise
-        async with self.assumed(service, role_arn, region) as client:
-            return await work(client)
+        return await _twice_if_expired(lambda: self.assumed(service, role_arn, region), work)
 
     async def with_assumed_shared(
         self,
@@ -228,20 +237,18 @@ class AwsClients:
         is still shared). Not for S3 calls on a directory bucket: botocore caches S3 Express
         sessions per bucket name, whichever account asked first.
         """
-        key = (service, region or self.region, _SHARED)
-        try:
-            return await self._on_shared(key, role_arn, work)
-        except Exception as exc:
-            if not is_expired_token(exc):
-                raise
-        return await self._on_shared(key, role_arn, work)
+        return await _twice_if_expired(lambda: self._shared(service, role_arn, region), work)
 
-    async def _on_shared(self, key: _Key, role_arn: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def _shared(
+        self, service: str, role_arn: str, region: str | None = None
+    ) -> AsyncIterator[Any]:
+        """``assumed`` on the shared client: ``role_arn``'s credentials sign this task's calls."""
         credentials = await self._role_credentials(role_arn)
         token = _task_credentials.set(credentials)
         try:
-            async with self._lease(key, None) as client:
-                return await work(client)
+            async with self._lease((service, region or self.region, _SHARED), None) as client:
+                yield client
         except Exception as exc:
             if is_expired_token(exc):
                 self._forget(role_arn, credentials)
