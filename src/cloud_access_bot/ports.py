@@ -38,6 +38,12 @@ class StoreUnavailable(Exception):
     """DynamoDB could not be reached or refused the call: nothing was written; retry later."""
 
 
+class GrantUnavailable(Exception):
+    """AWS could not take a grant or a removal right now (throttling or an outage outlasting
+    the SDK's retries, or another replica holding the document's lease). Nothing was refused:
+    the request keeps its status and the sweeper tries again."""
+
+
 class GrantError(Exception):
     """A grant or revoke that AWS (or a pre-flight check) refused.
 

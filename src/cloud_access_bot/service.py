@@ -37,6 +37,7 @@ from cloud_access_bot.ports import (
     Directory,
     Granter,
     GrantError,
+    GrantUnavailable,
     Notifier,
     Store,
 )
@@ -569,7 +570,17 @@ class AccessService:
         if saved is None:
             return
         await self._refresh(saved, event, actor)
-        await self._activate(saved, actor)
+        try:
+            await self._activate(saved, actor)
+        except GrantUnavailable as error:
+            # The approval stands; the sweeper writes the grant once AWS answers again.
+            log.warning("grant of %s deferred: %s", saved.id, error)
+            person = actor if actor != SYSTEM_ACTOR else saved.requester_id
+            await self._notifier.tell(
+                person,
+                f"Request `{saved.id}` is approved, but the access is not in place yet: {error} "
+                "I will try again within a minute; there is nothing you need to do.",
+            )
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
         """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""

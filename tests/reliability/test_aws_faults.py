@@ -147,6 +147,23 @@ async def test_dynamodb_down_after_the_policy_is_written_is_finished_by_the_swee
 
 
 @pytest.mark.slow
+async def test_an_approval_iam_cannot_take_yet_tells_the_approver_it_stands(
+    world: Sandbox, aws_faults: AwsFaultProxy
+) -> None:
+    aws_faults.inject("server_error", "iam", "PutRolePolicy", times=None)
+    request_id = await submit(world, duration=15)
+
+    await approve(world, request_id)
+
+    told = await world.emulator.wait_for_message(
+        BOB, lambda m: "not in place yet" in m.text, timeout=60
+    )
+    assert f"`{request_id}` is approved" in told.text
+    assert "(InternalFailure)" in told.text
+    assert (await stored(world).get(request_id)).status is Status.APPROVED  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
 async def test_throttling_longer_than_botocore_retries_is_recovered_by_the_sweeper(
     world: Sandbox, aws_faults: AwsFaultProxy, clock: ManualClock
 ) -> None:

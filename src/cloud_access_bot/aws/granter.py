@@ -21,8 +21,8 @@ process by a lock shared by every adapter built on the same AwsClients, and acro
 a DynamoDB lease on the same key (aws/leases.py; IAM has no conditional write). After writing,
 the bot still re-reads the policy and writes again if something else replaced it.
 
-Throttling and outages that outlast botocore's retries are not GrantErrors: they propagate, the
-request stays APPROVED and the sweeper's recovery tries again.
+Throttling and outages that outlast botocore's retries are not GrantErrors but GrantUnavailable:
+the request stays APPROVED and the sweeper's recovery tries again.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
@@ -52,7 +52,7 @@ from cloud_access_bot.domain.policy import (
     policy_json,
     policy_size,
 )
-from cloud_access_bot.ports import GrantError, GrantResult
+from cloud_access_bot.ports import GrantError, GrantResult, GrantUnavailable
 
 T = TypeVar("T")
 
@@ -167,15 +167,19 @@ async def in_account(
     *,
     policy: str | None = None,
 ) -> T:
-    """Run ``work`` with IAM in the target account; refusals become readable GrantErrors."""
+    """Run ``work`` with IAM in the target account; refusals become readable GrantErrors,
+    throttling and outages GrantUnavailable."""
     try:
         return await clients.with_assumed("iam", account.iam_role, work)
     except AssumeRoleError as exc:
         raise assume_role_error(exc, account) from exc
-    except ClientError as exc:
+    except (ClientError, BotoCoreError, OSError) as exc:
         if is_unavailable(exc):
-            raise
-        raise grant_error(exc, role, account, policy=policy) from exc
+            reason = error_code(exc) or type(exc).__name__
+            raise GrantUnavailable(f"IAM in {where(account)} is not answering ({reason}).") from exc
+        if isinstance(exc, ClientError):
+            raise grant_error(exc, role, account, policy=policy) from exc
+        raise
 
 
 async def checked_document(

@@ -26,6 +26,7 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code
 from cloud_access_bot.aws.store import stamp
 from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.ports import GrantUnavailable
 
 LEASE_SK = "LEASE"
 #: Longer than any IAM read-modify-write the granters do, retries included.
@@ -38,9 +39,9 @@ IDLE_LEASE_KEPT = timedelta(days=1)
 RELEASED = ""
 
 
-class LeaseBusy(Exception):
-    """Another replica held the lease for longer than the wait. Not a GrantError: the request
-    stays APPROVED and the sweeper grants it on a later pass."""
+class LeaseBusy(GrantUnavailable):
+    """Another replica held the lease for longer than the wait: the request stays APPROVED and
+    the sweeper grants it on a later pass."""
 
 
 class DynamoLeases:
@@ -68,7 +69,7 @@ class DynamoLeases:
         give_up = time.monotonic() + self._wait
         while not await self._take(item_key, owner):
             if time.monotonic() >= give_up:
-                raise LeaseBusy(f"{key} is being changed by another replica")
+                raise LeaseBusy(f"Another copy of the bot is still changing {key}.")
             await asyncio.sleep(random.uniform(0.05, 0.25))
         try:
             yield
