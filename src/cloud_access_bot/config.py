@@ -243,6 +243,23 @@ class BotConfig(_Strict):
     allow_wildcard_resources: bool = False
     audit_channel: str | None = None
     admin_groups: list[str] = Field(default_factory=list)
+    email_alias_domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alias email domain -> canonical domain: accounts whose emails differ only "
+        "by case, +tag or an aliased domain are one person (no approving your own request).",
+    )
+    max_grants_per_requester_role: int = Field(
+        default=3,
+        ge=1,
+        description="Open requests (pending, approved or active) one person may hold on one "
+        "shared login role of one account, so nobody can fill the role for everyone.",
+    )
+    max_grant_chars_per_requester_role: int = Field(
+        default=4096,
+        ge=256,
+        description="Policy characters one person's open grants may take on one shared login "
+        "role of one account (IAM allows 10,240 per role).",
+    )
     audit_retention_days: int = Field(default=400, ge=1)
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
@@ -259,6 +276,15 @@ class BotConfig(_Strict):
     _never = field_validator("never_grantable_actions")(
         classmethod(lambda cls, v: _check_actions(v))
     )
+
+    @field_validator("email_alias_domains")
+    @classmethod
+    def _alias_domains(cls, aliases: dict[str, str]) -> dict[str, str]:
+        for alias, canonical in aliases.items():
+            for domain in (alias, canonical):
+                if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain.lower()):
+                    raise ValueError(f"{domain!r} is not an email domain like example.com")
+        return {a.lower(): c.lower() for a, c in aliases.items()}
 
     @field_validator("reminder_minutes")
     @classmethod

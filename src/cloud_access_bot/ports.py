@@ -44,6 +44,11 @@ class GrantUnavailable(Exception):
     the request keeps its status and the sweeper tries again."""
 
 
+class DirectoryUnavailable(Exception):
+    """The workspace cannot say who approves (e.g. a free Slack plan has no user groups);
+    the message says so in words for the requester and the operator."""
+
+
 class GrantError(Exception):
     """A grant or revoke that AWS (or a pre-flight check) refused.
 
@@ -120,9 +125,10 @@ class Granter(Protocol):
 
 class Directory(Protocol):
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
-        """Active Slack user ids in the named user groups (handles or names).
+        """Active Slack user ids in the configured user groups (ids or exact handles).
 
-        ``fresh`` bypasses any cache: used to authorise a click at click time.
+        ``fresh`` re-reads membership: used to authorise a click at click time. Raises
+        DirectoryUnavailable when the workspace has no user groups at all.
         """
 
     async def email_of(self, user_id: str) -> str | None: ...

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
-from cloud_access_bot.domain import approval, guardrails
-from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain import approval, guardrails, listing, packing
+from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     AccessRequest,
@@ -31,10 +33,11 @@ from cloud_access_bot.domain.model import (
     iso,
     utcnow,
 )
-from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
+    DirectoryUnavailable,
     Granter,
     GrantError,
     GrantUnavailable,
@@ -51,6 +54,19 @@ STUCK_APPROVAL = timedelta(seconds=30)
 #: removals on one role still take turns (the granters' lock and lease), on different roles
 #: they overlap (bench: ``sweep_ms_40_expired_aws_50ms``).
 EXPIRY_CONCURRENCY = 10
+#: Times a removal re-reads the request and tries again after losing a conditional write to a
+#: change that left the grant active (an extension written meanwhile, say).
+REMOVAL_ATTEMPTS = 3
+#: What a request records of its account at submission, so that removal, extension and
+#: activation act on the account and role that were approved, whatever the name means later.
+RECORDED_ACCOUNT_FIELDS = (
+    "iam_role",
+    "access_mode",
+    "managed_policy_name",
+    "managed_policy_path",
+    "broker_role",
+)
+OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,8 @@ class AccessService:
             problems = unmappable_actions(draft.services)
             if problems:
                 errors["actions"] = " ".join(problems)[:1900]
+        if shown := listing.presentation_problem(draft.services):
+            errors["actions"] = shown
         return errors
 
     async def submit(self, draft: Draft) -> SubmitResult:
@@ -163,9 +181,15 @@ class AccessService:
                 }
             )
         groups = config.approval_groups_for(draft.account_name)
-        approvers = tuple(await self._directory.members_of(groups))
+        try:
+            approvers = tuple(await self._directory.members_of(groups))
+        except DirectoryUnavailable as unavailable:
+            return SubmitResult(errors={"account": str(unavailable)})
         account = config.accounts[draft.account_name]
         now = self._clock()
+        unfair = await self._fair_share_problem(draft, account, email, now)
+        if unfair:
+            return SubmitResult(errors={"actions": unfair})
         request = AccessRequest(
             id=draft.request_id(),
             requester_id=draft.requester_id,
@@ -181,8 +205,12 @@ class AccessService:
             approvals_required=config.approvals_required_for(draft.account_name),
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
-            # Kept so the grant can still be removed if the account later leaves the config.
-            extra={"iam_role": account.iam_role, "access_mode": account.access_mode.value},
+            # Removal, extension and activation act on this, never on what the name means
+            # later (a renamed or reused account name, an account that left the config).
+            extra={
+                **recorded_account(account),
+                "access_levels": listing.access_levels(draft.services, self._access_level),
+            },
         )
         auto = approval.auto_approval(request, config, self._access_level)
         others = [a for a in approvers if a != draft.requester_id]
@@ -226,12 +254,14 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         config = self._config()
-        is_approver = await self._is_approver(request, clicker)
+        members = await self._current_approvers(request)
         decision = approval.decide_approval(
             request,
             clicker,
-            clicker_is_approver=is_approver,
+            clicker_is_approver=clicker in members,
             config=config,
+            members=members,
+            clicker_is_requester=await self._is_requester(request, clicker),
             break_glass_reason=break_glass_reason,
         )
         if decision.outcome is Outcome.REFUSE:
@@ -281,13 +311,30 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         decision = approval.decide_revoke(
-            request, clicker, clicker_is_approver=await self._is_approver(request, clicker)
+            request,
+            clicker,
+            clicker_is_approver=await self._is_approver(request, clicker),
+            clicker_is_admin=await self._is_admin(clicker),
         )
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        if not await self._remove_grant(request, clicker, Status.REVOKED, EventType.REVOKED):
-            await self._notifier.tell(clicker, "This grant had already ended.")
+        try:
+            ended, current = await self._remove_grant(
+                request, clicker, Status.REVOKED, EventType.REVOKED
+            )
+        except (GrantError, GrantUnavailable) as error:
+            reason = error.message if isinstance(error, GrantError) else str(error)
+            await self._notifier.tell(
+                clicker,
+                f"Request `{request.id}` is not revoked yet: removing its access failed "
+                f"({reason}). Nothing was recorded; try again in a moment.",
+            )
+            return _refused(reason)
+        if not ended:
+            now = approval.describe_status(current) if current else "The request is gone."
+            await self._notifier.tell(clicker, f"Request `{request.id}` was not revoked: {now}")
+            return _refused(now)
         return decision
 
     async def ask_extension(self, request_id: str, clicker: str, minutes: int) -> Decision:
@@ -303,7 +350,9 @@ class AccessService:
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        asked = request.with_changes(extra={**request.extra, "extension_minutes": minutes})
+        asked = request.with_changes(
+            extra={**request.extra, "extension_minutes": minutes, EXTENSION_APPROVALS: []}
+        )
         saved = await self._commit(
             request,
             asked,
@@ -322,18 +371,38 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         minutes = request.pending_extension
-        if request.status is not Status.ACTIVE or not minutes:
-            decision = _refused(f"No extension of request {request.id} is waiting.")
-        elif clicker == request.requester_id:
-            decision = _refused("You cannot decide on your own extension.")
-        elif not await self._is_approver(request, clicker):
-            decision = _refused("Only the account's approvers can decide on an extension.")
-        else:
-            decision = Decision(Outcome.APPROVE, f"extension by {minutes} minutes")
+        members = await self._current_approvers(request)
+        decision = approval.decide_extension_approval(
+            request,
+            clicker,
+            clicker_is_approver=clicker in members,
+            clicker_is_requester=await self._is_requester(request, clicker),
+            members=members,
+            config=self._config(),
+            approve=approve,
+        )
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        cleared = {k: v for k, v in request.extra.items() if k != "extension_minutes"}
+        if decision.outcome is Outcome.RECORD:
+            approvals = [*approval.extension_approvals(request), clicker]
+            recorded = request.with_changes(extra={**request.extra, EXTENSION_APPROVALS: approvals})
+            saved = await self._commit(
+                request,
+                recorded,
+                EventType.EXTENSION_APPROVAL_ADDED,
+                clicker,
+                {"minutes": minutes, "reason": decision.reason},
+                notify_loser=clicker,
+            )
+            if saved is not None:
+                await self._notifier.tell(clicker, decision.reason)
+            return decision
+        cleared = {
+            k: v
+            for k, v in request.extra.items()
+            if k not in ("extension_minutes", EXTENSION_APPROVALS)
+        }
         if not approve:
             denied = request.with_changes(extra=cleared)
             saved = await self._commit(
@@ -357,7 +426,7 @@ class AccessService:
         self, request: AccessRequest, clicker: str, minutes: int, extra: dict[str, Any]
     ) -> None:
         assert request.starts_at is not None and request.expires_at is not None
-        account = self._config().account(request.account_name)
+        account = self._grant_account(request)
         end = request.expires_at + timedelta(minutes=minutes)
         longer = request.with_changes(
             expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
@@ -383,7 +452,7 @@ class AccessService:
         saved = await self._commit(request, longer, EventType.EXTENDED, clicker, details)
         if saved is None:
             # The grant ended meanwhile (expired or revoked): take back what was just written.
-            await self._granter(account).revoke(request, account)
+            await self._granter(account).revoke(longer, account)
             await self._notifier.tell(clicker, "The grant ended before the extension was written.")
             return
         await self._refresh(saved, EventType.EXTENDED, clicker)
@@ -410,7 +479,8 @@ class AccessService:
                 removal = self._remove_grant(
                     request, SYSTEM_ACTOR, Status.EXPIRED, EventType.EXPIRED
                 )
-                if await self._guard(report, removal):
+                ended = await self._guard(report, removal)
+                if ended and ended[0]:
                     report.expired += 1
 
         await asyncio.gather(*(expire(request) for request in ended))
@@ -497,11 +567,86 @@ class AccessService:
 
     async def _is_approver(self, request: AccessRequest, user_id: str) -> bool:
         """Membership at click time, not at announce time: a removed member is refused."""
+        return user_id in await self._current_approvers(request)
+
+    async def _current_approvers(self, request: AccessRequest) -> list[str]:
+        """The account's approvers now (fresh membership); nobody if that cannot be known."""
         config = self._config()
         if config.account(request.account_name) is None:
-            return False
+            return []
         groups = config.approval_groups_for(request.account_name)
-        return user_id in await self._directory.members_of(groups, fresh=True)
+        try:
+            return await self._directory.members_of(groups, fresh=True)
+        except DirectoryUnavailable as unavailable:
+            log.warning("approvers of %s unknown: %s", request.id, unavailable)
+            return []
+
+    async def _is_admin(self, user_id: str) -> bool:
+        """A member of ``admin_groups`` now (who may revoke any grant)."""
+        groups = self._config().admin_groups
+        if not groups:
+            return False
+        try:
+            return user_id in await self._directory.members_of(groups, fresh=True)
+        except DirectoryUnavailable:
+            return False
+
+    async def _is_requester(self, request: AccessRequest, user_id: str) -> bool:
+        """The requester under any of their Slack accounts: the same id, or an email that is
+        the requester's once case, ``+tag`` and configured alias domains are set aside."""
+        if user_id == request.requester_id:
+            return True
+        email = await self._directory.email_of(user_id)
+        aliases = self._config().email_alias_domains
+        return approval.same_person(request.requester_email, email, aliases)
+
+    async def _fair_share_problem(
+        self, draft: Draft, account: AccountConfig, email: str, now: datetime
+    ) -> str | None:
+        """Whether this request would take more than the requester's share of a shared login
+        role (modes that write to one: inline and managed policies)."""
+        if account.access_mode is AccessMode.SESSION_CREDENTIALS:
+            return None
+        config = self._config()
+        mine = await self._store.for_user(draft.requester_id, limit=50)
+        held = [
+            _grant_size(r)
+            for r in mine
+            if r.status in OPEN_STATUSES
+            and r.account_id == account.account_number
+            and r.login_role == draft.login_role
+        ]
+        new_size = _estimated_size(draft.services, email, now, draft.duration_minutes)
+        share = packing.FairShare(
+            config.max_grants_per_requester_role, config.max_grant_chars_per_requester_role
+        )
+        return packing.fair_share_problem(
+            held, new_size, share, draft.login_role, draft.account_name
+        )
+
+    def _grant_account(self, request: AccessRequest) -> AccountConfig | None:
+        """The recorded account to write a grant in, while its account number is still
+        configured (under any name); None once it is not."""
+        if not any(
+            a.account_number == request.account_id for a in self._config().accounts.values()
+        ):
+            return None
+        return self._recorded_account(request)
+
+    def _recorded_account(self, request: AccessRequest) -> AccountConfig | None:
+        """The account as the request recorded it (number, role, access mode…), completed
+        from the configuration of the same account number for what was not recorded."""
+        same = [
+            a for a in self._config().accounts.values() if a.account_number == request.account_id
+        ]
+        base = same[0].model_dump() if same else {}
+        recorded = {k: request.extra[k] for k in RECORDED_ACCOUNT_FIELDS if k in request.extra}
+        try:
+            return AccountConfig.model_validate(
+                {**base, **recorded, "account_number": request.account_id}
+            )
+        except ValidationError:
+            return None
 
     async def _commit(
         self,
@@ -584,7 +729,7 @@ class AccessService:
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
         """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""
-        account = self._config().account(request.account_name)
+        account = self._grant_account(request)
         assert request.starts_at is not None and request.expires_at is not None
         if account is None:
             await self._fail(request, f"Account {request.account_name} is no longer configured.")
@@ -623,22 +768,50 @@ class AccessService:
 
     async def _remove_grant(
         self, request: AccessRequest, actor: str, status: Status, event: EventType
-    ) -> bool:
-        """Remove the policy (idempotent), then record the end. False if already ended."""
-        account = self._config().account(request.account_name) or _former_account(request)
-        details: dict[str, Any] = {"policy_name": request.policy_name}
-        if account is None:
-            # IAM's own time window still ends the access; record why nothing was removed.
-            details["policy_removed"] = False
-            details["reason"] = f"account {request.account_name} is no longer configured"
-        else:
-            await self._granter(account).revoke(request, account)
-        ended = request.with_changes(status=status)
-        saved = await self._commit(request, ended, event, actor, details)
-        if saved is None:
-            return False
-        await self._refresh(saved, event, actor)
-        return True
+    ) -> tuple[bool, AccessRequest | None]:
+        """Remove the grant in the recorded account (idempotent), then record the end.
+
+        A removal that fails raises and records nothing. When the end cannot be written because
+        the request changed meanwhile (an extension written while it was being revoked), the
+        request is re-read: still active, its current grant is removed and the end recorded;
+        already ended, nothing more is done. Returns whether this call ended it, and the
+        request as stored now.
+        """
+        for _ in range(REMOVAL_ATTEMPTS):
+            account = self._recorded_account(request)
+            details: dict[str, Any] = {"policy_name": request.policy_name}
+            if account is None:
+                # Nothing recorded to act on (a record from before accounts were recorded):
+                # IAM's own time window still ends the access; record why nothing was removed.
+                details["policy_removed"] = False
+                details["reason"] = f"account {request.account_name} is not known any more"
+            else:
+                details["account_id"] = account.account_number
+                await self._granter(account).revoke(request, account)
+            ended = request.with_changes(status=status)
+            try:
+                saved = await self._store.commit(request, ended, event, actor, details)
+            except ConflictError as conflict:
+                current = conflict.current
+                if current is None or current.status is not Status.ACTIVE:
+                    return False, current
+                if status is Status.EXPIRED and not _ended(current, self._clock()):
+                    # Extended while expiring: the new window stands, so is its grant.
+                    await self._restore(current)
+                    return False, current
+                request = current
+                continue
+            await self._refresh(saved, event, actor)
+            return True, saved
+        return False, request
+
+    async def _restore(self, request: AccessRequest) -> None:
+        """Write an active grant again (after a removal that raced its extension)."""
+        account = self._grant_account(request)
+        if account and request.starts_at and request.expires_at:
+            await self._granter(account).grant(
+                request, account, request.starts_at, request.expires_at
+            )
 
     def _granter(self, account: AccountConfig) -> Granter:
         granter = self._granters.get(account.access_mode)
@@ -650,21 +823,49 @@ class AccessService:
         return granter
 
 
-def _former_account(request: AccessRequest) -> AccountConfig | None:
-    """The account as it was when the request was made, from what the request recorded.
+def _ended(request: AccessRequest, now: datetime) -> bool:
+    return request.expires_at is None or request.expires_at <= now
 
-    Lets the sweeper remove a grant whose account has since been removed from the config.
-    """
-    role = request.extra.get("iam_role")
-    mode = request.extra.get("access_mode", AccessMode.INLINE_POLICY.value)
-    if not isinstance(role, str) or mode == AccessMode.SESSION_CREDENTIALS.value:
-        return None  # session credentials leave nothing in IAM to remove
+
+def recorded_account(account: AccountConfig) -> dict[str, str]:
+    """What a request records of its account (``RECORDED_ACCOUNT_FIELDS``, as text)."""
+    recorded = {}
+    for name in RECORDED_ACCOUNT_FIELDS:
+        value = getattr(account, name)
+        if value is not None:
+            recorded[name] = str(value.value if isinstance(value, AccessMode) else value)
+    return recorded
+
+
+#: Stands in for the login role's RoleId when a grant's size is estimated at submission.
+_SOME_ROLE_ID = "A" * packing.ROLE_ID_LENGTH
+
+
+def _estimated_size(
+    services: Sequence[ServiceAccess], email: str, now: datetime, minutes: int
+) -> int:
+    """The characters a grant of ``services`` will take on a login role (its policy built as
+    it will be written, with a stand-in RoleId of the right length)."""
     try:
-        return AccountConfig(
-            account_number=request.account_id, iam_role=role, access_mode=AccessMode(mode)
+        built = build_grant_policy(
+            services,
+            userid=f"{_SOME_ROLE_ID}:{email}",
+            not_before=now,
+            not_after=now + timedelta(minutes=minutes),
+            sid="0" * 12,
         )
     except ValueError:
-        return None
+        return 0  # refused by validation already; no share to judge
+    return policy_size(packing.compact(built))
+
+
+def _grant_size(request: AccessRequest) -> int:
+    """The characters an open request takes (or will take) on its login role."""
+    if request.policy_document:
+        return policy_size(request.policy_document)
+    return _estimated_size(
+        request.services, request.requester_email, request.created_at, request.duration_minutes
+    )
 
 
 def _refused(reason: str) -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.sandbox.aws import inline_policies
@@ -19,10 +20,29 @@ from cloud_access_bot.slack import views
 BOB, CAROL = APPROVERS
 
 
-async def active_grant(world: Sandbox) -> str:
-    ack = await world.request(resources=[world.accounts["development"].buckets[0]], duration=15)
+async def new_request_id(world: Sandbox, before: set[str], user: str = REQUESTER) -> str:
+    """The id of the user's request stored after ``before`` was read (submission is stored
+    after the modal's ack, so the newest request may still be the previous one)."""
+
+    async def stored() -> str | None:
+        ids = [r.id for r in await world.runtime.store.for_user(user, limit=10)]
+        return next((i for i in ids if i not in before), None)
+
+    found: str = await world.wait_for(stored, "a new stored request")
+    return found
+
+
+async def request_ids(world: Sandbox, user: str = REQUESTER) -> set[str]:
+    return {r.id for r in await world.runtime.store.for_user(user, limit=50)}
+
+
+async def active_grant(world: Sandbox, **request: Any) -> str:
+    before = await request_ids(world)
+    ack = await world.request(
+        **{"resources": [world.accounts["development"].buckets[0]], "duration": 15, **request}
+    )
     assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+    request_id = await new_request_id(world, before)
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
