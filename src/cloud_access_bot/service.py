@@ -337,6 +337,24 @@ class AccessService:
             return _refused(now)
         return decision
 
+    async def viewable(self, request_id: str, clicker: str) -> AccessRequest | None:
+        """The request, for someone who may see all of it: its requester, the approvers it was
+        sent to, the account's approvers now and admins. Anyone else is told no (None)."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return None
+        if (
+            await self._is_requester(request, clicker)
+            or clicker in request.approvers
+            or await self._is_approver(request, clicker)
+            or await self._is_admin(clicker)
+        ):
+            return request
+        await self._notifier.tell(
+            clicker, "Only the requester, the approvers and admins can see this request."
+        )
+        return None
+
     async def ask_extension(self, request_id: str, clicker: str, minutes: int) -> Decision:
         """The requester asks for more time; approvers decide as for a new request."""
         request = await self._load(request_id, clicker)

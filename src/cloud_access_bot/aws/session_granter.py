@@ -15,8 +15,14 @@ Limits of the mode (AWS's, not the bot's):
 
 - credentials last at most 1 hour (``ROLE_CHAINED_MAX_SECONDS``: the bot reaches the broker
   role by role chaining); a longer grant gets a 1-hour session and the requester asks again;
-- a session cannot be cut short: revoking or expiring the request ends nothing in AWS, the
-  session policy's time window and the credentials' expiry do (``revoke`` returns False);
+- STS cannot end an issued session early. Revoking writes a *deny* on the broker role, an
+  inline policy ``cloud-access-bot-revoked-<request id>`` refusing every call of that session
+  (``aws:userid`` = the broker role's RoleId and the session name, ``aws:TokenIssueTime``
+  before the revocation, so a later grant's new session is not caught) until the grant's
+  window ends; the bot deletes such denies once their window has passed, at the next removal
+  (revocation or expiry) of a session grant in that account; until then a passed deny is
+  inert (its own time condition). An expired grant needs no deny: its session policy's window
+  is over. A broker role that no longer exists has no session left to cut off;
 - session policies are limited to 2,048 characters: larger grants are refused.
 
 The credentials and the link are handed to ``deliver`` and then forgotten: never logged, never
@@ -25,10 +31,12 @@ stored. The GrantResult carries only the session policy (what the audit trail re
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -43,7 +51,7 @@ from cloud_access_bot.aws.signin import (
     signin_link,
 )
 from cloud_access_bot.config import AccountConfig
-from cloud_access_bot.domain.model import AccessRequest, utcnow
+from cloud_access_bot.domain.model import AccessRequest, iso, parse_iso, utcnow
 from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
 
@@ -55,6 +63,8 @@ ROLE_CHAINED_MAX_SECONDS = 3600
 #: The condition a login-role policy uses to single out the requester's session.
 USERID_CONDITION = "StringEqualsIgnoreCase"
 _NOT_SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+#: Inline policies on the broker role denying a revoked session: this prefix + request id.
+REVOKED_PREFIX = "cloud-access-bot-revoked-"
 
 Deliver = Callable[[AccessRequest, str], Awaitable[None]]
 
@@ -82,6 +92,40 @@ def session_seconds(now: datetime, end: datetime, cap: int = ROLE_CHAINED_MAX_SE
     """DurationSeconds for a grant ending at ``end``: what is left of it, within STS's range."""
     left = int((end - now).total_seconds())
     return max(MIN_SESSION_SECONDS, min(cap, left))
+
+
+def revoked_session_policy(
+    broker_role_id: str, session: str, revoked_at: datetime, until: datetime
+) -> dict[str, Any]:
+    """A deny of every call made with the broker role's session ``session`` issued before
+    ``revoked_at``, while ``until`` has not passed (then it is inert, and deleted)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RevokedSession",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:userid": f"{broker_role_id}:{session}"},
+                    "DateLessThan": {
+                        "aws:TokenIssueTime": iso(revoked_at),
+                        "aws:CurrentTime": iso(until),
+                    },
+                },
+            }
+        ],
+    }
+
+
+def deny_until(document: Mapping[str, Any]) -> datetime | None:
+    """When a revoked-session deny stops applying (None if it does not look like one)."""
+    try:
+        statement = document["Statement"][0]
+        return parse_iso(statement["Condition"]["DateLessThan"]["aws:CurrentTime"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 class SessionCredentialsGranter:
@@ -112,9 +156,7 @@ class SessionCredentialsGranter:
     async def grant(
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
     ) -> GrantResult:
-        broker = account.broker_role
-        if not broker:
-            raise GrantError(f"No broker_role is configured for {where(account)}.", "NoBrokerRole")
+        broker = self._broker(account)
         document = session_policy(await checked_document(request, "", start, end))
         text = policy_json(document)
         if len(text) > SESSION_POLICY_LIMIT:
@@ -143,9 +185,76 @@ class SessionCredentialsGranter:
         return GrantResult(policy_name=name, policy_document=document)
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
-        """Nothing to remove: the session ends with its policy's window and its expiry (STS
-        cannot end one session early without denying every session of the broker role)."""
-        return False
+        """Cut the issued session off with a deny on the broker role until the grant's window
+        ends (see the module doc); True when a deny was written, False when there was nothing
+        to cut off (the window is over, or the broker role is gone)."""
+        broker = self._broker(account)
+        now = self._clock()
+        until = request.expires_at
+        live = until is not None and until > now
+        role = broker.rsplit("/", 1)[-1]
+        written: list[str] = []
+
+        async def deny(iam: Any) -> None:
+            try:
+                await self._drop_passed_denies(broker)(iam)
+                if not live or until is None:
+                    return
+                role_id = str((await iam.get_role(RoleName=role))["Role"]["RoleId"])
+            except ClientError as exc:
+                if error_code(exc) == "NoSuchEntity":
+                    return  # the role is gone, and its sessions with it
+                raise
+            document = revoked_session_policy(
+                role_id, session_name(request.requester_email), now, until
+            )
+            await iam.put_role_policy(
+                RoleName=role,
+                PolicyName=f"{REVOKED_PREFIX}{request.id}",
+                PolicyDocument=policy_json(document),
+            )
+            written.append(role)
+
+        await self._in_broker_account(account, deny)
+        return bool(written)
+
+    def _broker(self, account: AccountConfig) -> str:
+        if not account.broker_role:
+            raise GrantError(f"No broker_role is configured for {where(account)}.", "NoBrokerRole")
+        return account.broker_role
+
+    def _drop_passed_denies(self, broker: str) -> Callable[[Any], Awaitable[None]]:
+        """Delete the broker role's revoked-session denies whose window has passed."""
+        role = broker.rsplit("/", 1)[-1]
+
+        async def drop(iam: Any) -> None:
+            names = (await iam.list_role_policies(RoleName=role))["PolicyNames"]
+            for name in (n for n in names if n.startswith(REVOKED_PREFIX)):
+                answer = await iam.get_role_policy(RoleName=role, PolicyName=name)
+                document = answer["PolicyDocument"]
+                if isinstance(document, str):
+                    document = json.loads(unquote(document))
+                until = deny_until(document)
+                if until is not None and until <= self._clock():
+                    await iam.delete_role_policy(RoleName=role, PolicyName=name)
+
+        return drop
+
+    async def _in_broker_account(
+        self, account: AccountConfig, work: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        try:
+            await self._clients.with_assumed("iam", account.iam_role, work)
+        except AssumeRoleError as exc:
+            raise assume_role_error(exc, account) from exc
+        except ClientError as exc:
+            if is_unavailable(exc):
+                raise
+            raise GrantError(
+                f"AWS refused to change broker role {account.broker_role} in "
+                f"{where(account)}: {error_code(exc)}: {error_message(exc)}",
+                error_code(exc) or "BrokerRoleChange",
+            ) from exc
 
     async def _assume(
         self, request: AccessRequest, account: AccountConfig, broker: str, policy: str, seconds: int

@@ -27,6 +27,7 @@ from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.ports import StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.full_request import register_full_request
 from cloud_access_bot.slack.views import ModalState, ServiceChoice
 
 log = logging.getLogger(__name__)
@@ -436,6 +437,7 @@ def build_app(
             log.error("listener failed before finishing: %r", error)
         return BoltResponse(status=200, body="")
 
+    register_full_request(app, client, service)
     return app
 
 

@@ -93,7 +93,8 @@ def _request_section(request: AccessRequest, now: datetime, who: bool = False) -
     by = f"<@{request.requester_id}> · " if who else ""
     text = (
         f"{views.STATUS_EMOJI[request.status]} `{request.id}` *{escape(request.account_name)}* "
-        f"({request.account_id}) · {time_left(request, now)}\n{by}{summary(request)}"
+        f"({request.account_id}) · {time_left(request, now)}\n{by}{summary(request)}\n"
+        f"{views.quoted(request.reason, 300)}"
     )
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
 
@@ -160,6 +161,8 @@ def home_view(
             if account and account.console_login_url:
                 console = _button("home_console", "Open console", request.id)
                 buttons.append({**console, "url": account.console_login_url})
+        if request.status is Status.ACTIVE and views.is_session_grant(request):
+            blocks.append(_note(views.session_revoke_note(request)))
         if buttons:
             blocks.append(
                 {"type": "actions", "block_id": f"home.mine.{request.id}", "elements": buttons}
