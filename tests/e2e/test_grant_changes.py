@@ -20,29 +20,12 @@ from cloud_access_bot.slack import views
 BOB, CAROL = APPROVERS
 
 
-async def new_request_id(world: Sandbox, before: set[str], user: str = REQUESTER) -> str:
-    """The id of the user's request stored after ``before`` was read (submission is stored
-    after the modal's ack, so the newest request may still be the previous one)."""
-
-    async def stored() -> str | None:
-        ids = [r.id for r in await world.runtime.store.for_user(user, limit=10)]
-        return next((i for i in ids if i not in before), None)
-
-    found: str = await world.wait_for(stored, "a new stored request")
-    return found
-
-
-async def request_ids(world: Sandbox, user: str = REQUESTER) -> set[str]:
-    return {r.id for r in await world.runtime.store.for_user(user, limit=50)}
-
-
 async def active_grant(world: Sandbox, **request: Any) -> str:
-    before = await request_ids(world)
     ack = await world.request(
         **{"resources": [world.accounts["development"].buckets[0]], "duration": 15, **request}
     )
     assert ack.get("response_action") != "errors", ack
-    request_id = await new_request_id(world, before)
+    request_id = (await world.latest_request()).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id

@@ -75,7 +75,7 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
     buttons = [
         e["action_id"] for b in carol_now.blocks if b["type"] == "actions" for e in b["elements"]
     ]
-    assert buttons == [views.REVOKE_ACTION]
+    assert buttons == [views.REVOKE_ACTION, views.SHOW_FULL_ACTION]
     assert f"<@{BOB}>" in carol_now.flat_text
     told = await world.emulator.wait_for_message(REQUESTER, lambda m: "Access granted" in m.text)
     assert iso(active.expires_at) in told.text
