@@ -255,10 +255,11 @@ class BotConfig(_Strict):
         "shared login role of one account, so nobody can fill the role for everyone.",
     )
     max_grant_chars_per_requester_role: int = Field(
-        default=4096,
+        default=10_240,
         ge=256,
         description="Policy characters one person's open grants may take on one shared login "
-        "role of one account (IAM allows 10,240 per role).",
+        "role of one account: by default one role's inline budget, while the role holds that "
+        "plus the managed policies grants overflow into.",
     )
     audit_retention_days: int = Field(default=400, ge=1)
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)

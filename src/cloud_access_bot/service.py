@@ -57,6 +57,8 @@ EXPIRY_CONCURRENCY = 10
 #: Times a removal re-reads the request and tries again after losing a conditional write to a
 #: change that left the grant active (an extension written meanwhile, say).
 REMOVAL_ATTEMPTS = 3
+#: Times an approval is judged again after losing its write to another approval.
+DECISION_ATTEMPTS = 3
 #: What a request records of its account at submission, so that removal, extension and
 #: activation act on the account and role that were approved, whatever the name means later.
 RECORDED_ACCOUNT_FIELDS = (
@@ -253,28 +255,41 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        config = self._config()
-        members = await self._current_approvers(request)
-        decision = approval.decide_approval(
-            request,
-            clicker,
-            clicker_is_approver=clicker in members,
-            config=config,
-            members=members,
-            clicker_is_requester=await self._is_requester(request, clicker),
-            break_glass_reason=break_glass_reason,
-        )
+        for _ in range(DECISION_ATTEMPTS):
+            config = self._config()
+            members = await self._current_approvers(request)
+            decision = approval.decide_approval(
+                request,
+                clicker,
+                clicker_is_approver=clicker in members,
+                config=config,
+                members=members,
+                clicker_is_requester=await self._is_requester(request, clicker),
+                break_glass_reason=break_glass_reason,
+            )
+            if decision.outcome is not Outcome.RECORD:
+                break
+            updated = request.with_changes(approvals=(*request.approvals, clicker))
+            details = {"reason": decision.reason}
+            try:
+                saved = await self._store.commit(
+                    request, updated, EventType.APPROVAL_ADDED, clicker, details
+                )
+            except ConflictError as conflict:
+                # Another approval (or decision) was written first: judge again on it.
+                if conflict.current is None:
+                    return _refused("unknown request")
+                request = conflict.current
+                continue
+            await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
+            await self._notifier.tell(clicker, decision.reason)
+            return decision
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
         if decision.outcome is Outcome.RECORD:
-            updated = request.with_changes(approvals=(*request.approvals, clicker))
-            saved = await self._commit(
-                request, updated, EventType.APPROVAL_ADDED, clicker, {"reason": decision.reason}
-            )
-            if saved is not None:
-                await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
-            return decision
+            await self._notifier.tell(clicker, "Your approval was not recorded: others decided at the same moment. Click Approve again.")
+            return _refused("concurrent approvals")
         if decision.break_glass:
             await self._notifier.break_glass(request, clicker, break_glass_reason or "")
             decision = Decision(

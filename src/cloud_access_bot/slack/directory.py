@@ -136,8 +136,11 @@ class SlackDirectory:
 
     async def _group_ids(self, groups: Sequence[str], *, fresh: bool) -> list[str]:
         # The group list itself is cached even for a fresh lookup (usergroups.list is tier 2);
-        # memberships, which change far more often, are re-read.
+        # memberships, which change far more often, are re-read. A fresh lookup of a group
+        # the cached list lacks (created since) reads the list again.
         listed = await self._list_groups(fresh=False)
+        if fresh and any(group_problem(g, listed) for g in groups):
+            listed = await self._list_groups(fresh=True)
         found: list[str] = []
         for configured in groups:
             problem = group_problem(configured, listed)
@@ -157,6 +160,8 @@ class SlackDirectory:
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as error:
+            if error.response.get("error") == PLAN_UPGRADE_REQUIRED:
+                raise DirectoryUnavailable(FREE_PLAN_MESSAGE) from None
             log.warning("cannot list members of %s: %s", group_id, error.response.get("error"))
             return []
         listed: list[Any] = response.get("users", [])
