@@ -288,7 +288,11 @@ class AccessService:
             await self._notifier.tell(clicker, decision.reason)
             return decision
         if decision.outcome is Outcome.RECORD:
-            await self._notifier.tell(clicker, "Your approval was not recorded: others decided at the same moment. Click Approve again.")
+            await self._notifier.tell(
+                clicker,
+                "Your approval was not recorded: others decided at the same moment. "
+                "Click Approve again.",
+            )
             return _refused("concurrent approvals")
         if decision.break_glass:
             await self._notifier.break_glass(request, clicker, break_glass_reason or "")

@@ -136,7 +136,10 @@ FORGED = "Routine check\n*Services*: nothing dangerous\n*Approved by*: security"
 
 def unquoted_forgeries(blocks: list[dict[str, Any]] | str) -> list[str]:
     """Lines of mrkdwn that show the forged second or third line as if the bot wrote them."""
-    texts = [{"type": "mrkdwn", "text": blocks}] if isinstance(blocks, str) else text_objects(blocks)
+    if isinstance(blocks, str):
+        texts = [{"type": "mrkdwn", "text": blocks}]
+    else:
+        texts = text_objects(blocks)
     return [
         line
         for t in texts
@@ -215,9 +218,7 @@ async def test_an_approval_of_someone_since_removed_no_longer_counts(world: Sand
     configure(world, approvals_required=2)
     request_id = await pending(world)
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
-    await world.wait_for(
-        lambda: _approvals(world, request_id, 1), "Bob's approval to be recorded"
-    )
+    await world.wait_for(lambda: _approvals(world, request_id, 1), "Bob's approval to be recorded")
     world.emulator.set_usergroup_members("devops", [CAROL, DAVE])  # Bob leaves the group
 
     await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
@@ -298,9 +299,7 @@ async def test_the_requester_cannot_approve_under_a_second_slack_account(
 
     await told(world, ALICE_ALT, "own request")
     assert (await world.runtime.store.get(request_id)).status is Status.PENDING  # type: ignore[union-attr]
-    assert [e.type for e in await world.runtime.store.events(request_id)] == [
-        EventType.REQUESTED
-    ]
+    assert [e.type for e in await world.runtime.store.events(request_id)] == [EventType.REQUESTED]
 
 
 # -- 11. admins revoke any grant -------------------------------------------------------------
