@@ -13,7 +13,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot.slack.directory import check_groups
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     LOGIN_ROLE,
     OUTSIDER,
@@ -21,9 +23,7 @@ from cloud_access_bot.sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.sandbox.slack_workspace import Message
-from cloud_access_bot.slack import views
-from cloud_access_bot.slack.directory import check_groups
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
