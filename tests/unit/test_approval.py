@@ -507,3 +507,13 @@ def test_deny_cancel_and_revoke_follow_who_and_when(
     revoke = decide_revoke(request, clicker, clicker_is_approver=member)
     assert (revoke.outcome is Outcome.APPROVE) == (active and (is_requester or member))
     assert all(d.outcome is not Outcome.RECORD for d in (denial, cancel, revoke))
+
+
+def test_emails_of_one_person_compare_equal_across_case_tags_and_alias_domains() -> None:
+    from cloud_access_bot.domain.approval import same_person
+
+    aliases = {"example.co.uk": "example.com"}
+    assert same_person("alice@example.com", "ALICE+ops@Example.co.uk", aliases)
+    assert not same_person("alice@example.com", "alice@example.co.uk", {})
+    assert not same_person("alice@example.com", "malice@example.com", aliases)
+    assert not same_person("alice@example.com", None, aliases)

@@ -264,3 +264,10 @@ def test_one_minute_duration_is_allowed() -> None:
 
 def test_request_command_slash_is_dropped() -> None:
     assert parse_config(minimal(request_command="/access"), "cfg.yml").request_command == "access"
+
+
+def test_email_alias_domains_must_be_domains() -> None:
+    good = parse_config(minimal(email_alias_domains="{Example.CO.UK: example.com}"), "t.yml")
+    assert good.email_alias_domains == {"example.co.uk": "example.com"}
+    [problem] = problems_of(minimal(email_alias_domains="{'not a domain': example.com}"))
+    assert "email_alias_domains" in problem and "is not an email domain" in problem
