@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,45 +255,31 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        for _ in range(DECISION_ATTEMPTS):
-            config = self._config()
-            members = await self._current_approvers(request)
-            decision = approval.decide_approval(
-                request,
+
+        async def judge(current: AccessRequest) -> Decision:
+            members = await self._current_approvers(current)
+            return approval.decide_approval(
+                current,
                 clicker,
                 clicker_is_approver=clicker in members,
-                config=config,
+                config=self._config(),
                 members=members,
-                clicker_is_requester=await self._is_requester(request, clicker),
+                clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
             )
-            if decision.outcome is not Outcome.RECORD:
-                break
-            updated = request.with_changes(approvals=(*request.approvals, clicker))
-            details = {"reason": decision.reason}
-            try:
-                saved = await self._store.commit(
-                    request, updated, EventType.APPROVAL_ADDED, clicker, details
-                )
-            except ConflictError as conflict:
-                # Another approval (or decision) was written first: judge again on it.
-                if conflict.current is None:
-                    return _refused("unknown request")
-                request = conflict.current
-                continue
-            await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
-            await self._notifier.tell(clicker, decision.reason)
+
+        decision, request = await self._record_or_decide(
+            request,
+            clicker,
+            judge,
+            lambda current: current.with_changes(approvals=(*current.approvals, clicker)),
+            EventType.APPROVAL_ADDED,
+        )
+        if decision.outcome is Outcome.RECORD:
             return decision
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        if decision.outcome is Outcome.RECORD:
-            await self._notifier.tell(
-                clicker,
-                "Your approval was not recorded: others decided at the same moment. "
-                "Click Approve again.",
-            )
-            return _refused("concurrent approvals")
         if decision.break_glass:
             await self._notifier.break_glass(request, clicker, break_glass_reason or "")
             decision = Decision(
@@ -407,34 +393,32 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        minutes = request.pending_extension
-        members = await self._current_approvers(request)
-        decision = approval.decide_extension_approval(
-            request,
-            clicker,
-            clicker_is_approver=clicker in members,
-            clicker_is_requester=await self._is_requester(request, clicker),
-            members=members,
-            config=self._config(),
-            approve=approve,
+
+        async def judge(current: AccessRequest) -> Decision:
+            members = await self._current_approvers(current)
+            return approval.decide_extension_approval(
+                current,
+                clicker,
+                clicker_is_approver=clicker in members,
+                clicker_is_requester=await self._is_requester(current, clicker),
+                members=members,
+                config=self._config(),
+                approve=approve,
+            )
+
+        def with_approval(current: AccessRequest) -> AccessRequest:
+            approvals = [*approval.extension_approvals(current), clicker]
+            return current.with_changes(extra={**current.extra, EXTENSION_APPROVALS: approvals})
+
+        decision, request = await self._record_or_decide(
+            request, clicker, judge, with_approval, EventType.EXTENSION_APPROVAL_ADDED
         )
+        if decision.outcome is Outcome.RECORD:
+            return decision
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        if decision.outcome is Outcome.RECORD:
-            approvals = [*approval.extension_approvals(request), clicker]
-            recorded = request.with_changes(extra={**request.extra, EXTENSION_APPROVALS: approvals})
-            saved = await self._commit(
-                request,
-                recorded,
-                EventType.EXTENSION_APPROVAL_ADDED,
-                clicker,
-                {"minutes": minutes, "reason": decision.reason},
-                notify_loser=clicker,
-            )
-            if saved is not None:
-                await self._notifier.tell(clicker, decision.reason)
-            return decision
+        minutes = request.pending_extension
         cleared = {
             k: v
             for k, v in request.extra.items()
@@ -601,6 +585,40 @@ class AccessService:
                 clicker, "That request does not exist (the button may have been tampered with)."
             )
         return request
+
+    async def _record_or_decide(
+        self,
+        request: AccessRequest,
+        clicker: str,
+        judge: Callable[[AccessRequest], Awaitable[Decision]],
+        with_approval: Callable[[AccessRequest], AccessRequest],
+        event: EventType,
+    ) -> tuple[Decision, AccessRequest]:
+        """Judge an approval click; one that only adds to the count (RECORD) is written here.
+
+        When another write came first (two approvers clicking at once), the click is judged
+        again on what is stored now instead of being lost. Returns the decision and the
+        request it was made on.
+        """
+        for _ in range(DECISION_ATTEMPTS):
+            decision = await judge(request)
+            if decision.outcome is not Outcome.RECORD:
+                return decision, request
+            details = {"reason": decision.reason}
+            try:
+                saved = await self._store.commit(
+                    request, with_approval(request), event, clicker, details
+                )
+            except ConflictError as conflict:
+                if conflict.current is None:
+                    return _refused("That request does not exist any more."), request
+                request = conflict.current
+                continue
+            await self._refresh(saved, event, clicker)
+            await self._notifier.tell(clicker, decision.reason)
+            return decision, saved
+        busy = "Your approval was not recorded: others decided at the same moment. Click again."
+        return _refused(busy), request
 
     async def _is_approver(self, request: AccessRequest, user_id: str) -> bool:
         """Membership at click time, not at announce time: a removed member is refused."""
