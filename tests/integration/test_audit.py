@@ -733,3 +733,27 @@ async def test_seals_are_part_of_the_event_hash(world: World) -> None:
             TableName=TABLE, Key=row_key(r1, "EVT#000002"), UpdateExpression="REMOVE sealed"
         )
     assert ("r1", "event seq 2 was edited (its hash does not match)") in await verify_all(world)
+
+
+async def test_concurrent_creations_are_all_anchored(clients: AwsClients) -> None:
+    store = DynamoStore(clients, "anchor-test")
+    await store.ensure_table()
+    made = [
+        AccessRequest(
+            id=f"{n % 16:x}{n:011x}",
+            requester_id=ALICE,
+            requester_email="alice@example.com",
+            account_name="development",
+            account_id=DEV,
+            login_role="Developer",
+            reason="load",
+            duration_minutes=15,
+            services=s3(["s3:GetObject"], "dev-logs"),
+            created_at=T0 + timedelta(hours=2, seconds=n),
+        )
+        for n in range(40)  # two or three in each of the day's sixteen shards
+    ]
+    await asyncio.gather(*(store.create(r, ALICE, {}) for r in made))
+    anchored = await store.anchored(T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    assert anchored == {r.id: "2027-04-01" for r in made}
+    assert await store.anchored(None, T0) == anchored
