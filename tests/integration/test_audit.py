@@ -681,6 +681,10 @@ async def test_requests_written_before_seals_verify_and_are_counted(
 ) -> None:
     r3 = cli_env.ids["r3"]
     await make_unsealed(cli_env, r3)
+    async with cli_env.clients.client("dynamodb") as dynamodb:  # older than the month index
+        await dynamodb.update_item(
+            TableName=TABLE, Key=row_key(r3, "META"), UpdateExpression="REMOVE month_pk, month_sk"
+        )
     code, out, _ = await cli(capsys, "verify")
     assert (code, out.strip().splitlines()) == (
         0,
