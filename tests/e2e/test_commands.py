@@ -36,6 +36,7 @@ async def say(
     text: str,
     user: str = REQUESTER,
     until: Callable[[Ephemeral], bool] = lambda e: True,
+    timeout: float | None = None,
 ) -> Ephemeral:
     """Type ``/request <text>``; the first ephemeral answer after it matching ``until``."""
     before = len(world.emulator.ephemerals_to(user))
@@ -44,13 +45,17 @@ async def say(
     def answer() -> Ephemeral | None:
         return next(filter(until, world.emulator.ephemerals_to(user)[before:]), None)
 
-    found: Ephemeral = await world.emulator.wait_until(answer)
+    found: Ephemeral = await world.emulator.wait_until(answer, timeout)
     return found
 
 
 def results(answer: Ephemeral) -> bool:
     """find posts its results (with buttons), then a one-line summary of the search."""
     return not answer.text.startswith("Searched")
+
+
+#: How long a find may take: the first one waits for discovery of every account and region.
+FIND_TIMEOUT = commands.FIND_WAIT_S + 5
 
 
 async def approved(world: Sandbox, **kwargs: Any) -> str:
@@ -101,7 +106,7 @@ async def test_find_locates_an_instance_by_id_and_by_ip(world: Sandbox) -> None:
     arn = f"arn:aws:ec2:eu-west-2:{ACCOUNTS['production']}:instance/{wanted['InstanceId']}"
 
     for query in (wanted["InstanceId"], wanted["PrivateIpAddress"], wanted["PublicIpAddress"]):
-        answer = await say(world, f"find {query}", user=BOB, until=results)
+        answer = await say(world, f"find {query}", user=BOB, until=results, timeout=FIND_TIMEOUT)
         assert f"account *production* (acme-production) {ACCOUNTS['production']}" in (
             answer.flat_text
         ), query
@@ -119,7 +124,9 @@ async def test_find_locates_an_instance_by_id_and_by_ip(world: Sandbox) -> None:
 
 
 async def test_find_by_name_and_nothing_found(world: Sandbox) -> None:
-    answer = await say(world, "find development-invoices", user=BOB, until=results)
+    answer = await say(
+        world, "find development-invoices", user=BOB, until=results, timeout=FIND_TIMEOUT
+    )
     assert "account *development*" in answer.flat_text and "region eu-west-2" in answer.flat_text
     assert "table/development-invoices" in answer.flat_text
     nothing = await say(
@@ -138,7 +145,7 @@ async def found_accounts(world: Sandbox, user: str) -> tuple[set[str], str]:
         answers = world.emulator.ephemerals_to(user)[before:]
         return answers if any("Searched" in a.text for a in answers) else None
 
-    answers = await world.emulator.wait_until(answered, timeout=commands.FIND_WAIT_S + 5)
+    answers = await world.emulator.wait_until(answered, timeout=FIND_TIMEOUT)
     shown = " ".join(a.flat_text for a in answers)
     tables = {name for name in ACCOUNTS if f"table/{name}-invoices" in shown}
     return tables, answers[-1].text.splitlines()[-1]
