@@ -250,23 +250,7 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
             return (
                 "Usage: `find <instance id, IP address, bucket, table, function, queue or topic>`"
             )
-        started = time.monotonic()
-        accounts = await searchable_accounts(deps, user_id)
-        config = deps.config()
-        if not accounts:
-            return NOTHING_TO_FIND
-        found, failures, searched = await find_everywhere(deps, query, accounts)
-        message = find_message(query, found, failures, config)
-        took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
-        if searched < len(config.accounts):
-            took += f" {SEARCHED_ONLY}"
-        response_url = str(body.get("response_url") or "")
-        if not found or not response_url:
-            return f"{message['text']}\n{took}"
-        answer = await AsyncWebhookClient(response_url).send(**message, response_type="ephemeral")
-        if answer.status_code != 200:
-            return f"{message['text']}\n{took}"
-        return took
+        return await find_answer(deps, user_id, query, str(body.get("response_url") or ""))
 
     async def preset(user_id: str, args: list[str], body: dict[str, Any]) -> str:
         config = deps.config()
@@ -310,6 +294,27 @@ async def searchable_accounts(deps: Deps, user_id: str) -> list[str]:
         for name in names
         if config.accounts[name].account_number in granted or user_id in members[groups[name]]
     ]
+
+
+async def find_answer(deps: Deps, user_id: str, query: str, response_url: str) -> str:
+    """Search for ``query`` where ``user_id`` may look; post the results to ``response_url``
+    (they carry buttons) and answer with a summary line, or answer with everything."""
+    started = time.monotonic()
+    accounts = await searchable_accounts(deps, user_id)
+    config = deps.config()
+    if not accounts:
+        return NOTHING_TO_FIND
+    found, failures, searched = await find_everywhere(deps, query, accounts)
+    message = find_message(query, found, failures, config)
+    took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
+    if searched < len(config.accounts):
+        took += f" {SEARCHED_ONLY}"
+    if not found or not response_url:
+        return f"{message['text']}\n{took}"
+    answer = await AsyncWebhookClient(response_url).send(**message, response_type="ephemeral")
+    if answer.status_code != 200:
+        return f"{message['text']}\n{took}"
+    return took
 
 
 async def find_everywhere(
