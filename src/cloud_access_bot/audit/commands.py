@@ -108,7 +108,9 @@ def configure_parser(
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
     if "verify" in commands:
-        verify = command("verify", "re-check every request's event hash chain", formats=False)
+        verify = command(
+            "verify", "re-check event chains, request fields and deleted requests", formats=False
+        )
         verify.add_argument("--since", type=parse_time, help="only requests created since")
 
 
