@@ -28,7 +28,7 @@ from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import AccessMode, BotConfig
-from cloud_access_bot.domain.audit import event_hash
+from cloud_access_bot.domain.audit import event_hash, verify_chain
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import (
     AccessRequest,
@@ -346,6 +346,18 @@ async def test_show_has_the_attached_policy_and_the_whole_timeline(world: World)
         "2027-03-31T23:30:00Z",
     ]
     granted = body["events"][2]["details"]["policy_document"]
+    # An export carries everything an event's hash covers, so it can be re-verified elsewhere.
+    assert (
+        verify_chain(
+            [
+                replace(e, sealed=x["sealed"])
+                for e, x in zip(shown.events, body["events"], strict=True)
+            ],
+            head=shown.request.last_event_hash,
+        )
+        == []
+    )
+    assert body["events"][0]["sealed"]["requester_email"]
     assert body["policy_document"] == granted
     statements = granted["Statement"]
     assert all(s["Sid"].startswith(world.ids["r2"]) for s in statements)
