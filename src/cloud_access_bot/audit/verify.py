@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud_access_bot.audit.queries import EVENT_READS, request_with_events
-from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.audit import verify_chain
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType
+from cloud_access_bot.ports import Store
 
 DECIDING_EVENTS = frozenset(
     {
@@ -99,7 +99,7 @@ def check_request(
 
 
 async def verify_trail(
-    store: DynamoStore,
+    store: Store,
     *,
     since: datetime | None,
     until: datetime,

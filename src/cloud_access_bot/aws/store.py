@@ -358,12 +358,23 @@ class DynamoStore:
 
     async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
         """Due requests, oldest first, re-read consistently (the index lags the table)."""
-        bound = f"{stamp(before)}~"
+        return await self._from_due_index(status, limit, f"{stamp(before)}~")
+
+    async def pending(self, limit: int = 500) -> list[AccessRequest]:
+        """The due index's whole PENDING partition (every pending request has a due time)."""
+        return await self._from_due_index(Status.PENDING, limit)
+
+    async def _from_due_index(
+        self, status: Status, limit: int, bound: str | None = None
+    ) -> list[AccessRequest]:
+        """Requests in ``status`` due before ``bound`` (None: all), re-read consistently."""
+        condition = "due_pk = :d" + (" AND due_sk < :b" if bound else "")
+        values = {":d": f"DUE#{status}"} | ({":b": bound} if bound else {})
         candidates = await self._items(
             limit=limit,
             IndexName=DUE_INDEX,
-            KeyConditionExpression="due_pk = :d AND due_sk < :b",
-            ExpressionAttributeValues=_typed({":d": f"DUE#{status}", ":b": bound}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_typed(values),
         )
         fresh = await asyncio.gather(*(self.get(_plain(c)["id"]) for c in candidates))
         return [
@@ -371,7 +382,7 @@ class DynamoStore:
             for request in fresh
             if request is not None
             and request.status == status
-            and _due_keys(request).get("due_sk", "~") < bound
+            and (bound is None or _due_keys(request).get("due_sk", "~") < bound)
         ]
 
     async def created_between(
