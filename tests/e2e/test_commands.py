@@ -13,8 +13,9 @@ from cloud_access_bot import runtime as runtime_module
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.domain.model import Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import commands, views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
     LOGIN_ROLE,
@@ -24,8 +25,7 @@ from cloud_access_bot.sandbox.scenario import (
     sandbox,
     sandbox_config,
 )
-from cloud_access_bot.sandbox.slack_workspace import Ephemeral, Message
-from cloud_access_bot.slack import commands, views
+from cloud_access_bot_sandbox.slack_workspace import Ephemeral, Message
 
 BOB, _ = APPROVERS
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from cloud_access_bot.sandbox.scenario import sandbox, sandbox_config
+from cloud_access_bot_sandbox.scenario import sandbox, sandbox_config
 
 
 async def test_run_connects_reports_health_and_stops_on_sigterm(aws: str, tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ from cloud_access_bot.domain.model import (
     ServiceAccess,
     Status,
 )
-from cloud_access_bot.sandbox.aws import SeededAccount, inline_policies, seed_account
 from cloud_access_bot.service import AccessService, Draft
+from cloud_access_bot_sandbox.aws import SeededAccount, inline_policies, seed_account
 
 T0 = datetime(2027, 3, 31, 23, 0, tzinfo=UTC)  # 2 h before April: both month partitions used
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
