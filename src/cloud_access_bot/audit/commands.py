@@ -23,9 +23,9 @@ from cloud_access_bot.audit.queries import (
     who_had_access,
 )
 from cloud_access_bot.audit.verify import VerifyReport, verify_trail
-from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
+from cloud_access_bot.ports import AuditStore
 
 #: What ``audit list`` covers when --since is not given.
 DEFAULT_LIST_DAYS = 30
@@ -167,7 +167,7 @@ Result = Listing | Shown | Accesses | VerifyReport
 
 
 async def answer(
-    args: argparse.Namespace, *, store: DynamoStore, config: BotConfig, now: datetime
+    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime
 ) -> Result:
     """Run the query the arguments ask for. Raises UsageError for unanswerable arguments."""
     if args.audit_command == "list":

@@ -27,15 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.audit.queries import EVENT_READS, stored_with_events
-from cloud_access_bot.aws.store import (
-    INDEX_KEYS,
-    DynamoStore,
-    StoredRequest,
-    index_keys,
-    sealed_digests,
-)
 from cloud_access_bot.domain.audit import unsealed_edits, verify_chain
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType, iso
+from cloud_access_bot.ports import AuditStore, StoredRequest
 
 DECIDING_EVENTS = frozenset(
     {
@@ -175,8 +169,8 @@ def _index_problems(stored: StoredRequest, *, unsealed: bool) -> list[str]:
 
     The month index came later than the others: a request created before seals may lack it.
     """
-    expected = index_keys(stored.request)
-    names = set(expected) | (set(INDEX_KEYS) & set(stored.attributes))
+    expected = stored.expected_index_keys
+    names = set(expected) | (stored.index_key_names & set(stored.attributes))
     if unsealed:
         names -= {n for n in MONTH_KEYS if n not in stored.attributes}
     return [
@@ -208,7 +202,7 @@ def check_request(
     problems += _index_problems(stored, unsealed=created_unsealed(events))
     if events and events[0].seq == 1:
         problems += _disagreements(request, events)
-        problems += unsealed_edits(events, sealed_digests(stored.attributes))
+        problems += unsealed_edits(events, stored.sealed_digests)
     return problems
 
 
@@ -218,7 +212,7 @@ def _day_start(moment: datetime) -> datetime:
 
 
 async def verify_trail(
-    store: DynamoStore,
+    store: AuditStore,
     *,
     since: datetime | None,
     until: datetime,

@@ -31,7 +31,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -52,7 +51,7 @@ from cloud_access_bot.domain.model import (
     parse_iso,
     utcnow,
 )
-from cloud_access_bot.ports import ConflictError, StoreUnavailable
+from cloud_access_bot.ports import ConflictError, StoredRequest, StoreUnavailable
 
 META = "META"
 EVENT_PREFIX = "EVT#"
@@ -148,14 +147,6 @@ def index_keys(request: AccessRequest) -> dict[str, str]:
     """The index keys the request's own attributes give it (absent ones omitted)."""
     attributes = request_attributes(request)
     return {name: attributes[name] for name in INDEX_KEYS if attributes[name] is not None}
-
-
-@dataclass(frozen=True)
-class StoredRequest:
-    """A request and its item's attributes exactly as stored (for tamper checks)."""
-
-    request: AccessRequest
-    attributes: dict[str, Any]
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -418,7 +409,16 @@ class DynamoStore:
                 TableName=self.table, Key=request_key(request_id), ConsistentRead=True
             )
         item = answer.get("Item")
-        return StoredRequest(request_from_item(item), _plain(item)) if item else None
+        if not item:
+            return None
+        request, attributes = request_from_item(item), _plain(item)
+        return StoredRequest(
+            request=request,
+            attributes=attributes,
+            expected_index_keys=index_keys(request),
+            index_key_names=frozenset(INDEX_KEYS),
+            sealed_digests=sealed_digests(attributes),
+        )
 
     async def anchored(self, since: datetime | None, until: datetime) -> dict[str, str]:
         """Request ids the day anchors list, each with its day (``yyyy-mm-dd``).
@@ -476,12 +476,23 @@ class DynamoStore:
 
     async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
         """Due requests, oldest first, re-read consistently (the index lags the table)."""
-        bound = f"{stamp(before)}~"
+        return await self._from_due_index(status, limit, f"{stamp(before)}~")
+
+    async def pending(self, limit: int = 500) -> list[AccessRequest]:
+        """The due index's whole PENDING partition (every pending request has a due time)."""
+        return await self._from_due_index(Status.PENDING, limit)
+
+    async def _from_due_index(
+        self, status: Status, limit: int, bound: str | None = None
+    ) -> list[AccessRequest]:
+        """Requests in ``status`` due before ``bound`` (None: all), re-read consistently."""
+        condition = "due_pk = :d" + (" AND due_sk < :b" if bound else "")
+        values = {":d": f"DUE#{status}"} | ({":b": bound} if bound else {})
         candidates = await self._items(
             limit=limit,
             IndexName=DUE_INDEX,
-            KeyConditionExpression="due_pk = :d AND due_sk < :b",
-            ExpressionAttributeValues=_typed({":d": f"DUE#{status}", ":b": bound}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_typed(values),
         )
         fresh = await asyncio.gather(*(self.get(_plain(c)["id"]) for c in candidates))
         return [
@@ -489,7 +500,7 @@ class DynamoStore:
             for request in fresh
             if request is not None
             and request.status == status
-            and _due_keys(request).get("due_sk", "~") < bound
+            and (bound is None or _due_keys(request).get("due_sk", "~") < bound)
         ]
 
     async def created_between(

@@ -23,11 +23,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from cloud_access_bot.aws.discovery import DiscoveryFailure, Resource, search
 from cloud_access_bot.config import AccessMode, BotConfig, FindVisibility
 from cloud_access_bot.domain.approval import Outcome
 from cloud_access_bot.domain.model import REQUEST_ID, Status
 from cloud_access_bot.domain.presets import preset_defaults
+from cloud_access_bot.domain.resources import DiscoveryFailure, Resource, search
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.app import Subcommand
 from cloud_access_bot.slack.home import HOME_PRESET, Deps, summary, time_left
