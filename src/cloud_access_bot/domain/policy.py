@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,10 @@ _NOT_SID = re.compile(r"[^A-Za-z0-9]")
 _WHITESPACE = re.compile(r"\s")
 _VARIABLE = re.compile(r"\$\{[^}]+\}")
 _SID_INDEX = re.compile(r"\d+$")
+
+# parliament imports pkg_resources, whose import warns it is deprecated (setuptools 82 removed
+# it; pyproject keeps setuptools below 82): nothing an operator can act on, at every start.
+warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning, "parliament")
 
 
 class UnmappableActionsError(ValueError):

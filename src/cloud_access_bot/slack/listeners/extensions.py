@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -10,8 +11,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
-    button_value,
+    decision_button,
     input_value,
+    modal_button,
     user_of,
 )
 
@@ -19,11 +21,13 @@ from cloud_access_bot.slack.listeners.shared import (
 def register(app: AsyncApp, deps: AppDeps) -> None:
     service = deps.service
 
-    @app.action(views.EXTEND_ACTION)
-    async def on_extend(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        view = views.extend_modal(button_value(body)[:64], deps.config().durations_minutes)
-        await deps.guarded(user_of(body), deps.open_view(body, view))
+    def extend_modal(request_id: str) -> dict[str, Any]:
+        return views.extend_modal(request_id, deps.config().durations_minutes)
+
+    modal_button(app, deps, views.EXTEND_ACTION, extend_modal)
+    decide = service.decide_extension
+    decision_button(app, deps, views.APPROVE_EXTENSION_ACTION, partial(decide, approve=True))
+    decision_button(app, deps, views.DENY_EXTENSION_ACTION, partial(decide, approve=False))
 
     @app.view(views.EXTEND_CALLBACK)
     async def on_extend_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -37,16 +41,4 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         await ack()
         request_id = str(view.get("private_metadata") or "")
         work = service.ask_extension(request_id, user_of(body), minutes)
-        await deps.guarded(user_of(body), work)
-
-    @app.action(views.APPROVE_EXTENSION_ACTION)
-    async def on_approve_extension(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        work = service.decide_extension(button_value(body), user_of(body), approve=True)
-        await deps.guarded(user_of(body), work)
-
-    @app.action(views.DENY_EXTENSION_ACTION)
-    async def on_deny_extension(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        work = service.decide_extension(button_value(body), user_of(body), approve=False)
         await deps.guarded(user_of(body), work)

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -133,6 +135,35 @@ class AppDeps:
         except SlackApiError as error:
             if error.response.get("error") != "hash_conflict":
                 raise
+
+
+def decision_button(
+    app: AsyncApp,
+    deps: AppDeps,
+    action_id: str,
+    decide: Callable[[str, str], Awaitable[Any]],
+) -> None:
+    """A button naming a request in its value: the click acks, then ``decide(request id,
+    clicker)`` runs guarded (the service checks who may decide, and answers in Slack)."""
+
+    async def on_decision(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await deps.guarded(user_of(body), decide(button_value(body), user_of(body)))
+
+    app.action(action_id)(on_decision)
+
+
+def modal_button(
+    app: AsyncApp, deps: AppDeps, action_id: str, modal: Callable[[str], dict[str, Any]]
+) -> None:
+    """A button naming a request in its value: the click opens ``modal(request id)``."""
+
+    async def on_open(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        view = modal(button_value(body)[:64])
+        await deps.guarded(user_of(body), deps.open_view(body, view))
+
+    app.action(action_id)(on_open)
 
 
 def user_of(body: dict[str, Any]) -> str:
