@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
+from tests.e2e.test_grant_changes import ask_extension
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
@@ -240,16 +241,6 @@ async def _approvals(world: Sandbox, request_id: str, count: int) -> bool:
 # -- 9. extensions follow the same rules -----------------------------------------------------
 
 
-async def ask_extension(world: Sandbox, request_id: str, minutes: str = "60") -> None:
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, minutes)
-    await modal.submit()
-
-
 async def test_an_extension_of_a_two_approver_grant_needs_two_current_approvers(
     world: Sandbox,
 ) -> None:
@@ -259,10 +250,9 @@ async def test_an_extension_of_a_two_approver_grant_needs_two_current_approvers(
     request_id = await active(world, BOB, CAROL)
     before = await world.runtime.store.get(request_id)
     assert before is not None and before.expires_at is not None
-    await ask_extension(world, request_id)
+    ask = await ask_extension(world, request_id, approver=ALICE_ALT)
 
     # The requester's second account cannot approve it, Bob alone does not extend it.
-    ask = await world.emulator.wait_for_message(ALICE_ALT, lambda m: "extend" in m.text)
     await world.click(ALICE_ALT, ask, views.APPROVE_EXTENSION_ACTION)
     await told(world, ALICE_ALT, "own extension")
     ask = await world.emulator.wait_for_message(BOB, lambda m: "extend" in m.text)

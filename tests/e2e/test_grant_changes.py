@@ -17,6 +17,7 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 BOB, CAROL = APPROVERS
 
@@ -30,6 +31,20 @@ async def active_grant(world: Sandbox, **request: Any) -> str:
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
+
+
+async def ask_extension(
+    world: Sandbox, request_id: str, minutes: str = "60", approver: str = BOB
+) -> Message:
+    """The requester asks for ``minutes`` more; returns the ask ``approver`` receives."""
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
+    )
+    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
+    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
+    await modal.select(views.EXTEND_ACTION_SELECT, minutes)
+    await modal.submit()
+    return await world.emulator.wait_for_message(approver, lambda m: "extend" in m.text)
 
 
 def conditions_of(policies: dict[str, dict[str, object]]) -> list[object]:
@@ -70,15 +85,8 @@ async def test_extension_moves_the_end_in_place(world: Sandbox, clock: ManualClo
     request_id = await active_grant(world)
     before = await world.runtime.store.get(request_id)
     assert before is not None and before.expires_at is not None
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
 
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, "60")
-    await modal.submit()
-    ask = await world.emulator.wait_for_message(BOB, lambda m: "extend" in m.text)
+    ask = await ask_extension(world, request_id)
     await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)
 
     await world.emulator.wait_for_message(REQUESTER, lambda m: "now lasts until" in m.text)
@@ -238,14 +246,7 @@ class ExtendedDuringRevoke:
 async def test_a_revoke_racing_an_extension_still_ends_the_grant(world: Sandbox) -> None:
     account = world.accounts["development"]
     request_id = await active_grant(world)
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, "60")
-    await modal.submit()
-    ask = await world.emulator.wait_for_message(BOB, lambda m: "extend" in m.text)
+    ask = await ask_extension(world, request_id)
 
     async def bob_extends() -> None:
         await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)

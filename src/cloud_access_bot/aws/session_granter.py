@@ -128,6 +128,17 @@ def deny_until(document: Mapping[str, Any]) -> datetime | None:
         return None
 
 
+def refusal(exc: ClientError, account: AccountConfig, what: str, code: str) -> Exception:
+    """A GrantError saying AWS refused ``what``; an outage or throttling is re-raised as is
+    (the caller tries again later)."""
+    if is_unavailable(exc):
+        return exc
+    return GrantError(
+        f"AWS refused to {what} in {where(account)}: {error_code(exc)}: {error_message(exc)}",
+        error_code(exc) or code,
+    )
+
+
 class SessionCredentialsGranter:
     """``ports.Granter`` for ``access_mode: session_credentials`` (see the module doc).
 
@@ -248,13 +259,8 @@ class SessionCredentialsGranter:
         except AssumeRoleError as exc:
             raise assume_role_error(exc, account) from exc
         except ClientError as exc:
-            if is_unavailable(exc):
-                raise
-            raise GrantError(
-                f"AWS refused to change broker role {account.broker_role} in "
-                f"{where(account)}: {error_code(exc)}: {error_message(exc)}",
-                error_code(exc) or "BrokerRoleChange",
-            ) from exc
+            what = f"change broker role {account.broker_role}"
+            raise refusal(exc, account, what, "BrokerRoleChange") from exc
 
     async def _assume(
         self, request: AccessRequest, account: AccountConfig, broker: str, policy: str, seconds: int
@@ -270,13 +276,8 @@ class SessionCredentialsGranter:
         except AssumeRoleError as exc:
             raise assume_role_error(exc, account) from exc
         except ClientError as exc:
-            if is_unavailable(exc):
-                raise
-            raise GrantError(
-                f"AWS refused to issue credentials for {broker} in {where(account)}: "
-                f"{error_code(exc)}: {error_message(exc)}",
-                error_code(exc) or "AssumeRoleFailed",
-            ) from exc
+            what = f"issue credentials for {broker}"
+            raise refusal(exc, account, what, "AssumeRoleFailed") from exc
         return TemporaryCredentials.from_sts(answer["Credentials"])
 
     def _message(

@@ -144,6 +144,24 @@ data "aws_iam_policy_document" "this" {
       resources = [aws_iam_role.broker[0].arn]
     }
   }
+
+  # Revoking a session_credentials grant writes a deny for that session on the broker role
+  # (cloud-access-bot-revoked-<request id>) and deletes it once the grant's window has passed.
+  dynamic "statement" {
+    for_each = var.create_broker_role ? [1] : []
+
+    content {
+      sid = "DenyRevokedSessions"
+      actions = [
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+      ]
+      resources = [aws_iam_role.broker[0].arn]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
