@@ -297,3 +297,50 @@ def test_health_file_garbage(tmp_path: Path) -> None:
 
     assert not ok
     assert "unreadable" in reason
+
+
+PERKBOX_WITHOUT_TABLE = (
+    "loginRoles: [SSO-Devops]\napprovalGroups: [devops]\naccounts:\n  dev:\n"
+    "    account_number: '123456789012'\n"
+    "    iam_role: arn:aws:iam::123456789012:role/request-access-bot\n"
+)
+
+
+def test_check_config_names_actions_iam_does_not_have(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.yml"
+    path.write_text(
+        PERKBOX_WITHOUT_TABLE
+        + "never_grantable_actions: ['iam:*', 'organisations:*']\n"
+        + "presets:\n  reader:\n    actions: ['s3:GetObjekt', 's3:List*']\n"
+        + "regions: [eu-wset-1]\n"
+    )
+
+    assert main(["check-config", "--file", str(path)]) == 2
+
+    problems = capsys.readouterr().err.splitlines()
+    assert f"{path}: regions: 'eu-wset-1' is not a known AWS region" in problems
+    assert (
+        f"{path}: never_grantable_actions: 'organisations:*' is not an IAM action "
+        "(not in the IAM catalog)"
+    ) in problems
+    assert (
+        f"{path}: presets.reader.actions: 's3:GetObjekt' is not an IAM action "
+        "(not in the IAM catalog)"
+    ) in problems
+    assert problems[-1] == "3 problems found"
+
+
+def test_check_config_warns_when_no_table_is_named(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A perkbox file without dynamoDbTable meant perkbox's request_access_bot table."""
+    path = tmp_path / "perkbox.yml"
+    path.write_text(PERKBOX_WITHOUT_TABLE)
+
+    assert main(["check-config", "--file", str(path)]) == 0
+
+    [warning] = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"{path}: warning: dynamoDbTable is not set")
+    assert "request_access_bot" in warning and "Migrating from perkbox" in warning
