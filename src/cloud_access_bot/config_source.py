@@ -41,6 +41,9 @@ class ConfigSource(Protocol):
     @property
     def current(self) -> BotConfig: ...
 
+    @property
+    def version(self) -> str | None: ...
+
     async def watch(self, stop: asyncio.Event, interval: float) -> None: ...
 
 
@@ -63,6 +66,11 @@ class _ReloadingSource(abc.ABC):
     @abc.abstractmethod
     async def _fetch(self, unless_version: str | None) -> _Fetched | None:
         """Read the configuration, or return None if its version is still ``unless_version``."""
+
+    @property
+    def version(self) -> str | None:
+        """The version last read: the S3 ETag, or the SHA-256 of a local file."""
+        return self._seen_version
 
     @property
     def current(self) -> BotConfig:

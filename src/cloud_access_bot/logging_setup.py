@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -42,9 +42,20 @@ SECRET_NAMES = (
     "Authorization",
 )
 
-_NAME = "(?:" + "|".join(re.escape(name) for name in SECRET_NAMES) + ")"
+#: Everyday words among the names: bare (unquoted) they count only before ``=`` (a query
+#: string, an assignment), so prose such as "bot token: valid" is left alone.
+_WORDS = frozenset({"token", "ticket", "password"})
+
+
+def _alternatives(names: Iterable[str]) -> str:
+    return "(?:" + "|".join(re.escape(name) for name in names) + ")"
+
+
+_NAME = _alternatives(SECRET_NAMES)
 #: A name stands alone: not the end or the start of a longer identifier (``next_token``).
 _KEY = rf"(?<![\w-]){_NAME}(?![\w-])"
+_FIELD_KEY = rf"(?<![\w-]){_alternatives(n for n in SECRET_NAMES if n not in _WORDS)}(?![\w-])"
+_WORD_KEY = rf"(?<![\w-]){_alternatives(sorted(_WORDS))}(?![\w-])"
 
 _SECRET_NAME = re.compile(rf"(?i)^{_NAME}$")
 
@@ -73,7 +84,10 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     ),
     # key=value and key: value (query strings, environment lines, signed headers).
     (
-        re.compile(rf"(?i)({_KEY}[\"']?\s*[:=]\s*b?[\"']?)[^\s\"',&;}}<>]+"),
+        re.compile(
+            rf"(?i)((?:{_FIELD_KEY}[\"']?\s*[:=]|{_WORD_KEY}[\"']?\s*=)\s*b?[\"']?)"
+            r"[^\s\"',&;}<>]+"
+        ),
         lambda m: m.group(1) + REDACTED,
     ),
 )
@@ -222,6 +236,9 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Python warnings (DeprecationWarning from a library…) become records of this handler
+    # too, instead of bare text on stderr.
+    logging.captureWarnings(True)
     library_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(library_level)
