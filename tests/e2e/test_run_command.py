@@ -148,7 +148,7 @@ async def test_run_checks_connects_reports_health_and_stops_on_sigterm(
     ]
     assert checks["approval_groups"] == ["start-up check: approval group devops: 2 member(s)"]
     loggers = {str(record["logger"]).split(".")[0] for record in run.stderr}
-    assert {"botocore", "slack_sdk", "cloud_access_bot"} <= loggers
+    assert {"botocore", "slack_sdk", "slack_bolt", "cloud_access_bot"} <= loggers
     everything = json.dumps(run.stderr) + json.dumps(run.stdout)
     assert world.emulator.bot_token not in everything
     assert world.emulator.app_token not in everything
@@ -226,3 +226,33 @@ async def test_an_account_whose_role_fails_is_reported_and_the_bot_starts(
     )
     assert "Requests for it will fail until then" in development
     assert "role assumed" in production
+
+
+async def test_health_turns_unhealthy_when_the_table_refuses_the_sweeper(
+    aws: str, tmp_path: Path
+) -> None:
+    proxy = AwsFaultProxy(aws)
+    await proxy.start()
+    try:
+        async with sandbox(start=False) as world:
+            env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint, LOG_LEVEL="INFO")
+            async with bot_process(env) as run:
+                await world.emulator.wait_connected(timeout=30)
+                health_file = Path(env["HEALTH_FILE"])
+                await until(lambda: health_file.exists(), world.emulator, "the health file")
+                assert (await health(env))[0] == 0
+                proxy.inject("access_denied", "dynamodb", "Query", times=None)
+                for _ in range(60):
+                    code, reason = await health(env)
+                    if code:
+                        break
+                    await asyncio.sleep(0.5)
+                assert await stop(run) == 0
+    finally:
+        await proxy.stop()
+
+    assert code == 1
+    assert reason.startswith(
+        "unhealthy: the store is unreachable: DynamoDB table cloud_access_bot: access denied "
+        "(AccessDeniedException); the caller's IAM policy needs dynamodb:Query"
+    )

@@ -289,7 +289,7 @@ def test_health_when_disconnected_or_stale(
     [
         (
             {"last_sweep_at": timedelta(seconds=50)},
-            r"the sweeper's last successful run was 5\d s ago \(limit 3 x 15 s\): expired grants",
+            r"the sweeper's last successful run was 5\d s ago \(limit 45 s, 3 sweep intervals\)",
         ),
         (
             {"last_sweep_at": None, "started_at": timedelta(seconds=60)},
