@@ -340,6 +340,10 @@ async def run_bot(settings: Settings) -> int:
         health_file=str(settings.health_file),
         metrics=metrics_from(settings),
     )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await preflight(
             client=runtime.client,
@@ -357,10 +361,6 @@ async def run_bot(settings: Settings) -> int:
         log.error("cannot start: %s", reason)
         await runtime.stop(grace=0)
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.create_task(source.watch(stop, settings.config_poll_seconds))
     await stop.wait()
     log.info("shutting down: finishing in-flight work")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cloud_access_bot.sandbox.faults import AwsFaultProxy
 from cloud_access_bot.sandbox.scenario import Sandbox, sandbox, sandbox_config
 from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
@@ -204,20 +206,24 @@ async def test_a_missing_table_stops_the_start(aws: str, tmp_path: Path) -> None
     ]
 
 
+@pytest.fixture
+async def proxy(aws: str) -> AsyncIterator[AwsFaultProxy]:
+    """The fault proxy in front of moto (the bot reaches AWS through it)."""
+    made = AwsFaultProxy(aws)
+    await made.start()
+    yield made
+    await made.stop()
+
+
 async def test_an_account_whose_role_fails_is_reported_and_the_bot_starts(
-    aws: str, tmp_path: Path
+    proxy: AwsFaultProxy, tmp_path: Path
 ) -> None:
-    proxy = AwsFaultProxy(aws)
-    await proxy.start()
-    try:
-        async with sandbox(start=False) as world:
-            proxy.inject("access_denied", "sts", "AssumeRole")
-            env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint)
-            async with bot_process(env) as run:
-                await world.emulator.wait_connected(timeout=30)
-                assert await stop(run) == 0
-    finally:
-        await proxy.stop()
+    async with sandbox(start=False) as world:
+        proxy.inject("access_denied", "sts", "AssumeRole")
+        env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint)
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            assert await stop(run) == 0
 
     development, production = run.checks()["account_role"]
     assert development.startswith(
@@ -229,27 +235,22 @@ async def test_an_account_whose_role_fails_is_reported_and_the_bot_starts(
 
 
 async def test_health_turns_unhealthy_when_the_table_refuses_the_sweeper(
-    aws: str, tmp_path: Path
+    proxy: AwsFaultProxy, tmp_path: Path
 ) -> None:
-    proxy = AwsFaultProxy(aws)
-    await proxy.start()
-    try:
-        async with sandbox(start=False) as world:
-            env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint, LOG_LEVEL="INFO")
-            async with bot_process(env) as run:
-                await world.emulator.wait_connected(timeout=30)
-                health_file = Path(env["HEALTH_FILE"])
-                await until(lambda: health_file.exists(), world.emulator, "the health file")
-                assert (await health(env))[0] == 0
-                proxy.inject("access_denied", "dynamodb", "Query", times=None)
-                for _ in range(60):
-                    code, reason = await health(env)
-                    if code:
-                        break
-                    await asyncio.sleep(0.5)
-                assert await stop(run) == 0
-    finally:
-        await proxy.stop()
+    async with sandbox(start=False) as world:
+        env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint, LOG_LEVEL="INFO")
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            health_file = Path(env["HEALTH_FILE"])
+            await until(lambda: health_file.exists(), world.emulator, "the health file")
+            assert (await health(env))[0] == 0
+            proxy.inject("access_denied", "dynamodb", "Query", times=None)
+            for _ in range(60):
+                code, reason = await health(env)
+                if code:
+                    break
+                await asyncio.sleep(0.5)
+            assert await stop(run) == 0
 
     assert code == 1
     assert reason.startswith(
