@@ -234,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     health = commands.add_parser(
-        "health", help="exit 0 if the running bot is connected and recently alive (HEALTH_FILE)"
+        "health",
+        help="exit 0 if the running bot is alive, connected to Slack, sweeping and reaching "
+        "its table (HEALTH_FILE); else print why and exit 1",
     )
     health.add_argument(
         "--max-age",

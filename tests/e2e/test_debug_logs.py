@@ -26,9 +26,7 @@ def debug_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("DEBUG", "json", stream)
     yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    configure_logging("WARNING", "json", io.StringIO())
+    configure_logging(level, "json", io.StringIO())  # puts the libraries' levels back too
     root.handlers[:] = handlers
 
 
