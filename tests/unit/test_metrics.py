@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.request
 from contextlib import redirect_stdout
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
@@ -88,8 +90,17 @@ def test_prometheus_counts_and_times_in_seconds() -> None:
 
 
 def test_every_metric_is_documented() -> None:
-    from pathlib import Path
-
     doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
     for name in METRICS:
         assert f"`{name}`" in doc, name
+
+
+def test_the_prometheus_endpoint_serves_the_metrics(unused_tcp_port: int) -> None:
+    sink = PrometheusSink()
+    sink.serve(unused_tcp_port, address="127.0.0.1")
+    Recorder(sink).recorded(EventType.GRANT_FAILED, make_request(), WHEN)
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{unused_tcp_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+
+    assert "cloud_access_bot_grant_failures_total 1.0" in text
