@@ -161,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo = _optional_module("cloud_access_bot.sandbox.demo")
+    demo = _optional_module("cloud_access_bot_sandbox.demo")
     if demo is None:
         print("demo: not implemented yet", file=sys.stderr)
         return EXIT_FAILED

@@ -101,6 +101,15 @@ class SelfApproval(StrEnum):
     BREAK_GLASS = "break_glass"
 
 
+class FindVisibility(StrEnum):
+    """Whose resources ``/request find`` shows (see docs/security.md)."""
+
+    #: The accounts the person approves for or has been granted access in (admins: all).
+    RESTRICTED = "restricted"
+    #: Every account, to anyone in the workspace.
+    PUBLIC = "public"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -267,6 +276,7 @@ class BotConfig(_Strict):
     allow_wildcard_resources: bool = False
     audit_channel: str | None = None
     admin_groups: list[str] = Field(default_factory=list)
+    find_visibility: FindVisibility = FindVisibility.RESTRICTED
     audit_retention_days: int = Field(default=400, ge=1)
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")

@@ -154,6 +154,7 @@ class BotRuntime:
             store=self.store,
             config=config,
             discovery=self.discovery,
+            directory=self.directory,
             catalog=self.catalog,
             clock=clock,
             inflight=self.inflight,

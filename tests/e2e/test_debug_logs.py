@@ -14,9 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.logging_setup import REDACTED, configure_logging
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
 from cloud_access_bot.slack.app import Inflight
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 
 @pytest.fixture

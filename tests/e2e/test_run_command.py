@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from cloud_access_bot.sandbox.faults import AwsFaultProxy
-from cloud_access_bot.sandbox.scenario import Sandbox, sandbox, sandbox_config
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import Sandbox, sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 
 @dataclass

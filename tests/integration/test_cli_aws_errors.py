@@ -15,8 +15,8 @@ import pytest
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.sandbox.faults import AwsFaultProxy
-from cloud_access_bot.sandbox.scenario import sandbox_config
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import sandbox_config
 
 NO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": None,

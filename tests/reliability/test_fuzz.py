@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_kit import BOB, FIGURES, full_flow, submit
 
-from cloud_access_bot.sandbox.scenario import OUTSIDER, REQUESTER, Sandbox
-from cloud_access_bot.sandbox.slack_emulator import AckTimeout
-from cloud_access_bot.sandbox.slack_people import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import OUTSIDER, REQUESTER, Sandbox
+from cloud_access_bot_sandbox.slack_emulator import AckTimeout
+from cloud_access_bot_sandbox.slack_people import (
     action_json,
     find_element,
     message_action_payload,
     view_submission_payload,
 )
-from cloud_access_bot.slack import views
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")

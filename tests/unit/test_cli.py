@@ -202,7 +202,7 @@ def test_demo_passes_json_flag(env: pytest.MonkeyPatch) -> None:
         calls.append(json_output)
         return 0
 
-    fake_module(env, "cloud_access_bot.sandbox.demo", run_demo=run_demo)
+    fake_module(env, "cloud_access_bot_sandbox.demo", run_demo=run_demo)
 
     assert main(["demo", "--json"]) == 0
     assert main(["demo"]) == 0
@@ -212,7 +212,7 @@ def test_demo_passes_json_flag(env: pytest.MonkeyPatch) -> None:
 def test_demo_not_available_yet(
     env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env.setitem(sys.modules, "cloud_access_bot.sandbox.demo", None)
+    env.setitem(sys.modules, "cloud_access_bot_sandbox.demo", None)
 
     assert main(["demo"]) == 1
     assert capsys.readouterr().err == "demo: not implemented yet\n"
@@ -224,7 +224,7 @@ def test_ctrl_c_exits_130_quietly(
     async def run_demo(json_output: bool) -> int:
         raise KeyboardInterrupt
 
-    fake_module(env, "cloud_access_bot.sandbox.demo", run_demo=run_demo)
+    fake_module(env, "cloud_access_bot_sandbox.demo", run_demo=run_demo)
 
     assert main(["demo"]) == 130
     assert capsys.readouterr() == ("", "")

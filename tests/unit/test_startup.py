@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
-from cloud_access_bot.sandbox.scenario import sandbox_config
 from cloud_access_bot.startup import PAID_PLAN, check_groups
+from cloud_access_bot_sandbox.scenario import sandbox_config
 
 
 def _answer(error: str) -> SlackResponse:

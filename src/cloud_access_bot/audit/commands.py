@@ -108,7 +108,9 @@ def configure_parser(
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
     if "verify" in commands:
-        verify = command("verify", "re-check every request's event hash chain", formats=False)
+        verify = command(
+            "verify", "re-check event chains, request fields and deleted requests", formats=False
+        )
         verify.add_argument("--since", type=parse_time, help="only requests created since")
 
 
@@ -225,10 +227,4 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
             rows = [export.event_row(e) for e in result.events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
         return 0, export.show_text(result.request, result.events)
-    lines = [f"request {f.request_id}: {f.problem}" for f in result.findings]
-    count = len(result.findings)
-    lines.append(
-        f"{result.checked} request(s) checked, "
-        + (f"{count} problem(s) found" if count else "every event chain intact")
-    )
-    return (0 if result.ok else 1), "\n".join(lines)
+    return (0 if result.ok else 1), "\n".join(result.lines())

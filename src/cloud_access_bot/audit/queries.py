@@ -18,7 +18,7 @@ from cloud_access_bot.audit.matching import (
     matching_grants,
     policy_statements,
 )
-from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.aws.store import DynamoStore, StoredRequest
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
 
 #: How long before a window a request may have been created, unless the caller knows better
@@ -79,20 +79,28 @@ async def list_requests(store: DynamoStore, where: ListFilter) -> list[AccessReq
     return [request for request in found if _wanted(request, where)]
 
 
-async def request_with_events(
+async def stored_with_events(
     store: DynamoStore, request_id: str, attempts: int = 3
-) -> tuple[AccessRequest, list[AuditEvent]] | None:
-    """The request and its events as of one version (re-read if a write landed in between)."""
+) -> tuple[StoredRequest, list[AuditEvent]] | None:
+    """The stored request and its events as of one version (re-read if a write landed between)."""
     found = None
     for _ in range(attempts):
-        request = await store.get(request_id)
-        if request is None:
+        stored = await store.get_stored(request_id)
+        if stored is None:
             return None
-        found = request, await store.events(request_id)
+        found = stored, await store.events(request_id)
         again = await store.get(request_id)
-        if again is not None and again.version == request.version:
+        if again is not None and again.version == stored.request.version:
             break
     return found
+
+
+async def request_with_events(
+    store: DynamoStore, request_id: str
+) -> tuple[AccessRequest, list[AuditEvent]] | None:
+    """The request and its events as of one version."""
+    found = await stored_with_events(store, request_id)
+    return None if found is None else (found[0].request, found[1])
 
 
 async def _events_of(

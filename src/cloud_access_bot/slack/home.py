@@ -27,7 +27,7 @@ from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import AccessRequest, Status
-from cloud_access_bot.ports import Store
+from cloud_access_bot.ports import Directory, Store
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.app import Inflight
@@ -63,6 +63,7 @@ class Deps:
     store: Store
     config: Callable[[], BotConfig]
     discovery: ResourceDiscovery
+    directory: Directory
     catalog: Catalog
     clock: Callable[[], datetime]
     inflight: Inflight

@@ -24,7 +24,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from cloud_access_bot.slack.app import Inflight
+from cloud_access_bot.slack.listeners.shared import Inflight
 
 log = logging.getLogger(__name__)
 

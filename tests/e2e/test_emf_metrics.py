@@ -12,8 +12,8 @@ import pytest
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.metrics import NAMESPACE, Recorder
 from cloud_access_bot.metrics.emf import EmfSink
-from cloud_access_bot.sandbox.scenario import APPROVERS, ManualClock, sandbox
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, ManualClock, sandbox
 
 
 def emf_metrics(stdout: str) -> list[tuple[str, dict[str, str], float]]:
