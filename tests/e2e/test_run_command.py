@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -154,6 +155,8 @@ async def test_run_checks_connects_reports_health_and_stops_on_sigterm(
     everything = json.dumps(run.stderr) + json.dumps(run.stdout)
     assert world.emulator.bot_token not in everything
     assert world.emulator.app_token not in everything
+    assert "/link/?ticket=[REDACTED]" in everything  # slack_sdk logged the URL, without ticket
+    assert not re.search(r"ticket=(?!\[REDACTED\])", everything)
     metrics = {
         name
         for doc in run.stdout
