@@ -1,7 +1,8 @@
 """Command line: ``cloud-access-bot run | check-config | demo | health | audit``.
 
-Exit codes: 0 success, 1 failure at run time (unhealthy, not available), 2 bad settings or
-configuration, 130 interrupted.
+Exit codes: 0 success, 1 failure at run time (a fatal start-up check, unhealthy, AWS refused
+or unreachable), 2 bad settings or configuration, 130 interrupted. Failures are one line
+naming the cause and what to do, never a traceback.
 """
 
 from __future__ import annotations
