@@ -32,12 +32,14 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
     Granter,
     GrantError,
     GrantUnavailable,
+    Metrics,
     Notifier,
     Store,
 )
@@ -100,7 +102,9 @@ class AccessService:
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Recorder()
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -202,6 +206,7 @@ class AccessService:
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).
             return SubmitResult(request=duplicate.current)
+        self._metrics.recorded(EventType.REQUESTED, stored, now)
         if auto is not None:
             await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             return SubmitResult(request=stored)
@@ -523,7 +528,9 @@ class AccessService:
         ):
             raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
         try:
-            return await self._store.commit(current, updated, event, actor, details)
+            saved = await self._store.commit(current, updated, event, actor, details)
+            self._metrics.recorded(event, saved, self._clock())
+            return saved
         except ConflictError as conflict:
             if notify_loser and conflict.current is not None:
                 await self._notifier.tell(notify_loser, already_decided(conflict.current))
