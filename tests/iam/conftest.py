@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from iam_world import CONFIG_BUCKET, Operator, as_bot, seed
+from iam_world import ACCOUNTS, CONFIG_BUCKET, Operator, as_bot, seed
 from moto_iam import DENIALS, set_enforcement, teach_moto
 
 from cloud_access_bot import runtime as runtime_module
@@ -40,7 +40,14 @@ def operator() -> Operator:
 
 
 @pytest.fixture
+def targets() -> tuple[str, ...]:
+    """The target accounts seeded and configured (a test parametrizes it to fewer)."""
+    return tuple(ACCOUNTS.values())
+
+
+@pytest.fixture
 async def world(
+    targets: tuple[str, ...],
     aws: str,
     taught: None,
     clock: ManualClock,
@@ -49,7 +56,7 @@ async def world(
 ) -> AsyncIterator[Sandbox]:
     """Seeded with IAM off; then IAM on for every request and one bot running as its task role."""
     set_enforcement(aws, after=float("inf"))
-    task_role = await seed(operator)
+    task_role = await seed(operator, targets)
     set_enforcement(aws, after=0)
     DENIALS.clear()
     monkeypatch.setattr(runtime_module, "AiohttpTokenFetcher", Federation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +47,8 @@ def login_role_names(account: str) -> list[str]:
     return [f"AWSReservedSSO_{LOGIN_ROLE}_*"] if account == MANAGED else [LOGIN_ROLE]
 
 
-def bot_config() -> dict[str, Any]:
+def bot_config(targets: Collection[str]) -> dict[str, Any]:
+    """The bot's config with the accounts ``targets`` (numbers)."""
     accounts: dict[str, Any] = {
         name: {
             "account_number": number,
@@ -55,9 +56,12 @@ def bot_config() -> dict[str, Any]:
             "access_mode": MODES[number],
         }
         for name, number in ACCOUNTS.items()
+        if number in targets
     }
-    accounts["managed"]["managed_policy_path"] = "/cloud-access-bot/"
-    accounts["session"]["broker_role"] = broker_role(SESSION)
+    if MANAGED in targets:
+        accounts["managed"]["managed_policy_path"] = "/cloud-access-bot/"
+    if SESSION in targets:
+        accounts["session"]["broker_role"] = broker_role(SESSION)
     return {
         "loginRoles": [LOGIN_ROLE],
         "approvalGroups": ["devops"],
@@ -143,12 +147,12 @@ async def role(
     return str(created["Role"]["RoleId"])
 
 
-async def seed_bot_account(operator: Operator) -> Credentials:
+async def seed_bot_account(operator: Operator, targets: Collection[str]) -> Credentials:
     """What the root module creates: the task role with its policy, the table, the config."""
     task_role = f"arn:aws:iam::{BOT_ACCOUNT}:role/cloud-access-bot-task"
     policy = render(
         "task-role",
-        target_account_role_arns=[bot_role(a) for a in ACCOUNTS.values()],
+        target_account_role_arns=[bot_role(a) for a in targets],
         table_arn=f"arn:aws:dynamodb:{REGION}:{BOT_ACCOUNT}:table/{TABLE}",
         config_object_arn=f"arn:aws:s3:::{CONFIG_BUCKET}/config.yml",
     )
@@ -164,7 +168,9 @@ async def seed_bot_account(operator: Operator) -> Credentials:
             Bucket=CONFIG_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         await s3.put_object(
-            Bucket=CONFIG_BUCKET, Key="config.yml", Body=yaml.safe_dump(bot_config()).encode()
+            Bucket=CONFIG_BUCKET,
+            Key="config.yml",
+            Body=yaml.safe_dump(bot_config(targets)).encode(),
         )
     return await operator.assume(BOT_ACCOUNT, task_role)
 
@@ -210,11 +216,12 @@ async def seed_target_account(operator: Operator, account: str) -> None:
         )
 
 
-async def seed(operator: Operator) -> Credentials:
-    """Everything, as the operator; the bot's task-role credentials."""
-    await asyncio.gather(*(operator.join(a) for a in (BOT_ACCOUNT, *ACCOUNTS.values())))
-    await asyncio.gather(*(seed_target_account(operator, a) for a in ACCOUNTS.values()))
-    return await seed_bot_account(operator)
+async def seed(operator: Operator, targets: Collection[str]) -> Credentials:
+    """The bot's account and the target accounts ``targets``, as the operator; the bot's
+    task-role credentials."""
+    await asyncio.gather(*(operator.join(a) for a in (BOT_ACCOUNT, *targets)))
+    await asyncio.gather(*(seed_target_account(operator, a) for a in targets))
+    return await seed_bot_account(operator, targets)
 
 
 def as_bot(monkeypatch: pytest.MonkeyPatch, credentials: Credentials) -> None:

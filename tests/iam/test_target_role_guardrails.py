@@ -35,7 +35,7 @@ async def bot_sessions(
 ) -> AsyncIterator[dict[str, Credentials]]:
     """The bot's role sessions in INLINE and SESSION, each role also holding full access."""
     set_enforcement(aws, after=float("inf"))
-    await seed(operator)
+    await seed(operator, tuple(GUARDED))
     sessions = {}
     for account in GUARDED:
         async with operator.client("iam", account) as iam:
