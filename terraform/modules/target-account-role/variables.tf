@@ -26,7 +26,7 @@ variable "access_mode" {
 }
 
 variable "login_role_names" {
-  description = "Names of the login roles the bot may put grants on (the config's loginRoles), without path; they match with or without a path. IAM wildcards allowed, e.g. AWSReservedSSO_Developer_*"
+  description = "Names of the login roles the bot may put grants on (the config's loginRoles), without path; they match with or without a path. IAM wildcards allowed, e.g. AWSReservedSSO_Developer_* (managed_policy mode). Required in inline_policy and managed_policy mode"
   type        = list(string)
   default     = []
 }
