@@ -23,8 +23,9 @@ class Federation:
         return {"SigninToken": "FAKE-TOKEN"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def taught() -> Iterator[None]:
+    """moto taught what the bot's calls need (moto_iam.py), for this test only."""
     with teach_moto():
         yield
 

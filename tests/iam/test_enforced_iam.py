@@ -70,6 +70,26 @@ async def approved(world: Sandbox, account_name: str, account: str) -> AccessReq
     return await reach(world, request.id, Status.ACTIVE)
 
 
+async def two_grants(
+    world: Sandbox, account_name: str, account: str
+) -> tuple[AccessRequest, AccessRequest]:
+    """Discovery lists the account's bucket; two requests for it are approved and granted."""
+    assert f"acme-{account}-exports" in await discover_everything(world, account)
+    return await approved(world, account_name, account), await approved(
+        world, account_name, account
+    )
+
+
+async def revoke_one_expire_other(
+    world: Sandbox, clock: ManualClock, *, revoked: AccessRequest, expired: AccessRequest
+) -> None:
+    """The requester revokes one grant; the sweeper expires the other when its window ends."""
+    await world.runtime.service.revoke(revoked.id, REQUESTER)
+    await reach(world, revoked.id, Status.REVOKED)
+    clock.advance(minutes=2)
+    await reach(world, expired.id, Status.EXPIRED)
+
+
 def orphan(account: str, clock: ManualClock) -> tuple[AccessRequest, Any, Any]:
     """A grant no request accounts for (a crash, a hand-edited record): what reconcile removes."""
     now = clock()
@@ -123,18 +143,13 @@ async def grants_policy_sids(operator: Operator, account: str) -> set[str]:
 async def test_inline_policy_mode_runs_on_the_modules_permissions(
     world: Sandbox, clock: ManualClock, operator: Operator
 ) -> None:
-    assert f"acme-{INLINE}-exports" in await discover_everything(world, INLINE)
-    first = await approved(world, "inline", INLINE)
-    second = await approved(world, "inline", INLINE)
+    first, second = await two_grants(world, "inline", INLINE)
     assert set(await login_role_policies(operator, INLINE)) == {
         first.policy_name,
         second.policy_name,
     }
 
-    await world.runtime.service.revoke(second.id, REQUESTER)
-    await reach(world, second.id, Status.REVOKED)
-    clock.advance(minutes=2)
-    await reach(world, first.id, Status.EXPIRED)
+    await revoke_one_expire_other(world, clock, revoked=second, expired=first)
     assert await login_role_policies(operator, INLINE) == {}
 
     granter = InlinePolicyGranter(world.clients, world.config.policy_name_prefix)
@@ -147,16 +162,11 @@ async def test_inline_policy_mode_runs_on_the_modules_permissions(
 async def test_managed_policy_mode_runs_on_the_modules_permissions(
     world: Sandbox, clock: ManualClock, operator: Operator
 ) -> None:
-    assert f"acme-{MANAGED}-exports" in await discover_everything(world, MANAGED)
-    first = await approved(world, "managed", MANAGED)
-    second = await approved(world, "managed", MANAGED)
+    first, second = await two_grants(world, "managed", MANAGED)
     sids = await grants_policy_sids(operator, MANAGED)
     assert any(first.id in sid for sid in sids) and any(second.id in sid for sid in sids), sids
 
-    await world.runtime.service.revoke(second.id, REQUESTER)
-    await reach(world, second.id, Status.REVOKED)
-    clock.advance(minutes=2)
-    await reach(world, first.id, Status.EXPIRED)
+    await revoke_one_expire_other(world, clock, revoked=second, expired=first)
     assert await grants_policy_sids(operator, MANAGED) == {"NoActiveGrants"}
 
     await reconciled(world, ManagedPolicyGranter(world.clients), "managed", clock)
@@ -171,15 +181,10 @@ async def test_managed_policy_mode_runs_on_the_modules_permissions(
 async def test_session_credentials_mode_runs_on_the_modules_permissions(
     world: Sandbox, clock: ManualClock
 ) -> None:
-    assert f"acme-{SESSION}-exports" in await discover_everything(world, SESSION)
-    first = await approved(world, "session", SESSION)
+    first, second = await two_grants(world, "session", SESSION)
     await world.emulator.wait_for_message(REQUESTER, lambda m: "Open the AWS console" in m.text)
-    second = await approved(world, "session", SESSION)
 
-    await world.runtime.service.revoke(second.id, REQUESTER)
-    await reach(world, second.id, Status.REVOKED)
-    clock.advance(minutes=2)
-    await reach(world, first.id, Status.EXPIRED)
+    await revoke_one_expire_other(world, clock, revoked=second, expired=first)
 
     report = await reconcile(world.clients, world.config, world.runtime.store, now=clock())
     assert report.errors == [] and report.removed == []
