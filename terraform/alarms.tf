@@ -4,7 +4,7 @@
 
 locals {
   alarms       = var.alarm_sns_topic_arn == null ? {} : { on = var.alarm_sns_topic_arn }
-  cluster_name = element(split("/", local.cluster_arn), length(split("/", local.cluster_arn)) - 1)
+  cluster_name = var.create_cluster ? aws_ecs_cluster.this[0].name : try(regex("[^/]+$", var.cluster_arn), null)
 }
 
 # The bot writes its metrics as CloudWatch Embedded Metric Format log lines; CloudWatch Logs
