@@ -121,7 +121,7 @@ run "alarms_notify_the_topic" {
     error_message = "the grant-failures alarm does not notify the topic"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.task_unhealthy["on"].threshold == 2 && aws_cloudwatch_metric_alarm.task_unhealthy["on"].dimensions == { ClusterName = "cloud-access-bot", ServiceName = "cloud-access-bot" }
+    condition     = aws_cloudwatch_metric_alarm.task_unhealthy["on"].threshold == 2 && aws_cloudwatch_metric_alarm.task_unhealthy["on"].dimensions == tomap({ ClusterName = "cloud-access-bot", ServiceName = "cloud-access-bot" })
     error_message = "the task-unhealthy alarm does not compare the service's running tasks with desired_count"
   }
 }
