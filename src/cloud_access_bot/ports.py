@@ -209,3 +209,20 @@ class Discovery(Protocol):
         """Resources of every (account, region, service); ``accounts`` holds
         ``(account_id, role_arn)`` pairs. ``refresh`` lists again instead of trusting a cache;
         units not done after ``wait_seconds`` come back as failures."""
+
+
+class Metrics(Protocol):
+    """What the bot measures, in its own terms; an adapter turns it into metric lines
+    (CloudWatch EMF, Prometheus). docs/metrics.md names every metric each call produces."""
+
+    def recorded(self, event: EventType, request: AccessRequest, at: datetime) -> None:
+        """A lifecycle event of ``request`` was stored at ``at``."""
+
+    def swept(self, seconds: float, *, ok: bool) -> None:
+        """One sweep ran for ``seconds``; ``ok`` unless it raised."""
+
+    def slack_failed(self, method: str, error: str) -> None:
+        """A Web API call answered an error (``ratelimited`` for an HTTP 429)."""
+
+    def acked(self, milliseconds: float) -> None:
+        """A Socket Mode envelope was acked this long after it arrived."""

@@ -34,6 +34,7 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
+from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
@@ -41,6 +42,7 @@ from cloud_access_bot.ports import (
     Granter,
     GrantError,
     GrantUnavailable,
+    Metrics,
     Notifier,
     Store,
 )
@@ -118,7 +120,9 @@ class AccessService:
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Recorder()
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -232,6 +236,7 @@ class AccessService:
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).
             return SubmitResult(request=duplicate.current)
+        self._metrics.recorded(EventType.REQUESTED, stored, now)
         if auto is not None:
             await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             return SubmitResult(request=stored)
@@ -606,9 +611,7 @@ class AccessService:
                 return decision, request
             details = {"reason": decision.reason}
             try:
-                saved = await self._store.commit(
-                    request, with_approval(request), event, clicker, details
-                )
+                saved = await self._write(request, with_approval(request), event, clicker, details)
             except ConflictError as conflict:
                 if conflict.current is None:
                     return _refused("That request does not exist any more."), request
@@ -703,6 +706,28 @@ class AccessService:
         except ValidationError:
             return None
 
+    async def _write(
+        self,
+        current: AccessRequest,
+        updated: AccessRequest,
+        event: EventType,
+        actor: str,
+        details: dict[str, Any],
+    ) -> AccessRequest:
+        """Conditional write, counted in the metrics; ConflictError if someone else changed the
+        request first.
+
+        A status change must be one the lifecycle allows (``TRANSITIONS``): anything else is a
+        bug, refused before it reaches the store.
+        """
+        if updated.status is not current.status and not can_transition(
+            current.status, updated.status
+        ):
+            raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
+        saved = await self._store.commit(current, updated, event, actor, details)
+        self._metrics.recorded(event, saved, self._clock())
+        return saved
+
     async def _commit(
         self,
         current: AccessRequest,
@@ -713,17 +738,9 @@ class AccessService:
         *,
         notify_loser: str | None = None,
     ) -> AccessRequest | None:
-        """Conditional write; None if someone else changed the request first.
-
-        A status change must be one the lifecycle allows (``TRANSITIONS``): anything else is a
-        bug, refused before it reaches the store.
-        """
-        if updated.status is not current.status and not can_transition(
-            current.status, updated.status
-        ):
-            raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
+        """Conditional write; None if someone else changed the request first."""
         try:
-            return await self._store.commit(current, updated, event, actor, details)
+            return await self._write(current, updated, event, actor, details)
         except ConflictError as conflict:
             if notify_loser and conflict.current is not None:
                 await self._notifier.tell(notify_loser, already_decided(conflict.current))
@@ -845,7 +862,7 @@ class AccessService:
                 await self._granter(account).revoke(request, account)
             ended = request.with_changes(status=status)
             try:
-                saved = await self._store.commit(request, ended, event, actor, details)
+                saved = await self._write(request, ended, event, actor, details)
             except ConflictError as conflict:
                 current = conflict.current
                 if current is None or current.status is not Status.ACTIVE:

@@ -32,6 +32,7 @@ stored. The GrantResult carries only the session policy (what the audit trail re
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -54,6 +55,8 @@ from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, iso, parse_iso, utcnow
 from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
+
+log = logging.getLogger(__name__)
 
 #: STS's limit on a session policy's plaintext.
 SESSION_POLICY_LIMIT = 2048
@@ -209,8 +212,14 @@ class SessionCredentialsGranter:
         async def deny(iam: Any) -> None:
             try:
                 await self._drop_passed_denies(broker)(iam)
-                if not live or until is None:
-                    return
+            except ClientError as exc:
+                if is_unavailable(exc):
+                    raise
+                # Tidying only (a passed deny is inert): never what holds an expiry back.
+                log.warning("revoked-session denies on %s not tidied: %s", broker, error_code(exc))
+            if not live or until is None:
+                return
+            try:
                 role_id = str((await iam.get_role(RoleName=role))["Role"]["RoleId"])
             except ClientError as exc:
                 if error_code(exc) == "NoSuchEntity":
@@ -259,7 +268,11 @@ class SessionCredentialsGranter:
         except AssumeRoleError as exc:
             raise assume_role_error(exc, account) from exc
         except ClientError as exc:
-            what = f"change broker role {account.broker_role}"
+            what = (
+                f"write the deny that cuts off the revoked session on broker role "
+                f"{account.broker_role} (the bot's role needs iam:GetRole, iam:ListRolePolicies, "
+                "iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on it)"
+            )
             raise refusal(exc, account, what, "BrokerRoleChange") from exc
 
     async def _assume(
