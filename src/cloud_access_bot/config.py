@@ -199,6 +199,14 @@ class AccountConfig(_Strict):
         default=False,
         description="session_credentials mode: also DM CLI credentials (never stored or logged).",
     )
+    revoke_cuts_off_session: bool = Field(
+        default=False,
+        description="session_credentials mode: revoking writes a deny for the issued session "
+        "on the broker role until its window ends. The bot's role then needs iam:GetRole, "
+        "ListRolePolicies, GetRolePolicy, PutRolePolicy and DeleteRolePolicy on the broker role, "
+        "which the target-account module denies by default (it would let the bot raise the "
+        "broker role's ceiling). Off: the issued session stays usable until its window ends.",
+    )
     max_duration_minutes: int | None = Field(default=None, ge=1)
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     production: bool = False

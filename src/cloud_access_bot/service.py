@@ -25,6 +25,7 @@ from cloud_access_bot.domain import approval, guardrails, listing, packing
 from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
+    SESSION_CUT_OFF,
     AccessRequest,
     EventType,
     ServiceAccess,
@@ -69,6 +70,7 @@ RECORDED_ACCOUNT_FIELDS = (
     "managed_policy_name",
     "managed_policy_path",
     "broker_role",
+    "revoke_cuts_off_session",
 )
 OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
@@ -859,8 +861,12 @@ class AccessService:
                 details["reason"] = f"account {request.account_name} is not known any more"
             else:
                 details["account_id"] = account.account_number
-                await self._granter(account).revoke(request, account)
+                removed = await self._granter(account).revoke(request, account)
+                if account.access_mode is AccessMode.SESSION_CREDENTIALS:
+                    details[SESSION_CUT_OFF] = removed
             ended = request.with_changes(status=status)
+            if SESSION_CUT_OFF in details:
+                ended = ended.with_changes(extra={**request.extra, SESSION_CUT_OFF: removed})
             try:
                 saved = await self._write(request, ended, event, actor, details)
             except ConflictError as conflict:

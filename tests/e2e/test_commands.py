@@ -326,6 +326,9 @@ async def test_revoking_a_session_grant_denies_its_session_until_the_window_ends
     session_world: tuple[Sandbox, Federation], clock: ManualClock
 ) -> None:
     world, _ = session_world
+    accounts = world.config.model_dump(mode="json")["accounts"]
+    accounts["brokered"]["revoke_cuts_off_session"] = True
+    world.config = sandbox_config(accounts=accounts)
     async with world.clients.assumed(
         "iam", f"arn:aws:iam::{SESSION_ACCOUNT}:role/cloud-access-bot"
     ) as iam:
@@ -353,7 +356,8 @@ async def test_revoking_a_session_grant_denies_its_session_until_the_window_ends
 
     answer = await say(world, f"revoke {request_id}")
 
-    assert answer.text.startswith(f"Revoked `{request_id}`") and "deny" in answer.text
+    assert answer.text.startswith(f"Revoked `{request_id}`")
+    assert "A deny on the broker role refuses every call of the session" in answer.text
     revoked = await world.wait_for_status(request_id, Status.REVOKED)
     [(name, deny)] = (await broker_policies(world)).items()
     assert name == f"cloud-access-bot-revoked-{request_id}"
@@ -370,3 +374,24 @@ async def test_revoking_a_session_grant_denies_its_session_until_the_window_ends
     await world.runtime.service.sweep()
     await world.wait_for_status(later, Status.EXPIRED)
     assert await broker_policies(world) == {}
+
+
+async def test_revoking_a_session_grant_without_cut_off_says_the_session_lives_on(
+    session_world: tuple[Sandbox, Federation],
+) -> None:
+    world, _ = session_world
+    table = f"arn:aws:dynamodb:eu-west-1:{SESSION_ACCOUNT}:table/orders"
+    request_id = await approved(
+        world, account="brokered", service="dynamodb", actions=["dynamodb:GetItem"], arns=[table]
+    )
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request_id in m.flat_text and "revoke" in m.flat_text
+    )
+    assert "the session already issued stays usable until" in mine.flat_text
+
+    answer = await say(world, f"revoke {request_id}")
+
+    assert "was not cut off" in answer.text and "stays usable until" in answer.text
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    assert revoked.extra["session_cut_off"] is False
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "was not cut off" in m.text)

@@ -15,14 +15,18 @@ Limits of the mode (AWS's, not the bot's):
 
 - credentials last at most 1 hour (``ROLE_CHAINED_MAX_SECONDS``: the bot reaches the broker
   role by role chaining); a longer grant gets a 1-hour session and the requester asks again;
-- STS cannot end an issued session early. Revoking writes a *deny* on the broker role, an
+- STS cannot end an issued session early. Where the account sets ``revoke_cuts_off_session``
+  (off by default: it needs the bot to write on the broker role), revoking writes a *deny* on
+  the broker role, an
   inline policy ``cloud-access-bot-revoked-<request id>`` refusing every call of that session
   (``aws:userid`` = the broker role's RoleId and the session name, ``aws:TokenIssueTime``
   before the revocation, so a later grant's new session is not caught) until the grant's
   window ends; the bot deletes such denies once their window has passed, at the next removal
   (revocation or expiry) of a session grant in that account; until then a passed deny is
   inert (its own time condition). An expired grant needs no deny: its session policy's window
-  is over. A broker role that no longer exists has no session left to cut off;
+  is over. A broker role that no longer exists has no session left to cut off. Where the
+  deployment does not let the bot write on the broker role (AccessDenied), the grant still
+  ends and everyone is told its session stays usable until its window ends;
 - session policies are limited to 2,048 characters: larger grants are refused.
 
 The credentials and the link are handed to ``deliver`` and then forgotten: never logged, never
@@ -57,6 +61,8 @@ from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
 
 log = logging.getLogger(__name__)
+#: Error codes of a deployment that does not let the bot write on the broker role.
+DENIED = ("AccessDenied", "AccessDeniedException")
 
 #: STS's limit on a session policy's plaintext.
 SESSION_POLICY_LIMIT = 2048
@@ -200,8 +206,11 @@ class SessionCredentialsGranter:
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
         """Cut the issued session off with a deny on the broker role until the grant's window
-        ends (see the module doc); True when a deny was written, False when there was nothing
-        to cut off (the window is over, or the broker role is gone)."""
+        ends (see the module doc); True when a deny was written, False when it was not: the
+        window is over, the broker role is gone, or the bot may not write on it (the caller
+        records that the session lives on until its window ends)."""
+        if not account.revoke_cuts_off_session:
+            return False
         broker = self._broker(account)
         now = self._clock()
         until = request.expires_at
@@ -222,17 +231,24 @@ class SessionCredentialsGranter:
             try:
                 role_id = str((await iam.get_role(RoleName=role))["Role"]["RoleId"])
             except ClientError as exc:
-                if error_code(exc) == "NoSuchEntity":
-                    return  # the role is gone, and its sessions with it
+                if error_code(exc) in ("NoSuchEntity", *DENIED):
+                    return  # the role is gone (and its sessions), or may not be read
                 raise
             document = revoked_session_policy(
                 role_id, session_name(request.requester_email), now, until
             )
-            await iam.put_role_policy(
-                RoleName=role,
-                PolicyName=f"{REVOKED_PREFIX}{request.id}",
-                PolicyDocument=policy_json(document),
-            )
+            try:
+                await iam.put_role_policy(
+                    RoleName=role,
+                    PolicyName=f"{REVOKED_PREFIX}{request.id}",
+                    PolicyDocument=policy_json(document),
+                )
+            except ClientError as exc:
+                if error_code(exc) not in DENIED:
+                    raise
+                # The deployment forbids it: the grant still ends, and says its session lives on.
+                log.warning("revoked session of %s not cut off: %s", request.id, error_code(exc))
+                return
             written.append(role)
 
         await self._in_broker_account(account, deny)

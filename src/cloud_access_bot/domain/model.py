@@ -70,6 +70,9 @@ def parse_iso(text: str) -> datetime:
 
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+#: ``extra`` key of an ended session_credentials grant: whether its issued session was cut off
+#: (a deny on the broker role) or stays usable until its window ends.
+SESSION_CUT_OFF = "session_cut_off"
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,7 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
             status = request.status.value.lower() if request else "gone"
             return f"`{request_id}` had already ended ({status})."
         if views.is_session_grant(request):
-            return f"Revoked `{request_id}`. {views.session_revoke_note(request)}"
+            return f"Revoked `{request_id}`. {views.session_revoked_text(request)}"
         return f"Revoked `{request_id}`: its access in {escape(request.account_name)} is removed."
 
     async def find(user_id: str, args: list[str], body: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain import listing
-from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 
 REQUEST_CALLBACK = "access_request"
@@ -573,10 +573,29 @@ def is_session_grant(request: AccessRequest) -> bool:
 def session_revoke_note(request: AccessRequest) -> str:
     """What revoking a session_credentials grant really does (shown wherever it is offered)."""
     until = f" until {iso(request.expires_at)}" if request.expires_at else ""
+    if request.extra.get("revoke_cuts_off_session") != "True":
+        return (
+            "Revoking ends this request, but AWS cannot end a sign-in session it has issued: "
+            f"the session already issued stays usable{until}."
+        )
     return (
         "Revoking this sign-in session: AWS cannot end a session it has issued, so the bot "
         f"adds a deny for this session on the broker role{until}, when the session ends "
-        "anyway. Its credentials stay valid until then, but every call with them is refused."
+        "anyway; every call with its credentials is then refused."
+    )
+
+
+def session_revoked_text(request: AccessRequest) -> str:
+    """What became of the issued session of a revoked session_credentials grant."""
+    until = f" until {iso(request.expires_at)}" if request.expires_at else ""
+    if request.extra.get(SESSION_CUT_OFF) is False:
+        return (
+            "The session already issued was not cut off (AWS cannot end one, and this account "
+            f"does not let the bot write a deny on the broker role): it stays usable{until}."
+        )
+    return (
+        f"A deny on the broker role refuses every call of the session already issued{until}, "
+        "when it ends anyway."
     )
 
 
@@ -768,15 +787,7 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
             f"`{request.id}` now lasts until {iso(request.expires_at)}."
         )
     if event is EventType.REVOKED and is_session_grant(request):
-        return (
-            f":no_entry: Request `{request.id}` is revoked: a deny on the broker role now "
-            "refuses every call of its session"
-            + (
-                f" until {iso(request.expires_at)}, when the session ends anyway."
-                if request.expires_at
-                else "."
-            )
-        )
+        return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "
