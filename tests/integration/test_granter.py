@@ -75,6 +75,8 @@ async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(START)},
             "DateLessThan": {"aws:CurrentTime": iso(END)},
+            # S3 ARNs name no account: only buckets of the chosen account match.
+            "StringEquals": {"aws:ResourceAccount": TARGET.account_number},
         }
     assert await inline_policies(clients, OTHER) == {}
 
@@ -164,6 +166,7 @@ def alice_grant(role_id: str) -> dict[str, Any]:
         not_before=START,
         not_after=END,
         sid=request().id,
+        resource_account=request().account_id,
     )
 
 

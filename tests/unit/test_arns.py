@@ -120,7 +120,9 @@ def test_valid_arns_pass(text: str, service: str) -> None:
         (
             "arn:aws:s3:::reports*",
             "s3",
-            "Wildcards (* or ?) are not allowed here: name the exact resource",
+            "'arn:aws:s3:::reports*': a wildcard here spans several s3 buckets; write the "
+            "BucketName out in full (a wildcard may only come after it, or after a named path "
+            "like app/prod/*)",
         ),
         (
             f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs:extra",

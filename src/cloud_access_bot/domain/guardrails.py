@@ -14,11 +14,13 @@ by hand), so refusing needs two pattern-vs-pattern questions besides plain match
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import AutoApproveRule, BotConfig
+from cloud_access_bot.domain.catalog import escalation_actions
+from cloud_access_bot.domain.model import ServiceAccess
 
 PERMISSIONS_MANAGEMENT = "Permissions management"
 
@@ -90,14 +92,16 @@ def refused_actions(
 ) -> list[Refusal]:
     """The requested actions that may not be granted in the account, each with its reason.
 
-    Refused: anything overlapping ``never_grantable_actions``, and, when
+    Refused: anything overlapping ``never_grantable_actions``; when
     ``deny_permissions_management`` is on, anything whose access level is Permissions
-    management — unless the account's ``allowed_dangerous_actions`` covers it.
+    management; privilege escalation (``is_escalation``) unless the account has
+    ``allow_escalation`` — each unless the account's ``allowed_dangerous_actions`` covers it.
     ``access_level`` gets each action as requested; for a wildcard it should answer the most
     powerful level among the actions the wildcard matches (or None when unknown).
     """
     account = config.account(account_name)
     allowed = account.allowed_dangerous_actions if account else []
+    escalation_allowed = bool(account and account.allow_escalation)
     refusals = []
     for action in actions:
         if any(pattern_covers(pattern, action) for pattern in allowed):
@@ -122,7 +126,38 @@ def refused_actions(
                     f"{account_name} (allowed_dangerous_actions)",
                 )
             )
+        elif not escalation_allowed and is_escalation(action):
+            refusals.append(
+                Refusal(
+                    action,
+                    f"{action} can be used to escalate privileges (run code or take a role "
+                    f"beyond what is granted), which {account_name} does not allow; ask an "
+                    f"admin to set allow_escalation for {account_name}",
+                )
+            )
     return refusals
+
+
+def is_escalation(action: str) -> bool:
+    """Whether the action (or an action the pattern matches) is on the escalation list
+    (``catalog.escalation_actions``)."""
+    lowered = action.lower()
+    if "*" not in lowered and "?" not in lowered:
+        return lowered in escalation_actions()
+    return any(patterns_overlap(action, known) for known in escalation_actions())
+
+
+def approvals_required(config: BotConfig, account_name: str, actions: Iterable[str]) -> int:
+    """Distinct approvals a request needs: the account's count, and for privilege escalation
+    at least what a production account needs (the highest count of the production accounts,
+    or 2 when none is marked production)."""
+    base = config.approvals_required_for(account_name)
+    if not any(is_escalation(action) for action in actions):
+        return base
+    production = [
+        config.approvals_required_for(name) for name, a in config.accounts.items() if a.production
+    ]
+    return max(base, *production) if production else max(base, 2)
 
 
 def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str | None:
@@ -137,3 +172,20 @@ def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str
         listed = ", ".join(str(m) for m in offered)
         return f"{minutes} minutes is not an offered duration for {account_name} ({listed} minutes)"
     return None
+
+
+def auto_approvable(
+    services: Sequence[ServiceAccess], rule: AutoApproveRule, discovered: Collection[str]
+) -> bool:
+    """Whether an auto-approve rule may match at all, whatever its access levels say.
+
+    Never for a wildcard resource (``*`` or a pattern: a person must see it) nor for a
+    privilege-escalation action; with ``discovered_only``, only when every resource was
+    picked from what discovery listed (nothing typed).
+    """
+    resources = [r for s in services for r in s.resources]
+    if any("*" in r or "?" in r for r in resources):
+        return False
+    if any(is_escalation(a) for s in services for a in s.actions):
+        return False
+    return not rule.discovered_only or all(r in discovered for r in resources)
