@@ -26,7 +26,7 @@ from target_account import (
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, grant_error
-from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.config import AccountConfig, Binding
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
@@ -148,6 +148,23 @@ def filler(size: int) -> str:
     statement["Resource"] += "b" * (size - policy_size(document))
     assert policy_size(document) == size
     return json.dumps(document, indent=2)
+
+
+async def test_source_identity_binding_is_written_into_the_policy(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    role_id = await create_role(clients, TARGET)
+    bound = TARGET.model_copy(update={"bind": Binding.SOURCE_IDENTITY})
+
+    result = await granter.grant(request(), bound, START, END)
+
+    [document] = (await inline_policies(clients, TARGET)).values()
+    assert document == result.policy_document
+    for statement in document["Statement"]:
+        assert statement["Condition"]["StringEqualsIgnoreCase"] == {
+            "aws:userid": f"{role_id}:alice@example.com",
+            "aws:SourceIdentity": "alice@example.com",
+        }
 
 
 async def put_team_policies(clients: AwsClients, *sizes: int) -> None:
