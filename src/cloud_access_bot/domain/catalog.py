@@ -73,6 +73,13 @@ EXTRA_ESCALATION_ACTIONS: tuple[str, ...] = (
 )
 
 
+#: On policy_sentry's list only as the last step of a chain whose other steps stay classified
+#: (iam:PassRole + lambda:CreateFunction, then invoke; glue:CreateDevEndpoint, then read its
+#: address): alone they run or read nothing beyond what is granted, and refusing them would
+#: refuse everyday requests.
+NOT_ESCALATION_ALONE: tuple[str, ...] = ("lambda:InvokeFunction", "glue:GetDevEndpoint")
+
+
 @functools.cache
 def escalation_actions() -> frozenset[str]:
     """IAM actions that let their holder gain more than they were granted (lower case).
@@ -80,13 +87,16 @@ def escalation_actions() -> frozenset[str]:
     The base is policy_sentry's ``shared/data/audit/privilege-escalation.txt``, which is
     "based on Rhino Security Labs research" (aws_escalate.py's methods: iam:PassRole with
     lambda:CreateFunction, ec2:RunInstances, cloudformation:CreateStack, glue:CreateDevEndpoint…,
-    iam:CreatePolicyVersion, iam:AttachRolePolicy…), plus ``EXTRA_ESCALATION_ACTIONS``.
+    iam:CreatePolicyVersion, iam:AttachRolePolicy…), plus ``EXTRA_ESCALATION_ACTIONS``, minus
+    ``NOT_ESCALATION_ALONE``.
     """
     from importlib.resources import files
 
     listed = files("policy_sentry.shared.data.audit").joinpath("privilege-escalation.txt")
     names = {line.strip() for line in listed.read_text().splitlines() if ":" in line}
-    return frozenset(name.lower() for name in (*names, *EXTRA_ESCALATION_ACTIONS))
+    names.update(EXTRA_ESCALATION_ACTIONS)
+    names.difference_update(NOT_ESCALATION_ALONE)
+    return frozenset(name.lower() for name in names)
 
 
 def _level_token(level: str) -> str:
