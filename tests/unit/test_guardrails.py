@@ -243,6 +243,9 @@ def test_escalation_needs_the_production_approval_count() -> None:
         (("arn:aws:s3:::b",), ("s3:GetObject",), False, True),
         (("*",), ("s3:GetObject",), False, False),
         (("arn:aws:s3:::b/reports/*",), ("s3:GetObject",), False, False),
+        # the ":*" CloudWatch Logs appends to every log group ARN names one group
+        (("arn:aws:logs:eu-west-1:111111111111:log-group:/app:*",), ("s3:GetObject",), False, True),
+        (("arn:aws:logs:eu-west-1:111111111111:log-group:/app:log-stream:*",), (), False, False),
         (("arn:aws:s3:::b",), ("lambda:UpdateFunctionCode",), False, False),
         (("arn:aws:s3:::b",), ("s3:GetObject",), True, True),
         (("arn:aws:s3:::typed",), ("s3:GetObject",), True, False),

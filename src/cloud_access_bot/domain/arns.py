@@ -157,6 +157,13 @@ def _normalise(arn: Arn) -> Arn:
     return arn
 
 
+def is_pattern(resource: str) -> bool:
+    """Whether ``resource`` stands for more than one named resource: ``*``, or an ARN with a
+    wildcard (the ``:*`` CloudWatch Logs appends to a log group's ARN does not count)."""
+    arn = parse_arn(resource)
+    return _has_wildcard(str(_normalise(arn)) if arn else resource)
+
+
 def resource_types_of(arn: Arn, service: str, catalog: Catalog | None = None) -> list[str]:
     """The resource types of ``service`` this ARN is (usually one; several when formats tie)."""
     formats = _formats(catalog or Catalog.default(), service)

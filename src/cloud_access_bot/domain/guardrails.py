@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from cloud_access_bot.config import AutoApproveRule, BotConfig
+from cloud_access_bot.domain.arns import is_pattern
 from cloud_access_bot.domain.catalog import escalation_actions
 from cloud_access_bot.domain.model import ServiceAccess
 
@@ -184,7 +185,7 @@ def auto_approvable(
     picked from what discovery listed (nothing typed).
     """
     resources = [r for s in services for r in s.resources]
-    if any("*" in r or "?" in r for r in resources):
+    if any(map(is_pattern, resources)):
         return False
     if any(is_escalation(a) for s in services for a in s.actions):
         return False
