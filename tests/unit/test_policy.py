@@ -33,8 +33,11 @@ BUCKET = "arn:aws:s3:::reports"
 TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
 
 
-def build(*access: ServiceAccess, sid: str = "0123456789ab") -> dict:
-    return build_grant_policy(access, userid=USERID, not_before=START, not_after=END, sid=sid)
+def build(*access: ServiceAccess, sid: str = "0123456789ab", **binding: str) -> dict:
+    """The grant policy of ``access``; ``binding``: resource_account, source_identity."""
+    return build_grant_policy(
+        access, userid=USERID, not_before=START, not_after=END, sid=sid, **binding
+    )
 
 
 def by_actions(document: dict) -> dict[tuple[str, ...], list[str]]:
@@ -350,17 +353,10 @@ def test_only_statements_with_the_same_condition_merge() -> None:
 
 
 def test_account_less_arns_are_pinned_to_the_chosen_account() -> None:
-    access = (
+    document = build(
         ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),
         ServiceAccess("dynamodb", ("dynamodb:GetItem",), (TABLE,)),
         ServiceAccess("s3", ("s3:ListAllMyBuckets",), ("*",)),
-    )
-    document = build_grant_policy(
-        access,
-        userid=USERID,
-        not_before=START,
-        not_after=END,
-        sid="0123456789ab",
         resource_account="123456789012",
     )
     pinned = {
@@ -375,13 +371,8 @@ def test_account_less_arns_are_pinned_to_the_chosen_account() -> None:
 
 
 def test_source_identity_binding_requires_it_in_every_statement() -> None:
-    access = (ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),)
-    document = build_grant_policy(
-        access,
-        userid=USERID,
-        not_before=START,
-        not_after=END,
-        sid="0123456789ab",
+    document = build(
+        ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),
         source_identity="alice@example.com",
     )
     for statement in document["Statement"]:
