@@ -42,8 +42,11 @@ async def test_a_typed_star_is_refused_for_actions_with_resource_level_permissio
     )
 
     assert ack["response_action"] == "errors"
+    modal = world.emulator.modal(REQUESTER)
+    assert modal is not None
+    labels = {b["block_id"]: b["label"]["text"] for b in modal.blocks if b["type"] == "input"}
     [(field, message)] = ack["errors"].items()
-    assert field.startswith("arns.")  # shown under the typed ARNs
+    assert labels[field] == "Or ARNs, one per line"  # shown under what was typed
     assert "Resource '*'" in message and "secretsmanager:GetSecretValue" in message
     assert "name them" in message
     assert await nothing_stored(world)

@@ -166,3 +166,21 @@ async def test_allowed_escalation_needs_two_people_and_is_never_auto_approved(
     assert await world.wait_for(approvals, "Bob's approval recorded") == (BOB,)
     assert await status_of(world, request_id) is Status.PENDING
     assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
+
+async def test_source_identity_binding_is_in_the_policy_written(world: Sandbox) -> None:
+    accounts = sandbox_config().model_dump(mode="json")["accounts"]
+    accounts["development"]["bind"] = "source_identity"
+    configure(world, accounts=accounts)
+    request_id = await pending(world)
+
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+
+    active = await world.wait_for_status(request_id, Status.ACTIVE)
+    document = (await inline_policies(world.clients, world.accounts["development"]))[
+        active.policy_name or ""
+    ]
+    for statement in document["Statement"]:
+        who = statement["Condition"]["StringEqualsIgnoreCase"]
+        assert who["aws:SourceIdentity"] == "alice@example.com"
+        assert who["aws:userid"].endswith(":alice@example.com")
