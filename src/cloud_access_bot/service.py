@@ -576,9 +576,9 @@ class AccessService:
         if verdict.refusal:
             await self._tell_both(request, actor, verdict.refusal)
             return _refused(verdict.refusal)
+        note = ""
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
-            await self._tell_both(request, actor, f"Request `{request.id}`: {note}")
             decision = Decision(decision.outcome, f"{decision.reason} {note}", decision.break_glass)
             request = request.with_changes(duration_minutes=verdict.capped_minutes)
         start, end = request.window(now)
@@ -592,9 +592,13 @@ class AccessService:
             expires_at=end,
         )
         details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
+        if note:
+            details["duration_minutes"] = request.duration_minutes
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
             return None
+        if note:
+            await self._tell_both(saved, actor, f"Request `{saved.id}`: {note}")
         await self._refresh(saved, event, actor)
         try:
             await self._activate(saved, actor)
