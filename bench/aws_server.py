@@ -17,8 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from cloud_access_bot.sandbox.aws import start_moto
-from cloud_access_bot.sandbox.demo import _use_local_aws
+from cloud_access_bot_sandbox.aws import start_moto
+from cloud_access_bot_sandbox.demo import _use_local_aws
 
 START_TIMEOUT_S = 60
 

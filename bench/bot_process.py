@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.sandbox.scenario import Sandbox
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.scenario import Sandbox
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 CONNECT_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60

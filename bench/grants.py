@@ -29,10 +29,10 @@ from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyG
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, utcnow
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
-from cloud_access_bot.sandbox.aws import seed_account
-from cloud_access_bot.sandbox.scenario import LOGIN_ROLE, Sandbox
 from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import seed_account
+from cloud_access_bot_sandbox.scenario import LOGIN_ROLE, Sandbox
 
 SHARED_ACCOUNT_ID = "444444444444"
 #: More requests than any role can hold, so fill_role always reaches CapacityExceeded.

@@ -17,8 +17,8 @@ from bench.bot_process import config_yaml, running_bot
 from bench.report import Metric, rounded
 from bench.sweep import DEFAULT_SWEEP_INTERVAL_S
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.sandbox.scenario import sandbox_config, seed_workspace
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.scenario import sandbox_config, seed_workspace
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 #: After the connection, time for the first sweep and health write before reading memory.
 SETTLE_S = 2.0

@@ -30,9 +30,9 @@ from bench.world import (
     button_value,
     granted_count,
 )
-from cloud_access_bot.sandbox.scenario import APPROVERS, Sandbox, Think, no_pause
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, Think, no_pause
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 APPROVER = APPROVERS[0]
 SERVICE_QUERIES = ("", "s", "s3", "ec2", "dynamo", "lambda", "iam", "kms", "sqs", "logs")

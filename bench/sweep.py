@@ -27,9 +27,9 @@ from cloud_access_bot.aws.store import DynamoStore, request_attributes, request_
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
-from cloud_access_bot.sandbox.faults import AwsFaultProxy
-from cloud_access_bot.sandbox.scenario import REQUESTER, Sandbox
 from cloud_access_bot.service import EXPIRY_CONCURRENCY
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import REQUESTER, Sandbox
 
 _serializer = TypeSerializer()
 BATCH = 25  # DynamoDB's BatchWriteItem maximum

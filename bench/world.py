@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.sandbox.aws import SAML_TRUST_POLICY, SeededAccount
-from cloud_access_bot.sandbox.scenario import LOGIN_ROLE, Sandbox, sandbox, sandbox_config
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
-from cloud_access_bot.sandbox.slack_people import find_element
-from cloud_access_bot.sandbox.slack_workspace import Message
+from cloud_access_bot_sandbox.aws import SAML_TRUST_POLICY, SeededAccount
+from cloud_access_bot_sandbox.scenario import LOGIN_ROLE, Sandbox, sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.slack_people import find_element
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 #: The typical grant: one service, three actions, two resources (the account's two buckets).
 TYPICAL_SERVICE = "s3"

@@ -17,7 +17,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """Start moto's ThreadedMotoServer once per session and point every AWS client at it."""
-    from cloud_access_bot.sandbox.aws import start_moto
+    from cloud_access_bot_sandbox.aws import start_moto
 
     server, endpoint = start_moto()
     patch = pytest.MonkeyPatch()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
-from cloud_access_bot.domain import approval, guardrails, recheck
+from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
@@ -32,12 +32,14 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
     Granter,
     GrantError,
     GrantUnavailable,
+    Metrics,
     Notifier,
     Store,
 )
@@ -103,7 +105,9 @@ class AccessService:
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Recorder()
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -147,7 +151,7 @@ class AccessService:
         else:
             # Every resource, typed or picked (an option value can be forged): problems with
             # typed ones are shown under the typed ARNs, with picked ones under the picker.
-            scope = recheck.scope_problems(draft.services, config, draft.account_name)
+            scope = guardrails.scope_problems(draft.services, config, draft.account_name)
             for key, picked in (("arns", False), ("resources", True)):
                 found = [why for arn, why in scope if (arn in draft.discovered) is picked]
                 if found:
@@ -215,6 +219,7 @@ class AccessService:
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).
             return SubmitResult(request=duplicate.current)
+        self._metrics.recorded(EventType.REQUESTED, stored, now)
         if auto is not None:
             refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             if refused is None:
@@ -537,7 +542,9 @@ class AccessService:
         ):
             raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
         try:
-            return await self._store.commit(current, updated, event, actor, details)
+            saved = await self._store.commit(current, updated, event, actor, details)
+            self._metrics.recorded(event, saved, self._clock())
+            return saved
         except ConflictError as conflict:
             if notify_loser and conflict.current is not None:
                 await self._notifier.tell(notify_loser, already_decided(conflict.current))
@@ -568,9 +575,9 @@ class AccessService:
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType
     ) -> Decision | None:
-        """Approve under the rules in force now (``recheck``); the refusal if they forbid it."""
+        """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
-        verdict = recheck.recheck(
+        verdict = guardrails.recheck(
             request, self._config(), now=now, access_level=self._access_level, approving=True
         )
         if verdict.refusal:
@@ -630,7 +637,7 @@ class AccessService:
         if end <= self._clock():
             await self._fail(request, "The approved window ended before the grant was written.")
             return
-        verdict = recheck.recheck(
+        verdict = guardrails.recheck(
             request,
             self._config(),
             now=self._clock(),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cloud_access_bot.sandbox.scenario import ManualClock, Sandbox, sandbox
+from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox
 
 ACK_LATENCIES_MS: list[float] = []
 

@@ -6,16 +6,16 @@ import copy
 from typing import Any
 
 from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     REQUESTER,
     ManualClock,
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.sandbox.slack_people import action_json, find_element, message_action_payload
-from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.slack_people import action_json, find_element, message_action_payload
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"

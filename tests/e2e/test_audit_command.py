@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cloud_access_bot.domain.model import Status
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
 
 BOB, CAROL = APPROVERS
 

@@ -6,15 +6,15 @@ import asyncio
 import json
 
 from cloud_access_bot.domain.model import EventType, Status, iso
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     REQUESTER,
     ManualClock,
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.slack import views
 
 BOB, CAROL = APPROVERS
 

@@ -6,14 +6,14 @@ import copy
 from datetime import timedelta
 
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status, utcnow
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
-from cloud_access_bot.sandbox.slack_people import (
+from cloud_access_bot.slack import home
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_people import (
     ViewHandle,
     action_json,
     find_element,
     view_action_payload,
 )
-from cloud_access_bot.slack import home
 
 BOB, CAROL = APPROVERS
 

@@ -6,8 +6,9 @@ import asyncio
 
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.model import EventType, Status, iso
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     LOGIN_ROLE,
     OUTSIDER,
@@ -16,7 +17,6 @@ from cloud_access_bot.sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.slack import views
 
 BOB, CAROL = APPROVERS
 

@@ -11,15 +11,15 @@ from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.aws.discovery import ApiCall, ResourceDiscovery
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.domain.policy import blocking_findings, lint_policy
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     LOGIN_ROLE,
     REQUESTER,
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.slack import views
 
 BOB = APPROVERS[0]
 ACCOUNT_ID = "111111111111"

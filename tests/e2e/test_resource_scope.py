@@ -10,15 +10,15 @@ from typing import Any
 
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.model import Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     LOGIN_ROLE,
     REQUESTER,
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.slack import views
 
 BOB = APPROVERS[0]
 AUTO_READS = [{"accounts": ["development"], "access_levels": ["List", "Read"]}]

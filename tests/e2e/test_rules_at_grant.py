@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from cloud_access_bot.domain.model import Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     LOGIN_ROLE,
     REQUESTER,
@@ -15,7 +16,6 @@ from cloud_access_bot.sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.slack import views
 
 BOB, CAROL = APPROVERS
 
@@ -71,7 +71,7 @@ async def test_a_login_role_removed_after_submit_is_not_granted(world: Sandbox) 
 async def test_a_lower_maximum_caps_the_grant_and_says_so(world: Sandbox) -> None:
     request_id = await pending(world, duration=60)
     dm = await world.approval_dm(BOB, request_id)
-    configure(world, max_duration_minutes=15)
+    configure(world, max_duration_minutes=15, durations_minutes=[1, 15])
 
     await world.click(BOB, dm, views.APPROVE_ACTION)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import AccessRequest, Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, sandbox, sandbox_config
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, sandbox, sandbox_config
 
 BOB = APPROVERS[0]
 

@@ -12,9 +12,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cloud_access_bot.sandbox.slack_emulator import AckTimeout, SlackEmulator
-from cloud_access_bot.sandbox.slack_people import app_home_opened_payload, view_action_payload
-from cloud_access_bot.sandbox.slack_workspace import Workspace
+from cloud_access_bot_sandbox.slack_emulator import AckTimeout, SlackEmulator
+from cloud_access_bot_sandbox.slack_people import app_home_opened_payload, view_action_payload
+from cloud_access_bot_sandbox.slack_workspace import Workspace
 
 ALICE = "U0ALICE"
 BOB = "U0BOB"

@@ -11,8 +11,8 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 ALICE = "U0ALICE"
 

@@ -10,7 +10,7 @@ from typing import Any
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
-from cloud_access_bot.sandbox.aws import SAML_TRUST_POLICY
+from cloud_access_bot_sandbox.aws import SAML_TRUST_POLICY
 
 TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from cloud_access_bot.aws import clients as clients_module
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.domain.model import utcnow
-from cloud_access_bot.sandbox.aws import MOTO_DEFAULT_ACCOUNT
+from cloud_access_bot_sandbox.aws import MOTO_DEFAULT_ACCOUNT
 
 ROLE = "arn:aws:iam::111111111111:role/bot"
 

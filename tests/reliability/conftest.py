@@ -14,9 +14,9 @@ import pytest
 from reliability_kit import FIGURES, audit
 
 from cloud_access_bot.runtime import BotRuntime
-from cloud_access_bot.sandbox import scenario
-from cloud_access_bot.sandbox.faults import AwsFaultProxy
-from cloud_access_bot.sandbox.scenario import ManualClock, Sandbox, sandbox
+from cloud_access_bot_sandbox import scenario
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox
 
 
 def pytest_configure(config: pytest.Config) -> None:

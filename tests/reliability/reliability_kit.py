@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.sandbox.scenario import APPROVERS, LOGIN_ROLE, REQUESTER, Sandbox
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, LOGIN_ROLE, REQUESTER, Sandbox
 
 BOB, CAROL = APPROVERS
 
@@ -63,7 +63,7 @@ async def full_flow(world: Sandbox, approver: str = BOB, **kwargs: object) -> st
 
 async def crash(world: Sandbox) -> None:
     """Kill the running bot where it stands: nothing in flight is awaited or finished (work
-    frozen by a :class:`~cloud_access_bot.sandbox.faults.Freeze` never resumes)."""
+    frozen by a :class:`~cloud_access_bot_sandbox.faults.Freeze` never resumes)."""
     runtime = world.runtime
     await runtime.stop(grace=0, close_clients=False)
     world.runtimes.remove(runtime)

@@ -10,11 +10,11 @@ from reliability_kit import BOB, stored, submit
 
 from cloud_access_bot.config import AccessMode
 from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.faults import AwsFaultProxy
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 from cloud_access_bot.service import STUCK_APPROVAL
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 
 
 async def approve(world: Sandbox, request_id: str) -> None:

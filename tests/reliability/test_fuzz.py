@@ -21,22 +21,22 @@ from reliability_kit import BOB, FIGURES, full_flow, submit
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.arns import parse_arn
 from cloud_access_bot.domain.model import Status
-from cloud_access_bot.sandbox.aws import inline_policies
-from cloud_access_bot.sandbox.scenario import (
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
     LOGIN_ROLE,
     OUTSIDER,
     REQUESTER,
     Sandbox,
     sandbox_config,
 )
-from cloud_access_bot.sandbox.slack_emulator import AckTimeout
-from cloud_access_bot.sandbox.slack_people import (
+from cloud_access_bot_sandbox.slack_emulator import AckTimeout
+from cloud_access_bot_sandbox.slack_people import (
     action_json,
     find_element,
     message_action_payload,
     view_submission_payload,
 )
-from cloud_access_bot.slack import views
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")

@@ -11,9 +11,9 @@ from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.domain.policy import build_grant_policy
 from cloud_access_bot.domain.presets import preset_defaults
-from cloud_access_bot.sandbox.scenario import sandbox_config
 from cloud_access_bot.slack.commands import preset_modal
 from cloud_access_bot.slack.views import ACTIONS_ACTION, ModalState, block_id, prefilled_modal
+from cloud_access_bot_sandbox.scenario import sandbox_config
 
 CATALOG = Catalog.default()
 SSM = Preset(

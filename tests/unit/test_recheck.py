@@ -1,4 +1,4 @@
-"""The rules in force at approval and at grant time (domain/recheck.py)."""
+"""The rules in force at approval and at grant time (guardrails.recheck)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.guardrails import recheck
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
-from cloud_access_bot.domain.recheck import recheck
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 BUCKET = ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::reports",))

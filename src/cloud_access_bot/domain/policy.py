@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,10 @@ _SID_INDEX = re.compile(r"\d+$")
 #: Services whose account-less ARNs can be pinned to an account with aws:ResourceAccount
 #: (AWS documents the key for S3 requests to buckets and objects).
 RESOURCE_ACCOUNT_SERVICES = frozenset({"s3"})
+
+# parliament imports pkg_resources, whose import warns it is deprecated (setuptools 82 removed
+# it; pyproject keeps setuptools below 82): nothing an operator can act on, at every start.
+warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning, "parliament")
 
 
 class UnmappableActionsError(ValueError):

@@ -17,11 +17,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cloud_access_bot.aws.discovery import DiscoveryResult, ResourceDiscovery, search
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.arns import partition_of, validate_arn
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.presets import PresetDefaults, preset_defaults
+from cloud_access_bot.domain.resources import DiscoveryResult, search
+from cloud_access_bot.ports import Discovery
 from cloud_access_bot.slack.views import option, truncate
 
 MAX_VALUE = 75
@@ -52,7 +53,7 @@ class CatalogSuggestions:
     """Answers the modal's selects from the IAM catalog and resource discovery."""
 
     def __init__(
-        self, catalog: Catalog, discovery: ResourceDiscovery, config: Callable[[], BotConfig]
+        self, catalog: Catalog, discovery: Discovery, config: Callable[[], BotConfig]
     ) -> None:
         self._catalog = catalog
         self._discovery = discovery

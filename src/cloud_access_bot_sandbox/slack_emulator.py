@@ -50,8 +50,8 @@ from typing import TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cloud_access_bot.sandbox.slack_blocks import JSON, validate_blocks
-from cloud_access_bot.sandbox.slack_people import (
+from cloud_access_bot_sandbox.slack_blocks import JSON, validate_blocks
+from cloud_access_bot_sandbox.slack_people import (
     ViewHandle,
     action_json,
     app_home_opened_payload,
@@ -59,7 +59,7 @@ from cloud_access_bot.sandbox.slack_people import (
     message_action_payload,
     slash_command_payload,
 )
-from cloud_access_bot.sandbox.slack_workspace import (
+from cloud_access_bot_sandbox.slack_workspace import (
     Ephemeral,
     Message,
     User,

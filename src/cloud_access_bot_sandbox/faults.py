@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 import aiohttp
 from aiohttp import web
 
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 #: Fault kinds :meth:`AwsFaultProxy.inject` understands.
 KINDS = ("throttle", "server_error", "access_denied", "expired_token", "drop", "delay")

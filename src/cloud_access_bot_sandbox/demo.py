@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 from cloud_access_bot.domain.model import Status, iso
-from cloud_access_bot.sandbox.aws import inline_policies, start_moto
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies, start_moto
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox
 
 ACCOUNT = "development"
 

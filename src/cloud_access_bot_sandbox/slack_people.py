@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cloud_access_bot.sandbox.slack_blocks import (
+from cloud_access_bot_sandbox.slack_blocks import (
     JSON,
     copy_json,
     dispatches,
@@ -23,10 +23,10 @@ from cloud_access_bot.sandbox.slack_blocks import (
     validate_options_payload,
     value_key,
 )
-from cloud_access_bot.sandbox.slack_workspace import ApiError, Message, OpenView, Workspace
+from cloud_access_bot_sandbox.slack_workspace import ApiError, Message, OpenView, Workspace
 
 if TYPE_CHECKING:
-    from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+    from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 
 def user_ref(workspace: Workspace, user_id: str) -> JSON:

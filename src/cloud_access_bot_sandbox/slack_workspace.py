@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_access_bot.sandbox.slack_blocks import (
+from cloud_access_bot_sandbox.slack_blocks import (
     JSON,
     MAX_MESSAGE_BLOCKS,
     MAX_VIEW_BYTES,

@@ -18,11 +18,11 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
-from cloud_access_bot.sandbox.aws import SeededAccount, seed_account
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
-from cloud_access_bot.sandbox.slack_people import ViewHandle
-from cloud_access_bot.sandbox.slack_workspace import Message
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import SeededAccount, seed_account
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.slack_people import ViewHandle
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 REQUESTER = "U0ALICE"
 APPROVERS = ("U0BOB", "U0CAROL")
