@@ -105,7 +105,7 @@ class AccessMode(StrEnum):
 
 
 class Binding(StrEnum):
-    """What ties a grant to the requester's session (see docs/security-binding.md)."""
+    """What ties a grant to the requester's session (docs/security.md, Identity binding)."""
 
     USERID = "userid"
     """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
