@@ -82,7 +82,7 @@ async def test_a_lower_maximum_caps_the_grant_and_says_so(world: Sandbox) -> Non
         told = await world.emulator.wait_for_message(
             person, lambda m: "is now 15 minutes" in m.text
         )
-        assert "instead of the 60 asked for" in told.text
+        assert "instead of the 60 minutes asked for" in told.text
     document = (await inline_policies(world.clients, world.accounts["development"]))[
         active.policy_name or ""
     ]

@@ -81,5 +81,5 @@ def test_a_lower_maximum_caps_the_duration_and_says_which() -> None:
     assert verdict.refusal is None and verdict.capped_minutes == 15
     assert verdict.cap_note(60, "dev") == (
         "The maximum duration for dev is now 15 minutes, so this grant lasts 15 minutes "
-        "instead of the 60 asked for."
+        "instead of the 60 minutes asked for."
     )

@@ -216,9 +216,10 @@ class Recheck:
 
     def cap_note(self, asked: int, account_name: str) -> str:
         """What the approver and the requester are told about a capped duration."""
+        cap = f"{self.capped_minutes} minute{'' if self.capped_minutes == 1 else 's'}"
         return (
-            f"The maximum duration for {account_name} is now {self.capped_minutes} minutes, so "
-            f"this grant lasts {self.capped_minutes} minutes instead of the {asked} asked for."
+            f"The maximum duration for {account_name} is now {cap}, so this grant lasts "
+            f"{cap} instead of the {asked} minutes asked for."
         )
 
 
