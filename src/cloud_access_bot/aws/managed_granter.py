@@ -175,7 +175,9 @@ class ManagedPolicyGranter:
         try:
             return str((await iam.get_role(RoleName=login_role))["Role"]["RoleId"])
         except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
+            # IAM authorizes GetRole before looking the role up: a permission set's name is
+            # outside the roles the bot may read (AWSReservedSSO_<name>_*), so AccessDenied.
+            if error_code(exc) not in ("NoSuchEntity", "AccessDenied"):
                 raise
         pattern = sso_role_name(login_role)
         found: list[dict[str, Any]] = []
