@@ -80,9 +80,14 @@ async def test_auto_approve_rule_limited_to_discovered_resources_leaves_typed_on
 
     ack = await world.request(resources=[bucket])
     assert ack.get("response_action") != "errors", ack
-    picked = await world.latest_request()
-    assert picked.id != typed.id
-    await world.wait_for_status(picked.id, Status.ACTIVE)
+
+    async def picked() -> list[str]:
+        # Both requests share the frozen clock's created_at: tell them apart by id.
+        stored = await world.runtime.store.for_user(REQUESTER)
+        return [r.id for r in stored if r.id != typed.id]
+
+    [picked_id] = await world.wait_for(picked, "the picked request")
+    await world.wait_for_status(picked_id, Status.ACTIVE)
 
 
 async def test_a_key_prefix_of_a_named_bucket_is_granted_exactly_as_shown(
