@@ -42,7 +42,17 @@ CHANNEL = re.compile(r"^([CG][A-Z0-9]{8,}|#?[a-z0-9][a-z0-9_-]{0,79})$")
 #: perkbox's table when its config names none (perkbox/cloud-access-bot, GetDynamodbTable).
 PERKBOX_DEFAULT_TABLE = "request_access_bot"
 
-DEFAULT_NEVER_GRANTABLE = ("iam:*", "organizations:*", "sts:*", "account:*")
+#: IAM Identity Center (sso, sso-directory, identitystore) would let a grant hand out
+#: permission sets or add its holder to groups: as dangerous as iam:*.
+DEFAULT_NEVER_GRANTABLE = (
+    "iam:*",
+    "organizations:*",
+    "sts:*",
+    "account:*",
+    "sso:*",
+    "sso-directory:*",
+    "identitystore:*",
+)
 DEFAULT_DURATIONS = (15, 30, 60, 120, 240, 480, 720)
 
 
@@ -92,6 +102,15 @@ class AccessMode(StrEnum):
     INLINE_POLICY = "inline_policy"
     MANAGED_POLICY = "managed_policy"
     SESSION_CREDENTIALS = "session_credentials"
+
+
+class Binding(StrEnum):
+    """What ties a grant to the requester's session (docs/security.md, Identity binding)."""
+
+    USERID = "userid"
+    """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
+    SOURCE_IDENTITY = "source_identity"
+    """Also ``aws:SourceIdentity`` = email, for IdPs that set it at sign-in."""
 
 
 class SelfApproval(StrEnum):
@@ -160,6 +179,10 @@ class AutoApproveRule(_Strict):
     )
     access_levels: list[str] = Field(default_factory=lambda: ["List", "Read"])
     max_duration_minutes: int = Field(default=60, ge=1)
+    discovered_only: bool = Field(
+        default=False,
+        description="Only requests whose resources were all picked from discovery match.",
+    )
 
     @field_validator("access_levels")
     @classmethod
@@ -211,6 +234,12 @@ class AccountConfig(_Strict):
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     production: bool = False
     allowed_dangerous_actions: list[str] = Field(default_factory=list)
+    allow_escalation: bool = Field(
+        default=False,
+        description="Privilege-escalation actions may be requested here (never auto-approved, "
+        "and they need as many approvals as a production account).",
+    )
+    bind: Binding = Binding.USERID
     regions: list[str] | None = None
 
     _roles = field_validator("login_roles")(
@@ -244,6 +273,8 @@ class AccountConfig(_Strict):
                 )
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and not self.broker_role:
             raise ValueError("access_mode session_credentials needs broker_role")
+        if self.access_mode is AccessMode.SESSION_CREDENTIALS and self.bind is not Binding.USERID:
+            raise ValueError("bind source_identity needs a login role (not session_credentials)")
         return self
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 from iam_world import INLINE, LOGIN_ROLE, MANAGED, REGION, SESSION, Operator, bot_role
 from moto_iam import DENIALS
 
@@ -21,6 +20,7 @@ from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.ports import Granter
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 
 BOB = APPROVERS[0]
 
