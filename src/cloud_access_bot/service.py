@@ -276,6 +276,11 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
+        if _overdue(request, self._clock()):
+            return await self._time_out_at_click(request, clicker)
+        if guardrails.recorded_account_name(request, self._config()) is None:
+            await self._notifier.tell(clicker, guardrails.account_gone(request))
+            return _refused(guardrails.account_gone(request))
 
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
@@ -469,6 +474,19 @@ class AccessService:
     ) -> None:
         assert request.starts_at is not None and request.expires_at is not None
         account = self._grant_account(request)
+        asked = minutes
+        minutes, refusal = self._extension_under_rules(request, asked)
+        if refusal:
+            await self._refuse_extension(request, clicker, refusal, extra)
+            return
+        if minutes < asked:
+            await self._tell_both(
+                request,
+                clicker,
+                f"Extension of request `{request.id}`: the maximum duration for "
+                f"{request.account_name} is now {request.duration_minutes + minutes} minutes, "
+                f"so it adds {minutes} minutes instead of the {asked} asked for.",
+            )
         end = request.expires_at + timedelta(minutes=minutes)
         longer = request.with_changes(
             expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
@@ -498,6 +516,45 @@ class AccessService:
             await self._notifier.tell(clicker, "The grant ended before the extension was written.")
             return
         await self._refresh(saved, EventType.EXTENDED, clicker)
+
+    def _extension_under_rules(self, request: AccessRequest, minutes: int) -> tuple[int, str]:
+        """The minutes an approved extension may add under the rules in force now
+        (``guardrails.recheck`` of the longer grant), and why not when it may not.
+
+        Over the account's current maximum the extension is capped to reach it; when the grant
+        already has the maximum (or more) there is nothing left to add, and it is refused."""
+        longer = request.with_changes(duration_minutes=request.duration_minutes + minutes)
+        verdict = guardrails.recheck(
+            longer,
+            self._config(),
+            now=self._clock(),
+            access_level=self._access_level,
+            approving=False,
+        )
+        if verdict.refusal:
+            return 0, verdict.refusal
+        if verdict.capped_minutes is None:
+            return minutes, ""
+        room = verdict.capped_minutes - request.duration_minutes
+        if room < 1:
+            return 0, (
+                f"The maximum duration for {request.account_name} is now "
+                f"{verdict.capped_minutes} minutes, which this grant already has "
+                f"({request.duration_minutes} minutes); the extension was refused."
+            )
+        return room, ""
+
+    async def _refuse_extension(
+        self, request: AccessRequest, clicker: str, reason: str, extra: dict[str, Any]
+    ) -> None:
+        """Record an approved extension that current rules refuse, and tell both why."""
+        cleared = request.with_changes(extra=extra)
+        details = {"minutes": request.pending_extension, "reason": reason}
+        saved = await self._commit(
+            request, cleared, EventType.EXTENSION_DENIED, SYSTEM_ACTOR, details
+        )
+        if saved is not None:
+            await self._tell_both(saved, clicker, f"Extension of request `{request.id}`: {reason}")
 
     async def record_reconciled(self, request_id: str, details: dict[str, Any]) -> None:
         """Audit a grant that reconciliation removed from IAM (its status does not change)."""
@@ -534,28 +591,47 @@ class AccessService:
                 if await self._guard(report, self._remind(request, now)):
                     report.reminded += 1
                 continue
-            timed_out = request.with_changes(
-                status=Status.TIMED_OUT, decided_at=now, decided_by=SYSTEM_ACTOR
-            )
-            saved = await self._guard(
-                report,
-                self._commit(
-                    request,
-                    timed_out,
-                    EventType.TIMED_OUT,
-                    SYSTEM_ACTOR,
-                    {"reason": "no decision before the pending timeout"},
-                ),
-            )
-            if saved is not None:
+            if await self._guard(report, self._time_out(request, now)) is not None:
                 report.timed_out += 1
-                await self._refresh(saved, EventType.TIMED_OUT, SYSTEM_ACTOR)
         for request in await self._store.due(Status.APPROVED, now - STUCK_APPROVAL, limit=100):
             await self._guard(report, self._activate(request, SYSTEM_ACTOR))
             report.recovered += 1
         return report
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _time_out(self, request: AccessRequest, now: datetime) -> AccessRequest | None:
+        """PENDING → TIMED_OUT (conditional write); None if the request changed first."""
+        timed_out = request.with_changes(
+            status=Status.TIMED_OUT, decided_at=now, decided_by=SYSTEM_ACTOR
+        )
+        saved = await self._commit(
+            request,
+            timed_out,
+            EventType.TIMED_OUT,
+            SYSTEM_ACTOR,
+            {"reason": "no decision before the pending timeout"},
+        )
+        if saved is not None:
+            await self._refresh(saved, EventType.TIMED_OUT, SYSTEM_ACTOR)
+        return saved
+
+    async def _time_out_at_click(self, request: AccessRequest, clicker: str) -> Decision:
+        """An approval clicked after the pending timeout: the request times out now, without
+        waiting for the sweeper, and the clicker and the requester are told."""
+        assert request.timeout_at is not None
+        text = (
+            f"Request `{request.id}` timed out at {request.timeout_at:%Y-%m-%d %H:%M} UTC "
+            "without a decision; it can no longer be approved. Ask again."
+        )
+        saved = await self._time_out(request, self._clock())
+        if saved is None:
+            current = await self._store.get(request.id)
+            text = already_decided(current) if current else "That request does not exist any more."
+            await self._notifier.tell(clicker, text)
+        else:
+            await self._tell_both(saved, clicker, text)
+        return _refused(text)
 
     async def _remind(self, request: AccessRequest, now: datetime) -> bool:
         """Nudge the approvers who have not decided yet, then schedule the next nudge.
@@ -644,11 +720,13 @@ class AccessService:
         return user_id in await self._current_approvers(request)
 
     async def _current_approvers(self, request: AccessRequest) -> list[str]:
-        """The account's approvers now (fresh membership); nobody if that cannot be known."""
+        """The approvers now (fresh membership) of the AWS account the request was made in,
+        under whatever name it is configured now; nobody if that cannot be known."""
         config = self._config()
-        if config.account(request.account_name) is None:
+        name = guardrails.recorded_account_name(request, config)
+        if name is None:
             return []
-        groups = config.approval_groups_for(request.account_name)
+        groups = config.approval_groups_for(name)
         try:
             return await self._directory.members_of(groups, fresh=True)
         except DirectoryUnavailable as unavailable:
@@ -950,6 +1028,15 @@ class AccessService:
                 "UnsupportedAccessMode",
             )
         return granter
+
+
+def _overdue(request: AccessRequest, now: datetime) -> bool:
+    """A pending request past its timeout (which the sweeper may not have seen yet)."""
+    return (
+        request.status is Status.PENDING
+        and request.timeout_at is not None
+        and now >= request.timeout_at
+    )
 
 
 def _ended(request: AccessRequest, now: datetime) -> bool:

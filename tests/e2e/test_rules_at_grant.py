@@ -106,7 +106,7 @@ async def test_an_approval_after_the_pending_timeout_is_refused_before_the_sweep
     await world.click(BOB, dm, views.APPROVE_ACTION)
 
     await world.emulator.wait_for_message(BOB, lambda m: "timed out" in m.text)
-    assert await status_of(world, request_id) is Status.PENDING
+    await world.wait_for_status(request_id, Status.TIMED_OUT)
     assert await inline_policies(world.clients, world.accounts["development"]) == {}
 
 

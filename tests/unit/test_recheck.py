@@ -56,8 +56,8 @@ def test_each_changed_rule_refuses_with_its_reason() -> None:
         "iam_role": "arn:aws:iam::222222222222:role/b",
     }
     cases = [
-        (request(account_name="gone"), config(), "no longer configured"),
-        (request(), config(accounts=other), "now AWS account 222222222222"),
+        (request(account_id="999999999999"), config(), "999999999999 (dev) is no longer"),
+        (request(), config(accounts=other), "111111111111 (dev) is no longer configured"),
         (request(), config(loginRoles=["Other"]), "Login role SSO is no longer configured"),
         (request(), config(never_grantable_actions=["s3:*"]), "s3:GetObject is never grantable"),
         (
@@ -83,3 +83,25 @@ def test_a_lower_maximum_caps_the_duration_and_says_which() -> None:
         "The maximum duration for dev is now 15 minutes, so this grant lasts 15 minutes "
         "instead of the 60 minutes asked for."
     )
+
+
+def test_the_rules_are_those_of_the_recorded_account_under_its_name_now() -> None:
+    """A renamed account keeps its requests; the name given to another account does not
+    lend that account's rules (here: a looser never-grantable list and a longer maximum)."""
+    accounts = {
+        "dev-renamed": {
+            "account_number": "111111111111",
+            "iam_role": "arn:aws:iam::111111111111:role/b",
+            "max_duration_minutes": 15,
+        },
+        "dev": {
+            "account_number": "222222222222",
+            "iam_role": "arn:aws:iam::222222222222:role/b",
+            "allowed_dangerous_actions": ["s3:GetObject"],
+        },
+    }
+    cfg = config(accounts=accounts, never_grantable_actions=["s3:GetObject"])
+    refusal = check(request(), cfg).refusal
+    assert refusal is not None and "s3:GetObject is never grantable" in refusal
+    verdict = check(request(), config(accounts=accounts))
+    assert verdict.refusal is None and verdict.capped_minutes == 15

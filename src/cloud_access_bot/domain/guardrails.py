@@ -242,6 +242,25 @@ def scope_problems(
     )
 
 
+def recorded_account_name(request: AccessRequest, config: BotConfig) -> str | None:
+    """The name under which the request's recorded AWS account is configured now — its own
+    name while that still means the same account, else the account's new name — or None once
+    no configured account has that number. Rules are those of the account the request was
+    made in: a name given to another account never lends that account's rules."""
+    same = [n for n, a in config.accounts.items() if a.account_number == request.account_id]
+    if request.account_name in same:
+        return request.account_name
+    return same[0] if same else None
+
+
+def account_gone(request: AccessRequest) -> str:
+    """Why a request whose AWS account is no longer configured cannot go ahead."""
+    return (
+        f"AWS account {request.account_id} ({request.account_name}) is no longer configured; "
+        "nothing was granted."
+    )
+
+
 def recheck(
     request: AccessRequest,
     config: BotConfig,
@@ -258,15 +277,9 @@ def recheck(
     so shorter access is within what they approved; refusing would only make everyone ask
     again).
     """
-    name = request.account_name
-    account = config.account(name)
-    if account is None:
-        return Recheck(f"Account {name} is no longer configured; nothing was granted.")
-    if account.account_number != request.account_id:
-        return Recheck(
-            f"Account {name} is now AWS account {account.account_number}, not "
-            f"{request.account_id} as requested; nothing was granted. Ask again."
-        )
+    name = recorded_account_name(request, config)
+    if name is None:
+        return Recheck(account_gone(request))
     if request.login_role not in config.login_roles_for(name):
         return Recheck(
             f"Login role {request.login_role} is no longer configured for {name}; nothing "
