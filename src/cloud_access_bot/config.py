@@ -227,8 +227,9 @@ class AccountConfig(_Strict):
         description="session_credentials mode: revoking writes a deny for the issued session "
         "on the broker role until its window ends. The bot's role then needs iam:GetRole, "
         "ListRolePolicies, GetRolePolicy, PutRolePolicy and DeleteRolePolicy on the broker role, "
-        "which the target-account module denies by default (it would let the bot raise the "
-        "broker role's ceiling). Off: the issued session stays usable until its window ends.",
+        "which the target-account module allows only with its revoke_cuts_off_session "
+        "variable (and then bounds the broker role so that cannot raise its ceiling). Off: the "
+        "issued session stays usable until its window ends.",
     )
     max_duration_minutes: int | None = Field(default=None, ge=1)
     approvals_required: int | None = Field(default=None, ge=1, le=10)

@@ -47,8 +47,16 @@ def targets() -> tuple[str, ...]:
 
 
 @pytest.fixture
+def cut_off() -> tuple[bool, bool]:
+    """revoke_cuts_off_session in the target-account module and in the bot's config (a test
+    parametrizes it)."""
+    return False, False
+
+
+@pytest.fixture
 async def world(
     targets: tuple[str, ...],
+    cut_off: tuple[bool, bool],
     aws: str,
     taught: None,
     clock: ManualClock,
@@ -57,7 +65,7 @@ async def world(
 ) -> AsyncIterator[Sandbox]:
     """Seeded with IAM off; then IAM on for every request and one bot running as its task role."""
     set_enforcement(aws, after=float("inf"))
-    task_role = await seed(operator, targets)
+    task_role = await seed(operator, targets, module_cut_off=cut_off[0], config_cut_off=cut_off[1])
     set_enforcement(aws, after=0)
     DENIALS.clear()
     monkeypatch.setattr(runtime_module, "AiohttpTokenFetcher", Federation)

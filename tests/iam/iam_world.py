@@ -47,8 +47,9 @@ def login_role_names(account: str) -> list[str]:
     return [f"AWSReservedSSO_{LOGIN_ROLE}_*"] if account == MANAGED else [LOGIN_ROLE]
 
 
-def bot_config(targets: Collection[str]) -> dict[str, Any]:
-    """The bot's config with the accounts ``targets`` (numbers)."""
+def bot_config(targets: Collection[str], cut_off: bool = False) -> dict[str, Any]:
+    """The bot's config with the accounts ``targets`` (numbers); ``cut_off``: the session
+    account's revoke_cuts_off_session."""
     accounts: dict[str, Any] = {
         name: {
             "account_number": number,
@@ -62,6 +63,7 @@ def bot_config(targets: Collection[str]) -> dict[str, Any]:
         accounts["managed"]["managed_policy_path"] = "/cloud-access-bot/"
     if SESSION in targets:
         accounts["session"]["broker_role"] = broker_role(SESSION)
+        accounts["session"]["revoke_cuts_off_session"] = cut_off
     return {
         "loginRoles": [LOGIN_ROLE],
         "approvalGroups": ["devops"],
@@ -134,11 +136,15 @@ async def role(
     trust_policy: dict[str, Any],
     policy: dict[str, Any] | None = None,
     path: str = "/",
+    boundary: str | None = None,
 ) -> str:
     if "Statement" not in trust_policy:
         trust_policy = trust(trust_policy)
     created = await iam.create_role(
-        RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust_policy)
+        RoleName=name,
+        Path=path,
+        AssumeRolePolicyDocument=json.dumps(trust_policy),
+        **({"PermissionsBoundary": boundary} if boundary else {}),
     )
     if policy is not None:
         await iam.put_role_policy(
@@ -147,7 +153,9 @@ async def role(
     return str(created["Role"]["RoleId"])
 
 
-async def seed_bot_account(operator: Operator, targets: Collection[str]) -> Credentials:
+async def seed_bot_account(
+    operator: Operator, targets: Collection[str], cut_off: bool = False
+) -> Credentials:
     """What the root module creates: the task role with its policy, the table, the config."""
     task_role = f"arn:aws:iam::{BOT_ACCOUNT}:role/cloud-access-bot-task"
     policy = render(
@@ -170,17 +178,20 @@ async def seed_bot_account(operator: Operator, targets: Collection[str]) -> Cred
         await s3.put_object(
             Bucket=CONFIG_BUCKET,
             Key="config.yml",
-            Body=yaml.safe_dump(bot_config(targets)).encode(),
+            Body=yaml.safe_dump(bot_config(targets, cut_off)).encode(),
         )
     return await operator.assume(BOT_ACCOUNT, task_role)
 
 
-async def seed_target_account(operator: Operator, account: str) -> None:
+async def seed_target_account(operator: Operator, account: str, cut_off: bool = False) -> None:
     """What modules/target-account-role creates in ``account`` (its templates, rendered), the
-    login role, one bucket and one table for the resource picker, and an unrelated role."""
+    login role, one bucket and one table for the resource picker, and an unrelated role.
+    ``cut_off``: the module's revoke_cuts_off_session (session_credentials mode)."""
     mode = MODES[account]
     policy = target_account_role(
-        mode, account_id=account, login_role_names=login_role_names(account)
+        f"{mode}_cut_off" if cut_off and mode == "session_credentials" else mode,
+        account_id=account,
+        login_role_names=login_role_names(account),
     )
     bot_trust = render(
         "target-account-role-trust",
@@ -201,7 +212,7 @@ async def seed_target_account(operator: Operator, account: str) -> None:
             )
         else:
             broker_trust = render("broker-role-trust", role_arn=bot_role(account))
-            await role(iam, "cloud-access-bot-broker", broker_trust, FULL_ACCESS)
+            await seed_broker(iam, broker_trust, cut_off)
     async with operator.client("s3", account) as s3:
         await s3.create_bucket(
             Bucket=f"acme-{account}-exports",
@@ -216,12 +227,33 @@ async def seed_target_account(operator: Operator, account: str) -> None:
         )
 
 
-async def seed(operator: Operator, targets: Collection[str]) -> Credentials:
+async def seed_broker(iam: Any, broker_trust: dict[str, Any], cut_off: bool) -> None:
+    """The broker role: full access as its ceiling; with ``cut_off``, as the module makes it,
+    that ceiling attached as a managed policy and set as its permissions boundary."""
+    if not cut_off:
+        await role(iam, "cloud-access-bot-broker", broker_trust, FULL_ACCESS)
+        return
+    ceiling = await iam.create_policy(
+        PolicyName="broker-ceiling", PolicyDocument=json.dumps(FULL_ACCESS)
+    )
+    arn = ceiling["Policy"]["Arn"]
+    await role(iam, "cloud-access-bot-broker", broker_trust, boundary=arn)
+    await iam.attach_role_policy(RoleName="cloud-access-bot-broker", PolicyArn=arn)
+
+
+async def seed(
+    operator: Operator,
+    targets: Collection[str],
+    *,
+    module_cut_off: bool = False,
+    config_cut_off: bool = False,
+) -> Credentials:
     """The bot's account and the target accounts ``targets``, as the operator; the bot's
-    task-role credentials."""
+    task-role credentials. ``module_cut_off``/``config_cut_off``: revoke_cuts_off_session in
+    the target-account module and in the bot's config."""
     await asyncio.gather(*(operator.join(a) for a in (BOT_ACCOUNT, *targets)))
-    await asyncio.gather(*(seed_target_account(operator, a) for a in targets))
-    return await seed_bot_account(operator, targets)
+    await asyncio.gather(*(seed_target_account(operator, a, module_cut_off) for a in targets))
+    return await seed_bot_account(operator, targets, config_cut_off)
 
 
 def as_bot(monkeypatch: pytest.MonkeyPatch, credentials: Credentials) -> None:

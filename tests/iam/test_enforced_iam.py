@@ -10,14 +10,23 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from iam_world import INLINE, LOGIN_ROLE, MANAGED, REGION, SESSION, Operator, bot_role
+from iam_world import (
+    INLINE,
+    LOGIN_ROLE,
+    MANAGED,
+    REGION,
+    SESSION,
+    Operator,
+    bot_role,
+    broker_role,
+)
 from moto_iam import DENIALS
 
 from cloud_access_bot.aws.discovery import DISCOVERERS
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
-from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
+from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, ServiceAccess, Status
 from cloud_access_bot.ports import Granter
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
@@ -189,3 +198,47 @@ async def test_session_credentials_mode_runs_on_the_modules_permissions(
     report = await reconcile(world.clients, world.config, world.runtime.store, now=clock())
     assert report.errors == [] and report.removed == []
     assert not DENIALS, denied()
+
+
+# -- cutting off a revoked session (revoke_cuts_off_session) ---------------------------------
+
+REVOKED_DENY = "cloud-access-bot-revoked-"
+
+
+async def broker_policies(operator: Operator) -> list[str]:
+    async with operator.client("iam", SESSION) as iam:
+        answer = await iam.list_role_policies(RoleName="cloud-access-bot-broker")
+    return [n for n in answer["PolicyNames"] if n.startswith(REVOKED_DENY)]
+
+
+async def revoked(world: Sandbox) -> AccessRequest:
+    """One session grant, approved, then revoked by its requester."""
+    grant = await approved(world, "session", SESSION)
+    await world.runtime.service.revoke(grant.id, REQUESTER)
+    return await reach(world, grant.id, Status.REVOKED)
+
+
+@pytest.mark.parametrize(("targets", "cut_off"), [((SESSION,), (True, True))])
+async def test_a_revoke_cuts_off_the_session_on_the_modules_cut_off_permissions(
+    world: Sandbox, operator: Operator
+) -> None:
+    ended = await revoked(world)
+
+    assert ended.extra[SESSION_CUT_OFF] is True
+    assert await broker_policies(operator) == [f"{REVOKED_DENY}{ended.id}"]
+    assert not DENIALS, denied()
+
+
+@pytest.mark.parametrize(("targets", "cut_off"), [((SESSION,), (False, True))])
+async def test_without_the_modules_cut_off_the_revoke_is_denied_on_the_broker_and_says_so(
+    world: Sandbox, operator: Operator
+) -> None:
+    ended = await revoked(world)
+
+    assert ended.extra[SESSION_CUT_OFF] is False
+    assert await broker_policies(operator) == []
+    on_broker = {d.action for d in DENIALS if d.resource == broker_role(SESSION)}
+    assert {"iam:ListRolePolicies", "iam:GetRole"} <= on_broker, denied()
+    await world.emulator.wait_for_message(
+        REQUESTER, lambda m: ended.id in m.flat_text and "was not cut off" in m.flat_text
+    )

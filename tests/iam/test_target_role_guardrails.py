@@ -79,3 +79,59 @@ async def test_the_bots_role_changes_only_the_login_roles(
     assert {(d.action, d.resource.rsplit("/", 1)[-1]) for d in DENIALS} == {
         ("iam:PutRolePolicy", role) for roles in GUARDED.values() for role in roles
     }
+
+
+@pytest.fixture
+async def cut_off_session(aws: str, taught: None, operator: Operator) -> AsyncIterator[Credentials]:
+    """The bot's role session in SESSION where the module's revoke_cuts_off_session is on, the
+    role also holding full access."""
+    set_enforcement(aws, after=float("inf"))
+    await seed(operator, (SESSION,), module_cut_off=True)
+    async with operator.client("iam", SESSION) as iam:
+        await iam.put_role_policy(
+            RoleName="cloud-access-bot",
+            PolicyName="added-by-someone-else",
+            PolicyDocument=json.dumps(FULL_ACCESS),
+        )
+    session = await operator.assume(SESSION, bot_role(SESSION))
+    set_enforcement(aws, after=0)
+    DENIALS.clear()
+    try:
+        yield session
+    finally:
+        set_enforcement(aws, after=float("inf"))
+
+
+async def test_with_cut_off_the_bot_writes_inline_policies_on_the_broker_and_nothing_else(
+    cut_off_session: Credentials, operator: Operator
+) -> None:
+    """The cut-off permissions never raise the broker's ceiling: its boundary, its trust
+    policy and its attachments stay denied, and so does every other role."""
+    broker = "cloud-access-bot-broker"
+    boundary = f"arn:aws:iam::{SESSION}:policy/broker-ceiling"
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    assert await put_policy(operator, cut_off_session, broker) == "allowed"
+    attempts = {
+        "iam:PutRolePermissionsBoundary": (
+            "put_role_permissions_boundary",
+            {"PermissionsBoundary": admin},
+        ),
+        "iam:DeleteRolePermissionsBoundary": ("delete_role_permissions_boundary", {}),
+        "iam:UpdateAssumeRolePolicy": (
+            "update_assume_role_policy",
+            {"PolicyDocument": json.dumps(NOTHING)},
+        ),
+        "iam:AttachRolePolicy": ("attach_role_policy", {"PolicyArn": admin}),
+        "iam:DetachRolePolicy": ("detach_role_policy", {"PolicyArn": boundary}),
+    }
+    async with operator.boto.client("iam", **cut_off_session.keys()) as iam:
+        for action, (call, arguments) in attempts.items():
+            try:
+                await getattr(iam, call)(RoleName=broker, **arguments)
+                answer = "allowed"
+            except ClientError as exc:
+                answer = f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+            assert answer.startswith("AccessDenied") and action in answer, (action, answer)
+    for role in ("cloud-access-bot", "Unrelated"):
+        answer = await put_policy(operator, cut_off_session, role)
+        assert answer.startswith("AccessDenied") and "iam:PutRolePolicy" in answer, answer

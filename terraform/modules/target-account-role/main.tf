@@ -29,8 +29,20 @@ locals {
     grants_policy_arn = local.grants_policy_arn
     bot_policy_arns   = local.bot_policy_arns
   }
-  # Which templates make up the role's policy in each access mode.
-  policy_parts = jsondecode(file("${local.policies}/target-account-role.json"))[var.access_mode]
+  # Which templates make up the role's policy in each access mode (session_credentials with
+  # cut-off has its own list: the bot may then write deny policies on the broker role).
+  cut_off      = var.revoke_cuts_off_session && var.access_mode == "session_credentials"
+  policy_set   = local.cut_off ? "session_credentials_cut_off" : var.access_mode
+  policy_parts = jsondecode(file("${local.policies}/target-account-role.json"))[local.policy_set]
+
+  # With cut-off on, the bot may put inline policies on the broker role: its boundary (the
+  # most any of its sessions may do) is then what it is designed to hand out, so an Allow the
+  # bot writes there cannot raise it.
+  broker_boundary = !local.cut_off ? var.permissions_boundary : (
+    var.broker_permissions_boundary != null ? var.broker_permissions_boundary : (
+      length(var.broker_role_policy_arns) == 1 ? var.broker_role_policy_arns[0] : null
+    )
+  )
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = flatten([
@@ -63,6 +75,10 @@ resource "aws_iam_role_policy" "this" {
     precondition {
       condition     = var.access_mode == "session_credentials" || length(var.login_role_names) > 0
       error_message = "login_role_names must name at least one login role in inline_policy and managed_policy mode."
+    }
+    precondition {
+      condition     = !var.revoke_cuts_off_session || var.access_mode == "session_credentials"
+      error_message = "revoke_cuts_off_session applies to session_credentials mode only."
     }
   }
 }
@@ -101,12 +117,19 @@ resource "aws_iam_role" "broker" {
   description          = "Assumed by cloud-access-bot with a session policy limited to one approved grant"
   assume_role_policy   = templatefile("${local.policies}/broker-role-trust.json.tftpl", { role_arn = local.role_arn })
   max_session_duration = var.broker_max_session_duration
-  permissions_boundary = var.permissions_boundary
+  permissions_boundary = local.broker_boundary
 
   tags = var.tags
 
   # The trust policy names the bot's role, which IAM checks exists.
   depends_on = [aws_iam_role.this]
+
+  lifecycle {
+    precondition {
+      condition     = !local.cut_off || local.broker_boundary != null
+      error_message = "revoke_cuts_off_session needs the broker role's permissions boundary: set broker_permissions_boundary, or give exactly one broker_role_policy_arns (it becomes the boundary)."
+    }
+  }
 }
 
 resource "aws_iam_role_policy_attachment" "broker" {

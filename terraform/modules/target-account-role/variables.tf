@@ -87,3 +87,15 @@ variable "broker_max_session_duration" {
   type        = number
   default     = 3600
 }
+
+variable "revoke_cuts_off_session" {
+  description = "session_credentials mode: the account's revoke_cuts_off_session in the bot config. Lets the bot Get/List/Put/DeleteRolePolicy on the broker role only (a revoke writes a deny for the issued session there until its window ends) and gives the broker role a permissions boundary (broker_permissions_boundary), so a policy the bot writes cannot raise what sessions may do; the boundary, the trust policy and the attachments of the broker stay explicitly denied to the bot"
+  type        = bool
+  default     = false
+}
+
+variable "broker_permissions_boundary" {
+  description = "With revoke_cuts_off_session: ARN of the managed policy set as the broker role's permissions boundary, i.e. the most a session may be handed (its attached broker_role_policy_arns, or less). Default: the single entry of broker_role_policy_arns"
+  type        = string
+  default     = null
+}

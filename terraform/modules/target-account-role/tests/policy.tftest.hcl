@@ -127,6 +127,71 @@ run "session_credentials_creates_a_broker_trusting_only_the_bots_role" {
     condition     = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "AssumeBrokerRole"]) == "arn:aws:iam::111111111111:role/cloud-access-bot-broker"
     error_message = "the bot's role may not assume the broker"
   }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.this.policy, "WriteRevokedSessionDenies") && aws_iam_role.broker[0].permissions_boundary == null
+    error_message = "without revoke_cuts_off_session the bot may write on the broker role, or the broker got a boundary"
+  }
+}
+
+run "session_cut_off_writes_only_denies_on_a_bounded_broker" {
+  variables {
+    access_mode             = "session_credentials"
+    login_role_names        = []
+    broker_role_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    revoke_cuts_off_session = true
+  }
+
+  assert {
+    condition     = aws_iam_role.broker[0].permissions_boundary == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    error_message = "the broker's boundary is not what it is designed to hand out (its one attached policy)"
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "WriteRevokedSessionDenies"]) == {
+      Sid      = "WriteRevokedSessionDenies"
+      Effect   = "Allow"
+      Action   = ["iam:DeleteRolePolicy", "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:PutRolePolicy"]
+      Resource = "arn:aws:iam::111111111111:role/cloud-access-bot-broker"
+    }
+    error_message = "the bot may not write revoked-session denies on the broker role, or may do more"
+  }
+  assert {
+    condition = toset(one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Action if s.Sid == "NeverTheBrokersCeiling"])) == toset([
+      "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+    ])
+    error_message = "changing the broker's boundary, trust or attachments is not explicitly denied"
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.NotResource if s.Sid == "NoRoleWritesButTheBroker"]) == "arn:aws:iam::111111111111:role/cloud-access-bot-broker"
+    error_message = "role writes outside the broker role are not denied"
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "NeverTheBotsOwnRole"]) == "arn:aws:iam::111111111111:role/cloud-access-bot"
+    error_message = "the bot's own role is not denied"
+  }
+}
+
+run "session_cut_off_needs_a_boundary" {
+  command = plan
+
+  variables {
+    access_mode             = "session_credentials"
+    login_role_names        = []
+    broker_role_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AmazonS3FullAccess"]
+    revoke_cuts_off_session = true
+  }
+
+  expect_failures = [aws_iam_role.broker]
+}
+
+run "session_cut_off_only_in_session_credentials_mode" {
+  command = plan
+
+  variables {
+    revoke_cuts_off_session = true
+  }
+
+  expect_failures = [aws_iam_role_policy.this]
 }
 
 run "login_roles_are_required_to_write_grants" {
