@@ -26,6 +26,7 @@ from cloud_access_bot.aws.table_check import TableProblem, check_table
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.config_source import ConfigSource
 from cloud_access_bot.ports import Directory, Store
+from cloud_access_bot.slack import directory as slack_directory
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,15 @@ def _groups(config: BotConfig) -> dict[str, list[str]]:
     return groups
 
 
+async def check_group_names(client: AsyncWebClient, config: BotConfig) -> list[Finding]:
+    """Every configured approval or admin group that does not name exactly one Slack user
+    group (unknown, ambiguous, a display name), by config key; or the free-plan problem."""
+    problems = await slack_directory.check_groups(client, config)
+    return [Finding("approval_groups", problem, ok=False) for problem in problems]
+
+
 async def check_groups(directory: Directory, config: BotConfig) -> list[Finding]:
+    """The members of each approval group (each group named exactly: ``check_group_names``)."""
     findings = []
     for group, accounts in _groups(config).items():
         try:
@@ -199,5 +208,6 @@ async def preflight(
     ]
     for name in config.accounts:
         findings.append(_report(await check_role(clients, name, config)))
-    findings += [_report(finding) for finding in await check_groups(directory, config)]
+    groups = await check_group_names(client, config) or await check_groups(directory, config)
+    findings += [_report(finding) for finding in groups]
     return findings

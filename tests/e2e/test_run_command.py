@@ -260,3 +260,30 @@ async def test_health_turns_unhealthy_when_the_table_refuses_the_sweeper(
         "unhealthy: the store is unreachable: DynamoDB table cloud_access_bot: access denied "
         "(AccessDeniedException); the caller's IAM policy needs dynamodb:Query"
     )
+
+
+async def test_start_reports_each_group_that_does_not_name_exactly_one_slack_group(
+    aws: str, tmp_path: Path
+) -> None:
+    """A display name, an ambiguous handle (two groups share it) and an unknown admin group
+    are each reported at start with their config key, not as "no members"."""
+    async with sandbox(start=False) as world:
+        world.emulator.add_usergroup("sre", ["U0CAROL"], name="Site reliability")
+        world.emulator.add_usergroup("oncall", ["U0BOB"])
+        world.emulator.add_usergroup("oncall", ["U0MALLORY"])
+        world.config = sandbox_config(
+            approvalGroups=["devops", "Site reliability"], admin_groups=["oncall", "nobody"]
+        )
+        env = bot_env(world, tmp_path)
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            assert await stop(run) == 0
+
+    lines = run.checks()["approval_groups"]
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "approvalGroups.1",
+        "admin_groups.0",
+        "admin_groups.1",
+    ], lines
+    assert "display names never match" in lines[0]
+    assert "matches several Slack user groups" in lines[1]
