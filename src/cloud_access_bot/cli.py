@@ -15,7 +15,10 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
+import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.audit import commands as audit
 from cloud_access_bot.aws.clients import AwsClients
@@ -29,6 +32,7 @@ from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
 from cloud_access_bot.ports import StoreUnavailable
 from cloud_access_bot.settings import Settings, SettingsError, load_settings
+from cloud_access_bot.slack import directory as slack_directory
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -137,8 +141,37 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for warning in config_warnings(config):
         print(f"{source.description}: warning: {warning}", file=sys.stderr)
-    print("\n".join(summarize(config, source.description)))
+    problems, groups_line = _group_check(config)
+    if problems:
+        _print_config_error(ConfigError(source.description, problems))
+        return EXIT_INVALID
+    print("\n".join([*summarize(config, source.description), groups_line]))
     return EXIT_OK
+
+
+def _group_check(config: BotConfig) -> tuple[list[str], str]:
+    """The configured groups that do not name exactly one Slack user group, when Slack can be
+    asked (SLACK_BOT_TOKEN and SLACK_API_URL from the environment), and a line saying what was
+    checked."""
+    try:
+        settings = load_settings(require_slack=False, require_config_source=False)
+    except SettingsError as exc:
+        return [], f"approval groups: not checked against Slack ({exc})"
+    if settings.slack_bot_token is None:
+        return [], "approval groups: not checked against Slack (SLACK_BOT_TOKEN is not set)"
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    try:
+        problems = asyncio.run(slack_directory.check_groups(client, config))
+    except SlackApiError as exc:
+        return [], f"approval groups: not checked, Slack answered {exc.response.get('error')}"
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return (
+            [],
+            f"approval groups: not checked, Slack could not be reached ({type(exc).__name__})",
+        )
+    return problems, "approval groups: each names exactly one Slack user group"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

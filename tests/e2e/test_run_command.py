@@ -287,3 +287,47 @@ async def test_start_reports_each_group_that_does_not_name_exactly_one_slack_gro
     ], lines
     assert "display names never match" in lines[0]
     assert "matches several Slack user groups" in lines[1]
+
+
+async def check_config(env: dict[str, str]) -> tuple[int, str, str]:
+    check = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cloud_access_bot",
+        "check-config",
+        "--file",
+        env["BOT_CONFIG_FILE"],
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await check.communicate()
+    return int(check.returncode or 0), out.decode(), err.decode()
+
+
+async def test_check_config_reports_groups_that_do_not_name_one_slack_group(
+    aws: str, tmp_path: Path
+) -> None:
+    async with sandbox(start=False) as world:
+        world.emulator.add_usergroup("sre", ["U0CAROL"], name="Site reliability")
+        world.config = sandbox_config(approvalGroups=["devops", "Site reliability"])
+        env = bot_env(world, tmp_path)
+        code, out, err = await check_config(env)
+        assert code == 2, (out, err)
+        assert f"{env['BOT_CONFIG_FILE']}: approvalGroups.1: 'Site reliability'" in err
+        assert "display names never match" in err and "1 problem found" in err
+
+        good = tmp_path / "good"
+        good.mkdir()
+        world.config = sandbox_config()
+        code, out, err = await check_config(bot_env(world, good))
+        assert code == 0, err
+        assert "approval groups: each names exactly one Slack user group" in out
+
+    code, out, err = await check_config(bot_env(world, good, SLACK_API_URL="http://127.0.0.1:9/"))
+    assert code == 0, err
+    assert "approval groups: not checked, Slack could not be reached" in out
+    assert world.emulator.bot_token not in out + err
+    unset = {k: v for k, v in bot_env(world, good).items() if k != "SLACK_BOT_TOKEN"}
+    code, out, err = await check_config(unset)
+    assert "approval groups: not checked against Slack (SLACK_BOT_TOKEN is not set)" in out
