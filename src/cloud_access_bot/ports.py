@@ -175,6 +175,10 @@ class Directory(Protocol):
 
     async def email_of(self, user_id: str) -> str | None: ...
 
+    async def is_active(self, user_id: str) -> bool:
+        """Whether the person is an active member of the workspace now (read fresh): False once
+        deactivated, or when Slack cannot say."""
+
 
 class Notifier(Protocol):
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:

@@ -281,6 +281,8 @@ class AccessService:
         if guardrails.recorded_account_name(request, self._config()) is None:
             await self._notifier.tell(clicker, guardrails.account_gone(request))
             return _refused(guardrails.account_gone(request))
+        if gone := await self._requester_gone(request, clicker):
+            return gone
 
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
@@ -431,6 +433,9 @@ class AccessService:
                 config=self._config(),
                 approve=approve,
             )
+
+        if approve and (gone := await self._requester_gone(request, clicker)):
+            return gone
 
         def with_approval(current: AccessRequest) -> AccessRequest:
             approvals = [*approval.extension_approvals(current), clicker]
@@ -732,6 +737,18 @@ class AccessService:
         except DirectoryUnavailable as unavailable:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
+
+    async def _requester_gone(self, request: AccessRequest, clicker: str) -> Decision | None:
+        """A refusal when the requester is no longer an active member of the workspace (an
+        offboarded person is granted nothing more), else None."""
+        if await self._directory.is_active(request.requester_id):
+            return None
+        text = (
+            f"<@{request.requester_id}> is no longer an active member of this workspace (or "
+            f"Slack could not confirm it); request `{request.id}` was not approved."
+        )
+        await self._notifier.tell(clicker, text)
+        return _refused(text)
 
     async def _is_admin(self, user_id: str) -> bool:
         """A member of ``admin_groups`` now (who may revoke any grant)."""

@@ -168,3 +168,34 @@ async def test_a_click_after_the_timeout_times_the_request_out_then_and_tells_bo
     assert timed_out.approvals == ()
     assert await event_types(world, request_id) == [EventType.REQUESTED, EventType.TIMED_OUT]
     assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
+
+# -- who is granted: a requester deactivated before the approval ------------------------------
+
+
+async def test_a_requester_deactivated_before_the_approval_is_granted_nothing(
+    world: Sandbox,
+) -> None:
+    request_id = await pending(world)
+    dm = await world.approval_dm(BOB, request_id)
+    world.emulator.workspace.users[REQUESTER].deleted = True
+
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+
+    told = await world.emulator.wait_for_message(BOB, lambda m: "no longer an active" in m.text)
+    assert request_id in told.text
+    assert await status_of(world, request_id) is Status.PENDING
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
+
+async def test_an_extension_for_a_deactivated_requester_is_not_approved(world: Sandbox) -> None:
+    request_id = await active_grant(world)
+    before = await world.runtime.store.get(request_id)
+    assert before is not None and before.expires_at is not None
+    ask = await ask_extension(world, request_id, "15")
+    world.emulator.workspace.users[REQUESTER].deleted = True
+
+    await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)
+
+    await world.emulator.wait_for_message(BOB, lambda m: "no longer an active" in m.text)
+    assert await policy_end(world) == {iso(before.expires_at)}

@@ -29,6 +29,17 @@ NOTHING = {
 }
 
 
+async def overpowered_bot(operator: Operator, account: str) -> Credentials:
+    """A session of the bot's role in ``account`` after someone added full access to it."""
+    async with operator.client("iam", account) as iam:
+        await iam.put_role_policy(
+            RoleName="cloud-access-bot",
+            PolicyName="added-by-someone-else",
+            PolicyDocument=json.dumps(FULL_ACCESS),
+        )
+    return await operator.assume(account, bot_role(account))
+
+
 @pytest.fixture
 async def bot_sessions(
     aws: str, taught: None, operator: Operator
@@ -38,13 +49,7 @@ async def bot_sessions(
     await seed(operator, tuple(GUARDED))
     sessions = {}
     for account in GUARDED:
-        async with operator.client("iam", account) as iam:
-            await iam.put_role_policy(
-                RoleName="cloud-access-bot",
-                PolicyName="added-by-someone-else",
-                PolicyDocument=json.dumps(FULL_ACCESS),
-            )
-        sessions[account] = await operator.assume(account, bot_role(account))
+        sessions[account] = await overpowered_bot(operator, account)
     set_enforcement(aws, after=0)
     DENIALS.clear()
     try:
@@ -87,13 +92,7 @@ async def cut_off_session(aws: str, taught: None, operator: Operator) -> AsyncIt
     role also holding full access."""
     set_enforcement(aws, after=float("inf"))
     await seed(operator, (SESSION,), module_cut_off=True)
-    async with operator.client("iam", SESSION) as iam:
-        await iam.put_role_policy(
-            RoleName="cloud-access-bot",
-            PolicyName="added-by-someone-else",
-            PolicyDocument=json.dumps(FULL_ACCESS),
-        )
-    session = await operator.assume(SESSION, bot_role(SESSION))
+    session = await overpowered_bot(operator, SESSION)
     set_enforcement(aws, after=0)
     DENIALS.clear()
     try:

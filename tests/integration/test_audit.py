@@ -90,6 +90,9 @@ class People:
     async def email_of(self, user_id: str) -> str | None:
         return f"{user_id.lower()}@example.com"
 
+    async def is_active(self, user_id: str) -> bool:
+        return True
+
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
         return [], None
 

@@ -183,6 +183,10 @@ class SlackDirectory:
         self._users[user_id] = (now, user)
         return user
 
+    async def is_active(self, user_id: str) -> bool:
+        self._users.pop(user_id, None)
+        return await self._is_active(user_id)
+
     async def _is_active(self, user_id: str) -> bool:
         user = await self._user(user_id)
         return user is not None and not user.get("deleted") and not user.get("is_bot")
