@@ -18,6 +18,7 @@ from types import ModuleType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.audit import commands as audit
+from cloud_access_bot.aws.archive import ArchiveOnAws
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.store import DynamoStore
@@ -183,7 +184,13 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     store = DynamoStore(clients, config.dynamodb_table, config.audit_retention_days)
     try:
-        result = await audit.answer(args, store=store, config=config, now=utcnow())
+        result = await audit.answer(
+            args,
+            store=store,
+            config=config,
+            now=utcnow(),
+            archive=ArchiveOnAws(clients, config.dynamodb_table),
+        )
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -21,8 +21,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from cloud_access_bot.audit.slack_text import audit_subcommand
+from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
+from cloud_access_bot.aws.drainer import OutboxDrainer
+from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.leases import DynamoLeases
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Reconcile IAM against the store every this many sweeps (about every 5 minutes at 15 s).
 RECONCILE_EVERY = 20
+#: Seconds between outbox drains when the last one found nothing (see aws.drainer).
+DRAIN_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,16 @@ class BotRuntime:
             clients,
             config_now.dynamodb_table,
             retention_days=config_now.audit_retention_days,
+            clock=clock,
+            outbox=lambda: config().audit_archive is not None or config().event_bus is not None,
+        )
+        self.drainer = OutboxDrainer(
+            clients,
+            config_now.dynamodb_table,
+            config=config,
+            writer=S3Archive(clients),
+            publisher=EventBridgePublisher(clients),
+            metrics=self.metrics,
             clock=clock,
         )
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
@@ -190,6 +205,7 @@ class BotRuntime:
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
+        self._tasks.append(asyncio.create_task(self._drain_loop(), name="outbox"))
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")
@@ -242,6 +258,19 @@ class BotRuntime:
             interval = self._sweep_interval or self._config().sweep_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def _drain_loop(self) -> None:
+        """Deliver the outbox; at once again while passes find work, else every DRAIN_INTERVAL."""
+        while not self._stopping.is_set():
+            busy = False
+            try:
+                report = await self.drainer.drain()
+                busy = bool(report.archived or report.published) and not report.failed
+            except Exception:
+                log.exception("outbox drain failed; retrying")
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), DRAIN_INTERVAL)
 
     def _swept(self, started: float, *, ok: bool, store_problem: str | None) -> None:
         """Record one sweep's outcome for metrics and the health file."""

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
 from cloud_access_bot.audit import export
+from cloud_access_bot.audit.archive import ArchiveSource, verify_archive
 from cloud_access_bot.audit.queries import (
     DEFAULT_LOOKBACK,
     Access,
@@ -112,6 +113,11 @@ def configure_parser(
             "verify", "re-check event chains, request fields and deleted requests", formats=False
         )
         verify.add_argument("--since", type=parse_time, help="only requests created since")
+        verify.add_argument(
+            "--archive",
+            action="store_true",
+            help="also check the S3 archive (audit_archive) against the table, and its chains",
+        )
 
 
 def slack_parser(command: str) -> argparse.ArgumentParser:
@@ -167,9 +173,16 @@ Result = Listing | Shown | Accesses | VerifyReport
 
 
 async def answer(
-    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime
+    args: argparse.Namespace,
+    *,
+    store: AuditStore,
+    config: BotConfig,
+    now: datetime,
+    archive: ArchiveSource | None = None,
 ) -> Result:
-    """Run the query the arguments ask for. Raises UsageError for unanswerable arguments."""
+    """Run the query the arguments ask for. Raises UsageError for unanswerable arguments.
+
+    ``archive`` is read by ``verify --archive`` only."""
     if args.audit_command == "list":
         until = args.until or now
         since = args.since or until - timedelta(days=DEFAULT_LIST_DAYS)
@@ -203,13 +216,33 @@ async def answer(
         )
         question = {k: v for k, v in (("action", args.action), ("resource", args.resource)) if v}
         return Accesses(accesses, account_id, since, until, question)
-    return await verify_trail(
-        store,
-        since=args.since,
-        until=now,
-        now=now,
-        retention=timedelta(days=config.audit_retention_days),
-    )
+    return await _verify(args, store=store, config=config, now=now, archive=archive)
+
+
+async def _verify(
+    args: argparse.Namespace,
+    *,
+    store: AuditStore,
+    config: BotConfig,
+    now: datetime,
+    archive: ArchiveSource | None,
+) -> VerifyReport:
+    retention = timedelta(days=config.audit_retention_days)
+    if args.archive and (config.audit_archive is None or archive is None):
+        raise UsageError("--archive: the configuration has no audit_archive (bucket, prefix)")
+    report = await verify_trail(store, since=args.since, until=now, now=now, retention=retention)
+    if args.archive and config.audit_archive is not None and archive is not None:
+        report.findings += await verify_archive(
+            store,
+            archive,
+            bucket=config.audit_archive.bucket,
+            prefix=config.audit_archive.prefix,
+            since=args.since,
+            now=now,
+            retention=retention,
+        )
+        report.archive = f"s3://{config.audit_archive.bucket}/{config.audit_archive.prefix}"
+    return report
 
 
 def cli_output(result: Result, fmt: str) -> tuple[int, str]:

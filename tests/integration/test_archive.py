@@ -1,0 +1,323 @@
+"""The outbox, its drain to the S3 archive and EventBridge, and ``verify --archive``, on moto.
+
+Failures are real ones of moto's server: a bucket or bus that does not exist yet refuses the
+write exactly as AWS would, and the events must wait in the outbox and arrive later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloud_access_bot.audit.archive import verify_archive
+from cloud_access_bot.aws.archive import ArchiveOnAws, S3Archive
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.drainer import OutboxDrainer
+from cloud_access_bot.aws.events import EventBridgePublisher
+from cloud_access_bot.aws.outbox import read_outbox
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.archive import event_of
+from cloud_access_bot.domain.audit import verify_chain
+from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from cloud_access_bot.metrics import Point, Recorder
+
+TABLE = "cab-test"
+BUCKET = "acme-audit"
+BUS = "cloud-access"
+DAY1 = datetime(2025, 3, 4, 23, 59, 0, 123456, tzinfo=UTC)
+DAY2 = DAY1 + timedelta(minutes=2)
+
+
+def config(*, bus: bool = False) -> BotConfig:
+    return BotConfig.model_validate(
+        {
+            "loginRoles": ["Developer"],
+            "approvalGroups": ["sre"],
+            "accounts": {
+                "dev": {
+                    "account_number": "111111111111",
+                    "iam_role": "arn:aws:iam::111111111111:role/bot",
+                }
+            },
+            "audit_archive": {"bucket": BUCKET, "prefix": "events/"},
+            **({"event_bus": BUS} if bus else {}),
+        }
+    )
+
+
+class Points:
+    """A metrics sink keeping what was written."""
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+
+    def write(self, points: list[Point]) -> None:
+        self.points.extend(points)
+
+    def total(self, name: str, destination: str) -> float:
+        return sum(
+            p.value
+            for p in self.points
+            if p.name == name and p.dimensions.get("Destination") == destination
+        )
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def pending(request_id: str) -> AccessRequest:
+    return AccessRequest(
+        id=request_id,
+        requester_id="U1",
+        requester_email="alice@example.com",
+        account_name="dev",
+        account_id="111111111111",
+        login_role="Developer",
+        reason="debug the ingest job",
+        duration_minutes=60,
+        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
+        created_at=DAY1,
+        approvers=("U2",),
+        timeout_at=DAY1 + timedelta(hours=8),
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DAY1)
+
+
+@pytest.fixture
+async def store(clients: AwsClients, clock: Clock) -> DynamoStore:
+    made = DynamoStore(clients, TABLE, clock=clock, outbox=lambda: True)
+    await made.ensure_table()
+    return made
+
+
+def drainer(
+    clients: AwsClients, clock: Clock, points: Points, *, bus: bool = False
+) -> OutboxDrainer:
+    return OutboxDrainer(
+        clients,
+        TABLE,
+        config=lambda: config(bus=bus),
+        writer=S3Archive(clients),
+        publisher=EventBridgePublisher(clients),
+        metrics=Recorder(points),
+        clock=clock,
+    )
+
+
+async def lifecycle(store: DynamoStore, clock: Clock, request_id: str) -> AccessRequest:
+    """Requested and approved on day 1, granted and revoked on day 2."""
+    created = await store.create(pending(request_id), "U1", {})
+    approved = await store.commit(
+        created,
+        created.with_changes(status=Status.APPROVED, approvals=("U2",), decided_by="U2"),
+        EventType.APPROVED,
+        "U2",
+        {"reason": "ok", "break_glass": False},
+    )
+    clock.now = DAY2
+    granted = await store.commit(
+        approved,
+        approved.with_changes(
+            status=Status.ACTIVE, starts_at=DAY2, expires_at=DAY2 + timedelta(hours=1)
+        ),
+        EventType.GRANTED,
+        "bot",
+        {"expires_at": "2025-03-05T01:01:00Z"},
+    )
+    return await store.commit(
+        granted, granted.with_changes(status=Status.REVOKED), EventType.REVOKED, "U1", {}
+    )
+
+
+async def objects(clients: AwsClients) -> dict[str, list[dict[str, Any]]]:
+    """Every archive object's key and its JSON Lines."""
+    async with clients.client("s3") as s3:
+        listing = await s3.list_objects_v2(Bucket=BUCKET)
+        found = {}
+        for item in listing.get("Contents", []):
+            answer = await s3.get_object(Bucket=BUCKET, Key=item["Key"])
+            async with answer["Body"] as body:
+                text = (await body.read()).decode()
+            found[item["Key"]] = [json.loads(line) for line in text.splitlines()]
+    return found
+
+
+async def make_bucket(clients: AwsClients) -> None:
+    async with clients.client("s3") as s3:
+        await s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+
+
+async def test_every_event_reaches_the_archive_in_order_partitioned_by_day(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    points = Points()
+    report = await drainer(clients, clock, points).drain()
+
+    found = await objects(clients)
+    assert report.archived == 4
+    assert sorted(k.split("/")[1] for k in found) == ["dt=2025-03-04", "dt=2025-03-05"]
+    assert all(k.startswith("events/dt=") and k.endswith(".jsonl") for k in found)
+    rows = [row for key in sorted(found) for row in found[key]]
+    assert [(r["seq"], r["type"]) for r in rows] == [
+        (1, "REQUESTED"),
+        (2, "APPROVED"),
+        (3, "GRANTED"),
+        (4, "REVOKED"),
+    ]
+    table_events = await store.events("a1b2c3d4e5f6")
+    assert [r["hash"] for r in rows] == [e.hash for e in table_events]
+    assert [json.loads(r["sealed"]) for r in rows] == [e.sealed for e in table_events]
+    assert rows[2]["account_id"] == "111111111111" and rows[2]["expires_at"]
+    assert points.total("OutboxDelivered", "archive") == 4
+    async with clients.client("dynamodb") as dynamodb:
+        assert await read_outbox(dynamodb, TABLE) == []
+
+
+async def test_an_archive_outage_loses_nothing_and_is_counted(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    points = Points()
+    first = await drainer(clients, clock, points).drain()  # the bucket does not exist yet
+
+    assert first.failed == {"archive": 4}
+    assert points.total("OutboxFailed", "archive") == 4
+    await make_bucket(clients)
+    await drainer(clients, clock, points).drain()
+    rows = [row for rows in (await objects(clients)).values() for row in rows]
+    assert sorted(r["seq"] for r in rows) == [1, 2, 3, 4]
+
+
+async def test_two_replicas_draining_at_once_deliver_each_event(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    ids = [f"{digit}0000000000{digit}" for digit in "0123456789"]
+    for request_id in ids:
+        await lifecycle(store, clock, request_id)
+        clock.now = DAY1
+    points = Points()
+    await asyncio.gather(
+        drainer(clients, clock, points).drain(), drainer(clients, clock, points).drain()
+    )
+    await drainer(clients, clock, points).drain()  # whatever the busy one left
+
+    rows = [row for rows in (await objects(clients)).values() for row in rows]
+    assert {r["event_id"] for r in rows} == {f"{i}#{s:06d}" for i in ids for s in range(1, 5)}
+    async with clients.client("dynamodb") as dynamodb:
+        assert await read_outbox(dynamodb, TABLE) == []
+
+
+async def test_verify_archive_finds_a_request_deleted_from_the_table(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    await lifecycle(store, clock, "b1b2c3d4e5f6")
+    await drainer(clients, clock, Points()).drain()
+    async with clients.client("dynamodb") as dynamodb:
+        for sk in ["META", *(f"EVT#{seq:06d}" for seq in range(1, 5))]:
+            await dynamodb.delete_item(
+                TableName=TABLE, Key={"pk": {"S": "REQ#a1b2c3d4e5f6"}, "sk": {"S": sk}}
+            )
+
+    async def check() -> list[str]:
+        findings = await verify_archive(
+            store,
+            ArchiveOnAws(clients, TABLE),
+            bucket=BUCKET,
+            prefix="events/",
+            since=None,
+            now=DAY2,
+            retention=timedelta(days=400),
+        )
+        return [f"{f.request_id}: {f.problem}" for f in findings]
+
+    assert await check() == ["a1b2c3d4e5f6: request deleted: the archive holds its 4 event(s)"]
+
+
+async def test_verify_archive_finds_an_event_row_deleted_or_edited_and_an_unarchived_one(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    await drainer(clients, clock, Points()).drain()
+    key = {"pk": {"S": "REQ#a1b2c3d4e5f6"}}
+    async with clients.client("dynamodb") as dynamodb:
+        await dynamodb.delete_item(TableName=TABLE, Key=key | {"sk": {"S": "EVT#000002"}})
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key=key | {"sk": {"S": "EVT#000003"}},
+            UpdateExpression="SET #h = :h",
+            ExpressionAttributeNames={"#h": "hash"},
+            ExpressionAttributeValues={":h": {"S": "0" * 64}},
+        )
+    # A request written while the archive was not configured has no outbox item.
+    unarchived = DynamoStore(clients, TABLE, clock=clock)
+    await unarchived.create(pending("c1b2c3d4e5f6"), "U1", {})
+
+    findings = await verify_archive(
+        store,
+        ArchiveOnAws(clients, TABLE),
+        bucket=BUCKET,
+        prefix="events/",
+        since=None,
+        now=DAY2,
+        retention=timedelta(days=400),
+    )
+    problems = {(f.request_id, f.problem) for f in findings}
+    assert problems == {
+        ("a1b2c3d4e5f6", "event seq 2 (APPROVED) was deleted from the table; the archive has it"),
+        (
+            "a1b2c3d4e5f6",
+            "event seq 3 differs from its archived copy: the table's was edited (or the archive's)",
+        ),
+        ("c1b2c3d4e5f6", "event seq 1 (REQUESTED) is not in the archive"),
+    }
+    archived = [e for rows in (await objects(clients)).values() for e in rows]
+    assert len(archived) == 4
+
+
+async def test_the_archive_chain_survives_the_table_forgetting_old_events(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    """Past retention, TTL deletes events from the table; the archive still proves the chain."""
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    await drainer(clients, clock, Points()).drain()
+    async with clients.client("dynamodb") as dynamodb:
+        for seq in (1, 2):
+            await dynamodb.delete_item(
+                TableName=TABLE,
+                Key={"pk": {"S": "REQ#a1b2c3d4e5f6"}, "sk": {"S": f"EVT#{seq:06d}"}},
+            )
+    findings = await verify_archive(
+        store,
+        ArchiveOnAws(clients, TABLE),
+        bucket=BUCKET,
+        prefix="events/",
+        since=None,
+        now=DAY2 + timedelta(days=2),
+        retention=timedelta(days=1),
+    )
+    assert findings == []
+    records = await S3Archive(clients).read(BUCKET, "events/", None)
+    assert verify_chain([event_of(r) for r in records]) == []
