@@ -321,3 +321,76 @@ async def test_the_archive_chain_survives_the_table_forgetting_old_events(
     assert findings == []
     records = await S3Archive(clients).read(BUCKET, "events/", None)
     assert verify_chain([event_of(r) for r in records]) == []
+
+
+async def event_queue(clients: AwsClients) -> str:
+    """An SQS queue receiving every cloud-access-bot event on the bus (a rule with a target)."""
+    async with clients.client("sqs") as sqs, clients.client("events") as events:
+        url = (await sqs.create_queue(QueueName="audit-events"))["QueueUrl"]
+        arn = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
+        await events.create_event_bus(Name=BUS)
+        await events.put_rule(
+            Name="to-sqs",
+            EventBusName=BUS,
+            EventPattern=json.dumps({"source": ["cloud-access-bot"]}),
+        )
+        await events.put_targets(
+            Rule="to-sqs", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}]
+        )
+    return url
+
+
+async def received(clients: AwsClients, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    async with clients.client("sqs") as sqs:
+        while True:
+            answer = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            if not answer.get("Messages"):
+                return messages
+            messages.extend(json.loads(m["Body"]) for m in answer["Messages"])
+
+
+async def test_each_state_change_is_an_event_on_the_bus_without_seals(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    url = await event_queue(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    points = Points()
+    report = await drainer(clients, clock, points, bus=True).drain()
+
+    events = await received(clients, url)
+    assert report.published == 4 and points.total("OutboxDelivered", "event_bus") == 4
+    assert [e["detail-type"] for e in sorted(events, key=lambda e: e["detail"]["seq"])] == [
+        "AccessRequested",
+        "AccessApproved",
+        "AccessGranted",
+        "AccessRevoked",
+    ]
+    approved = next(e for e in events if e["detail-type"] == "AccessApproved")
+    assert approved["source"] == "cloud-access-bot"
+    assert approved["detail"]["details"] == {"reason": "ok", "break_glass": False}
+    assert approved["detail"]["requester_email"] == "alice@example.com"
+    assert "sealed" not in approved["detail"]
+    async with clients.client("dynamodb") as dynamodb:
+        assert await read_outbox(dynamodb, TABLE) == []
+
+
+async def test_a_bus_outage_is_retried_and_counted_without_archiving_twice(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    points = Points()
+    first = await drainer(clients, clock, points, bus=True).drain()  # no bus yet
+
+    assert first.archived == 4 and first.failed == {"event_bus": 4}
+    assert points.total("OutboxFailed", "event_bus") == 4
+    url = await event_queue(clients)
+    await drainer(clients, clock, points, bus=True).drain()
+    assert len(await received(clients, url)) == 4
+    assert sum(len(rows) for rows in (await objects(clients)).values()) == 4
+    async with clients.client("dynamodb") as dynamodb:
+        assert await read_outbox(dynamodb, TABLE) == []
