@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cloud_access_bot.audit import commands as audit
 from cloud_access_bot.aws.archive import ArchiveOnAws
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
@@ -190,6 +191,7 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
             config=config,
             now=utcnow(),
             archive=ArchiveOnAws(clients, config.dynamodb_table),
+            trail=CloudTrailLookup(clients),
         )
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,6 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
 from cloud_access_bot.audit import export
+from cloud_access_bot.audit.activity import (
+    Activity,
+    NotGranted,
+    Trail,
+    grant_activity,
+    unused_grants,
+)
 from cloud_access_bot.audit.archive import ArchiveSource, verify_archive
 from cloud_access_bot.audit.queries import (
     DEFAULT_LOOKBACK,
@@ -31,6 +38,8 @@ from cloud_access_bot.ports import AuditStore
 #: What ``audit list`` covers when --since is not given.
 DEFAULT_LIST_DAYS = 30
 SLACK_COMMANDS = ("list", "show", "who-had-access")
+#: Commands reading CloudTrail in the target accounts (CLI only).
+TRAIL_COMMANDS = ("activity", "unused")
 
 
 class UsageError(Exception):
@@ -78,7 +87,8 @@ def _status(text: str) -> Status:
 
 
 def configure_parser(
-    parser: argparse.ArgumentParser, commands: Sequence[str] = ("verify", *SLACK_COMMANDS)
+    parser: argparse.ArgumentParser,
+    commands: Sequence[str] = ("verify", *SLACK_COMMANDS, *TRAIL_COMMANDS),
 ) -> None:
     """Add the audit subcommands (those named in ``commands``) to ``parser``."""
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
@@ -108,6 +118,15 @@ def configure_parser(
         when.add_argument("--between", type=parse_time, nargs=2, metavar=("T1", "T2"))
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
+    if "activity" in commands:
+        activity = command(
+            "activity", "what a grant's session did with it (CloudTrail), grouped by action"
+        )
+        activity.add_argument("request_id")
+    if "unused" in commands:
+        unused = command("unused", "grants ended since T that left most of their actions unused")
+        unused.add_argument("--since", type=parse_time, required=True, help="ended at or after")
+        unused.add_argument("--until", type=parse_time, help="ended at or before (default: now)")
     if "verify" in commands:
         verify = command(
             "verify", "re-check event chains, request fields and deleted requests", formats=False
@@ -169,7 +188,12 @@ class Accesses:
     question: dict[str, str] = field(default_factory=dict)
 
 
-Result = Listing | Shown | Accesses | VerifyReport
+@dataclass(frozen=True)
+class Unused:
+    activities: list[Activity]
+
+
+Result = Listing | Shown | Accesses | VerifyReport | Activity | Unused
 
 
 async def answer(
@@ -179,10 +203,14 @@ async def answer(
     config: BotConfig,
     now: datetime,
     archive: ArchiveSource | None = None,
+    trail: Trail | None = None,
 ) -> Result:
     """Run the query the arguments ask for. Raises UsageError for unanswerable arguments.
 
-    ``archive`` is read by ``verify --archive`` only."""
+    ``archive`` is read by ``verify --archive`` only, ``trail`` by activity and unused."""
+    if args.audit_command in TRAIL_COMMANDS:
+        assert trail is not None, "activity and unused need CloudTrail"
+        return await _trail_answer(args, store=store, config=config, now=now, trail=trail)
     if args.audit_command == "list":
         until = args.until or now
         since = args.since or until - timedelta(days=DEFAULT_LIST_DAYS)
@@ -217,6 +245,21 @@ async def answer(
         question = {k: v for k, v in (("action", args.action), ("resource", args.resource)) if v}
         return Accesses(accesses, account_id, since, until, question)
     return await _verify(args, store=store, config=config, now=now, archive=archive)
+
+
+async def _trail_answer(
+    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime, trail: Trail
+) -> Activity | Unused:
+    if args.audit_command == "activity":
+        try:
+            return await grant_activity(store, trail, config, args.request_id)
+        except NotGranted as error:
+            raise UsageError(str(error)) from None
+    until = args.until or now
+    created = await list_requests(
+        store, ListFilter(since=args.since - lookback(config), until=until)
+    )
+    return Unused(await unused_grants(store, trail, config, created, since=args.since, until=until))
 
 
 async def _verify(
@@ -260,4 +303,9 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
             rows = [export.event_row(e) for e in result.events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
         return 0, export.show_text(result.request, result.events)
+    if isinstance(result, Activity):
+        return 0, export.activity_text(result, fmt)
+    if isinstance(result, Unused):
+        rows = [export.unused_row(a) for a in result.activities]
+        return 0, export.render(rows, export.UNUSED_COLUMNS, fmt)
     return (0 if result.ok else 1), "\n".join(result.lines())
