@@ -254,3 +254,46 @@ async def test_activity_of_a_request_never_granted_says_so(
             now=START,
             trail=CloudTrailLookup(clients),
         )
+
+
+async def test_list_accepts_emails_for_user_and_approver(
+    store: DynamoStore, clients: AwsClients
+) -> None:
+    await granted_and_revoked(store, "a1b2c3d4e5f6")  # alice's (U1), approved by U2
+    bobs = AccessRequest(
+        id="b1b2c3d4e5f6",
+        requester_id="U2",
+        requester_email="Bob@Example.com",
+        account_name="dev",
+        account_id="111111111111",
+        login_role="Developer",
+        reason="deploy",
+        duration_minutes=60,
+        services=(ServiceAccess("s3", ("s3:GetObject",), ("*",)),),
+        created_at=START,
+    )
+    created = await store.create(bobs, "U2", {})
+    await store.commit(
+        created,
+        created.with_changes(status=Status.APPROVED, approvals=("U1",), decided_by="U1"),
+        EventType.APPROVED,
+        "U1",
+        {},
+    )
+    parser = commands._Parser(prog="audit")
+    commands.configure_parser(parser)
+
+    async def ids(*argv: str) -> list[str]:
+        args = parser.parse_args(["list", "--since", "2025-03-01", *argv])
+        result = await commands.answer(
+            args, store=store, config=CONFIG, now=START + timedelta(days=1)
+        )
+        assert isinstance(result, commands.Listing)
+        return [r.id for r in result.requests]
+
+    assert await ids("--user", "bob@example.com") == ["b1b2c3d4e5f6"]
+    assert await ids("--user", "<mailto:alice@example.com|alice@example.com>") == ["a1b2c3d4e5f6"]
+    assert await ids("--approver", "alice@example.com") == ["b1b2c3d4e5f6"]
+    assert await ids("--approver", "bob@example.com") == ["a1b2c3d4e5f6"]
+    with pytest.raises(commands.UsageError, match=r"--approver: .*carol@example\.com"):
+        await ids("--approver", "carol@example.com")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cloud_access_bot.audit import commands, export
 from cloud_access_bot.audit.archive import verify_archive
 from cloud_access_bot.aws.archive import ArchiveOnAws, S3Archive
 from cloud_access_bot.aws.clients import AwsClients
@@ -21,7 +22,7 @@ from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.outbox import read_outbox
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.domain.archive import event_of
+from cloud_access_bot.domain.archive import COLUMNS, event_of, json_lines
 from cloud_access_bot.domain.audit import verify_chain
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
 from cloud_access_bot.metrics import Point, Recorder
@@ -394,3 +395,33 @@ async def test_a_bus_outage_is_retried_and_counted_without_archiving_twice(
     assert sum(len(rows) for rows in (await objects(clients)).values()) == 4
     async with clients.client("dynamodb") as dynamodb:
         assert await read_outbox(dynamodb, TABLE) == []
+
+
+async def test_export_writes_the_archives_records(
+    store: DynamoStore, clients: AwsClients, clock: Clock
+) -> None:
+    """The same columns; each event's own fields as archived; the last line byte for byte
+    (earlier lines carry the request as it is now, the archive as each event left it)."""
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    await drainer(clients, clock, Points()).drain()
+    parser = commands._Parser(prog="audit")
+    commands.configure_parser(parser)
+    args = parser.parse_args(["export", "--since", "2025-03-04", "--until", "2025-03-06"])
+    result = await commands.answer(args, store=store, config=config(), now=DAY2)
+
+    _, jsonl = commands.cli_output(result, "jsonl")
+    _, csv_text = commands.cli_output(result, "csv")
+
+    archived = sorted(
+        (row for rows in (await objects(clients)).values() for row in rows),
+        key=lambda r: r["seq"],
+    )
+    exported = [json.loads(line) for line in jsonl.splitlines()]
+    event_columns = COLUMNS[: COLUMNS.index("sealed") + 1]
+    assert [[r[c] for c in event_columns] for r in exported] == [
+        [r[c] for c in event_columns] for r in archived
+    ]
+    assert jsonl.splitlines()[-1] == json_lines([archived[-1]]).rstrip("\n")
+    assert csv_text.splitlines()[0] == ",".join(COLUMNS)
+    assert export.read_rows(csv_text, "csv")[0]["actions"] == ["s3:GetObject"]

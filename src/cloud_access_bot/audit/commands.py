@@ -7,6 +7,7 @@ accept exactly the same questions; Slack renders the answers itself (audit.slack
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from cloud_access_bot.audit.queries import (
 )
 from cloud_access_bot.audit.verify import VerifyReport, verify_trail
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain import archive as schema
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
 from cloud_access_bot.ports import AuditStore
 
@@ -40,6 +42,8 @@ DEFAULT_LIST_DAYS = 30
 SLACK_COMMANDS = ("list", "show", "who-had-access")
 #: Commands reading CloudTrail in the target accounts (CLI only).
 TRAIL_COMMANDS = ("activity", "unused")
+#: ``audit export``'s formats: the archive's JSON Lines, or CSV with the same columns.
+EXPORT_FORMATS = ("jsonl", "csv")
 
 
 class UsageError(Exception):
@@ -73,8 +77,36 @@ def parse_time(text: str) -> datetime:
 
 
 def _user_id(text: str) -> str:
-    """A Slack user id, also from a mention as Slack sends it (``<@U123|alice>``)."""
+    """A Slack user id, also from a mention as Slack sends it (``<@U123|alice>``), or an email
+    (Slack sends ``<mailto:a@b|a@b>``)."""
+    if text.startswith("<mailto:"):
+        return text.removeprefix("<mailto:").removesuffix(">").split("|")[0]
     return text.removeprefix("<@").removesuffix(">").split("|")[0]
+
+
+def _is_email(text: str | None) -> bool:
+    return bool(text) and "@" in str(text)
+
+
+#: How far back ``--approver <email>`` looks for the person's requests to learn their Slack id.
+PEOPLE_LOOKBACK = timedelta(days=400)
+
+
+async def _approver_id(store: AuditStore, text: str, until: datetime) -> str:
+    """The Slack id of ``--approver``: as given, or found by the email of a request it made.
+
+    Approvals store Slack ids only; an email is matched to the id of a requester with that
+    email (someone who never requested anything cannot be named by email)."""
+    if not _is_email(text):
+        return text
+    requests = await store.created_between(until - PEOPLE_LOOKBACK, until)
+    for request in requests:
+        if request.requester_email.lower() == text.lower():
+            return request.requester_id
+    raise UsageError(
+        f"--approver: no request in the last {PEOPLE_LOOKBACK.days} days was made by {text}, "
+        "so its Slack id is unknown here; give the Slack user id (U…) instead"
+    )
 
 
 def _status(text: str) -> Status:
@@ -88,7 +120,7 @@ def _status(text: str) -> Status:
 
 def configure_parser(
     parser: argparse.ArgumentParser,
-    commands: Sequence[str] = ("verify", *SLACK_COMMANDS, *TRAIL_COMMANDS),
+    commands: Sequence[str] = ("verify", "export", *SLACK_COMMANDS, *TRAIL_COMMANDS),
 ) -> None:
     """Add the audit subcommands (those named in ``commands``) to ``parser``."""
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
@@ -103,10 +135,12 @@ def configure_parser(
         listing = command("list", "requests created in a time range (default: last 30 days)")
         listing.add_argument("--since", type=parse_time, help="created at or after (ISO-8601)")
         listing.add_argument("--until", type=parse_time, help="created at or before (ISO-8601)")
-        listing.add_argument("--user", type=_user_id, help="requester's Slack user id")
+        listing.add_argument("--user", type=_user_id, help="requester's Slack user id or email")
         listing.add_argument("--account", help="account name or 12-digit number")
         listing.add_argument("--status", type=_status, help="e.g. active, denied, revoked")
-        listing.add_argument("--approver", type=_user_id, help="who approved or decided")
+        listing.add_argument(
+            "--approver", type=_user_id, help="who approved or decided (Slack id or email)"
+        )
     if "show" in commands:
         show = command("show", "one request: its grant, policy document and event timeline")
         show.add_argument("request_id")
@@ -118,6 +152,13 @@ def configure_parser(
         when.add_argument("--between", type=parse_time, nargs=2, metavar=("T1", "T2"))
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
+    if "export" in commands:
+        exported = command(
+            "export", "every event of requests created in a range, as the archive's records", False
+        )
+        exported.add_argument("--since", type=parse_time, required=True, help="created at or after")
+        exported.add_argument("--until", type=parse_time, help="created at or before")
+        exported.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
     if "activity" in commands:
         activity = command(
             "activity", "what a grant's session did with it (CloudTrail), grouped by action"
@@ -193,7 +234,12 @@ class Unused:
     activities: list[Activity]
 
 
-Result = Listing | Shown | Accesses | VerifyReport | Activity | Unused
+@dataclass(frozen=True)
+class Exported:
+    records: list[schema.Record]
+
+
+Result = Listing | Shown | Accesses | VerifyReport | Activity | Unused | Exported
 
 
 async def answer(
@@ -217,12 +263,20 @@ async def answer(
         where = ListFilter(
             since=since,
             until=until,
-            user=args.user,
+            user=None if _is_email(args.user) else args.user,
             account_id=account_id_of(config, args.account) if args.account else None,
             status=args.status,
-            approver=args.approver,
+            approver=await _approver_id(store, args.approver, until) if args.approver else None,
         )
-        return Listing(await list_requests(store, where), since, until)
+        requests = await list_requests(store, where)
+        if _is_email(args.user):
+            requests = [r for r in requests if r.requester_email.lower() == args.user.lower()]
+        return Listing(requests, since, until)
+    if args.audit_command == "export":
+        until = args.until or now
+        requests = await list_requests(store, ListFilter(since=args.since, until=until))
+        shown = await asyncio.gather(*(request_with_events(store, r.id) for r in requests))
+        return Exported([schema.record(e, found[0]) for found in shown if found for e in found[1]])
     if args.audit_command == "show":
         found = await request_with_events(store, args.request_id)
         if found is None:
@@ -303,6 +357,10 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
             rows = [export.event_row(e) for e in result.events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
         return 0, export.show_text(result.request, result.events)
+    if isinstance(result, Exported):
+        if fmt == "csv":
+            return 0, export.render(export.record_rows(result.records), schema.COLUMNS, fmt)
+        return 0, schema.json_lines(result.records).rstrip("\n")
     if isinstance(result, Activity):
         return 0, export.activity_text(result, fmt)
     if isinstance(result, Unused):

@@ -16,6 +16,7 @@ from typing import Any
 
 from cloud_access_bot.audit.activity import Activity
 from cloud_access_bot.audit.queries import Access, approved_by
+from cloud_access_bot.domain import archive
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent
 
 Cell = str | list[str]
@@ -53,7 +54,9 @@ ACCESS_COLUMNS = (
 EVENT_COLUMNS = ("seq", "at", "type", "actor", "status", "reason", "details")
 ACTIVITY_COLUMNS = ("action", "calls", "errors", "first", "last")
 UNUSED_COLUMNS = ("request_id", "user", "email", "account", "ended_at", "used", "never_used")
-LIST_COLUMNS = frozenset({"approved_by", "actions", "resources", "errors", "never_used"})
+LIST_COLUMNS = frozenset(
+    {"approved_by", "actions", "resources", "errors", "never_used", *archive.LIST_COLUMNS}
+)
 #: Widest cell of the terminal table; longer text is cut with an ellipsis (exports are whole).
 TABLE_CELL_WIDTH = 60
 
@@ -248,3 +251,14 @@ def unused_row(activity: Activity) -> Row:
         "used": f"{len(activity.granted) - len(activity.unused)} of {len(activity.granted)}",
         "never_used": list(activity.unused),
     }
+
+
+def record_rows(records: Sequence[archive.Record]) -> list[Row]:
+    """Archive records as rows: numbers and booleans as their JSON text, lists kept."""
+    return [
+        {
+            column: value if isinstance(value, str | list) else json.dumps(value)
+            for column, value in record.items()
+        }
+        for record in records
+    ]
