@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 
 #: Reconcile IAM against the store every this many sweeps (about every 5 minutes at 15 s).
 RECONCILE_EVERY = 20
-#: Seconds between outbox drains when the last one found nothing (see aws.drainer).
-DRAIN_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +108,7 @@ class BotRuntime:
             retention_days=config_now.audit_retention_days,
             clock=clock,
             outbox=lambda: config().audit_archive is not None or config().event_bus is not None,
+            queued=lambda: self.drainer.wake(),
         )
         self.drainer = OutboxDrainer(
             clients,
@@ -205,7 +204,7 @@ class BotRuntime:
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
-        self._tasks.append(asyncio.create_task(self._drain_loop(), name="outbox"))
+        self._tasks.append(asyncio.create_task(self.drainer.run(self._stopping), name="outbox"))
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")
@@ -258,19 +257,6 @@ class BotRuntime:
             interval = self._sweep_interval or self._config().sweep_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
-
-    async def _drain_loop(self) -> None:
-        """Deliver the outbox; at once again while passes find work, else every DRAIN_INTERVAL."""
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                report = await self.drainer.drain()
-                busy = bool(report.archived or report.published) and not report.failed
-            except Exception:
-                log.exception("outbox drain failed; retrying")
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), DRAIN_INTERVAL)
 
     def _swept(self, started: float, *, ok: bool, store_problem: str | None) -> None:
         """Record one sweep's outcome for metrics and the health file."""

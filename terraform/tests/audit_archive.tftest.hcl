@@ -92,7 +92,7 @@ run "archive_and_bus_grant_only_their_writes" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Condition if s.Sid == "DrainOutbox"] == [{ "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["OUTBOX#*"] } }]
+    condition     = [for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Condition if s.Sid == "DrainOutbox"] == [{ "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = ["OUTBOX"] } }]
     error_message = "the task role may delete outbox items only"
   }
 

@@ -1,7 +1,7 @@
 """The loop that empties the outbox (aws.outbox) into the S3 archive and the event bus.
 
-A drain pass (``OutboxDrainer.drain``) reads the sixteen shards in key order (so each
-request's events come in seq order), writes the records not yet archived to S3, puts each
+A drain pass (``OutboxDrainer.drain``) reads the outbox in key order (so each request's
+events come in seq order), writes the records not yet archived to S3, puts each
 event on the bus, and deletes the items delivered everywhere configured. An item archived
 whose event the bus refused is marked ``archived`` and retried on the next pass; a request
 whose event failed holds back its later events in that pass, so they are not sent out of
@@ -12,6 +12,7 @@ worst case is a record delivered twice, harmless because each carries its ``even
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,10 +32,12 @@ from cloud_access_bot.ports import Metrics
 
 log = logging.getLogger(__name__)
 
-#: Items read per shard and pass; a backlog drains over several passes.
-PAGE = 100
+#: Items read per pass; a backlog drains over several passes.
+PAGE = 500
 #: PutEvents takes at most ten entries.
 BUS_BATCH = 10
+#: Seconds between drains when the last one delivered nothing.
+DRAIN_INTERVAL = 2.0
 ARCHIVE = "archive"
 EVENT_BUS = "event_bus"
 
@@ -78,6 +81,27 @@ class OutboxDrainer:
         self._metrics = metrics
         self._clock = clock
         self._leases = DynamoLeases(clients, table, wait_seconds=0, clock=clock)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Drain now (the store queued an event): this replica's changes need not wait out
+        the interval, which remains for the other replica's."""
+        self._wake.set()
+
+    async def run(self, stopping: asyncio.Event, interval: float = DRAIN_INTERVAL) -> None:
+        """Drain until ``stopping``: at once again while passes deliver, else when woken or
+        every ``interval``."""
+        while not stopping.is_set():
+            self._wake.clear()
+            busy = False
+            try:
+                report = await self.drain()
+                busy = bool(report.archived or report.published) and not report.failed
+            except Exception:
+                log.exception("outbox drain failed; retrying")
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
 
     async def drain(self) -> DrainReport:
         """One pass; another replica draining right now makes this one a no-op."""
@@ -91,7 +115,7 @@ class OutboxDrainer:
             return DrainReport()
 
     async def pending(self) -> list[Pending]:
-        """The first PAGE items of every shard, each request's in seq order."""
+        """The first PAGE items, each request's in seq order."""
         async with self._clients.client("dynamodb") as dynamodb:
             return await read_outbox(dynamodb, self._table, PAGE)
 

@@ -18,7 +18,7 @@ Layout (Terraform creates the same table; keep the names):
   that creates it (``ADD`` is atomic and idempotent, so replicas need no coordination; sixteen
   shards keep concurrent creations from colliding on one item). ``audit verify`` finds a
   deleted request by its id here. Anchors have no TTL, like request items.
-- outbox item (only while ``outbox`` says events leave the table): ``pk=OUTBOX#<shard>``,
+- outbox item (only while ``outbox`` says events leave the table): ``pk=OUTBOX``,
   ``sk=<id>#<seq:06d>``, put in the same transaction as its event (aws.outbox).
 
 Every state change and its event are one TransactWriteItems, conditional on the stored version
@@ -286,6 +286,7 @@ class DynamoStore:
         retention_days: int = 400,
         clock: Callable[[], datetime] = utcnow,
         outbox: Callable[[], bool] = lambda: False,
+        queued: Callable[[], None] = lambda: None,
     ) -> None:
         """``clock`` times the events; pass the service's clock so both tell the same time.
 
@@ -297,6 +298,7 @@ class DynamoStore:
         self._retention = timedelta(days=retention_days)
         self._clock = clock
         self._outbox = outbox
+        self._queued = queued
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -332,7 +334,9 @@ class DynamoStore:
                 "ExpressionAttributeValues": {":id": {"SS": [stored.id]}},
             }
         }
-        await self._transact(stored.id, [put_request, *self._put_event(event, stored), anchor])
+        event_actions = self._put_event(event, stored)
+        await self._transact(stored.id, [put_request, *event_actions, anchor])
+        self._written(event_actions)
         return stored
 
     async def commit(
@@ -373,7 +377,9 @@ class DynamoStore:
                 "ExpressionAttributeValues": values,
             }
         }
-        await self._transact(current.id, [update_request, *self._put_event(event, written)])
+        event_actions = self._put_event(event, written)
+        await self._transact(current.id, [update_request, *event_actions])
+        self._written(event_actions)
         return written
 
     async def set_messages(
@@ -625,6 +631,11 @@ class DynamoStore:
             }
         }
         return [put, outbox_put(self.table, event, request)] if self._outbox() else [put]
+
+    def _written(self, event_actions: list[dict[str, Any]]) -> None:
+        """After a transaction: tell the drainer if it queued an outbox item."""
+        if len(event_actions) > 1:
+            self._queued()
 
     async def _transact(self, request_id: str, actions: list[dict[str, Any]]) -> None:
         """Run one transaction; ConflictError with the stored request if a condition failed.
