@@ -227,6 +227,22 @@ async def test_two_replicas_draining_at_once_deliver_each_event(
         assert await read_outbox(dynamodb, TABLE) == []
 
 
+async def archive_problems(
+    store: DynamoStore, clients: AwsClients, *, now: datetime = DAY2, retention: int = 400
+) -> set[tuple[str, str]]:
+    """What ``verify --archive`` finds, as (request id, problem)."""
+    findings = await verify_archive(
+        store,
+        ArchiveOnAws(clients, TABLE),
+        bucket=BUCKET,
+        prefix="events/",
+        since=None,
+        now=now,
+        retention=timedelta(days=retention),
+    )
+    return {(f.request_id, f.problem) for f in findings}
+
+
 async def test_verify_archive_finds_a_request_deleted_from_the_table(
     store: DynamoStore, clients: AwsClients, clock: Clock
 ) -> None:
@@ -240,19 +256,9 @@ async def test_verify_archive_finds_a_request_deleted_from_the_table(
                 TableName=TABLE, Key={"pk": {"S": "REQ#a1b2c3d4e5f6"}, "sk": {"S": sk}}
             )
 
-    async def check() -> list[str]:
-        findings = await verify_archive(
-            store,
-            ArchiveOnAws(clients, TABLE),
-            bucket=BUCKET,
-            prefix="events/",
-            since=None,
-            now=DAY2,
-            retention=timedelta(days=400),
-        )
-        return [f"{f.request_id}: {f.problem}" for f in findings]
-
-    assert await check() == ["a1b2c3d4e5f6: request deleted: the archive holds its 4 event(s)"]
+    assert await archive_problems(store, clients) == {
+        ("a1b2c3d4e5f6", "request deleted: the archive holds its 4 event(s)")
+    }
 
 
 async def test_verify_archive_finds_an_event_row_deleted_or_edited_and_an_unarchived_one(
@@ -275,17 +281,7 @@ async def test_verify_archive_finds_an_event_row_deleted_or_edited_and_an_unarch
     unarchived = DynamoStore(clients, TABLE, clock=clock)
     await unarchived.create(pending("c1b2c3d4e5f6"), "U1", {})
 
-    findings = await verify_archive(
-        store,
-        ArchiveOnAws(clients, TABLE),
-        bucket=BUCKET,
-        prefix="events/",
-        since=None,
-        now=DAY2,
-        retention=timedelta(days=400),
-    )
-    problems = {(f.request_id, f.problem) for f in findings}
-    assert problems == {
+    assert await archive_problems(store, clients) == {
         ("a1b2c3d4e5f6", "event seq 2 (APPROVED) was deleted from the table; the archive has it"),
         (
             "a1b2c3d4e5f6",
@@ -310,16 +306,9 @@ async def test_the_archive_chain_survives_the_table_forgetting_old_events(
                 TableName=TABLE,
                 Key={"pk": {"S": "REQ#a1b2c3d4e5f6"}, "sk": {"S": f"EVT#{seq:06d}"}},
             )
-    findings = await verify_archive(
-        store,
-        ArchiveOnAws(clients, TABLE),
-        bucket=BUCKET,
-        prefix="events/",
-        since=None,
-        now=DAY2 + timedelta(days=2),
-        retention=timedelta(days=1),
+    assert (
+        await archive_problems(store, clients, now=DAY2 + timedelta(days=2), retention=1) == set()
     )
-    assert findings == []
     records = await S3Archive(clients).read(BUCKET, "events/", None)
     assert verify_chain([event_of(r) for r in records]) == []
 
