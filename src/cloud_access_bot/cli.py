@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_parser = commands.add_parser(
         "audit",
-        help="query the audit trail: list, show, who-had-access, verify",
+        help="query the audit trail: list, show, who-had-access, verify, export, activity, unused",
         description="Answers from the DynamoDB table named by the configuration "
         "(BOT_CONFIG_FILE or BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY). Exit 0 on success, "
         "1 if verify finds a problem or the table cannot be read, 2 for bad arguments.",

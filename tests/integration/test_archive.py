@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from cloud_access_bot.aws.drainer import OutboxDrainer
 from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.outbox import read_outbox
 from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.cli import main
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.archive import COLUMNS, event_of, json_lines
 from cloud_access_bot.domain.audit import verify_chain
@@ -414,3 +416,42 @@ async def test_export_writes_the_archives_records(
     assert jsonl.splitlines()[-1] == json_lines([archived[-1]]).rstrip("\n")
     assert csv_text.splitlines()[0] == ",".join(COLUMNS)
     assert export.read_rows(csv_text, "csv")[0]["actions"] == ["s3:GetObject"]
+
+
+async def test_cli_verify_archive_reports_a_deleted_request_and_exits_1(
+    store: DynamoStore,
+    clients: AwsClients,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await make_bucket(clients)
+    await lifecycle(store, clock, "a1b2c3d4e5f6")
+    await drainer(clients, clock, Points()).drain()
+    async with clients.client("dynamodb") as dynamodb:
+        await dynamodb.delete_item(
+            TableName=TABLE, Key={"pk": {"S": "REQ#a1b2c3d4e5f6"}, "sk": {"S": "META"}}
+        )
+    settings = {
+        key: value
+        for key, value in config().model_dump(mode="json", exclude_none=True).items()
+        if key != "dynamodb_table"
+    } | {"dynamoDbTable": TABLE}
+    with_archive, without = tmp_path / "archive.yml", tmp_path / "plain.yml"
+    with_archive.write_text(json.dumps(settings))
+    without.write_text(json.dumps({k: v for k, v in settings.items() if k != "audit_archive"}))
+    for name in ("BOT_CONFIG_S3_BUCKET", "BOT_CONFIG_S3_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    monkeypatch.setenv("BOT_CONFIG_FILE", str(with_archive))
+    code = await asyncio.to_thread(main, ["audit", "verify", "--archive"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "request a1b2c3d4e5f6: request deleted: the archive holds its 4 event(s)" in out
+    assert "archive s3://acme-audit/events/ checked against the table" in out
+
+    monkeypatch.setenv("BOT_CONFIG_FILE", str(without))
+    code = await asyncio.to_thread(main, ["audit", "verify", "--archive"])
+    assert code == 2
+    assert "--archive: the configuration has no audit_archive" in capsys.readouterr().err
