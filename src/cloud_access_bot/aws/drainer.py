@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 PAGE = 500
 #: PutEvents takes at most ten entries.
 BUS_BATCH = 10
+#: The outbox lease: a replica killed mid-pass delays the other's drains at most this long,
+#: and a pass outrunning it costs at most duplicates.
+LEASE_TTL = timedelta(seconds=10)
 #: Seconds between drains when the last one delivered nothing.
 DRAIN_INTERVAL = 2.0
 ARCHIVE = "archive"
@@ -80,7 +83,7 @@ class OutboxDrainer:
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
-        self._leases = DynamoLeases(clients, table, wait_seconds=0, clock=clock)
+        self._leases = DynamoLeases(clients, table, ttl=LEASE_TTL, wait_seconds=0, clock=clock)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
