@@ -21,6 +21,7 @@ from cloud_access_bot.audit import commands as audit
 from cloud_access_bot.aws.archive import ArchiveOnAws
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
+from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
@@ -37,8 +38,6 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 HEALTH_MAX_AGE_S = 60
-#: What the audit commands call on the table (read only).
-AUDIT_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
 
 
 def _version() -> str:
@@ -196,9 +195,12 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except AssumeRoleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:
-        table = f"DynamoDB table {config.dynamodb_table}"
-        print(f"error: {explain(exc, action=AUDIT_PERMISSIONS, resource=table)}", file=sys.stderr)
+        action, resource = audit.permissions_needed(args, config)
+        print(f"error: {explain(exc, action=action, resource=resource)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await clients.close()

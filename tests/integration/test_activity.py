@@ -11,9 +11,12 @@ AWS_ENDPOINT_URL_CLOUDTRAIL as it would reach CloudTrail.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +27,7 @@ from cloud_access_bot.audit.activity import grant_activity
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.cli import main
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
 
@@ -83,10 +87,14 @@ class Trail:
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self.records = records
         self.calls = 0
+        self.denied = False
 
     async def handle(self, http: web.Request) -> web.Response:
         assert http.headers["X-Amz-Target"].endswith(".LookupEvents")
         self.calls += 1
+        if self.denied:
+            error = {"__type": "AccessDeniedException", "message": "not authorized"}
+            return web.json_response(error, status=400, content_type="application/x-amz-json-1.1")
         body = json.loads(await http.read())
         (attribute,) = body["LookupAttributes"]
         assert attribute["AttributeKey"] == "Username"
@@ -297,3 +305,43 @@ async def test_list_accepts_emails_for_user_and_approver(
     assert await ids("--approver", "bob@example.com") == ["a1b2c3d4e5f6"]
     with pytest.raises(commands.UsageError, match=r"--approver: .*carol@example\.com"):
         await ids("--approver", "carol@example.com")
+
+
+async def test_cli_activity_denied_names_the_permission_and_exits_1(
+    store: DynamoStore,
+    trail: Trail,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await granted_and_revoked(store, "a1b2c3d4e5f6")
+    trail.denied = True
+    path = tmp_path / "bot.yml"
+    path.write_text(
+        json.dumps(
+            {
+                "loginRoles": ["Developer"],
+                "approvalGroups": ["sre"],
+                "dynamoDbTable": "cab-test",
+                "accounts": {"dev": {"account_number": "111111111111", "iam_role": ROLE}},
+            }
+        )
+    )
+    for name in ("BOT_CONFIG_S3_BUCKET", "BOT_CONFIG_S3_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_CONFIG_FILE", str(path))
+    # One AWS_ENDPOINT_URL would send CloudTrail to moto too: name each service's endpoint.
+    moto = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto)
+
+    code = await asyncio.to_thread(main, ["audit", "activity", "a1b2c3d4e5f6"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip() == (
+        "error: CloudTrail in the target account: access denied (AccessDeniedException); the "
+        "caller's IAM policy needs sts:AssumeRole on the account's iam_role, which needs "
+        "cloudtrail:LookupEvents"
+    )

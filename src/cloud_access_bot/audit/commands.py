@@ -42,6 +42,8 @@ DEFAULT_LIST_DAYS = 30
 SLACK_COMMANDS = ("list", "show", "who-had-access")
 #: Commands reading CloudTrail in the target accounts (CLI only).
 TRAIL_COMMANDS = ("activity", "unused")
+#: What the audit commands call on the table (read only).
+TABLE_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
 #: ``audit export``'s formats: the archive's JSON Lines, or CSV with the same columns.
 EXPORT_FORMATS = ("jsonl", "csv")
 
@@ -185,6 +187,20 @@ def slack_parser(command: str) -> argparse.ArgumentParser:
     parser = _Parser(prog=f"/{command} audit", add_help=False)
     configure_parser(parser, SLACK_COMMANDS)
     return parser
+
+
+def permissions_needed(args: argparse.Namespace, config: BotConfig) -> tuple[str, str]:
+    """What the command calls, and on what: for an error naming the permission missing."""
+    if args.audit_command in TRAIL_COMMANDS:
+        return (
+            "sts:AssumeRole on the account's iam_role, which needs cloudtrail:LookupEvents",
+            "CloudTrail in the target account",
+        )
+    table = f"DynamoDB table {config.dynamodb_table}"
+    if getattr(args, "archive", False) and config.audit_archive is not None:
+        where = f"s3://{config.audit_archive.bucket}/{config.audit_archive.prefix}"
+        return f"{TABLE_PERMISSIONS}, s3:ListBucket and s3:GetObject on {where}", table
+    return TABLE_PERMISSIONS, table
 
 
 def account_id_of(config: BotConfig, text: str) -> str:
