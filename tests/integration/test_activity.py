@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,3 +346,24 @@ async def test_cli_activity_denied_names_the_permission_and_exits_1(
         "caller's IAM policy needs sts:AssumeRole on the account's iam_role, which needs "
         "cloudtrail:LookupEvents"
     )
+
+
+async def test_activity_of_a_grant_with_10000_trail_events(
+    store: DynamoStore, clients: AwsClients, trail: Trail
+) -> None:
+    """The figure: the bot's side of paging and grouping 10,000 events in the grant's 30
+    minutes (200 pages of 50). Real CloudTrail allows 2 LookupEvents a second per region, so
+    AWS adds about 100 s."""
+    await granted_and_revoked(store, "a1b2c3d4e5f6")
+    names = ("GetObject", "ListBucket", "PutObject")
+    trail.records = [
+        record(START + timedelta(seconds=i * 0.18), "s3", names[i % 3]) for i in range(10_000)
+    ]
+
+    started = time.perf_counter()
+    activity = await grant_activity(store, CloudTrailLookup(clients), CONFIG, "a1b2c3d4e5f6")
+    seconds = time.perf_counter() - started
+
+    print(f"audit activity: 10,000 events, {trail.calls} LookupEvents calls, {seconds:.1f} s")
+    assert sum(u.calls for u in activity.uses) == 10_000
+    assert activity.summary.startswith("used 3 of 7 actions")
