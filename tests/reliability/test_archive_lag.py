@@ -13,9 +13,9 @@ import random
 import statistics
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import pytest
+from tests.integration.test_archive import pending
 
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
@@ -24,7 +24,7 @@ from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain import archive
-from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 
@@ -70,21 +70,6 @@ class Noting(S3Archive):
         self._check()
 
 
-def request(request_id: str) -> AccessRequest:
-    return AccessRequest(
-        id=request_id,
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id="111111111111",
-        login_role="Developer",
-        reason="load",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("*",)),),
-        created_at=datetime.now(UTC),
-    )
-
-
 @pytest.mark.parametrize("latency", [0.0, 0.02, 0.1])
 async def test_archive_lag_with_aws_latency(aws_faults: AwsFaultProxy, latency: float) -> None:
     clients = AwsClients(region="eu-west-1")
@@ -112,7 +97,7 @@ async def test_archive_lag_with_aws_latency(aws_faults: AwsFaultProxy, latency: 
         rng = random.Random(19)
 
         async def lifecycle(n: int) -> None:
-            current = await store.create(request(f"{n:012x}"), "U1", {})
+            current = await store.create(pending(f"{n:012x}"), "U1", {})
             committed[archive.event_id(current.id, 1)] = time.monotonic()
             for status, event in (
                 (Status.APPROVED, EventType.APPROVED),
