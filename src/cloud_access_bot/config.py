@@ -68,6 +68,8 @@ class AccessMode(StrEnum):
     INLINE_POLICY = "inline_policy"
     MANAGED_POLICY = "managed_policy"
     SESSION_CREDENTIALS = "session_credentials"
+    #: IAM Identity Center: assign an existing permission set to the user for the window.
+    PERMISSION_SET = "permission_set"
 
 
 class SelfApproval(StrEnum):
@@ -156,6 +158,86 @@ class Preset(_Strict):
     _check = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
 
 
+PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
+INSTANCE_ARN = re.compile(
+    r"^arn:(aws|aws-us-gov|aws-cn):sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$"
+)
+IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+
+
+class TargetRule(_Strict):
+    """Rules of one permission set or group, overriding the account's (or the global) ones."""
+
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    approval_groups: list[str] | None = None
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+
+
+class PermissionSetRule(TargetRule):
+    """``- {name: AdministratorAccess, approvals_required: 2, max_duration_minutes: 60}``."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PERMISSION_SET_NAME.match(value):
+            raise ValueError(f"{value!r} is not a permission set name (1-32 of [A-Za-z0-9+=,.@_-])")
+        return value
+
+
+def _permission_set_rules(value: Any) -> Any:
+    """A bare name in ``permission_sets`` is a rule with no overrides."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class UserMatch(StrEnum):
+    """How a requester's Slack profile finds their Identity Center user."""
+
+    #: Their Slack email as the user's email, then as its UserName.
+    EMAIL = "email"
+    #: Their Slack email as the UserName only.
+    USERNAME = "username"
+
+
+class IdentityCenterConfig(_Strict):
+    """The IAM Identity Center instance the permission_set mode and group requests use."""
+
+    region: str
+    instance_arn: str
+    identity_store_id: str
+    iam_role: str = Field(description="Role the bot assumes in the Identity Center account.")
+    user_match: UserMatch = UserMatch.EMAIL
+    groups: dict[str, TargetRule] = Field(default_factory=dict)
+
+    _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not INSTANCE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an instance ARN (arn:aws:sso:::instance/ssoins-…)")
+        return value
+
+    @field_validator("identity_store_id")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not IDENTITY_STORE_ID.match(value):
+            raise ValueError(f"{value!r} is not an identity store id (d-<10 hex digits>)")
+        return value
+
+    @field_validator("iam_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+
 class AccountConfig(_Strict):
     account_number: AccountNumber
     iam_role: str = Field(description="Role the bot assumes in this account.")
@@ -180,6 +262,12 @@ class AccountConfig(_Strict):
     production: bool = False
     allowed_dangerous_actions: list[str] = Field(default_factory=list)
     regions: list[str] | None = None
+    permission_sets: Annotated[list[PermissionSetRule], BeforeValidator(_permission_set_rules)] = (
+        Field(
+            default_factory=list,
+            description="access_mode permission_set: the permission sets requesters may pick.",
+        )
+    )
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -212,7 +300,12 @@ class AccountConfig(_Strict):
                 )
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and not self.broker_role:
             raise ValueError("access_mode session_credentials needs broker_role")
+        if self.access_mode is AccessMode.PERMISSION_SET and not self.permission_sets:
+            raise ValueError("access_mode permission_set needs permission_sets")
         return self
+
+    def permission_set(self, name: str) -> PermissionSetRule | None:
+        return next((rule for rule in self.permission_sets if rule.name == name), None)
 
 
 class BotConfig(_Strict):
@@ -257,6 +350,7 @@ class BotConfig(_Strict):
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
     presets: dict[str, Preset] = Field(default_factory=dict)
+    identity_center: IdentityCenterConfig | None = None
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -308,7 +402,12 @@ class BotConfig(_Strict):
                     f"account {seen[account.account_number]}"
                 )
             seen[account.account_number] = name
-            if not (account.login_roles or self.login_roles):
+            uses_identity_center = account.access_mode is AccessMode.PERMISSION_SET
+            if uses_identity_center and self.identity_center is None:
+                problems.append(
+                    f"accounts.{name}: access_mode permission_set needs identity_center"
+                )
+            if not (account.login_roles or self.login_roles) and not uses_identity_center:
                 problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
             if not (account.approval_groups or self.approval_groups):
                 problems.append(
@@ -340,24 +439,40 @@ class BotConfig(_Strict):
         account = self.accounts[account_name]
         return account.login_roles or self.login_roles
 
-    def approval_groups_for(self, account_name: str) -> list[str]:
+    def target_rule(self, account_name: str, permission_set: str | None) -> TargetRule | None:
+        """The rules of the permission set a request targets (None: the account's apply)."""
+        if permission_set is None:
+            return None
+        return self.accounts[account_name].permission_set(permission_set)
+
+    def approval_groups_for(
+        self, account_name: str, permission_set: str | None = None
+    ) -> list[str]:
         account = self.accounts[account_name]
+        rule = self.target_rule(account_name, permission_set)
+        if rule is not None and rule.approval_groups:
+            return rule.approval_groups
         return account.approval_groups or self.approval_groups
 
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
 
-    def max_duration_for(self, account_name: str) -> int:
+    def max_duration_for(self, account_name: str, permission_set: str | None = None) -> int:
         account = self.accounts[account_name]
-        return min(
+        cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
+        rule = self.target_rule(account_name, permission_set)
+        return min(cap, rule.max_duration_minutes) if rule and rule.max_duration_minutes else cap
 
-    def durations_for(self, account_name: str) -> list[int]:
-        cap = self.max_duration_for(account_name)
+    def durations_for(self, account_name: str, permission_set: str | None = None) -> list[int]:
+        cap = self.max_duration_for(account_name, permission_set)
         return [m for m in self.durations_minutes if m <= cap]
 
-    def approvals_required_for(self, account_name: str) -> int:
+    def approvals_required_for(self, account_name: str, permission_set: str | None = None) -> int:
+        rule = self.target_rule(account_name, permission_set)
+        if rule is not None and rule.approvals_required:
+            return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required
 
 

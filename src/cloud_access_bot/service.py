@@ -21,6 +21,7 @@ from typing import Any
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain.identity_center import permission_set_problems
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     AccessRequest,
@@ -66,6 +67,8 @@ class Draft:
     #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
     #: request id, so it is stored once.
     submission_id: str | None = None
+    #: access_mode permission_set: the permission set asked for instead of services.
+    permission_set: str | None = None
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -118,6 +121,10 @@ class AccessService:
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
+        if draft.permission_set is not None:
+            return errors | permission_set_problems(
+                config, draft.account_name, draft.permission_set, draft.duration_minutes
+            )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
@@ -162,7 +169,7 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        groups = config.approval_groups_for(draft.account_name)
+        groups = config.approval_groups_for(draft.account_name, draft.permission_set)
         approvers = tuple(await self._directory.members_of(groups))
         account = config.accounts[draft.account_name]
         now = self._clock()
@@ -178,7 +185,10 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=approvers,
-            approvals_required=config.approvals_required_for(draft.account_name),
+            approvals_required=config.approvals_required_for(
+                draft.account_name, draft.permission_set
+            ),
+            permission_set=draft.permission_set,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Kept so the grant can still be removed if the account later leaves the config.
@@ -500,7 +510,7 @@ class AccessService:
         config = self._config()
         if config.account(request.account_name) is None:
             return False
-        groups = config.approval_groups_for(request.account_name)
+        groups = config.approval_groups_for(request.account_name, request.permission_set)
         return user_id in await self._directory.members_of(groups, fresh=True)
 
     async def _commit(
@@ -661,7 +671,11 @@ def _former_account(request: AccessRequest) -> AccountConfig | None:
         return None  # session credentials leave nothing in IAM to remove
     try:
         return AccountConfig(
-            account_number=request.account_id, iam_role=role, access_mode=AccessMode(mode)
+            account_number=request.account_id,
+            iam_role=role,
+            access_mode=AccessMode(mode),
+            # An assignment has no time window of its own: it must stay removable.
+            permission_sets=[request.permission_set] if request.permission_set else [],
         )
     except ValueError:
         return None

@@ -148,6 +148,8 @@ class AccessRequest:
     messages: tuple[MessageRef, ...] = ()
     requester_message: MessageRef | None = None
     last_event_hash: str = ""
+    #: access_mode permission_set: the permission set asked for (``services`` is then empty).
+    permission_set: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,354 @@
+"""IAM Identity Center: users, permission sets and account assignments (sso-admin, identitystore).
+
+Every call runs in the Identity Center account (management or delegated administrator) through
+``identity_center.iam_role``. Account assignments are asynchronous at AWS: create and delete
+return a request id whose status is polled until SUCCEEDED or FAILED. A status still
+IN_PROGRESS after ``poll_timeout`` is GrantUnavailable (the request stays APPROVED and the
+sweeper asks again, continuing from the recorded request id); FAILED is a GrantError with
+AWS's reason.
+
+AWS does not say who made an assignment, so the bot keeps its own ledger of the assignments it
+made (``AssignmentLedger``): one item per request in the bot's table, written *before*
+CreateAccountAssignment with whether the user already had the assignment, and updated with the
+creation request id after. A process that dies in between finds the item on its next attempt
+and finishes the same assignment; an assignment the user had before is recorded as such and
+never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
+from cloud_access_bot.config import IdentityCenterConfig, UserMatch
+from cloud_access_bot.ports import GrantError, GrantUnavailable
+
+T = TypeVar("T")
+
+#: Seconds between two looks at an assignment's creation or deletion status.
+POLL_INTERVAL_S = 1.0
+#: How long a grant waits for AWS to finish an assignment before leaving it to the sweeper.
+POLL_TIMEOUT_S = 60.0
+#: How long permission set names and descriptions are reused (the modal asks on every open).
+CATALOG_TTL_S = 60.0
+#: The ledger's partition in the bot's table (one partition: reconciliation queries it).
+LEDGER_PK = "IDC#ASSIGNMENTS"
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    name: str
+    arn: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A permission set assigned to one Identity Center user in one account."""
+
+    account_id: str
+    permission_set_arn: str
+    user_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}|{self.permission_set_arn}|{self.user_id}"
+
+    def params(self, instance_arn: str) -> dict[str, str]:
+        return {
+            "InstanceArn": instance_arn,
+            "TargetId": self.account_id,
+            "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": self.permission_set_arn,
+            "PrincipalType": "USER",
+            "PrincipalId": self.user_id,
+        }
+
+
+class IdentityCenter:
+    """The sso-admin and identitystore calls the Identity Center granters need."""
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        poll_interval: float = POLL_INTERVAL_S,
+        poll_timeout: float = POLL_TIMEOUT_S,
+    ) -> None:
+        self._clients = clients
+        self._poll_interval = poll_interval
+        self._poll_timeout = poll_timeout
+        self._catalog: dict[str, tuple[float, dict[str, PermissionSet]]] = {}
+
+    async def user_id(self, center: IdentityCenterConfig, email: str) -> str | None:
+        """The Identity Center user of ``email`` (by email, then UserName; see user_match)."""
+        paths = (
+            ["userName"]
+            if center.user_match is UserMatch.USERNAME
+            else ["emails.value", "userName"]
+        )
+
+        async def lookup(identitystore: Any) -> str | None:
+            for path in paths:
+                try:
+                    answer = await identitystore.get_user_id(
+                        IdentityStoreId=center.identity_store_id,
+                        AlternateIdentifier={
+                            "UniqueAttribute": {"AttributePath": path, "AttributeValue": email}
+                        },
+                    )
+                except ClientError as exc:
+                    if error_code(exc) == "ResourceNotFoundException":
+                        continue
+                    raise
+                return str(answer["UserId"])
+            return None
+
+        return await self._call(center, "identitystore", lookup)
+
+    async def permission_sets(
+        self, center: IdentityCenterConfig, names: Sequence[str]
+    ) -> list[PermissionSet]:
+        """The permission sets of the instance named in ``names`` (in that order), with their
+        descriptions; names Identity Center does not know are left out."""
+        cached = self._catalog.get(center.instance_arn)
+        if cached is None or time.monotonic() - cached[0] > CATALOG_TTL_S:
+            cached = (time.monotonic(), await self._read_catalog(center))
+            self._catalog[center.instance_arn] = cached
+        return [cached[1][name] for name in names if name in cached[1]]
+
+    async def _read_catalog(self, center: IdentityCenterConfig) -> dict[str, PermissionSet]:
+        async def read(sso: Any) -> dict[str, PermissionSet]:
+            found: dict[str, PermissionSet] = {}
+            pages = sso.get_paginator("list_permission_sets")
+            async for page in pages.paginate(InstanceArn=center.instance_arn):
+                for arn in page.get("PermissionSets", []):
+                    answer = await sso.describe_permission_set(
+                        InstanceArn=center.instance_arn, PermissionSetArn=arn
+                    )
+                    described = answer["PermissionSet"]
+                    name = str(described["Name"])
+                    found[name] = PermissionSet(name, arn, str(described.get("Description", "")))
+            return found
+
+        return await self._call(center, "sso-admin", read)
+
+    async def is_assigned(self, center: IdentityCenterConfig, assignment: Assignment) -> bool:
+        async def read(sso: Any) -> bool:
+            pages = sso.get_paginator("list_account_assignments")
+            async for page in pages.paginate(
+                InstanceArn=center.instance_arn,
+                AccountId=assignment.account_id,
+                PermissionSetArn=assignment.permission_set_arn,
+            ):
+                for found in page.get("AccountAssignments", []):
+                    if (found.get("PrincipalType"), found.get("PrincipalId")) == (
+                        "USER",
+                        assignment.user_id,
+                    ):
+                        return True
+            return False
+
+        return await self._call(center, "sso-admin", read)
+
+    async def create_assignment(self, center: IdentityCenterConfig, assignment: Assignment) -> str:
+        """Ask for the assignment; returns AWS's creation request id (not yet waited for)."""
+
+        async def create(sso: Any) -> str:
+            answer = await sso.create_account_assignment(**assignment.params(center.instance_arn))
+            return str(answer["AccountAssignmentCreationStatus"]["RequestId"])
+
+        return await self._call(center, "sso-admin", create)
+
+    async def wait_created(self, center: IdentityCenterConfig, request_id: str) -> None:
+        await self._wait(center, "creation", request_id)
+
+    async def delete_assignment(self, center: IdentityCenterConfig, assignment: Assignment) -> str:
+        """Remove the assignment and wait for AWS to finish; returns the deletion request id
+        (``""`` when it was already gone)."""
+
+        async def delete(sso: Any) -> str:
+            try:
+                answer = await sso.delete_account_assignment(
+                    **assignment.params(center.instance_arn)
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return ""
+                raise
+            return str(answer["AccountAssignmentDeletionStatus"]["RequestId"])
+
+        request_id = await self._call(center, "sso-admin", delete)
+        if request_id:
+            await self._wait(center, "deletion", request_id)
+        return request_id
+
+    async def _wait(self, center: IdentityCenterConfig, kind: str, request_id: str) -> None:
+        """Poll the status of an assignment creation or deletion until it is no longer
+        IN_PROGRESS (see the module doc for what each outcome means)."""
+        operation = f"describe_account_assignment_{kind}_status"
+        parameter = f"AccountAssignment{kind.title()}RequestId"
+        reply = f"AccountAssignment{kind.title()}Status"
+        give_up = time.monotonic() + self._poll_timeout
+
+        async def status(sso: Any) -> dict[str, Any]:
+            answer = await getattr(sso, operation)(
+                InstanceArn=center.instance_arn, **{parameter: request_id}
+            )
+            return dict(answer[reply])
+
+        while True:
+            found = await self._call(center, "sso-admin", status)
+            if found.get("Status") == "SUCCEEDED":
+                return
+            if found.get("Status") == "FAILED":
+                raise GrantError(
+                    f"IAM Identity Center could not finish the assignment {kind} "
+                    f"({request_id}): {found.get('FailureReason', 'no reason given')}",
+                    f"Assignment{kind.title()}Failed",
+                )
+            if time.monotonic() >= give_up:
+                raise GrantUnavailable(
+                    f"IAM Identity Center has not finished the assignment {kind} "
+                    f"({request_id}) yet."
+                )
+            await asyncio.sleep(self._poll_interval)
+
+    async def _call(
+        self, center: IdentityCenterConfig, service: str, work: Callable[[Any], Awaitable[T]]
+    ) -> T:
+        """Run ``work`` in the Identity Center account; refusals become readable GrantErrors,
+        throttling and outages GrantUnavailable."""
+        try:
+            return await self._clients.with_assumed(service, center.iam_role, work, center.region)
+        except AssumeRoleError as exc:
+            raise GrantError(
+                f"The bot cannot assume {exc.role_arn} in the IAM Identity Center account "
+                f"({exc.code}): check that role's trust policy allows the bot.",
+                exc.code or "AssumeRoleFailed",
+            ) from exc
+        except (ClientError, BotoCoreError, OSError) as exc:
+            if is_unavailable(exc):
+                reason = error_code(exc) or type(exc).__name__
+                raise GrantUnavailable(f"IAM Identity Center is not answering ({reason}).") from exc
+            if isinstance(exc, ClientError):
+                raise GrantError(
+                    f"IAM Identity Center refused: {error_code(exc)}: {error_message(exc)}",
+                    error_code(exc) or "IdentityCenterError",
+                ) from exc
+            raise
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the bot recorded about the assignment of one request."""
+
+    request_id: str
+    assignment: Assignment
+    #: The user had this assignment before the bot was asked: never delete it.
+    preexisting: bool
+    creation_request_id: str = ""
+    released: bool = False
+
+
+class AssignmentLedger:
+    """The assignments the bot made, one item per request in the bot's table (module doc)."""
+
+    def __init__(self, clients: AwsClients, table: str) -> None:
+        self._clients = clients
+        self._table = table
+
+    async def get(self, request_id: str) -> LedgerEntry | None:
+        async with self._clients.client("dynamodb") as dynamodb:
+            answer = await dynamodb.get_item(
+                TableName=self._table, Key=_key(request_id), ConsistentRead=True
+            )
+        item = answer.get("Item")
+        return _entry(item) if item else None
+
+    async def claim(
+        self, request_id: str, assignment: Assignment, preexisting: bool
+    ) -> LedgerEntry:
+        """Record the intent to assign, once: a second claim returns the first record."""
+        item = _key(request_id) | {
+            "assignment": {"S": assignment.key},
+            "preexisting": {"BOOL": preexisting},
+            "released": {"BOOL": False},
+        }
+        try:
+            async with self._clients.client("dynamodb") as dynamodb:
+                await dynamodb.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            existing = await self.get(request_id)
+            assert existing is not None
+            return existing
+        return LedgerEntry(request_id, assignment, preexisting)
+
+    async def created(self, request_id: str, creation_request_id: str) -> None:
+        await self._update(request_id, "creation_request_id", {"S": creation_request_id})
+
+    async def released(self, request_id: str) -> None:
+        await self._update(request_id, "released", {"BOOL": True})
+
+    async def entries(self) -> list[LedgerEntry]:
+        """Every entry (the ledger's one partition, queried page by page)."""
+        found: list[LedgerEntry] = []
+        async with self._clients.client("dynamodb") as dynamodb:
+            pages = dynamodb.get_paginator("query")
+            async for page in pages.paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": LEDGER_PK}},
+                ConsistentRead=True,
+            ):
+                found.extend(_entry(item) for item in page.get("Items", []))
+        return found
+
+    async def holders(self, assignment: Assignment, *, other_than: str) -> list[LedgerEntry]:
+        """Unreleased entries of other requests for the same assignment."""
+        return [
+            entry
+            for entry in await self.entries()
+            if entry.assignment == assignment
+            and entry.request_id != other_than
+            and not entry.released
+        ]
+
+    async def _update(self, request_id: str, name: str, value: dict[str, Any]) -> None:
+        async with self._clients.client("dynamodb") as dynamodb:
+            await dynamodb.update_item(
+                TableName=self._table,
+                Key=_key(request_id),
+                UpdateExpression="SET #name = :value",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#name": name},
+                ExpressionAttributeValues={":value": value},
+            )
+
+
+def _key(request_id: str) -> dict[str, Any]:
+    return {"pk": {"S": LEDGER_PK}, "sk": {"S": request_id}}
+
+
+def _entry(item: dict[str, Any]) -> LedgerEntry:
+    account_id, permission_set_arn, user_id = item["assignment"]["S"].split("|", 2)
+    return LedgerEntry(
+        request_id=item["sk"]["S"],
+        assignment=Assignment(account_id, permission_set_arn, user_id),
+        preexisting=bool(item["preexisting"]["BOOL"]),
+        creation_request_id=item.get("creation_request_id", {}).get("S", ""),
+        released=bool(item.get("released", {}).get("BOOL", False)),
+    )
