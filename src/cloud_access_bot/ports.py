@@ -118,6 +118,24 @@ class Granter(Protocol):
         """Remove what ``grant`` wrote; idempotent. Returns False if it was already gone."""
 
 
+@dataclass(frozen=True)
+class PermissionSetOffer:
+    """A permission set a requester may pick, as IAM Identity Center describes it."""
+
+    name: str
+    description: str = ""
+
+
+class IdentityCenterDirectory(Protocol):
+    """What the modal and submit need from IAM Identity Center."""
+
+    async def offers(self, account: AccountConfig) -> list[PermissionSetOffer]:
+        """The account's configured permission sets that exist in Identity Center."""
+
+    async def has_user(self, email: str) -> bool:
+        """Whether an Identity Center user matches this email (see ``user_match``)."""
+
+
 class Directory(Protocol):
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
         """Active Slack user ids in the named user groups (handles or names).

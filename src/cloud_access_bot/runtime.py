@@ -27,8 +27,14 @@ from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.identity_center import (
+    AssignmentLedger,
+    IdentityCenter,
+    IdentityCenterOffers,
+)
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
+from cloud_access_bot.aws.permission_set_granter import PermissionSetGranter
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
@@ -111,6 +117,10 @@ class BotRuntime:
         self.discovery = discovery or ResourceDiscovery(clients)
         self.notifier = SlackNotifier(self.client, config)
         self.directory = SlackDirectory(self.client)
+        identity_center = IdentityCenter(clients)
+        self.identity_center = IdentityCenterOffers(
+            identity_center, lambda: config().identity_center
+        )
         self.service = AccessService(
             config=config,
             store=self.store,
@@ -126,12 +136,19 @@ class BotRuntime:
                     cli_credentials=lambda account: account.session_cli_credentials,
                     clock=clock,
                 ),
+                AccessMode.PERMISSION_SET: PermissionSetGranter(
+                    identity_center,
+                    AssignmentLedger(clients, config_now.dynamodb_table),
+                    lambda: config().identity_center,
+                    lease=lease,
+                ),
             },
             directory=self.directory,
             notifier=self.notifier,
             access_level=self.catalog.access_level,
             clock=clock,
             expiry_concurrency=expiry_concurrency,
+            identity_center=self.identity_center,
         )
         deps = home.Deps(
             client=self.client,
@@ -150,6 +167,7 @@ class BotRuntime:
             suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
             config=config,
             inflight=self.inflight,
+            identity_center=self.identity_center,
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(

@@ -21,7 +21,10 @@ from typing import Any
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
-from cloud_access_bot.domain.identity_center import permission_set_problems
+from cloud_access_bot.domain.identity_center import (
+    no_identity_center_user,
+    permission_set_problems,
+)
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     AccessRequest,
@@ -39,6 +42,7 @@ from cloud_access_bot.ports import (
     Granter,
     GrantError,
     GrantUnavailable,
+    IdentityCenterDirectory,
     Notifier,
     Store,
 )
@@ -103,7 +107,9 @@ class AccessService:
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        identity_center: IdentityCenterDirectory | None = None,
     ) -> None:
+        self._identity_center = identity_center
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -169,6 +175,11 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
+        if draft.permission_set is not None and not (
+            self._identity_center and await self._identity_center.has_user(email)
+        ):
+            # Told now, before any approver is asked for something that cannot be granted.
+            return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
         groups = config.approval_groups_for(draft.account_name, draft.permission_set)
         approvers = tuple(await self._directory.members_of(groups))
         account = config.accounts[draft.account_name]

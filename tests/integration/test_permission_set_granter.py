@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from identity_center_seed import IDC_ROLE, assignments, seed_identity_center
 from target_account import END, START, access_request
 
 from cloud_access_bot.aws.clients import AwsClients
@@ -19,6 +18,7 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import AccessMode, AccountConfig, IdentityCenterConfig
 from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.ports import GrantError
+from cloud_access_bot_sandbox.identity_center import IDC_ROLE, assignments, seed_identity_center
 
 TABLE = "idc"
 PROD = AccountConfig(

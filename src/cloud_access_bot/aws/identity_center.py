@@ -27,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
-from cloud_access_bot.config import IdentityCenterConfig, UserMatch
-from cloud_access_bot.ports import GrantError, GrantUnavailable
+from cloud_access_bot.config import AccountConfig, IdentityCenterConfig, UserMatch
+from cloud_access_bot.ports import GrantError, GrantUnavailable, PermissionSetOffer
 
 T = TypeVar("T")
 
@@ -352,3 +352,26 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         creation_request_id=item.get("creation_request_id", {}).get("S", ""),
         released=bool(item.get("released", {}).get("BOOL", False)),
     )
+
+
+class IdentityCenterOffers:
+    """``ports.IdentityCenterDirectory``: permission sets on offer and user lookups, read from
+    IAM Identity Center as configured now."""
+
+    def __init__(
+        self, center: IdentityCenter, settings: Callable[[], IdentityCenterConfig | None]
+    ) -> None:
+        self._center = center
+        self._settings = settings
+
+    async def offers(self, account: AccountConfig) -> list[PermissionSetOffer]:
+        settings = self._settings()
+        if settings is None:
+            return []
+        names = [rule.name for rule in account.permission_sets]
+        found = await self._center.permission_sets(settings, names)
+        return [PermissionSetOffer(s.name, s.description) for s in found]
+
+    async def has_user(self, email: str) -> bool:
+        settings = self._settings()
+        return settings is not None and await self._center.user_id(settings, email) is not None

@@ -22,20 +22,13 @@ from typing import Any
 from cloud_access_bot.aws.granter import KeyedLocks, Lease, no_lease, where
 from cloud_access_bot.aws.identity_center import Assignment, AssignmentLedger, IdentityCenter
 from cloud_access_bot.config import AccountConfig, IdentityCenterConfig
+from cloud_access_bot.domain.identity_center import no_identity_center_user
 from cloud_access_bot.domain.model import AccessRequest, iso
 from cloud_access_bot.ports import GrantError, GrantResult
 
 #: Recorded instead of a creation request id when the assignment was found already made by
 #: this request's earlier, interrupted attempt.
 FOUND_ASSIGNED = "found-assigned"
-
-
-def no_identity_store_user(email: str) -> str:
-    """What a requester without an Identity Center user is told (at submit and at grant)."""
-    return (
-        f"No IAM Identity Center user matches your Slack email ({email}): ask an Identity "
-        "Center administrator to create one or to set this email on yours."
-    )
 
 
 class PermissionSetGranter:
@@ -137,5 +130,7 @@ class PermissionSetGranter:
             )
         user = await self._center.user_id(center, request.requester_email)
         if user is None:
-            raise GrantError(no_identity_store_user(request.requester_email), "NoIdentityStoreUser")
+            raise GrantError(
+                no_identity_center_user(request.requester_email), "NoIdentityStoreUser"
+            )
         return Assignment(account.account_number, found[0].arn, user)

@@ -31,3 +31,11 @@ def permission_set_problems(
         listed = ", ".join(str(m) for m in offered_minutes)
         return {"duration": f"{minutes} minutes is not an offered duration ({listed} minutes)."}
     return {}
+
+
+def no_identity_center_user(email: str) -> str:
+    """What a requester without an Identity Center user is told (at submit and at grant)."""
+    return (
+        f"No IAM Identity Center user matches your Slack email ({email}): ask an Identity "
+        "Center administrator to create one or to set this email on yours."
+    )

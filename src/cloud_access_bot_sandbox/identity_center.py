@@ -1,5 +1,5 @@
-"""An IAM Identity Center instance in moto for the Identity Center tests: its config, a user,
-permission sets and a helper reading the assignments AWS holds."""
+"""An IAM Identity Center instance in moto (tests and demo): its config, users, permission
+sets, and a helper reading the assignments AWS holds."""
 
 from __future__ import annotations
 

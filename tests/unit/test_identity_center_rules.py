@@ -1,0 +1,84 @@
+"""The identity_center keys of issue 17 and the rules of a permission set request."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud_access_bot.config import BotConfig, ConfigError, parse_config
+from cloud_access_bot.domain.identity_center import permission_set_problems
+
+ISSUE_EXAMPLE = """\
+approvalGroups: [devops]
+durations_minutes: [15, 60, 240]
+identity_center:
+  region: eu-west-1
+  instance_arn: arn:aws:sso:::instance/ssoins-1234567890abcdef
+  identity_store_id: d-1234567890
+  iam_role: arn:aws:iam::999999999999:role/cloud-access-bot
+  user_match: email
+  groups:
+    prod-support: {approval_groups: [sre], max_duration_minutes: 240}
+accounts:
+  prod:
+    account_number: "222222222222"
+    iam_role: arn:aws:iam::222222222222:role/cloud-access-bot
+    access_mode: permission_set
+    permission_sets:
+      - ReadOnlyAccess
+      - {name: AdministratorAccess, approvals_required: 2, approval_groups: [sre],
+         max_duration_minutes: 60}
+"""
+
+
+def config() -> BotConfig:
+    return parse_config(ISSUE_EXAMPLE, "cfg.yml")
+
+
+def test_the_issue_example_loads_with_per_set_rules() -> None:
+    loaded = config()
+
+    assert [r.name for r in loaded.accounts["prod"].permission_sets] == [
+        "ReadOnlyAccess",
+        "AdministratorAccess",
+    ]
+    assert loaded.approvals_required_for("prod", "ReadOnlyAccess") == 1
+    assert loaded.approvals_required_for("prod", "AdministratorAccess") == 2
+    assert loaded.approval_groups_for("prod", "AdministratorAccess") == ["sre"]
+    assert loaded.approval_groups_for("prod", "ReadOnlyAccess") == ["devops"]
+    assert loaded.durations_for("prod", "AdministratorAccess") == [15, 60]
+
+
+def test_a_permission_set_account_without_identity_center_is_refused_by_name() -> None:
+    head, rest = ISSUE_EXAMPLE.split("identity_center:\n")
+    without = head + rest[rest.index("accounts:") :]
+    with pytest.raises(ConfigError) as refused:
+        parse_config(without, "cfg.yml")
+    assert "accounts.prod: access_mode permission_set needs identity_center" in (
+        refused.value.problems
+    )
+
+
+def test_a_permission_set_account_must_list_its_sets() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(ISSUE_EXAMPLE.split("    permission_sets:")[0], "cfg.yml")
+    assert any("needs permission_sets" in p for p in refused.value.problems)
+
+
+def test_a_bad_instance_arn_names_the_key() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(ISSUE_EXAMPLE.replace("ssoins-1234567890abcdef", "nope"), "cfg.yml")
+    assert any(p.startswith("identity_center.instance_arn:") for p in refused.value.problems)
+
+
+def test_a_set_not_offered_in_the_account_is_refused_naming_what_is() -> None:
+    problems = permission_set_problems(config(), "prod", "PowerUserAccess", 15)
+
+    assert "ReadOnlyAccess, AdministratorAccess" in problems["permission_set"]
+
+
+def test_a_set_longer_than_its_own_maximum_is_refused() -> None:
+    assert (
+        "60-minute maximum"
+        in permission_set_problems(config(), "prod", "AdministratorAccess", 240)["duration"]
+    )
+    assert permission_set_problems(config(), "prod", "ReadOnlyAccess", 240) == {}
