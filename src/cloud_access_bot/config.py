@@ -70,6 +70,14 @@ class AccessMode(StrEnum):
     SESSION_CREDENTIALS = "session_credentials"
     #: IAM Identity Center: assign an existing permission set to the user for the window.
     PERMISSION_SET = "permission_set"
+    #: IAM Identity Center: add the user to a group for the window (the groups account only).
+    GROUP_MEMBERSHIP = "group_membership"
+
+
+#: The account group requests are made in: added to ``accounts`` when identity_center has
+#: groups, with the Identity Center account's number and the bot's role there. Requests to join
+#: a group are then requests like any other (approvers, audit, App Home, sweeper).
+GROUPS_ACCOUNT = "identity-center-groups"
 
 
 class SelfApproval(StrEnum):
@@ -213,6 +221,14 @@ class IdentityCenterConfig(_Strict):
     groups: dict[str, TargetRule] = Field(default_factory=dict)
 
     _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, groups: dict[str, TargetRule]) -> dict[str, TargetRule]:
+        for name in groups:
+            if not 1 <= len(name) <= 75:
+                raise ValueError(f"group {name[:80]!r}: a group's DisplayName of 1-75 characters")
+        return groups
 
     @field_validator("instance_arn")
     @classmethod
@@ -364,6 +380,26 @@ class BotConfig(_Strict):
         classmethod(lambda cls, v: _check_actions(v))
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_account(cls, data: Any) -> Any:
+        """Add GROUPS_ACCOUNT to ``accounts`` when identity_center offers groups."""
+        if not isinstance(data, dict):
+            return data
+        center, accounts = data.get("identity_center"), data.get("accounts")
+        if not (isinstance(center, dict) and center.get("groups") and isinstance(accounts, dict)):
+            return data
+        match = ROLE_ARN.match(str(center.get("iam_role", "")))
+        if match is None or GROUPS_ACCOUNT in accounts:
+            return data  # the role's own error is reported; a clash by _cross_checks
+        groups = {
+            "account_number": match.group(2),
+            "iam_role": center["iam_role"],
+            "account_alias": "IAM Identity Center groups",
+            "access_mode": AccessMode.GROUP_MEMBERSHIP.value,
+        }
+        return {**data, "accounts": {**accounts, GROUPS_ACCOUNT: groups}}
+
     @field_validator("reminder_minutes")
     @classmethod
     def _reminders(cls, minutes: list[int]) -> list[int]:
@@ -396,6 +432,22 @@ class BotConfig(_Strict):
         problems = []
         seen: dict[str, str] = {}
         for name, account in self.accounts.items():
+            if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
+                if name != GROUPS_ACCOUNT or not (
+                    self.identity_center and self.identity_center.groups
+                ):
+                    problems.append(
+                        f"accounts.{name}: access_mode group_membership is only for the groups "
+                        f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
+                    )
+                elif not self.approval_groups:
+                    problems.extend(
+                        f"identity_center.groups.{group}: no approval_groups here and no "
+                        "global approvalGroups"
+                        for group, rule in self.identity_center.groups.items()
+                        if not rule.approval_groups
+                    )
+                continue
             if account.account_number in seen:
                 problems.append(
                     f"accounts.{name}.account_number: {account.account_number} is also "
@@ -439,17 +491,18 @@ class BotConfig(_Strict):
         account = self.accounts[account_name]
         return account.login_roles or self.login_roles
 
-    def target_rule(self, account_name: str, permission_set: str | None) -> TargetRule | None:
-        """The rules of the permission set a request targets (None: the account's apply)."""
-        if permission_set is None:
+    def target_rule(self, account_name: str, target: str | None) -> TargetRule | None:
+        """The rules of the permission set or group a request targets (None: the account's)."""
+        if target is None:
             return None
-        return self.accounts[account_name].permission_set(permission_set)
-
-    def approval_groups_for(
-        self, account_name: str, permission_set: str | None = None
-    ) -> list[str]:
         account = self.accounts[account_name]
-        rule = self.target_rule(account_name, permission_set)
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return self.identity_center.groups.get(target)
+        return account.permission_set(target)
+
+    def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
+        account = self.accounts[account_name]
+        rule = self.target_rule(account_name, target)
         if rule is not None and rule.approval_groups:
             return rule.approval_groups
         return account.approval_groups or self.approval_groups
@@ -457,20 +510,20 @@ class BotConfig(_Strict):
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
 
-    def max_duration_for(self, account_name: str, permission_set: str | None = None) -> int:
+    def max_duration_for(self, account_name: str, target: str | None = None) -> int:
         account = self.accounts[account_name]
         cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
-        rule = self.target_rule(account_name, permission_set)
+        rule = self.target_rule(account_name, target)
         return min(cap, rule.max_duration_minutes) if rule and rule.max_duration_minutes else cap
 
-    def durations_for(self, account_name: str, permission_set: str | None = None) -> list[int]:
-        cap = self.max_duration_for(account_name, permission_set)
+    def durations_for(self, account_name: str, target: str | None = None) -> list[int]:
+        cap = self.max_duration_for(account_name, target)
         return [m for m in self.durations_minutes if m <= cap]
 
-    def approvals_required_for(self, account_name: str, permission_set: str | None = None) -> int:
-        rule = self.target_rule(account_name, permission_set)
+    def approvals_required_for(self, account_name: str, target: str | None = None) -> int:
+        rule = self.target_rule(account_name, target)
         if rule is not None and rule.approvals_required:
             return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required

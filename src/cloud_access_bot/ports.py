@@ -119,8 +119,8 @@ class Granter(Protocol):
 
 
 @dataclass(frozen=True)
-class PermissionSetOffer:
-    """A permission set a requester may pick, as IAM Identity Center describes it."""
+class TargetOffer:
+    """A permission set or group a requester may pick, as IAM Identity Center describes it."""
 
     name: str
     description: str = ""
@@ -129,8 +129,9 @@ class PermissionSetOffer:
 class IdentityCenterDirectory(Protocol):
     """What the modal and submit need from IAM Identity Center."""
 
-    async def offers(self, account: AccountConfig) -> list[PermissionSetOffer]:
-        """The account's configured permission sets that exist in Identity Center."""
+    async def offers(self, account: AccountConfig) -> list[TargetOffer]:
+        """The account's configured permission sets that exist in Identity Center (for the
+        groups account: the configured groups)."""
 
     async def has_user(self, email: str) -> bool:
         """Whether an Identity Center user matches this email (see ``user_match``)."""

@@ -32,9 +32,12 @@ from cloud_access_bot.aws.identity_center import (
     IdentityCenter,
     IdentityCenterOffers,
 )
+from cloud_access_bot.aws.identity_center_granters import (
+    GroupMembershipGranter,
+    PermissionSetGranter,
+)
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
-from cloud_access_bot.aws.permission_set_granter import PermissionSetGranter
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
@@ -118,6 +121,7 @@ class BotRuntime:
         self.notifier = SlackNotifier(self.client, config)
         self.directory = SlackDirectory(self.client)
         identity_center = IdentityCenter(clients)
+        ledger = AssignmentLedger(clients, config_now.dynamodb_table)
         self.identity_center = IdentityCenterOffers(
             identity_center, lambda: config().identity_center
         )
@@ -137,10 +141,10 @@ class BotRuntime:
                     clock=clock,
                 ),
                 AccessMode.PERMISSION_SET: PermissionSetGranter(
-                    identity_center,
-                    AssignmentLedger(clients, config_now.dynamodb_table),
-                    lambda: config().identity_center,
-                    lease=lease,
+                    identity_center, ledger, lambda: config().identity_center, lease=lease
+                ),
+                AccessMode.GROUP_MEMBERSHIP: GroupMembershipGranter(
+                    identity_center, ledger, lambda: config().identity_center, lease=lease
                 ),
             },
             directory=self.directory,

@@ -23,7 +23,7 @@ from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
     no_identity_center_user,
-    permission_set_problems,
+    target_problems,
 )
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
@@ -73,6 +73,12 @@ class Draft:
     submission_id: str | None = None
     #: access_mode permission_set: the permission set asked for instead of services.
     permission_set: str | None = None
+    #: A request to join this IAM Identity Center group instead.
+    group: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.permission_set or self.group
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -127,9 +133,13 @@ class AccessService:
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
-        if draft.permission_set is not None:
-            return errors | permission_set_problems(
-                config, draft.account_name, draft.permission_set, draft.duration_minutes
+        if draft.target is not None:
+            return errors | target_problems(
+                config,
+                draft.account_name,
+                permission_set=draft.permission_set,
+                group=draft.group,
+                minutes=draft.duration_minutes,
             )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
@@ -175,12 +185,12 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        if draft.permission_set is not None and not (
+        if draft.target is not None and not (
             self._identity_center and await self._identity_center.has_user(email)
         ):
             # Told now, before any approver is asked for something that cannot be granted.
             return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
-        groups = config.approval_groups_for(draft.account_name, draft.permission_set)
+        groups = config.approval_groups_for(draft.account_name, draft.target)
         approvers = tuple(await self._directory.members_of(groups))
         account = config.accounts[draft.account_name]
         now = self._clock()
@@ -196,10 +206,9 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=approvers,
-            approvals_required=config.approvals_required_for(
-                draft.account_name, draft.permission_set
-            ),
+            approvals_required=config.approvals_required_for(draft.account_name, draft.target),
             permission_set=draft.permission_set,
+            group=draft.group,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Kept so the grant can still be removed if the account later leaves the config.
@@ -521,7 +530,7 @@ class AccessService:
         config = self._config()
         if config.account(request.account_name) is None:
             return False
-        groups = config.approval_groups_for(request.account_name, request.permission_set)
+        groups = config.approval_groups_for(request.account_name, request.target)
         return user_id in await self._directory.members_of(groups, fresh=True)
 
     async def _commit(

@@ -1,8 +1,10 @@
-"""An IAM Identity Center instance in moto (tests and demo): its config, users, permission
-sets, and a helper reading the assignments AWS holds."""
+"""An IAM Identity Center instance in moto (tests and demo): its config, users, groups,
+permission sets, and helpers reading the assignments and memberships AWS holds."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
@@ -10,22 +12,30 @@ from cloud_access_bot.config import IdentityCenterConfig
 
 IDC_ROLE = "arn:aws:iam::333333333333:role/cloud-access-bot"
 STORE_ID = "d-1234567890"
+PERMISSION_SETS = {"ReadOnlyAccess": "Read everything", "AdministratorAccess": "Everything"}
+
+
+@dataclass(frozen=True)
+class SeededIdentityCenter:
+    config: IdentityCenterConfig
+    #: Ids by UserName, ARNs by permission set name, ids by group name.
+    users: dict[str, str]
+    permission_sets: dict[str, str]
+    groups: dict[str, str]
 
 
 async def seed_identity_center(
     clients: AwsClients,
     *,
-    users: dict[str, str] | None = None,
-    permission_sets: dict[str, str] | None = None,
-) -> tuple[IdentityCenterConfig, dict[str, str], dict[str, str]]:
-    """Users (UserName → email) and permission sets (name → description) in moto's instance;
-    returns the config, the user ids by UserName and the permission set ARNs by name."""
+    users: Mapping[str, str] | None = None,
+    permission_sets: Mapping[str, str] = PERMISSION_SETS,
+    groups: Sequence[str] = ("prod-support",),
+) -> SeededIdentityCenter:
+    """Users (UserName → email), permission sets (name → description) and groups in moto's
+    instance, reached through IDC_ROLE."""
     users = users if users is not None else {"alice": "alice@example.com"}
-    sets = permission_sets or {
-        "ReadOnlyAccess": "Read everything",
-        "AdministratorAccess": "Everything",
-    }
     user_ids: dict[str, str] = {}
+    group_ids: dict[str, str] = {}
     async with clients.assumed("identitystore", IDC_ROLE) as identitystore:
         for name, email in users.items():
             made = await identitystore.create_user(
@@ -36,18 +46,25 @@ async def seed_identity_center(
                 Emails=[{"Value": email, "Type": "work", "Primary": True}],
             )
             user_ids[name] = str(made["UserId"])
+        for group in groups:
+            made = await identitystore.create_group(IdentityStoreId=STORE_ID, DisplayName=group)
+            group_ids[group] = str(made["GroupId"])
     arns: dict[str, str] = {}
     async with clients.assumed("sso-admin", IDC_ROLE) as sso:
         instance = (await sso.list_instances())["Instances"][0]["InstanceArn"]
-        for name, description in sets.items():
+        for name, description in permission_sets.items():
             made = await sso.create_permission_set(
                 InstanceArn=instance, Name=name, Description=description
             )
             arns[name] = str(made["PermissionSet"]["PermissionSetArn"])
     config = IdentityCenterConfig(
-        region="eu-west-1", instance_arn=instance, identity_store_id=STORE_ID, iam_role=IDC_ROLE
+        region="eu-west-1",
+        instance_arn=instance,
+        identity_store_id=STORE_ID,
+        iam_role=IDC_ROLE,
+        groups={group: {} for group in groups},
     )
-    return config, user_ids, arns
+    return SeededIdentityCenter(config, user_ids, arns, group_ids)
 
 
 async def assignments(
@@ -56,8 +73,15 @@ async def assignments(
     """The account assignments of the permission set, as Identity Center holds them."""
     async with clients.assumed("sso-admin", IDC_ROLE) as sso:
         answer = await sso.list_account_assignments(
-            InstanceArn=config.instance_arn,
-            AccountId=account_id,
-            PermissionSetArn=permission_set_arn,
+            InstanceArn=config.instance_arn, AccountId=account_id, PermissionSetArn=permission_set_arn
         )
     return list(answer["AccountAssignments"])
+
+
+async def members(clients: AwsClients, config: IdentityCenterConfig, group_id: str) -> list[str]:
+    """The user ids in the group, as the identity store holds them."""
+    async with clients.assumed("identitystore", IDC_ROLE) as identitystore:
+        answer = await identitystore.list_group_memberships(
+            IdentityStoreId=config.identity_store_id, GroupId=group_id
+        )
+    return [m["MemberId"]["UserId"] for m in answer["GroupMemberships"]]

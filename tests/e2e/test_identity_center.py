@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from cloud_access_bot.aws.identity_center import Assignment, IdentityCenter
-from cloud_access_bot.config import IdentityCenterConfig
+from cloud_access_bot.config import GROUPS_ACCOUNT, IdentityCenterConfig
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import identity_center_views as ic_views
 from cloud_access_bot.slack import views
-from cloud_access_bot_sandbox.identity_center import assignments, seed_identity_center
+from cloud_access_bot_sandbox.identity_center import assignments, members, seed_identity_center
 from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
@@ -34,7 +34,7 @@ async def world(
 ) -> AsyncIterator[tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]]]:
     """The sandbox with production granting Identity Center permission sets."""
     async with sandbox(clock=clock, start=False) as made:
-        center, users, arns = await seed_identity_center(
+        seeded = await seed_identity_center(
             made.clients,
             permission_sets={
                 "ReadOnlyAccess": "Read everything",
@@ -42,6 +42,8 @@ async def world(
                 "Unlisted": "Not offered by the bot",
             },
         )
+        center, users, arns = seeded.config, seeded.users, seeded.permission_sets
+        arns = {**arns, **{f"group:{name}": gid for name, gid in seeded.groups.items()}}
         accounts: dict[str, Any] = {
             name: {
                 "account_number": number,
@@ -66,13 +68,19 @@ async def world(
 
 
 async def ask_for(
-    world: Sandbox, permission_set: str, *, user: str = REQUESTER, duration: int = 15
+    world: Sandbox,
+    permission_set: str,
+    *,
+    user: str = REQUESTER,
+    duration: int = 15,
+    account: str = "production",
 ) -> dict[str, Any]:
-    """Open /request, pick production, then the permission set; returns the submit ack."""
+    """Open /request, pick the account, then the permission set (or group); returns the
+    submit ack."""
     emulator = world.emulator
     await emulator.slash_command(user, "/request")
     modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
-    await modal.select(views.ACCOUNT_ACTION, "production")
+    await modal.select(views.ACCOUNT_ACTION, account)
     await modal.wait_updated()
     assert modal.callback_id == ic_views.PERMISSION_SET_CALLBACK
     await modal.fill(views.REASON_ACTION, "Check the prod dashboards")
@@ -200,3 +208,35 @@ async def test_a_restart_mid_grant_still_removes_the_assignment_on_time(
 
     await sandbox_.wait_for_status(request.id, Status.EXPIRED)
     assert await assignments(sandbox_.clients, center, PROD, arns["ReadOnlyAccess"]) == []
+
+
+async def test_joining_a_group_for_an_hour_adds_then_removes_the_membership(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+    clock: ManualClock,
+) -> None:
+    sandbox_, center, users, ids = world
+    group = ids["group:prod-support"]
+
+    ack = await ask_for(sandbox_, "prod-support", duration=60, account=GROUPS_ACCOUNT)
+    assert ack.get("response_action") != "errors", ack
+    request = await sandbox_.latest_request()
+    assert request.group == "prod-support"
+    dm = await sandbox_.approval_dm(BOB, request.id)
+    assert "group* `prod-support`" in dm.flat_text
+    await sandbox_.click(BOB, dm, views.APPROVE_ACTION)
+    await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+    assert await members(sandbox_.clients, center, group) == [users["alice"]]
+
+    clock.advance(minutes=59)
+    await sandbox_.runtime.service.sweep()
+    assert await members(sandbox_.clients, center, group) == [users["alice"]]
+    clock.advance(minutes=1, seconds=1)
+    await sandbox_.wait_for_status(request.id, Status.EXPIRED)
+    assert await members(sandbox_.clients, center, group) == []
+    events = await sandbox_.runtime.store.events(request.id)
+    assert [e.type for e in events] == [
+        EventType.REQUESTED,
+        EventType.APPROVED,
+        EventType.GRANTED,
+        EventType.EXPIRED,
+    ]

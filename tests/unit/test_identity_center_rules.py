@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cloud_access_bot.config import BotConfig, ConfigError, parse_config
-from cloud_access_bot.domain.identity_center import permission_set_problems
+from cloud_access_bot.config import (
+    GROUPS_ACCOUNT,
+    AccessMode,
+    BotConfig,
+    ConfigError,
+    parse_config,
+)
+from cloud_access_bot.domain.identity_center import target_problems
 
 ISSUE_EXAMPLE = """\
 approvalGroups: [devops]
@@ -71,7 +77,9 @@ def test_a_bad_instance_arn_names_the_key() -> None:
 
 
 def test_a_set_not_offered_in_the_account_is_refused_naming_what_is() -> None:
-    problems = permission_set_problems(config(), "prod", "PowerUserAccess", 15)
+    problems = target_problems(
+        config(), "prod", permission_set="PowerUserAccess", group=None, minutes=15
+    )
 
     assert "ReadOnlyAccess, AdministratorAccess" in problems["permission_set"]
 
@@ -79,6 +87,40 @@ def test_a_set_not_offered_in_the_account_is_refused_naming_what_is() -> None:
 def test_a_set_longer_than_its_own_maximum_is_refused() -> None:
     assert (
         "60-minute maximum"
-        in permission_set_problems(config(), "prod", "AdministratorAccess", 240)["duration"]
+        in target_problems(
+            config(), "prod", permission_set="AdministratorAccess", group=None, minutes=240
+        )["duration"]
     )
-    assert permission_set_problems(config(), "prod", "ReadOnlyAccess", 240) == {}
+    assert (
+        target_problems(config(), "prod", permission_set="ReadOnlyAccess", group=None, minutes=240)
+        == {}
+    )
+
+
+def test_groups_come_as_an_account_of_their_own_with_each_groups_rules() -> None:
+    loaded = config()
+    groups = loaded.accounts[GROUPS_ACCOUNT]
+
+    assert groups.access_mode is AccessMode.GROUP_MEMBERSHIP
+    assert groups.account_number == "999999999999"
+    assert loaded.approval_groups_for(GROUPS_ACCOUNT, "prod-support") == ["sre"]
+    assert loaded.max_duration_for(GROUPS_ACCOUNT, "prod-support") == 240
+
+
+def test_a_group_asked_for_in_a_permission_set_account_is_refused() -> None:
+    problems = target_problems(
+        config(), "prod", permission_set=None, group="prod-support", minutes=15
+    )
+    assert problems == {"account": "prod does not grant what was asked for."}
+    assert (
+        target_problems(
+            config(), GROUPS_ACCOUNT, permission_set=None, group="prod-support", minutes=240
+        )
+        == {}
+    )
+    assert (
+        "not a group offered"
+        in target_problems(
+            config(), GROUPS_ACCOUNT, permission_set=None, group="admins", minutes=15
+        )["permission_set"]
+    )

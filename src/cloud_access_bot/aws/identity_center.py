@@ -27,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
-from cloud_access_bot.config import AccountConfig, IdentityCenterConfig, UserMatch
-from cloud_access_bot.ports import GrantError, GrantUnavailable, PermissionSetOffer
+from cloud_access_bot.config import AccessMode, AccountConfig, IdentityCenterConfig, UserMatch
+from cloud_access_bot.ports import GrantError, GrantUnavailable, TargetOffer
 
 T = TypeVar("T")
 
@@ -61,6 +61,11 @@ class Assignment:
     def key(self) -> str:
         return f"{self.account_id}|{self.permission_set_arn}|{self.user_id}"
 
+    @classmethod
+    def from_key(cls, key: str) -> Assignment:
+        account_id, permission_set_arn, user_id = key.split("|", 2)
+        return cls(account_id, permission_set_arn, user_id)
+
     def params(self, instance_arn: str) -> dict[str, str]:
         return {
             "InstanceArn": instance_arn,
@@ -70,6 +75,23 @@ class Assignment:
             "PrincipalType": "USER",
             "PrincipalId": self.user_id,
         }
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One Identity Center user in one group."""
+
+    group_id: str
+    user_id: str
+
+    @property
+    def key(self) -> str:
+        return f"group|{self.group_id}|{self.user_id}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Membership:
+        _, group_id, user_id = key.split("|", 2)
+        return cls(group_id, user_id)
 
 
 class IdentityCenter:
@@ -190,6 +212,68 @@ class IdentityCenter:
             await self._wait(center, "deletion", request_id)
         return request_id
 
+    async def group_id(self, center: IdentityCenterConfig, name: str) -> str | None:
+        """The id of the group whose DisplayName is ``name`` (None: no such group)."""
+
+        async def lookup(identitystore: Any) -> str | None:
+            try:
+                answer = await identitystore.get_group_id(
+                    IdentityStoreId=center.identity_store_id,
+                    AlternateIdentifier={
+                        "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
+            return str(answer["GroupId"])
+
+        return await self._call(center, "identitystore", lookup)
+
+    async def membership_id(self, center: IdentityCenterConfig, membership: Membership) -> str:
+        """The id of the user's membership of the group (``""``: not a member)."""
+
+        async def lookup(identitystore: Any) -> str:
+            try:
+                answer = await identitystore.get_group_membership_id(
+                    IdentityStoreId=center.identity_store_id,
+                    GroupId=membership.group_id,
+                    MemberId={"UserId": membership.user_id},
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return ""
+                raise
+            return str(answer["MembershipId"])
+
+        return await self._call(center, "identitystore", lookup)
+
+    async def add_member(self, center: IdentityCenterConfig, membership: Membership) -> str:
+        """Add the user to the group; returns the membership id (memberships are immediate)."""
+
+        async def create(identitystore: Any) -> str:
+            answer = await identitystore.create_group_membership(
+                IdentityStoreId=center.identity_store_id,
+                GroupId=membership.group_id,
+                MemberId={"UserId": membership.user_id},
+            )
+            return str(answer["MembershipId"])
+
+        return await self._call(center, "identitystore", create)
+
+    async def remove_membership(self, center: IdentityCenterConfig, membership_id: str) -> None:
+        async def delete(identitystore: Any) -> None:
+            try:
+                await identitystore.delete_group_membership(
+                    IdentityStoreId=center.identity_store_id, MembershipId=membership_id
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+
+        await self._call(center, "identitystore", delete)
+
     async def _wait(self, center: IdentityCenterConfig, kind: str, request_id: str) -> None:
         """Poll the status of an assignment creation or deletion until it is no longer
         IN_PROGRESS (see the module doc for what each outcome means)."""
@@ -248,18 +332,21 @@ class IdentityCenter:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """What the bot recorded about the assignment of one request."""
+    """What the bot recorded about the assignment or membership of one request."""
 
     request_id: str
-    assignment: Assignment
-    #: The user had this assignment before the bot was asked: never delete it.
+    #: What was granted: ``Assignment.key`` or ``Membership.key``.
+    subject: str
+    #: The user had this before the bot was asked: never delete it.
     preexisting: bool
+    #: AWS's assignment creation request id, or the membership id.
     creation_request_id: str = ""
     released: bool = False
 
 
 class AssignmentLedger:
-    """The assignments the bot made, one item per request in the bot's table (module doc)."""
+    """The assignments and memberships the bot made, one item per request in the bot's table
+    (module doc)."""
 
     def __init__(self, clients: AwsClients, table: str) -> None:
         self._clients = clients
@@ -273,12 +360,10 @@ class AssignmentLedger:
         item = answer.get("Item")
         return _entry(item) if item else None
 
-    async def claim(
-        self, request_id: str, assignment: Assignment, preexisting: bool
-    ) -> LedgerEntry:
-        """Record the intent to assign, once: a second claim returns the first record."""
+    async def claim(self, request_id: str, subject: str, preexisting: bool) -> LedgerEntry:
+        """Record the intent to grant ``subject``, once: a second claim returns the first."""
         item = _key(request_id) | {
-            "assignment": {"S": assignment.key},
+            "subject": {"S": subject},
             "preexisting": {"BOOL": preexisting},
             "released": {"BOOL": False},
         }
@@ -295,7 +380,7 @@ class AssignmentLedger:
             existing = await self.get(request_id)
             assert existing is not None
             return existing
-        return LedgerEntry(request_id, assignment, preexisting)
+        return LedgerEntry(request_id, subject, preexisting)
 
     async def created(self, request_id: str, creation_request_id: str) -> None:
         await self._update(request_id, "creation_request_id", {"S": creation_request_id})
@@ -317,14 +402,12 @@ class AssignmentLedger:
                 found.extend(_entry(item) for item in page.get("Items", []))
         return found
 
-    async def holders(self, assignment: Assignment, *, other_than: str) -> list[LedgerEntry]:
-        """Unreleased entries of other requests for the same assignment."""
+    async def holders(self, subject: str, *, other_than: str) -> list[LedgerEntry]:
+        """Unreleased entries of other requests for the same subject."""
         return [
             entry
             for entry in await self.entries()
-            if entry.assignment == assignment
-            and entry.request_id != other_than
-            and not entry.released
+            if entry.subject == subject and entry.request_id != other_than and not entry.released
         ]
 
     async def _update(self, request_id: str, name: str, value: dict[str, Any]) -> None:
@@ -344,10 +427,9 @@ def _key(request_id: str) -> dict[str, Any]:
 
 
 def _entry(item: dict[str, Any]) -> LedgerEntry:
-    account_id, permission_set_arn, user_id = item["assignment"]["S"].split("|", 2)
     return LedgerEntry(
         request_id=item["sk"]["S"],
-        assignment=Assignment(account_id, permission_set_arn, user_id),
+        subject=item["subject"]["S"],
         preexisting=bool(item["preexisting"]["BOOL"]),
         creation_request_id=item.get("creation_request_id", {}).get("S", ""),
         released=bool(item.get("released", {}).get("BOOL", False)),
@@ -364,13 +446,20 @@ class IdentityCenterOffers:
         self._center = center
         self._settings = settings
 
-    async def offers(self, account: AccountConfig) -> list[PermissionSetOffer]:
+    async def offers(self, account: AccountConfig) -> list[TargetOffer]:
         settings = self._settings()
         if settings is None:
             return []
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
+            return [
+                TargetOffer(name, f"Up to {rule.max_duration_minutes} minutes")
+                if rule.max_duration_minutes
+                else TargetOffer(name)
+                for name, rule in settings.groups.items()
+            ]
         names = [rule.name for rule in account.permission_sets]
         found = await self._center.permission_sets(settings, names)
-        return [PermissionSetOffer(s.name, s.description) for s in found]
+        return [TargetOffer(s.name, s.description) for s in found]
 
     async def has_user(self, email: str) -> bool:
         settings = self._settings()

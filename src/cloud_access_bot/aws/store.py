@@ -82,6 +82,7 @@ OPTIONAL_TEXT_FIELDS = (
     "policy_name",
     "policy_document",
     "permission_set",
+    "group",
 )
 #: Index keys: derived from other attributes, checked by deriving them again (index_keys).
 INDEX_KEYS = tuple(f"{p}_{s}" for p in ("user", "account", "month", "due") for s in ("pk", "sk"))
@@ -271,6 +272,7 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         requester_message=MessageRef.from_dict(requester_message) if requester_message else None,
         last_event_hash=data.get("last_event_hash", ""),
         permission_set=data.get("permission_set"),
+        group=data.get("group"),
         extra=json.loads(data.get("extra") or "{}"),
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cloud_access_bot.config import AccessMode, BotConfig
-from cloud_access_bot.ports import PermissionSetOffer
+from cloud_access_bot.ports import TargetOffer
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.views import duration_label, option, plain
 
@@ -15,22 +15,31 @@ PERMISSION_SET_ACTION = "permission_set_select"
 
 #: What revoking cannot do, said wherever the access is offered (docs/identity-center.md).
 SESSION_NOTE = (
-    "Expiry or revocation removes the permission set from you; a console or CLI session you "
+    "Expiry or revocation removes the {what} from you; a console or CLI session you "
     "already opened from the AWS access portal lasts until its own session duration ends."
 )
+IDENTITY_CENTER_MODES = frozenset({AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP})
 
 
-def grants_permission_sets(config: BotConfig, account_name: str | None) -> bool:
+def uses_identity_center(config: BotConfig, account_name: str | None) -> bool:
+    """Whether the account grants permission sets or groups (and so has this modal)."""
     account = config.account(account_name or "")
-    return account is not None and account.access_mode is AccessMode.PERMISSION_SET
+    return account is not None and account.access_mode in IDENTITY_CENTER_MODES
+
+
+def is_groups_account(config: BotConfig, account_name: str) -> bool:
+    account = config.account(account_name)
+    return account is not None and account.access_mode is AccessMode.GROUP_MEMBERSHIP
 
 
 def permission_set_modal(
-    config: BotConfig, account_name: str, offers: Sequence[PermissionSetOffer]
+    config: BotConfig, account_name: str, offers: Sequence[TargetOffer]
 ) -> dict[str, Any]:
     """The request modal of an account granting permission sets: reason, duration, account and
-    one of the account's permission sets (as Identity Center describes them)."""
+    one of the account's permission sets (as Identity Center describes them), or for the groups
+    account one of the groups."""
     durations = config.durations_for(account_name)
+    what = "group" if is_groups_account(config, account_name) else "permission set"
     blocks: list[dict[str, Any]] = [
         _input(
             "reason",
@@ -63,8 +72,8 @@ def permission_set_modal(
             dispatch=True,
         ),
     ]
-    blocks.append(_picker(account_name, offers))
-    blocks.append(_context(SESSION_NOTE))
+    blocks.append(_picker(account_name, what, offers))
+    blocks.append(_context(SESSION_NOTE.format(what=what)))
     return {
         "type": "modal",
         "callback_id": PERMISSION_SET_CALLBACK,
@@ -76,16 +85,16 @@ def permission_set_modal(
     }
 
 
-def _picker(account_name: str, offers: Sequence[PermissionSetOffer]) -> dict[str, Any]:
-    """The permission set select, or why there is nothing to pick."""
+def _picker(account_name: str, what: str, offers: Sequence[TargetOffer]) -> dict[str, Any]:
+    """The permission set (or group) select, or why there is nothing to pick."""
     if not offers:
         return _context(
-            f"None of the permission sets configured for {account_name} exists in IAM "
+            f"None of the {what}s configured for {account_name} exists in IAM "
             "Identity Center: tell the bot's admins."
         )
     return _input(
         "permission_set",
-        "Permission set",
+        "Group to join" if what == "group" else "Permission set",
         {
             "type": "static_select",
             "action_id": PERMISSION_SET_ACTION,
@@ -94,7 +103,7 @@ def _picker(account_name: str, offers: Sequence[PermissionSetOffer]) -> dict[str
     )
 
 
-def _offer_option(offer: PermissionSetOffer) -> dict[str, Any]:
+def _offer_option(offer: TargetOffer) -> dict[str, Any]:
     made = option(offer.name, offer.name)
     if offer.description:
         made["description"] = plain(offer.description)

@@ -533,10 +533,11 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
 
 
 def _services_text(request: AccessRequest) -> str:
-    if request.permission_set:
+    if request.target:
+        what = "group" if request.group else "permission set"
         return (
-            f"*IAM Identity Center permission set* `{escape(request.permission_set)}` "
-            "assigned for the window (sessions already opened outlast a revocation)"
+            f"*IAM Identity Center {what}* `{escape(request.target)}` for the window "
+            "(sessions already opened outlast a revocation)"
         )
     lines = []
     for access in request.services:

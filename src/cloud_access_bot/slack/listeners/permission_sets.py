@@ -1,5 +1,6 @@
-"""The permission set modal: shown when the account picked grants IAM Identity Center
-permission sets (``access_mode: permission_set``), and its submission."""
+"""The Identity Center modal: shown when the account picked grants IAM Identity Center
+permission sets (``access_mode: permission_set``) or is the groups account, and its
+submission."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from cloud_access_bot.config import BotConfig
 from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import identity_center_views as ic_views
 from cloud_access_bot.slack import views
@@ -30,8 +32,9 @@ async def show_modal(deps: AppDeps, body: dict[str, Any], account_name: str) -> 
     )
 
 
-def read_draft(view: dict[str, Any], user_id: str) -> Draft:
-    """The submitted permission set modal as a Draft (validated by the service)."""
+def read_draft(view: dict[str, Any], user_id: str, config: BotConfig) -> Draft:
+    """The submitted modal as a Draft (validated by the service): the picked name is a group
+    in the groups account, a permission set elsewhere."""
     values = view.get("state", {}).get("values", {})
 
     def picked(block: str, action: str) -> str:
@@ -42,17 +45,20 @@ def read_draft(view: dict[str, Any], user_id: str) -> Draft:
         minutes = int(picked("duration", views.DURATION_ACTION))
     except ValueError:
         minutes = 0
-    permission_set = picked("permission_set", ic_views.PERMISSION_SET_ACTION)
+    target = picked("permission_set", ic_views.PERMISSION_SET_ACTION)
+    account_name = str(view.get("private_metadata") or "")
+    group = ic_views.is_groups_account(config, account_name)
     return Draft(
         requester_id=user_id,
-        account_name=str(view.get("private_metadata") or ""),
-        # The role the requester signs in with through the access portal.
-        login_role=permission_set,
+        account_name=account_name,
+        # The role (or group) the requester signs in with through the access portal.
+        login_role=target,
         reason=str(input_value(values, "reason", views.REASON_ACTION).get("value") or ""),
         duration_minutes=minutes,
         services=(),
         submission_id=str(view.get("id") or "") or None,
-        permission_set=permission_set,
+        permission_set=None if group else target,
+        group=target if group else None,
     )
 
 
@@ -60,7 +66,7 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     @app.view(ic_views.PERMISSION_SET_CALLBACK)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = user_of(body)
-        draft = read_draft(view, user_id)
+        draft = read_draft(view, user_id, deps.config())
         errors = deps.service.validate(draft)
         if errors:
             present = {

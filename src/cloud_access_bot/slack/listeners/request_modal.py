@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.slack import views
-from cloud_access_bot.slack.identity_center_views import grants_permission_sets
+from cloud_access_bot.slack.identity_center_views import uses_identity_center
 from cloud_access_bot.slack.listeners import permission_sets
 from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
 from cloud_access_bot.slack.listeners.shared import (
@@ -29,7 +29,7 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     async def on_account(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         state = ModalState(account=selected_option(body).get("value"))
-        if state.account and grants_permission_sets(deps.config(), state.account):
+        if state.account and uses_identity_center(deps.config(), state.account):
             await deps.guarded(user_of(body), permission_sets.show_modal(deps, body, state.account))
             return
         await deps.guarded(user_of(body), deps.update_modal(body, state))

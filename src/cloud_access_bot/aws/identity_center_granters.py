@@ -1,0 +1,218 @@
+"""The IAM Identity Center access modes: a permission set assigned, or a group joined, for a while.
+
+``permission_set``: on approval the requester's Identity Center user (found by their Slack
+email) gets the request's permission set in the account; at expiry or revocation the
+assignment is deleted. Both wait for AWS to report the assignment's status.
+
+Groups (account ``identity-center-groups``): on approval the user is added to the group; at
+the end the membership is deleted.
+
+Never removing what the bot did not make: before granting, the bot records in its ledger
+(aws/identity_center.py) whether the user already had the assignment or membership. Such a
+grant is recorded and skipped at the end. Two live requests for the same thing share it: the
+first to end leaves it to the other.
+
+What deleting an assignment does not do: end role sessions already issued through the access
+portal. Those last until their own expiry (the permission set's session duration, which the
+bot does not change for permission sets it did not create). docs/identity-center.md says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from cloud_access_bot.aws.granter import KeyedLocks, Lease, no_lease, where
+from cloud_access_bot.aws.identity_center import (
+    Assignment,
+    AssignmentLedger,
+    IdentityCenter,
+    LedgerEntry,
+    Membership,
+)
+from cloud_access_bot.config import AccountConfig, IdentityCenterConfig
+from cloud_access_bot.domain.identity_center import no_identity_center_user
+from cloud_access_bot.domain.model import AccessRequest, iso
+from cloud_access_bot.ports import GrantError, GrantResult
+
+#: Recorded instead of a creation request id when the assignment was found already made by
+#: this request's earlier, interrupted attempt.
+FOUND_ASSIGNED = "found-assigned"
+
+
+class _LedgerGranter:
+    """What both modes share: the ledger claim before granting and the careful removal."""
+
+    def __init__(
+        self,
+        center: IdentityCenter,
+        ledger: AssignmentLedger,
+        settings: Callable[[], IdentityCenterConfig | None],
+        *,
+        lease: Lease = no_lease,
+    ) -> None:
+        self._center = center
+        self._ledger = ledger
+        self._settings = settings
+        self._lease = lease
+        self._locks = KeyedLocks()
+
+    async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
+        """Remove what the bot granted for this request; False when there is nothing of this
+        request's to remove (never granted, the user's own, or still used by another)."""
+        entry = await self._ledger.get(request.id)
+        if entry is None or entry.released:
+            return False
+        if entry.preexisting:
+            await self._ledger.released(request.id)
+            return False
+        center = self.settings()
+        async with self._locks.hold(self._lease, "idc", entry.subject):
+            shared = await self._ledger.holders(entry.subject, other_than=request.id)
+            if not shared:
+                await self._remove(center, entry)
+            await self._ledger.released(request.id)
+        return not shared
+
+    async def _remove(self, center: IdentityCenterConfig, entry: LedgerEntry) -> None:
+        raise NotImplementedError
+
+    async def _claim(
+        self, request: AccessRequest, subject: str, exists: Callable[[], Awaitable[bool]]
+    ) -> LedgerEntry:
+        """Record, once per request, whether the user already had ``subject`` (something
+        another live request of the bot made is not the user's own)."""
+        async with self._locks.hold(self._lease, "idc", subject):
+            had = await exists()
+            if had and await self._ledger.holders(subject, other_than=request.id):
+                had = False
+            return await self._ledger.claim(request.id, subject, had)
+
+    def settings(self) -> IdentityCenterConfig:
+        center = self._settings()
+        if center is None:
+            raise GrantError(
+                "identity_center is not configured any more: nothing can be changed there.",
+                "NoIdentityCenter",
+            )
+        return center
+
+    async def _user(self, center: IdentityCenterConfig, request: AccessRequest) -> str:
+        user = await self._center.user_id(center, request.requester_email)
+        if user is None:
+            raise GrantError(
+                no_identity_center_user(request.requester_email), "NoIdentityStoreUser"
+            )
+        return user
+
+
+class PermissionSetGranter(_LedgerGranter):
+    """``ports.Granter`` for ``access_mode: permission_set`` (see the module doc)."""
+
+    async def grant(
+        self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
+    ) -> GrantResult:
+        center = self.settings()
+        entry = await self._ledger.get(request.id)
+        if entry is None:
+            wanted = await self._assignment(center, request, account)
+            entry = await self._claim(
+                request, wanted.key, lambda: self._center.is_assigned(center, wanted)
+            )
+        assignment = Assignment.from_key(entry.subject)
+        creation = entry.creation_request_id
+        if not entry.preexisting:
+            if not creation:
+                # Claimed but not recorded as created: the process may have died right after
+                # asking AWS, so look before asking again.
+                if await self._center.is_assigned(center, assignment):
+                    creation = FOUND_ASSIGNED
+                else:
+                    creation = await self._center.create_assignment(center, assignment)
+                await self._ledger.created(request.id, creation)
+            if creation != FOUND_ASSIGNED:
+                await self._center.wait_created(center, creation)
+        document: dict[str, Any] = {
+            "PermissionSet": request.permission_set,
+            "PermissionSetArn": assignment.permission_set_arn,
+            "AccountId": assignment.account_id,
+            "PrincipalType": "USER",
+            "PrincipalId": assignment.user_id,
+            "AssignmentCreationRequestId": creation,
+            "AlreadyAssigned": entry.preexisting,
+            "Until": iso(end),
+        }
+        return GrantResult(
+            policy_name=f"permission-set:{request.permission_set}", policy_document=document
+        )
+
+    async def _remove(self, center: IdentityCenterConfig, entry: LedgerEntry) -> None:
+        await self._center.delete_assignment(center, Assignment.from_key(entry.subject))
+
+    async def _assignment(
+        self, center: IdentityCenterConfig, request: AccessRequest, account: AccountConfig
+    ) -> Assignment:
+        name = request.permission_set or ""
+        if account.permission_set(name) is None:
+            raise GrantError(
+                f"Permission set {name!r} is no longer offered in {where(account)}.",
+                "PermissionSetNotOffered",
+            )
+        found = await self._center.permission_sets(center, [name])
+        if not found:
+            raise GrantError(
+                f"Permission set {name!r} does not exist in IAM Identity Center.",
+                "PermissionSetNotFound",
+            )
+        return Assignment(account.account_number, found[0].arn, await self._user(center, request))
+
+
+class GroupMembershipGranter(_LedgerGranter):
+    """``ports.Granter`` for requests to join an Identity Center group (see the module doc)."""
+
+    async def grant(
+        self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
+    ) -> GrantResult:
+        center = self.settings()
+        entry = await self._ledger.get(request.id)
+        if entry is None:
+            wanted = await self._membership(center, request)
+
+            async def is_member() -> bool:
+                return bool(await self._center.membership_id(center, wanted))
+
+            entry = await self._claim(request, wanted.key, is_member)
+        membership = Membership.from_key(entry.subject)
+        membership_id = entry.creation_request_id
+        if not entry.preexisting and not membership_id:
+            # As for assignments: a membership made by an attempt that died is found, not
+            # made twice.
+            membership_id = await self._center.membership_id(center, membership)
+            if not membership_id:
+                membership_id = await self._center.add_member(center, membership)
+            await self._ledger.created(request.id, membership_id)
+        document = {
+            "Group": request.group,
+            "GroupId": membership.group_id,
+            "UserId": membership.user_id,
+            "MembershipId": membership_id,
+            "AlreadyMember": entry.preexisting,
+            "Until": iso(end),
+        }
+        return GrantResult(policy_name=f"group:{request.group}", policy_document=document)
+
+    async def _remove(self, center: IdentityCenterConfig, entry: LedgerEntry) -> None:
+        if entry.creation_request_id:
+            await self._center.remove_membership(center, entry.creation_request_id)
+
+    async def _membership(self, center: IdentityCenterConfig, request: AccessRequest) -> Membership:
+        name = request.group or ""
+        if name not in center.groups:
+            raise GrantError(f"Group {name!r} is no longer offered.", "GroupNotOffered")
+        group = await self._center.group_id(center, name)
+        if group is None:
+            raise GrantError(
+                f"Group {name!r} does not exist in IAM Identity Center.", "GroupNotFound"
+            )
+        return Membership(group, await self._user(center, request))
