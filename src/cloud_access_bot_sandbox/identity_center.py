@@ -73,7 +73,9 @@ async def assignments(
     """The account assignments of the permission set, as Identity Center holds them."""
     async with clients.assumed("sso-admin", IDC_ROLE) as sso:
         answer = await sso.list_account_assignments(
-            InstanceArn=config.instance_arn, AccountId=account_id, PermissionSetArn=permission_set_arn
+            InstanceArn=config.instance_arn,
+            AccountId=account_id,
+            PermissionSetArn=permission_set_arn,
         )
     return list(answer["AccountAssignments"])
 

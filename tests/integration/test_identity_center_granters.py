@@ -23,8 +23,9 @@ from cloud_access_bot.aws.identity_center_granters import (
     GroupMembershipGranter,
     PermissionSetGranter,
 )
+from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.config import GROUPS_ACCOUNT, AccessMode, AccountConfig
+from cloud_access_bot.config import GROUPS_ACCOUNT, AccessMode, AccountConfig, BotConfig
 from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.ports import GrantError
 from cloud_access_bot_sandbox.identity_center import (
@@ -86,6 +87,7 @@ def readonly_request(**changes: object) -> AccessRequest:
 
 def join_request(**changes: object) -> AccessRequest:
     return access_request(
+        id="0123456789ef",
         account_name=GROUPS_ACCOUNT,
         account_id=GROUPS.account_number,
         login_role="prod-support",
@@ -257,3 +259,32 @@ async def test_a_group_missing_from_identity_center_is_refused_by_name(world: Wo
 
     assert refused.value.code == "GroupNotFound"
     assert "'gone'" in refused.value.message
+
+
+async def test_reconcile_removes_what_the_ledger_holds_for_no_live_request_and_nothing_else(
+    world: World,
+) -> None:
+    clients, idc = world
+    config = BotConfig.model_validate(
+        {
+            "approvalGroups": ["devops"],
+            "dynamodb_table": TABLE,
+            "identity_center": idc.config.model_dump(mode="json"),
+            "accounts": {"prod": PROD.model_dump(mode="json")},
+        }
+    )
+    theirs = Assignment(
+        PROD.account_number, idc.permission_sets["AdministratorAccess"], idc.users["alice"]
+    )
+    await IdentityCenter(clients).create_assignment(idc.config, theirs)
+    # Granted, then its request record vanished (a crash, a table restored from backup).
+    await permission_sets(world).grant(readonly_request(), PROD, START, END)
+    await groups(world).grant(join_request(), GROUPS, START, END)
+
+    report = await reconcile(clients, config, DynamoStore(clients, TABLE), now=END)
+
+    assert report.errors == []
+    assert sorted(r.reason for r in report.removed) == ["no request record"] * 2
+    assert await held(world) == []
+    assert await members(clients, idc.config, idc.groups["prod-support"]) == []
+    assert await held(world, "AdministratorAccess") == [idc.users["alice"]]

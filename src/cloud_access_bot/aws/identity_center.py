@@ -104,7 +104,8 @@ class IdentityCenter:
         poll_interval: float = POLL_INTERVAL_S,
         poll_timeout: float = POLL_TIMEOUT_S,
     ) -> None:
-        self._clients = clients
+        #: Also keys the locks the granters share with reconciliation (granter.locks_for).
+        self.clients = clients
         self._poll_interval = poll_interval
         self._poll_timeout = poll_timeout
         self._catalog: dict[str, tuple[float, dict[str, PermissionSet]]] = {}
@@ -311,7 +312,7 @@ class IdentityCenter:
         """Run ``work`` in the Identity Center account; refusals become readable GrantErrors,
         throttling and outages GrantUnavailable."""
         try:
-            return await self._clients.with_assumed(service, center.iam_role, work, center.region)
+            return await self.clients.with_assumed(service, center.iam_role, work, center.region)
         except AssumeRoleError as exc:
             raise GrantError(
                 f"The bot cannot assume {exc.role_arn} in the IAM Identity Center account "
@@ -341,7 +342,6 @@ class LedgerEntry:
     preexisting: bool
     #: AWS's assignment creation request id, or the membership id.
     creation_request_id: str = ""
-    released: bool = False
 
 
 class AssignmentLedger:
@@ -365,7 +365,6 @@ class AssignmentLedger:
         item = _key(request_id) | {
             "subject": {"S": subject},
             "preexisting": {"BOOL": preexisting},
-            "released": {"BOOL": False},
         }
         try:
             async with self._clients.client("dynamodb") as dynamodb:
@@ -385,11 +384,14 @@ class AssignmentLedger:
     async def created(self, request_id: str, creation_request_id: str) -> None:
         await self._update(request_id, "creation_request_id", {"S": creation_request_id})
 
-    async def released(self, request_id: str) -> None:
-        await self._update(request_id, "released", {"BOOL": True})
+    async def forget(self, request_id: str) -> None:
+        """Drop the entry once what it records is removed (or left to the user)."""
+        async with self._clients.client("dynamodb") as dynamodb:
+            await dynamodb.delete_item(TableName=self._table, Key=_key(request_id))
 
     async def entries(self) -> list[LedgerEntry]:
-        """Every entry (the ledger's one partition, queried page by page)."""
+        """Every entry (the ledger's one partition, queried page by page): what the bot
+        granted and has not removed yet."""
         found: list[LedgerEntry] = []
         async with self._clients.client("dynamodb") as dynamodb:
             pages = dynamodb.get_paginator("query")
@@ -403,11 +405,11 @@ class AssignmentLedger:
         return found
 
     async def holders(self, subject: str, *, other_than: str) -> list[LedgerEntry]:
-        """Unreleased entries of other requests for the same subject."""
+        """Entries of other requests for the same subject."""
         return [
             entry
             for entry in await self.entries()
-            if entry.subject == subject and entry.request_id != other_than and not entry.released
+            if entry.subject == subject and entry.request_id != other_than
         ]
 
     async def _update(self, request_id: str, name: str, value: dict[str, Any]) -> None:
@@ -432,7 +434,6 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         subject=item["subject"]["S"],
         preexisting=bool(item["preexisting"]["BOOL"]),
         creation_request_id=item.get("creation_request_id", {}).get("S", ""),
-        released=bool(item.get("released", {}).get("BOOL", False)),
     )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.aws.granter import KeyedLocks, Lease, no_lease, where
+from cloud_access_bot.aws.granter import Lease, locks_for, no_lease, where
 from cloud_access_bot.aws.identity_center import (
     Assignment,
     AssignmentLedger,
@@ -56,23 +56,26 @@ class _LedgerGranter:
         self._ledger = ledger
         self._settings = settings
         self._lease = lease
-        self._locks = KeyedLocks()
+        self._locks = locks_for(center.clients)
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
         """Remove what the bot granted for this request; False when there is nothing of this
         request's to remove (never granted, the user's own, or still used by another)."""
         entry = await self._ledger.get(request.id)
-        if entry is None or entry.released:
-            return False
+        return entry is not None and await self.release(entry)
+
+    async def release(self, entry: LedgerEntry) -> bool:
+        """Remove what ``entry`` records the bot granted (see ``revoke``); reconciliation
+        calls this for entries whose request is gone."""
         if entry.preexisting:
-            await self._ledger.released(request.id)
+            await self._ledger.forget(entry.request_id)
             return False
         center = self.settings()
         async with self._locks.hold(self._lease, "idc", entry.subject):
-            shared = await self._ledger.holders(entry.subject, other_than=request.id)
+            shared = await self._ledger.holders(entry.subject, other_than=entry.request_id)
             if not shared:
                 await self._remove(center, entry)
-            await self._ledger.released(request.id)
+            await self._ledger.forget(entry.request_id)
         return not shared
 
     async def _remove(self, center: IdentityCenterConfig, entry: LedgerEntry) -> None:
