@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from cloud_access_bot.config import (
@@ -11,7 +13,9 @@ from cloud_access_bot.config import (
     ConfigError,
     parse_config,
 )
+from cloud_access_bot.domain.approval import Outcome, decide_extension
 from cloud_access_bot.domain.identity_center import target_problems
+from cloud_access_bot.domain.model import AccessRequest, Status
 
 ISSUE_EXAMPLE = """\
 approvalGroups: [devops]
@@ -124,3 +128,25 @@ def test_a_group_asked_for_in_a_permission_set_account_is_refused() -> None:
             config(), GROUPS_ACCOUNT, permission_set=None, group="admins", minutes=15
         )["permission_set"]
     )
+
+
+def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
+    request = AccessRequest(
+        id="0123456789ab",
+        requester_id="U1",
+        requester_email="alice@example.com",
+        account_name="prod",
+        account_id="222222222222",
+        login_role="AdministratorAccess",
+        reason="incident",
+        duration_minutes=60,
+        services=(),
+        created_at=datetime(2025, 3, 4, tzinfo=UTC),
+        status=Status.ACTIVE,
+        permission_set="AdministratorAccess",
+    )
+
+    decision = decide_extension(request, "U1", extra_minutes=15, config=config())
+
+    assert decision.outcome is Outcome.REFUSE
+    assert "60-minute maximum" in decision.reason
