@@ -72,7 +72,14 @@ class AccessMode(StrEnum):
     PERMISSION_SET = "permission_set"
     #: IAM Identity Center: add the user to a group for the window (the groups account only).
     GROUP_MEMBERSHIP = "group_membership"
+    #: IAM Identity Center: a permission set made for the request, holding exactly its grant.
+    REQUEST_PERMISSION_SET = "request_permission_set"
 
+
+#: Modes granting through IAM Identity Center (no login role in the account).
+IDENTITY_CENTER_MODES = frozenset(
+    {AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP, AccessMode.REQUEST_PERMISSION_SET}
+)
 
 #: The account group requests are made in: added to ``accounts`` when identity_center has
 #: groups, with the Identity Center account's number and the bot's role there. Requests to join
@@ -219,6 +226,12 @@ class IdentityCenterConfig(_Strict):
     iam_role: str = Field(description="Role the bot assumes in the Identity Center account.")
     user_match: UserMatch = UserMatch.EMAIL
     groups: dict[str, TargetRule] = Field(default_factory=dict)
+    permission_set_quota: int = Field(
+        default=2000,
+        ge=1,
+        description="Permission sets the instance may hold (its Identity Center quota): "
+        "request_permission_set refuses a grant that would need more.",
+    )
 
     _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
 
@@ -454,10 +467,11 @@ class BotConfig(_Strict):
                     f"account {seen[account.account_number]}"
                 )
             seen[account.account_number] = name
-            uses_identity_center = account.access_mode is AccessMode.PERMISSION_SET
+            uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
             if uses_identity_center and self.identity_center is None:
                 problems.append(
-                    f"accounts.{name}: access_mode permission_set needs identity_center"
+                    f"accounts.{name}: access_mode {account.access_mode.value} needs "
+                    "identity_center"
                 )
             if not (account.login_roles or self.login_roles) and not uses_identity_center:
                 problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
@@ -488,7 +502,10 @@ class BotConfig(_Strict):
         return self.accounts.get(name)
 
     def login_roles_for(self, account_name: str) -> list[str]:
+        """None for IAM Identity Center accounts: people sign in with the permission set."""
         account = self.accounts[account_name]
+        if account.access_mode in IDENTITY_CENTER_MODES:
+            return []
         return account.login_roles or self.login_roles
 
     def target_rule(self, account_name: str, target: str | None) -> TargetRule | None:

@@ -35,6 +35,7 @@ from cloud_access_bot.aws.identity_center import (
 from cloud_access_bot.aws.identity_center_granters import (
     GroupMembershipGranter,
     PermissionSetGranter,
+    RequestPermissionSetGranter,
 )
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
@@ -145,6 +146,13 @@ class BotRuntime:
                 ),
                 AccessMode.GROUP_MEMBERSHIP: GroupMembershipGranter(
                     identity_center, ledger, lambda: config().identity_center, lease=lease
+                ),
+                AccessMode.REQUEST_PERMISSION_SET: RequestPermissionSetGranter(
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    clock=clock,
                 ),
             },
             directory=self.directory,

@@ -22,6 +22,8 @@ from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfAp
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
+    makes_own_role,
+    needs_identity_center_user,
     no_identity_center_user,
     target_problems,
 )
@@ -144,7 +146,9 @@ class AccessService:
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
-        if draft.login_role not in config.login_roles_for(draft.account_name):
+        # request_permission_set: the request's own permission set is the role it signs in with.
+        own_role = makes_own_role(config, draft.account_name)
+        if not own_role and draft.login_role not in config.login_roles_for(draft.account_name):
             errors["login_role"] = (
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
@@ -185,7 +189,7 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        if draft.target is not None and not (
+        if needs_identity_center_user(config, draft.account_name) and not (
             self._identity_center and await self._identity_center.has_user(email)
         ):
             # Told now, before any approver is asked for something that cannot be granted.

@@ -7,6 +7,7 @@ happy path only; the FAILED and still-IN_PROGRESS branches are not reachable thr
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +23,7 @@ from cloud_access_bot.aws.identity_center import (
 from cloud_access_bot.aws.identity_center_granters import (
     GroupMembershipGranter,
     PermissionSetGranter,
+    RequestPermissionSetGranter,
 )
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.store import DynamoStore
@@ -288,3 +290,91 @@ async def test_reconcile_removes_what_the_ledger_holds_for_no_live_request_and_n
     assert await held(world) == []
     assert await members(clients, idc.config, idc.groups["prod-support"]) == []
     assert await held(world, "AdministratorAccess") == [idc.users["alice"]]
+
+
+SANDBOX = PROD.model_copy(update={"access_mode": AccessMode.REQUEST_PERMISSION_SET})
+
+
+def request_sets(world: World, **settings: object) -> RequestPermissionSetGranter:
+    clients, idc = world
+    config = idc.config.model_copy(update=settings)
+    return RequestPermissionSetGranter(
+        IdentityCenter(clients, poll_interval=0.05),
+        AssignmentLedger(clients, TABLE),
+        lambda: config,
+        clock=lambda: START,
+    )
+
+
+async def permission_set_named(world: World, name: str) -> dict[str, object] | None:
+    clients, idc = world
+    async with clients.assumed("sso-admin", IDC_ROLE) as sso:
+        for arn in (await sso.list_permission_sets(InstanceArn=idc.config.instance_arn))[
+            "PermissionSets"
+        ]:
+            described = await sso.describe_permission_set(
+                InstanceArn=idc.config.instance_arn, PermissionSetArn=arn
+            )
+            if described["PermissionSet"]["Name"] == name:
+                inline = await sso.get_inline_policy_for_permission_set(
+                    InstanceArn=idc.config.instance_arn, PermissionSetArn=arn
+                )
+                return {**described["PermissionSet"], "InlinePolicy": inline["InlinePolicy"]}
+    return None
+
+
+async def test_a_request_becomes_its_own_permission_set_assigned_then_deleted(
+    world: World,
+) -> None:
+    clients, idc = world
+    request = access_request(account_name="sandbox", account_id=SANDBOX.account_number)
+    bot = request_sets(world)
+
+    result = await bot.grant(request, SANDBOX, START, END)
+
+    made = await permission_set_named(world, f"CAB-{request.id}")
+    assert made is not None
+    assert json.loads(str(made["InlinePolicy"])) == result.policy_document
+    statement = result.policy_document["Statement"][0]
+    assert statement["Condition"]["DateLessThan"] == {"aws:CurrentTime": "2025-03-04T11:00:00Z"}
+    assert "aws:userid" not in json.dumps(result.policy_document)
+    assert made["SessionDuration"] == "PT1H"
+    assert "alice@example.com" in str(made["Description"])
+    assert "debug" in str(made["Description"])
+    arn = str(made["PermissionSetArn"])
+    found = await assignments(clients, idc.config, SANDBOX.account_number, arn)
+    assert [a["PrincipalId"] for a in found] == [idc.users["alice"]]
+
+    assert await bot.revoke(request, SANDBOX) is True
+    assert await assignments(clients, idc.config, SANDBOX.account_number, arn) == []
+    assert await permission_set_named(world, f"CAB-{request.id}") is None
+
+
+async def test_a_full_instance_refuses_the_grant_clearly_and_makes_nothing(world: World) -> None:
+    request = access_request(account_name="sandbox", account_id=SANDBOX.account_number)
+
+    with pytest.raises(GrantError) as refused:
+        await request_sets(world, permission_set_quota=2).grant(request, SANDBOX, START, END)
+
+    assert refused.value.code == "CapacityExceeded"
+    assert "permission_set_quota" in refused.value.message
+    assert await permission_set_named(world, f"CAB-{request.id}") is None
+
+
+async def test_a_set_made_by_a_process_that_died_is_reused_not_made_twice(world: World) -> None:
+    clients, idc = world
+    request = access_request(account_name="sandbox", account_id=SANDBOX.account_number)
+    subject = f"cab|{SANDBOX.account_number}|{idc.users['alice']}"
+    await AssignmentLedger(clients, TABLE).claim(request.id, subject, False)
+    first = await IdentityCenter(clients).create_permission_set(
+        idc.config, f"CAB-{request.id}", "made before the crash", "PT1H", {}
+    )
+
+    await request_sets(world).grant(request, SANDBOX, START, END)
+
+    async with clients.assumed("sso-admin", IDC_ROLE) as sso:
+        listed = await sso.list_permission_sets(InstanceArn=idc.config.instance_arn)
+    assert len(listed["PermissionSets"]) == 3  # the two seeded sets and this request's one
+    assert await assignments(clients, idc.config, SANDBOX.account_number, first) != []
+    assert await request_sets(world).revoke(request, SANDBOX) is True
+    assert await permission_set_named(world, f"CAB-{request.id}") is None

@@ -213,6 +213,103 @@ class IdentityCenter:
             await self._wait(center, "deletion", request_id)
         return request_id
 
+    async def count_permission_sets(self, center: IdentityCenterConfig) -> int:
+        async def count(sso: Any) -> int:
+            total = 0
+            pages = sso.get_paginator("list_permission_sets")
+            async for page in pages.paginate(InstanceArn=center.instance_arn):
+                total += len(page.get("PermissionSets", []))
+            return total
+
+        return await self._call(center, "sso-admin", count)
+
+    async def find_permission_set(self, center: IdentityCenterConfig, name: str) -> str:
+        """The ARN of the permission set named ``name``, read now (``""``: none)."""
+        self._catalog.pop(center.instance_arn, None)
+        found = await self.permission_sets(center, [name])
+        return found[0].arn if found else ""
+
+    async def create_permission_set(
+        self,
+        center: IdentityCenterConfig,
+        name: str,
+        description: str,
+        session_duration: str,
+        tags: dict[str, str],
+    ) -> str:
+        """Create the permission set; its ARN (the existing one's if the name is taken)."""
+
+        async def create(sso: Any) -> str:
+            try:
+                answer = await sso.create_permission_set(
+                    InstanceArn=center.instance_arn,
+                    Name=name,
+                    Description=description,
+                    SessionDuration=session_duration,
+                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConflictException":
+                    return ""
+                raise
+            return str(answer["PermissionSet"]["PermissionSetArn"])
+
+        made = await self._call(center, "sso-admin", create)
+        return made or await self.find_permission_set(center, name)
+
+    async def write_permission_set(
+        self,
+        center: IdentityCenterConfig,
+        arn: str,
+        policy: str,
+        session_duration: str,
+        description: str,
+        account_id: str,
+    ) -> None:
+        """Set the inline policy, session duration and description, then provision the set to
+        the account (again, after a change: an assignment uses what was provisioned last).
+        The description is sent again because moto's UpdatePermissionSet clears an omitted one."""
+
+        async def write(sso: Any) -> dict[str, Any]:
+            await sso.put_inline_policy_to_permission_set(
+                InstanceArn=center.instance_arn, PermissionSetArn=arn, InlinePolicy=policy
+            )
+            await sso.update_permission_set(
+                InstanceArn=center.instance_arn,
+                PermissionSetArn=arn,
+                SessionDuration=session_duration,
+                Description=description,
+            )
+            answer = await sso.provision_permission_set(
+                InstanceArn=center.instance_arn,
+                PermissionSetArn=arn,
+                TargetType="AWS_ACCOUNT",
+                TargetId=account_id,
+            )
+            return dict(answer["PermissionSetProvisioningStatus"])
+
+        status = await self._call(center, "sso-admin", write)
+        if status.get("Status") == "FAILED":
+            raise GrantError(
+                f"IAM Identity Center could not provision {arn} to {account_id}: "
+                f"{status.get('FailureReason', 'no reason given')}",
+                "ProvisioningFailed",
+            )
+        if status.get("Status") != "SUCCEEDED":
+            await self._wait(center, "provisioning", str(status.get("RequestId", "")))
+
+    async def delete_permission_set(self, center: IdentityCenterConfig, arn: str) -> None:
+        async def delete(sso: Any) -> None:
+            try:
+                await sso.delete_permission_set(
+                    InstanceArn=center.instance_arn, PermissionSetArn=arn
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+
+        await self._call(center, "sso-admin", delete)
+
     async def group_id(self, center: IdentityCenterConfig, name: str) -> str | None:
         """The id of the group whose DisplayName is ``name`` (None: no such group)."""
 
@@ -276,11 +373,15 @@ class IdentityCenter:
         await self._call(center, "identitystore", delete)
 
     async def _wait(self, center: IdentityCenterConfig, kind: str, request_id: str) -> None:
-        """Poll the status of an assignment creation or deletion until it is no longer
-        IN_PROGRESS (see the module doc for what each outcome means)."""
-        operation = f"describe_account_assignment_{kind}_status"
-        parameter = f"AccountAssignment{kind.title()}RequestId"
-        reply = f"AccountAssignment{kind.title()}Status"
+        """Poll an assignment ``kind`` (creation, deletion) or the permission set provisioning
+        until it is no longer IN_PROGRESS (see the module doc for what each outcome means)."""
+        if kind == "provisioning":
+            operation = "describe_permission_set_provisioning_status"
+            parameter, reply = "ProvisionPermissionSetRequestId", "PermissionSetProvisioningStatus"
+        else:
+            operation = f"describe_account_assignment_{kind}_status"
+            parameter = f"AccountAssignment{kind.title()}RequestId"
+            reply = f"AccountAssignment{kind.title()}Status"
         give_up = time.monotonic() + self._poll_timeout
 
         async def status(sso: Any) -> dict[str, Any]:
@@ -295,14 +396,13 @@ class IdentityCenter:
                 return
             if found.get("Status") == "FAILED":
                 raise GrantError(
-                    f"IAM Identity Center could not finish the assignment {kind} "
+                    f"IAM Identity Center could not finish the {kind} "
                     f"({request_id}): {found.get('FailureReason', 'no reason given')}",
-                    f"Assignment{kind.title()}Failed",
+                    f"{kind.title()}Failed",
                 )
             if time.monotonic() >= give_up:
                 raise GrantUnavailable(
-                    f"IAM Identity Center has not finished the assignment {kind} "
-                    f"({request_id}) yet."
+                    f"IAM Identity Center has not finished the {kind} ({request_id}) yet."
                 )
             await asyncio.sleep(self._poll_interval)
 

@@ -7,6 +7,8 @@ assignment is deleted. Both wait for AWS to report the assignment's status.
 Groups (account ``identity-center-groups``): on approval the user is added to the group; at
 the end the membership is deleted.
 
+``request_permission_set``: a permission set made for the request (RequestPermissionSetGranter).
+
 Never removing what the bot did not make: before granting, the bot records in its ledger
 (aws/identity_center.py) whether the user already had the assignment or membership. Such a
 grant is recorded and skipped at the end. Two live requests for the same thing share it: the
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.aws.granter import Lease, locks_for, no_lease, where
+from cloud_access_bot.aws.granter import Lease, checked_document, locks_for, no_lease, where
 from cloud_access_bot.aws.identity_center import (
     Assignment,
     AssignmentLedger,
@@ -31,14 +33,25 @@ from cloud_access_bot.aws.identity_center import (
     LedgerEntry,
     Membership,
 )
+from cloud_access_bot.aws.session_granter import session_policy
 from cloud_access_bot.config import AccountConfig, IdentityCenterConfig
-from cloud_access_bot.domain.identity_center import no_identity_center_user
-from cloud_access_bot.domain.model import AccessRequest, iso
+from cloud_access_bot.domain.identity_center import (
+    no_identity_center_user,
+    request_set_description,
+    request_set_name,
+    session_duration,
+)
+from cloud_access_bot.domain.model import AccessRequest, iso, utcnow
+from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
 
 #: Recorded instead of a creation request id when the assignment was found already made by
 #: this request's earlier, interrupted attempt.
 FOUND_ASSIGNED = "found-assigned"
+#: The ledger subject's kind for request_permission_set grants (``cab|<account>|<user>``).
+REQUEST_SET_SUBJECT = "cab"
+#: Identity Center's limit on a permission set's inline policy.
+INLINE_POLICY_LIMIT = 32768
 
 
 class _LedgerGranter:
@@ -219,3 +232,90 @@ class GroupMembershipGranter(_LedgerGranter):
                 f"Group {name!r} does not exist in IAM Identity Center.", "GroupNotFound"
             )
         return Membership(group, await self._user(center, request))
+
+
+class RequestPermissionSetGranter(_LedgerGranter):
+    """``ports.Granter`` for ``access_mode: request_permission_set``: the request's own
+    permission set ``CAB-<request id>``, whose inline policy is exactly the grant (the usual
+    statements and ``DateLessThan`` window, without the ``aws:userid`` condition: only this
+    user is ever assigned the set), provisioned to the account and assigned to the user. At the
+    end the assignment and then the permission set are deleted (deleting the set removes what
+    was provisioned). An extension writes the policy with the later window again.
+
+    The ledger records the intent (account, user) before the set is made and its ARN after:
+    a set made by a process that died before recording it is found by its name (moto, unlike
+    AWS, accepts a second set of the same name, so the name is looked up, not relied on).
+    """
+
+    def __init__(
+        self,
+        center: IdentityCenter,
+        ledger: AssignmentLedger,
+        settings: Callable[[], IdentityCenterConfig | None],
+        *,
+        lease: Lease = no_lease,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(center, ledger, settings, lease=lease)
+        self._clock = clock
+
+    async def grant(
+        self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
+    ) -> GrantResult:
+        center = self.settings()
+        document = session_policy(await checked_document(request, "", start, end))
+        text = policy_json(document)
+        if len(text) > INLINE_POLICY_LIMIT:
+            raise GrantError(
+                f"This grant needs a {len(text)}-character policy; a permission set holds "
+                f"{INLINE_POLICY_LIMIT}. Ask for fewer actions or resources.",
+                "PolicyTooLarge",
+            )
+        entry = await self._ledger.get(request.id)
+        # An entry without an ARN from an earlier attempt: that attempt may have made the set.
+        retried = entry is not None
+        if entry is None:
+            subject = f"{REQUEST_SET_SUBJECT}|{account.account_number}|"
+            subject += await self._user(center, request)
+            entry = await self._ledger.claim(request.id, subject, False)
+        _, account_id, user = entry.subject.split("|", 2)
+        duration = session_duration(self._clock(), end)
+        description = request_set_description(request, end)
+        arn = entry.creation_request_id
+        if not arn and retried:
+            arn = await self._center.find_permission_set(center, request_set_name(request.id))
+        if not arn:
+            arn = await self._create(center, request, description, duration)
+        if arn != entry.creation_request_id:
+            await self._ledger.created(request.id, arn)
+        await self._center.write_permission_set(
+            center, arn, text, duration, description, account_id
+        )
+        assignment = Assignment(account_id, arn, user)
+        if not await self._center.is_assigned(center, assignment):
+            creation = await self._center.create_assignment(center, assignment)
+            await self._center.wait_created(center, creation)
+        return GrantResult(policy_name=request_set_name(request.id), policy_document=document)
+
+    async def _create(
+        self, center: IdentityCenterConfig, request: AccessRequest, description: str, duration: str
+    ) -> str:
+        """Make the request's permission set, within the instance's quota."""
+        name = request_set_name(request.id)
+        if await self._center.count_permission_sets(center) >= center.permission_set_quota:
+            raise GrantError(
+                f"IAM Identity Center holds {center.permission_set_quota} permission sets, "
+                "its quota (identity_center.permission_set_quota): no permission set can be "
+                "made for this request until others end.",
+                "CapacityExceeded",
+            )
+        tags = {"managed-by": "cloud-access-bot", "request-id": request.id}
+        return await self._center.create_permission_set(center, name, description, duration, tags)
+
+    async def _remove(self, center: IdentityCenterConfig, entry: LedgerEntry) -> None:
+        _, account_id, user = entry.subject.split("|", 2)
+        name = request_set_name(entry.request_id)
+        arn = entry.creation_request_id or await self._center.find_permission_set(center, name)
+        if arn:
+            await self._center.delete_assignment(center, Assignment(account_id, arn, user))
+            await self._center.delete_permission_set(center, arn)

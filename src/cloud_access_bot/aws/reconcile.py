@@ -31,8 +31,10 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter
 from cloud_access_bot.aws.identity_center import AssignmentLedger, IdentityCenter, LedgerEntry
 from cloud_access_bot.aws.identity_center_granters import (
+    REQUEST_SET_SUBJECT,
     GroupMembershipGranter,
     PermissionSetGranter,
+    RequestPermissionSetGranter,
 )
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
@@ -178,16 +180,18 @@ async def identity_center_pass(
     center = IdentityCenter(clients)
     ledger = AssignmentLedger(clients, config.dynamodb_table)
     settings = config.identity_center
+    granters = {
+        "group": GroupMembershipGranter(center, ledger, lambda: settings),
+        REQUEST_SET_SUBJECT: RequestPermissionSetGranter(center, ledger, lambda: settings),
+    }
     assignments = PermissionSetGranter(center, ledger, lambda: settings)
-    memberships = GroupMembershipGranter(center, ledger, lambda: settings)
     removed: list[ReconciledGrant] = []
     for entry in await ledger.entries():
         record = await store.get(entry.request_id)
         why = _ledger_reason(entry, record, now, grace)
         if why is None:
             continue
-        group = entry.subject.startswith("group|")
-        granter = memberships if group else assignments
+        granter = granters.get(entry.subject.split("|", 1)[0], assignments)
         if await granter.release(entry):
             removed.append(
                 ReconciledGrant(

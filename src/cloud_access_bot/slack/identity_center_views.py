@@ -18,13 +18,14 @@ SESSION_NOTE = (
     "Expiry or revocation removes the {what} from you; a console or CLI session you "
     "already opened from the AWS access portal lasts until its own session duration ends."
 )
-IDENTITY_CENTER_MODES = frozenset({AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP})
+#: Modes with their own modal (request_permission_set uses the usual one).
+PICKER_MODES = frozenset({AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP})
 
 
 def uses_identity_center(config: BotConfig, account_name: str | None) -> bool:
     """Whether the account grants permission sets or groups (and so has this modal)."""
     account = config.account(account_name or "")
-    return account is not None and account.access_mode in IDENTITY_CENTER_MODES
+    return account is not None and account.access_mode in PICKER_MODES
 
 
 def is_groups_account(config: BotConfig, account_name: str) -> bool:

@@ -237,20 +237,7 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     ]
     if state.account in config.accounts:
         assert state.account is not None
-        blocks.append(
-            _input(
-                "login_role",
-                "Login role you use",
-                {
-                    "type": "static_select",
-                    "action_id": LOGIN_ROLE_ACTION,
-                    "options": [
-                        option(role, role) for role in config.login_roles_for(state.account)
-                    ][:100],
-                },
-                state,
-            )
-        )
+        blocks.extend(_login_role_picker(config, state))
         blocks.extend(_preset_picker(config))
         blocks.extend(_added_summary(state))
         blocks.append(
@@ -297,6 +284,27 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
     }
+
+
+def _login_role_picker(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The login role select; none for an account without login roles (request_permission_set:
+    each request signs in with its own permission set)."""
+    assert state.account is not None
+    roles = config.login_roles_for(state.account)
+    if not roles:
+        return []
+    return [
+        _input(
+            "login_role",
+            "Login role you use",
+            {
+                "type": "static_select",
+                "action_id": LOGIN_ROLE_ACTION,
+                "options": [option(role, role) for role in roles][:100],
+            },
+            state,
+        )
+    ]
 
 
 def prefilled_modal(
