@@ -51,6 +51,7 @@ async def world(
             }
             for name, number in ACCOUNTS.items()
         }
+        accounts["development"] |= {"access_mode": "request_permission_set"}
         accounts["production"] |= {
             "access_mode": "permission_set",
             "permission_sets": [
@@ -240,3 +241,39 @@ async def test_joining_a_group_for_an_hour_adds_then_removes_the_membership(
         EventType.GRANTED,
         EventType.EXPIRED,
     ]
+
+
+async def test_a_request_shaped_permission_set_is_made_assigned_and_deleted_on_time(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+    clock: ManualClock,
+) -> None:
+    sandbox_, center, users, _ = world
+    bucket = sandbox_.accounts["development"].buckets[0]
+
+    ack = await sandbox_.request(
+        account="development",
+        login_role=None,
+        actions=["s3:GetObject"],
+        resources=[bucket],
+        duration=15,
+    )
+    assert ack.get("response_action") != "errors", ack
+    request = await sandbox_.latest_request()
+    await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    active = await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+
+    assert active.policy_name == f"CAB-{request.id}"
+    arn = await IdentityCenter(sandbox_.clients).find_permission_set(center, active.policy_name)
+    found = await assignments(sandbox_.clients, center, ACCOUNTS["development"], arn)
+    assert [a["PrincipalId"] for a in found] == [users["alice"]]
+    granted = (await sandbox_.runtime.store.events(request.id))[-1]
+    statement = granted.details["policy_document"]["Statement"][0]
+    assert statement["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert "DateLessThan" in statement["Condition"]
+
+    clock.advance(minutes=15, seconds=1)
+    await sandbox_.wait_for_status(request.id, Status.EXPIRED)
+    assert (
+        await IdentityCenter(sandbox_.clients).find_permission_set(center, active.policy_name) == ""
+    )
+    assert await assignments(sandbox_.clients, center, ACCOUNTS["development"], arn) == []
