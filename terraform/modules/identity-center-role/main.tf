@@ -7,6 +7,12 @@ locals {
   instance_id = element(split("/", var.instance_arn), 1)
 
   account_arns = [for id in var.account_ids : "arn:${local.partition}:sso:::account/${id}"]
+  # Permission set ARNs carry an id, not the name: the sets the bot makes (CAB-<request id>)
+  # are told apart by their managed-by tag instead.
+  any_permission_set = "arn:${local.partition}:sso:::permissionSet/${local.instance_id}/*"
+  request_set_account_arns = [
+    for id in var.request_permission_set_account_ids : "arn:${local.partition}:sso:::account/${id}"
+  ]
   identity_store_arn = join(":", [
     "arn", local.partition, "identitystore", "", data.aws_caller_identity.current.account_id,
     "identitystore/${var.identity_store_id}",
@@ -41,11 +47,12 @@ resource "aws_iam_role" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
-  # The modal lists the instance's permission sets to show the configured ones' descriptions.
+  # The modal finds the configured permission sets by name: it lists the instance's sets and
+  # reads each one's name and description (metadata only, never a policy).
   statement {
-    sid       = "ListPermissionSets"
-    actions   = ["sso:ListPermissionSets"]
-    resources = [var.instance_arn]
+    sid       = "FindPermissionSetsByName"
+    actions   = ["sso:DescribePermissionSet", "sso:ListPermissionSets"]
+    resources = [var.instance_arn, local.any_permission_set]
   }
 
   dynamic "statement" {
@@ -60,6 +67,67 @@ data "aws_iam_policy_document" "this" {
         "sso:ListAccountAssignments",
       ]
       resources = concat([var.instance_arn], var.permission_set_arns, local.account_arns)
+    }
+  }
+
+  # request_permission_set: the bot makes, provisions, assigns and deletes only sets it tagged.
+  dynamic "statement" {
+    for_each = length(var.request_permission_set_account_ids) > 0 ? [1] : []
+
+    content {
+      sid       = "CreateRequestPermissionSets"
+      actions   = ["sso:CreatePermissionSet", "sso:TagResource"]
+      resources = [local.any_permission_set]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/managed-by"
+        values   = ["cloud-access-bot"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.request_permission_set_account_ids) > 0 ? [1] : []
+
+    content {
+      sid = "ManageRequestPermissionSets"
+      actions = [
+        "sso:CreateAccountAssignment",
+        "sso:DeleteAccountAssignment",
+        "sso:DeletePermissionSet",
+        "sso:ListAccountAssignments",
+        "sso:ProvisionPermissionSet",
+        "sso:PutInlinePolicyToPermissionSet",
+        "sso:UpdatePermissionSet",
+      ]
+      resources = [local.any_permission_set]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/managed-by"
+        values   = ["cloud-access-bot"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.request_permission_set_account_ids) > 0 ? [1] : []
+
+    content {
+      sid = "RequestPermissionSetsInstanceAndAccounts"
+      actions = [
+        "sso:CreateAccountAssignment",
+        "sso:CreatePermissionSet",
+        "sso:DeleteAccountAssignment",
+        "sso:DeletePermissionSet",
+        "sso:DescribePermissionSetProvisioningStatus",
+        "sso:ListAccountAssignments",
+        "sso:ProvisionPermissionSet",
+        "sso:PutInlinePolicyToPermissionSet",
+        "sso:UpdatePermissionSet",
+      ]
+      resources = concat([var.instance_arn], local.request_set_account_arns)
     }
   }
 

@@ -56,6 +56,17 @@ variable "account_ids" {
   }
 }
 
+variable "request_permission_set_account_ids" {
+  description = "IDs of the request_permission_set accounts: the bot may make permission sets (tagged managed-by = cloud-access-bot, named CAB-<request id>) and provision and assign them there; empty: no such permission"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.request_permission_set_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "Each request_permission_set_account_ids entry must be a 12-digit AWS account ID."
+  }
+}
+
 variable "group_ids" {
   description = "Identity store IDs of the groups people may join for a while (identity_center.groups); no other group's members can be changed"
   type        = list(string)
