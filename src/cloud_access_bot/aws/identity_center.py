@@ -42,6 +42,16 @@ CATALOG_TTL_S = 60.0
 LEDGER_PK = "IDC#ASSIGNMENTS"
 
 
+async def or_missing(call: Awaitable[T], missing: T) -> T:
+    """What ``call`` returns, or ``missing`` when AWS says the thing does not exist."""
+    try:
+        return await call
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return missing
+        raise
+
+
 @dataclass(frozen=True)
 class PermissionSet:
     name: str
@@ -198,14 +208,8 @@ class IdentityCenter:
         (``""`` when it was already gone)."""
 
         async def delete(sso: Any) -> str:
-            try:
-                answer = await sso.delete_account_assignment(
-                    **assignment.params(center.instance_arn)
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return ""
-                raise
+            call = sso.delete_account_assignment(**assignment.params(center.instance_arn))
+            answer = await or_missing(call, {"AccountAssignmentDeletionStatus": {"RequestId": ""}})
             return str(answer["AccountAssignmentDeletionStatus"]["RequestId"])
 
         request_id = await self._call(center, "sso-admin", delete)
@@ -300,13 +304,8 @@ class IdentityCenter:
 
     async def delete_permission_set(self, center: IdentityCenterConfig, arn: str) -> None:
         async def delete(sso: Any) -> None:
-            try:
-                await sso.delete_permission_set(
-                    InstanceArn=center.instance_arn, PermissionSetArn=arn
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+            call = sso.delete_permission_set(InstanceArn=center.instance_arn, PermissionSetArn=arn)
+            await or_missing(call, None)
 
         await self._call(center, "sso-admin", delete)
 
@@ -314,18 +313,14 @@ class IdentityCenter:
         """The id of the group whose DisplayName is ``name`` (None: no such group)."""
 
         async def lookup(identitystore: Any) -> str | None:
-            try:
-                answer = await identitystore.get_group_id(
-                    IdentityStoreId=center.identity_store_id,
-                    AlternateIdentifier={
-                        "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}
-                    },
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return None
-                raise
-            return str(answer["GroupId"])
+            call = identitystore.get_group_id(
+                IdentityStoreId=center.identity_store_id,
+                AlternateIdentifier={
+                    "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}
+                },
+            )
+            answer = await or_missing(call, {"GroupId": None})
+            return str(answer["GroupId"]) if answer["GroupId"] else None
 
         return await self._call(center, "identitystore", lookup)
 
@@ -333,17 +328,12 @@ class IdentityCenter:
         """The id of the user's membership of the group (``""``: not a member)."""
 
         async def lookup(identitystore: Any) -> str:
-            try:
-                answer = await identitystore.get_group_membership_id(
-                    IdentityStoreId=center.identity_store_id,
-                    GroupId=membership.group_id,
-                    MemberId={"UserId": membership.user_id},
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return ""
-                raise
-            return str(answer["MembershipId"])
+            call = identitystore.get_group_membership_id(
+                IdentityStoreId=center.identity_store_id,
+                GroupId=membership.group_id,
+                MemberId={"UserId": membership.user_id},
+            )
+            return str((await or_missing(call, {"MembershipId": ""}))["MembershipId"])
 
         return await self._call(center, "identitystore", lookup)
 
@@ -362,13 +352,10 @@ class IdentityCenter:
 
     async def remove_membership(self, center: IdentityCenterConfig, membership_id: str) -> None:
         async def delete(identitystore: Any) -> None:
-            try:
-                await identitystore.delete_group_membership(
-                    IdentityStoreId=center.identity_store_id, MembershipId=membership_id
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+            call = identitystore.delete_group_membership(
+                IdentityStoreId=center.identity_store_id, MembershipId=membership_id
+            )
+            await or_missing(call, None)
 
         await self._call(center, "identitystore", delete)
 
