@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.aws.granter import Lease, checked_document, locks_for, no_lease, where
+from cloud_access_bot.aws.granter import Lease, locks_for, no_lease, where
 from cloud_access_bot.aws.identity_center import (
     Assignment,
     AssignmentLedger,
@@ -33,7 +33,7 @@ from cloud_access_bot.aws.identity_center import (
     LedgerEntry,
     Membership,
 )
-from cloud_access_bot.aws.session_granter import session_policy
+from cloud_access_bot.aws.session_granter import sized_session_policy
 from cloud_access_bot.config import AccountConfig, IdentityCenterConfig
 from cloud_access_bot.domain.identity_center import (
     no_identity_center_user,
@@ -42,7 +42,6 @@ from cloud_access_bot.domain.identity_center import (
     session_duration,
 )
 from cloud_access_bot.domain.model import AccessRequest, iso, utcnow
-from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
 
 #: Recorded instead of a creation request id when the assignment was found already made by
@@ -263,14 +262,9 @@ class RequestPermissionSetGranter(_LedgerGranter):
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
     ) -> GrantResult:
         center = self.settings()
-        document = session_policy(await checked_document(request, "", start, end))
-        text = policy_json(document)
-        if len(text) > INLINE_POLICY_LIMIT:
-            raise GrantError(
-                f"This grant needs a {len(text)}-character policy; a permission set holds "
-                f"{INLINE_POLICY_LIMIT}. Ask for fewer actions or resources.",
-                "PolicyTooLarge",
-            )
+        document, text = await sized_session_policy(
+            request, start, end, limit=INLINE_POLICY_LIMIT, what="permission set policy"
+        )
         entry = await self._ledger.get(request.id)
         # An entry without an ARN from an earlier attempt: that attempt may have made the set.
         retried = entry is not None
