@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cloud_access_bot.audit.queries import who_had_access
 from cloud_access_bot.aws.identity_center import Assignment, IdentityCenter
 from cloud_access_bot.config import GROUPS_ACCOUNT, IdentityCenterConfig
 from cloud_access_bot.domain.model import EventType, Status
@@ -117,6 +118,12 @@ async def test_read_only_access_in_prod_for_15_minutes_is_assigned_audited_and_r
     await sandbox_.wait_for_status(request.id, Status.EXPIRED)
     assert await assignments(sandbox_.clients, center, PROD, arns["ReadOnlyAccess"]) == []
     await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: "Expired" in m.text)
+    had = await who_had_access(
+        sandbox_.runtime.store, PROD, active.starts_at, active.expires_at, action="s3:GetObject"
+    )
+    assert [(a.request.id, a.grants[0].actions) for a in had] == [
+        (request.id, ("permission-set:ReadOnlyAccess",))
+    ]
 
 
 async def test_the_modal_offers_only_the_configured_sets_with_their_descriptions(
