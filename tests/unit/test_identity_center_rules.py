@@ -16,6 +16,7 @@ from cloud_access_bot.config import (
 from cloud_access_bot.domain.approval import Outcome, decide_extension
 from cloud_access_bot.domain.identity_center import target_problems
 from cloud_access_bot.domain.model import AccessRequest, Status
+from cloud_access_bot.slack.home import summary
 
 ISSUE_EXAMPLE = """\
 approvalGroups: [devops]
@@ -130,8 +131,8 @@ def test_a_group_asked_for_in_a_permission_set_account_is_refused() -> None:
     )
 
 
-def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
-    request = AccessRequest(
+def admin_request() -> AccessRequest:
+    return AccessRequest(
         id="0123456789ab",
         requester_id="U1",
         requester_email="alice@example.com",
@@ -146,7 +147,15 @@ def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
         permission_set="AdministratorAccess",
     )
 
-    decision = decide_extension(request, "U1", extra_minutes=15, config=config())
+
+def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
+    decision = decide_extension(admin_request(), "U1", extra_minutes=15, config=config())
 
     assert decision.outcome is Outcome.REFUSE
     assert "60-minute maximum" in decision.reason
+
+
+def test_app_home_names_the_permission_set_or_group_of_a_request() -> None:
+    assert summary(admin_request()) == "permission set AdministratorAccess"
+    joined = admin_request().with_changes(permission_set=None, group="prod-support")
+    assert summary(joined) == "group prod-support"
