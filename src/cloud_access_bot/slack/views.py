@@ -240,20 +240,7 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     ]
     if state.account in config.accounts:
         assert state.account is not None
-        blocks.append(
-            _input(
-                "login_role",
-                "Login role you use",
-                {
-                    "type": "static_select",
-                    "action_id": LOGIN_ROLE_ACTION,
-                    "options": [
-                        option(role, role) for role in config.login_roles_for(state.account)
-                    ][:100],
-                },
-                state,
-            )
-        )
+        blocks.extend(_login_role_picker(config, state))
         blocks.extend(_preset_picker(config))
         blocks.extend(_added_summary(state))
         blocks.append(
@@ -300,6 +287,27 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
     }
+
+
+def _login_role_picker(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The login role select; none for an account without login roles (request_permission_set:
+    each request signs in with its own permission set)."""
+    assert state.account is not None
+    roles = config.login_roles_for(state.account)
+    if not roles:
+        return []
+    return [
+        _input(
+            "login_role",
+            "Login role you use",
+            {
+                "type": "static_select",
+                "action_id": LOGIN_ROLE_ACTION,
+                "options": [option(role, role) for role in roles][:100],
+            },
+            state,
+        )
+    ]
 
 
 def prefilled_modal(
@@ -652,6 +660,12 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
 
 def _services_text(request: AccessRequest) -> str:
     """Every action and resource in mrkdwn (possibly over Slack's 3,000: see services_blocks)."""
+    if request.target:
+        what = "group" if request.group else "permission set"
+        return (
+            f"*IAM Identity Center {what}* `{escape(request.target)}` for the window "
+            "(sessions already opened outlast a revocation)"
+        )
     lines = []
     for access in request.services:
         lines.append(f"*{escape(access.service)}*")
