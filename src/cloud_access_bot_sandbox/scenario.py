@@ -90,6 +90,9 @@ class Sandbox:
     runtimes: list[BotRuntime] = field(default_factory=list)
     #: Extra BotRuntime arguments for the next start_bot (e.g. ping_interval, discovery).
     runtime_options: dict[str, Any] = field(default_factory=dict)
+    #: Per user, the ids of their requests stored before their last submission: the modal's
+    #: ack comes before the request is stored, so ``latest_request`` waits for a new one.
+    _before: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def runtime(self) -> BotRuntime:
@@ -131,7 +134,7 @@ class Sandbox:
         arns: Sequence[str] = (),
         duration: int = 1,
         reason: str = "Investigate a failed export",
-        login_role: str = LOGIN_ROLE,
+        login_role: str | None = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
     ) -> dict[str, Any]:
@@ -142,6 +145,7 @@ class Sandbox:
         pause; none by default).
         """
         emulator = self.emulator
+        self._before[user] = {r.id for r in await self.runtime.store.for_user(user, limit=50)}
         await think()
         previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")
@@ -153,8 +157,9 @@ class Sandbox:
         await think()
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
-        await think()
-        await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        if login_role:  # None: an account whose modal has no login role
+            await think()
+            await modal.select(views.LOGIN_ROLE_ACTION, login_role)
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()
@@ -207,12 +212,14 @@ class Sandbox:
             await modal.fill(views.ARNS_ACTION, "\n".join(arns))
 
     async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
-        """The user's newest stored request (waits until one exists)."""
+        """The user's newest stored request (waits until one exists, and after ``request``
+        until the one it submitted is stored)."""
         store = self.runtime.store
+        before = self._before.get(user, set())
 
         async def newest() -> AccessRequest | None:
             found = await store.for_user(user, limit=1)
-            return found[0] if found else None
+            return found[0] if found and found[0].id not in before else None
 
         return await self.wait_for(newest, "a stored request")
 

@@ -12,8 +12,8 @@ from moto_iam import DENIALS, set_enforcement, teach_moto
 from cloud_access_bot import runtime as runtime_module
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.config_source import S3ConfigSource
-from cloud_access_bot.sandbox.scenario import ManualClock, Sandbox, seed_workspace
-from cloud_access_bot.sandbox.slack_emulator import SlackEmulator
+from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, seed_workspace
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 
 class Federation:

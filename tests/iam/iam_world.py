@@ -16,7 +16,7 @@ import yaml
 from iam_policies import render, target_account_role
 
 from cloud_access_bot.aws.store import table_definition
-from cloud_access_bot.sandbox.aws import SAML_TRUST_POLICY
+from cloud_access_bot_sandbox.aws import SAML_TRUST_POLICY
 
 BOT_ACCOUNT = "123456789012"  # moto's account for credentials it did not issue
 INLINE, MANAGED, SESSION = "111111111111", "222222222222", "333333333333"

@@ -19,8 +19,8 @@ from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.ports import Granter
-from cloud_access_bot.sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
 
 BOB = APPROVERS[0]
 

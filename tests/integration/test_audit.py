@@ -174,8 +174,13 @@ async def world(clients: AwsClients) -> World:
     )
     await service.approve(r1, VICTOR)
     clock.at(minutes(5))
+    table = f"arn:aws:dynamodb:eu-west-1:{DEV}:table/orders"
     r3 = await submit(
-        "r3", CAROL, "development", (ServiceAccess("dynamodb", ("dynamodb:GetItem",), ("*",)),), 15
+        "r3",
+        CAROL,
+        "development",
+        (ServiceAccess("dynamodb", ("dynamodb:GetItem",), (table,)),),
+        15,
     )
     await service.deny(r3, VICTOR, "not during the freeze")
     clock.at(minutes(10))

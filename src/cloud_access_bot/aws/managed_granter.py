@@ -85,7 +85,7 @@ class ManagedPolicyGranter:
         async def put(iam: Any) -> GrantResult:
             role_id = await self._sso_role_id(iam, request.login_role, account)
             document = await checked_document(
-                request, f"{role_id}:{request.requester_email}", start, end
+                request, f"{role_id}:{request.requester_email}", start, end, account=account
             )
 
             def add(current: Document | None) -> Document:

@@ -47,6 +47,7 @@ async def read_draft(
         duration = 0
         errors["duration"] = "Pick a duration."
     services: list[ServiceAccess] = []
+    discovered: list[str] = []
     for choice in choices:
         named = f"{choice.service}: " if len(choices) > 1 else ""
         problems = suggestions.check_arns(state.account, choice.service, list(choice.arns))
@@ -59,6 +60,7 @@ async def read_draft(
         except ValueError as problem:
             errors["resources"] = named + str(problem)
             found = []
+        discovered.extend(found)
         services.append(
             ServiceAccess(
                 choice.service,
@@ -75,6 +77,7 @@ async def read_draft(
         duration_minutes=duration,
         services=tuple(services),
         submission_id=str(view.get("id") or "") or None,
+        discovered=tuple(discovered),
     )
     return draft, errors
 
