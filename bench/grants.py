@@ -25,13 +25,14 @@ from bench.world import (
     granted_count,
 )
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, fill_role
+from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, utcnow
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import seed_account
+from cloud_access_bot_sandbox.capacity import fill_role
 from cloud_access_bot_sandbox.scenario import LOGIN_ROLE, Sandbox
 
 SHARED_ACCOUNT_ID = "444444444444"

@@ -26,7 +26,6 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import (
     ROLE_INLINE_POLICY_LIMIT,
     InlinePolicyGranter,
-    fill_role,
     policy_document,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
@@ -34,10 +33,10 @@ from cloud_access_bot.domain.packing import (
     ATTACHED_POLICIES_PER_ROLE,
     MANAGED_POLICY_LIMIT,
     grant_ends,
-    one_policy_each,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
+from cloud_access_bot_sandbox.capacity import fill_role, one_policy_each
 
 OVERFLOW = f"{PREFIX}overflow-{LOGIN_ROLE}-"
 #: The issue's typical grant: 1 service, 3 actions, 2 resources.

@@ -208,9 +208,6 @@ class Catalog:
         """The action named exactly (case-insensitive), no wildcards."""
         return self._by_name.get(name.lower())
 
-    def is_known(self, action: str) -> bool:
-        return bool(self.expand(action))
-
     def expand(self, pattern: str) -> list[str]:
         """Canonical names of the actions ``pattern`` covers (IAM ``*``/``?`` wildcards)."""
         exact = self.action(pattern)
