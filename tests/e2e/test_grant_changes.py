@@ -20,9 +20,9 @@ BOB, CAROL = APPROVERS
 
 
 async def active_grant(world: Sandbox) -> str:
-    ack = await world.request(resources=[world.accounts["development"].buckets[0]], duration=15)
-    assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+    request_id = (
+        await world.submit(resources=[world.accounts["development"].buckets[0]], duration=15)
+    ).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id

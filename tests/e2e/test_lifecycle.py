@@ -22,9 +22,7 @@ BOB, CAROL = APPROVERS
 
 
 async def submit_and_wait_pending(world: Sandbox, **kwargs: object) -> str:
-    ack = await world.request(**kwargs)  # type: ignore[arg-type]
-    assert ack.get("response_action") != "errors", ack
-    request = await world.latest_request()
+    request = await world.submit(**kwargs)
     assert request.status is Status.PENDING
     return request.id
 

@@ -45,9 +45,7 @@ async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: object) -> str
     PENDING request it stored."""
     if "resources" not in kwargs and "arns" not in kwargs:
         kwargs["resources"] = [world.accounts["development"].buckets[0]]
-    ack = await world.request(user=user, **kwargs)  # type: ignore[arg-type]
-    assert ack.get("response_action") != "errors", ack
-    request = await world.latest_request(user)
+    request = await world.submit(user=user, **kwargs)
     assert request.status is Status.PENDING
     return request.id
 
