@@ -73,6 +73,8 @@ async def test_crash_after_submit_before_dms_announces_after_restart(
     clock.advance(minutes=world.config.reminder_minutes[0], seconds=1)
 
     await world.approval_dm(BOB, request.id)
+    announced = [m for m in world.emulator.messages_to(BOB) if request.id in m.flat_text]
+    assert len(announced) == 1, "announced more than once"
 
 
 async def test_crash_after_approval_before_the_policy_is_written_is_finished_by_the_sweeper(

@@ -116,7 +116,8 @@ async def test_redelivered_submission_stores_one_request(world: Sandbox) -> None
     )
 
     await redeliver(world, submission)
-    await asyncio.sleep(0.5)  # let a second request, if any, be stored
+    # The socket handler tracks an envelope from arrival until its listener has finished.
+    assert await world.runtime.inflight.wait_idle(10), "the redelivery was never handled"
 
     assert len(await world.runtime.store.for_user(REQUESTER)) == 1
 
