@@ -15,7 +15,6 @@ from target_account import (
     SSO_PATH,
     START,
     TARGET,
-    access_request,
     create_role,
     inline_policies,
 )
@@ -25,6 +24,7 @@ from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
 from cloud_access_bot.config import AccessMode
 from cloud_access_bot.ports import GrantError
+from factories import access_request
 
 SSO = TARGET.model_copy(update={"access_mode": AccessMode.MANAGED_POLICY})
 TEAM = {

@@ -18,7 +18,6 @@ from target_account import (
     PREFIX,
     START,
     TARGET,
-    access_request,
     create_role,
     inline_policies,
 )
@@ -31,6 +30,7 @@ from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
+from factories import access_request
 
 OTHER = AccountConfig(account_number="222222222222", iam_role="arn:aws:iam::222222222222:role/bot")
 

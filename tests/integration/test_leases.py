@@ -13,7 +13,6 @@ from target_account import (
     PREFIX,
     START,
     TARGET,
-    access_request,
     create_role,
 )
 
@@ -22,6 +21,7 @@ from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.leases import DynamoLeases, LeaseBusy
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import utcnow
+from factories import access_request
 
 TABLE = "leases"
 KEY = f"{TARGET.account_number}:role:{LOGIN_ROLE}"

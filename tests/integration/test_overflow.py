@@ -17,7 +17,6 @@ from target_account import (
     PREFIX,
     START,
     TARGET,
-    access_request,
     create_role,
     inline_policies,
 )
@@ -37,6 +36,7 @@ from cloud_access_bot.domain.packing import (
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 from cloud_access_bot_sandbox.capacity import fill_role, one_policy_each
+from factories import access_request
 
 OVERFLOW = f"{PREFIX}overflow-{LOGIN_ROLE}-"
 #: The issue's typical grant: 1 service, 3 actions, 2 resources.
