@@ -28,7 +28,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -171,11 +171,9 @@ async def seed_account(
     return SeededAccount(name, account_id, bot_role_arn, login_role, tuple(buckets), tuple(tables))
 
 
-async def inline_policies(
-    clients: AwsClients, account: SeededAccount
-) -> dict[str, dict[str, object]]:
+async def inline_policies(clients: AwsClients, account: SeededAccount) -> dict[str, dict[str, Any]]:
     """The inline policies now on the account's login role, by name (what IAM holds)."""
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, dict[str, Any]] = {}
     async with clients.assumed("iam", account.bot_role_arn) as iam:
         names = (await iam.list_role_policies(RoleName=account.login_role))["PolicyNames"]
         for policy_name in names:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.slack import views
@@ -28,8 +29,8 @@ async def active_grant(world: Sandbox) -> str:
     return request_id
 
 
-def conditions_of(policies: dict[str, dict[str, object]]) -> list[object]:
-    return [s["Condition"] for p in policies.values() for s in p["Statement"]]  # type: ignore[index, attr-defined]
+def conditions_of(policies: dict[str, dict[str, Any]]) -> list[object]:
+    return [s["Condition"] for p in policies.values() for s in p["Statement"]]
 
 
 async def test_requester_revokes_early(world: Sandbox) -> None:

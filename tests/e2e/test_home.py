@@ -14,7 +14,7 @@ from cloud_access_bot_sandbox.slack_people import (
     find_element,
     view_action_payload,
 )
-from factories import access_request
+from tests.factories import access_request
 
 BOB, CAROL = APPROVERS
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -100,6 +101,15 @@ class People:
 
     async def tell(self, user_id: str, text: str) -> None:
         raise AssertionError(f"unexpected refusal for {user_id}: {text}")
+
+    async def ask_extension(self, request: AccessRequest) -> None:
+        raise AssertionError(f"unexpected extension of {request.id}")
+
+    async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
+        return None
+
+    async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
+        raise AssertionError(f"unexpected self-approval of {request.id}")
 
 
 @dataclass
@@ -191,7 +201,8 @@ async def world(clients: AwsClients) -> World:
     await service.approve(r5, VICTOR)
     clock.at(minutes(150))
     assert (await service.sweep()).expired == 1  # r4
-    statuses = {k: (await store.get(v)).status for k, v in ids.items()}
+    found = {k: await store.get(v) for k, v in ids.items()}
+    statuses = {k: r.status for k, r in found.items() if r is not None}
     assert statuses == {
         "r1": Status.EXPIRED,
         "r2": Status.REVOKED,
@@ -304,7 +315,7 @@ async def test_who_had_access_rows_name_user_grant_and_approver(world: World) ->
 async def test_list_reads_each_filter_from_an_index(world: World) -> None:
     ids = {v: k for k, v in world.ids.items()}
 
-    async def listed(**where: object) -> list[str]:
+    async def listed(**where: Any) -> list[str]:
         since, until = T0 - timedelta(hours=1), T0 + timedelta(days=1)
         found = await list_requests(world.store, ListFilter(since, until, **where))
         return [ids[r.id] for r in found]
@@ -350,6 +361,7 @@ async def test_show_has_the_attached_policy_and_the_whole_timeline(world: World)
     assert "s3:GetObject" in {a for s in statements for a in s["Action"]}
     text = export.show_text(shown.request, shown.events)
     attached = shown.request.policy_document
+    assert attached is not None
     assert json.dumps(json.loads(attached), indent=2) in text
     assert "REVOKED" in text and WENDY in text
 

@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from target_account import (
+
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.leases import DynamoLeases, LeaseBusy
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.domain.model import utcnow
+from tests.factories import access_request
+from tests.integration.target_account import (
     END,
     LOGIN_ROLE,
     PREFIX,
@@ -15,13 +22,6 @@ from target_account import (
     TARGET,
     create_role,
 )
-
-from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import InlinePolicyGranter
-from cloud_access_bot.aws.leases import DynamoLeases, LeaseBusy
-from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.domain.model import utcnow
-from factories import access_request
 
 TABLE = "leases"
 KEY = f"{TARGET.account_number}:role:{LOGIN_ROLE}"

@@ -11,15 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from target_account import (
-    END,
-    LOGIN_ROLE,
-    PREFIX,
-    START,
-    TARGET,
-    create_role,
-    inline_policies,
-)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import (
@@ -36,7 +27,16 @@ from cloud_access_bot.domain.packing import (
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
 from cloud_access_bot_sandbox.capacity import fill_role, one_policy_each
-from factories import access_request
+from tests.factories import access_request
+from tests.integration.target_account import (
+    END,
+    LOGIN_ROLE,
+    PREFIX,
+    START,
+    TARGET,
+    create_role,
+    inline_policies,
+)
 
 OVERFLOW = f"{PREFIX}overflow-{LOGIN_ROLE}-"
 #: The issue's typical grant: 1 service, 3 actions, 2 resources.

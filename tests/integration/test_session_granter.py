@@ -21,7 +21,7 @@ from cloud_access_bot.aws.session_granter import (
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso, utcnow
 from cloud_access_bot.ports import GrantError
-from factories import access_request
+from tests.factories import access_request
 
 ACCOUNT_ID = "111111111111"
 BROKER = f"arn:aws:iam::{ACCOUNT_ID}:role/access-broker"

@@ -19,7 +19,7 @@ from cloud_access_bot.domain.model import (
     Status,
 )
 from cloud_access_bot.ports import ConflictError, StoreUnavailable
-from factories import access_request
+from tests.factories import access_request
 
 NOW = datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=UTC)
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from reliability_kit import FIGURES, audit
 
 from cloud_access_bot.runtime import BotRuntime
 from cloud_access_bot_sandbox import scenario
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox
+from tests.reliability.reliability_kit import FIGURES, audit
 
 
 def pytest_configure(config: pytest.Config) -> None:

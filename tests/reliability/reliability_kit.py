@@ -10,6 +10,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
@@ -40,7 +41,7 @@ class Figures:
 FIGURES = Figures()
 
 
-async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: object) -> str:
+async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: Any) -> str:
     """Fill and submit the modal (for the first bucket unless told otherwise); the id of the
     PENDING request it stored."""
     if "resources" not in kwargs and "arns" not in kwargs:
@@ -50,7 +51,7 @@ async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: object) -> str
     return request.id
 
 
-async def full_flow(world: Sandbox, approver: str = BOB, **kwargs: object) -> str:
+async def full_flow(world: Sandbox, approver: str = BOB, **kwargs: Any) -> str:
     """/request → Approve → ACTIVE with a policy in IAM; the request id."""
     request_id = await submit(world, **kwargs)
     dm = await world.approval_dm(approver, request_id)

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_kit import BOB, FIGURES, full_flow, submit
 
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import OUTSIDER, REQUESTER, Sandbox
@@ -26,6 +25,7 @@ from cloud_access_bot_sandbox.slack_people import (
     message_action_payload,
     view_submission_payload,
 )
+from tests.reliability.reliability_kit import BOB, FIGURES, full_flow, submit
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")
@@ -46,7 +46,7 @@ json_value = st.recursive(
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every key path inside a JSON value."""
-    found = []
+    found: list[tuple[Any, ...]] = []
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
@@ -225,12 +225,12 @@ async def test_fuzzed_modal_submissions_and_suggestions(world: Sandbox) -> None:
 
 async def test_payloads_bolt_cannot_parse_are_still_acked(world: Sandbox) -> None:
     """Found by the fuzzer: a ``view`` that is not a mapping makes Bolt raise before dispatch."""
-    broken = [
+    broken: list[tuple[str, dict[str, Any]]] = [
         ("interactive", {"type": "block_suggestion", "action_id": "x", "view": []}),
         ("interactive", {"type": "view_submission", "view": "not a view"}),
         ("interactive", {"type": "block_actions", "actions": "nope", "user": 7}),
     ]
     for kind, payload in broken:
         ack = await world.emulator.send_envelope(kind, payload)
-        assert ack.latency_ms < 3000
+        assert ack.latency_ms is not None and ack.latency_ms < 3000
     await full_flow(world)

@@ -7,13 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from reliability_kit import BOB, CAROL, full_flow, submit
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.faults import stop_pongs
 from cloud_access_bot_sandbox.scenario import REQUESTER, Sandbox
 from cloud_access_bot_sandbox.slack_emulator import AckRecord
+from tests.reliability.reliability_kit import BOB, CAROL, full_flow, submit
 
 
 async def redeliver(world: Sandbox, envelope: dict[str, Any]) -> AckRecord:

@@ -17,7 +17,7 @@ from cloud_access_bot.audit.matching import (
     resource_matches,
 )
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType, Status
-from factories import access_request
+from tests.factories import access_request
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

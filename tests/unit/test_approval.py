@@ -21,7 +21,7 @@ from cloud_access_bot.domain.approval import (
     decide_revoke,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
-from factories import access_request
+from tests.factories import access_request
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
 WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

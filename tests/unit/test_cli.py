@@ -13,12 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.cli import main
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health, write_health
 from cloud_access_bot.settings import Settings
+from tests.unit.config_samples import THREE_MISTAKES
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yml"
