@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-all lint bench infra clean
 
+# Quiet, so that `make demo ARGS=--json` prints nothing but the demo's JSON on stdout.
+.SILENT: demo $(STAMP)
+
 $(STAMP): pyproject.toml constraints.txt
+	echo "installing $(VENV) from constraints.txt" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
