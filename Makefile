@@ -23,7 +23,7 @@ demo: $(STAMP)
 ## The CI test suite (unit, integration against moto server, end-to-end over Socket Mode).
 ## pytest's exit code 5 (no tests collected) is not a failure here.
 test: $(STAMP)
-	$(BIN)/pytest -q -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -q -n auto -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## Everything, including the slow reliability and soak tests.
 test-all: $(STAMP)

@@ -25,7 +25,8 @@ from cloud_access_bot_sandbox.slack_people import (
     message_action_payload,
     view_submission_payload,
 )
-from tests.reliability.reliability_kit import BOB, FIGURES, full_flow, submit
+from tests.reliability.reliability_kit import BOB, full_flow, submit
+from tests.summary import FIGURES
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")
