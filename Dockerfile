@@ -3,21 +3,22 @@
 # Two stages: "build" installs the package and its pinned dependencies into a venv, the final
 # stage copies only that venv onto a clean slim image. Every dependency ships binary wheels for
 # CPython 3.11 on amd64 and arm64, so no compiler is needed in either stage.
-# Bump the tag (or pin its digest) together with the CI Python version.
+# Bump the tag (or pin its digest) as you like: scripts/check-image reads its X.Y and proves the
+# install with that Python in CI.
 
 FROM python:3.11.14-slim-bookworm AS build
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# The venv gets no pip of its own: the base image's pip installs into it, so the final image
-# carries no installer in the venv.
-RUN python -m venv --without-pip /opt/venv
-
+# scripts/install-runtime builds the venv (no pip inside it, pinned by constraints.txt, no test
+# extras). CI runs the same script outside Docker and starts the bot from its venv
+# (scripts/check-image), so what is proven there is what this stage installs.
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY src ./src
-RUN pip --python /opt/venv/bin/python install --no-cache-dir -c constraints.txt .
+COPY scripts/install-runtime ./scripts/
+RUN scripts/install-runtime /opt/venv
 
 
 FROM python:3.11.14-slim-bookworm

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from bench.report import Metric, rounded
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.discovery import DISCOVERERS, DiscoveryResult, ResourceDiscovery
+from cloud_access_bot.aws.discovery import DISCOVERERS, ResourceDiscovery
+from cloud_access_bot.domain.resources import DiscoveryResult
 
 REGIONS = ("eu-west-1", "eu-west-2", "us-east-1", "us-west-2")
 HOME_REGION = "eu-west-1"

@@ -1,7 +1,8 @@
 """Command line: ``cloud-access-bot run | check-config | demo | health | audit``.
 
-Exit codes: 0 success, 1 failure at run time (unhealthy, not available), 2 bad settings or
-configuration, 130 interrupted.
+Exit codes: 0 success, 1 failure at run time (a fatal start-up check, unhealthy, AWS refused
+or unreachable), 2 bad settings or configuration, 130 interrupted. Failures are one line
+naming the cause and what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from cloud_access_bot.audit import commands as audit
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.config import BotConfig, ConfigError
+from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
 from cloud_access_bot.config_source import ConfigSource, FileConfigSource, config_source_from
+from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
@@ -30,6 +35,8 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 HEALTH_MAX_AGE_S = 60
+#: What the audit commands call on the table (read only).
+AUDIT_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
 
 
 def _version() -> str:
@@ -127,9 +134,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         except SettingsError as exc:
             return _settings_error(exc)
         source = config_source_from(settings)
-    config = _load(source)
+    with actions_checked_by(Catalog.default().is_known):
+        config = _load(source)
     if config is None:
         return EXIT_INVALID
+    for warning in config_warnings(config):
+        print(f"{source.description}: warning: {warning}", file=sys.stderr)
     print("\n".join(summarize(config, source.description)))
     return EXIT_OK
 
@@ -171,8 +181,9 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except StoreUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:
+        table = f"DynamoDB table {config.dynamodb_table}"
+        print(f"error: {explain(exc, action=AUDIT_PERMISSIONS, resource=table)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await clients.close()
@@ -218,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     health = commands.add_parser(
-        "health", help="exit 0 if the running bot is connected and recently alive (HEALTH_FILE)"
+        "health",
+        help="exit 0 if the running bot is alive, connected to Slack, sweeping and reaching "
+        "its table (HEALTH_FILE); else print why and exit 1",
     )
     health.add_argument(
         "--max-age",

@@ -11,8 +11,11 @@ never turned into ints. pydantic converts numeric text wherever the schema wants
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -34,9 +37,40 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-[a-z]+-\d$")
 ACTION_PATTERN = re.compile(r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")
+#: A Slack channel id, or a channel name (lowercase letters, digits, ``-`` and ``_``, up to 80).
+CHANNEL = re.compile(r"^([CG][A-Z0-9]{8,}|#?[a-z0-9][a-z0-9_-]{0,79})$")
+#: perkbox's table when its config names none (perkbox/cloud-access-bot, GetDynamodbTable).
+PERKBOX_DEFAULT_TABLE = "request_access_bot"
 
-DEFAULT_NEVER_GRANTABLE = ("iam:*", "organizations:*", "sts:*", "account:*")
+#: IAM Identity Center (sso, sso-directory, identitystore) would let a grant hand out
+#: permission sets or add its holder to groups: as dangerous as iam:*.
+DEFAULT_NEVER_GRANTABLE = (
+    "iam:*",
+    "organizations:*",
+    "sts:*",
+    "account:*",
+    "sso:*",
+    "sso-directory:*",
+    "identitystore:*",
+)
 DEFAULT_DURATIONS = (15, 30, 60, 120, 240, 480, 720)
+
+
+#: Set while check-config validates: whether IAM has an action (or a pattern matches one).
+#: The running bot leaves it unset, so a configuration never depends on the catalog's age.
+_ACTION_CATALOG: ContextVar[Callable[[str], bool] | None] = ContextVar(
+    "action_catalog", default=None
+)
+
+
+@contextlib.contextmanager
+def actions_checked_by(is_known: Callable[[str], bool]) -> Iterator[None]:
+    """Within this block, configurations are also checked for action names IAM lacks."""
+    token = _ACTION_CATALOG.set(is_known)
+    try:
+        yield
+    finally:
+        _ACTION_CATALOG.reset(token)
 
 
 class ConfigError(Exception):
@@ -70,11 +104,29 @@ class AccessMode(StrEnum):
     SESSION_CREDENTIALS = "session_credentials"
 
 
+class Binding(StrEnum):
+    """What ties a grant to the requester's session (docs/security.md, Identity binding)."""
+
+    USERID = "userid"
+    """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
+    SOURCE_IDENTITY = "source_identity"
+    """Also ``aws:SourceIdentity`` = email, for IdPs that set it at sign-in."""
+
+
 class SelfApproval(StrEnum):
     """Whether a requester may approve their own request."""
 
     DENY = "deny"
     BREAK_GLASS = "break_glass"
+
+
+class FindVisibility(StrEnum):
+    """Whose resources ``/request find`` shows (see docs/security.md)."""
+
+    #: The accounts the person approves for or has been granted access in (admins: all).
+    RESTRICTED = "restricted"
+    #: Every account, to anyone in the workspace.
+    PUBLIC = "public"
 
 
 class _Strict(BaseModel):
@@ -127,6 +179,10 @@ class AutoApproveRule(_Strict):
     )
     access_levels: list[str] = Field(default_factory=lambda: ["List", "Read"])
     max_duration_minutes: int = Field(default=60, ge=1)
+    discovered_only: bool = Field(
+        default=False,
+        description="Only requests whose resources were all picked from discovery match.",
+    )
 
     @field_validator("access_levels")
     @classmethod
@@ -170,6 +226,12 @@ class AccountConfig(_Strict):
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     production: bool = False
     allowed_dangerous_actions: list[str] = Field(default_factory=list)
+    allow_escalation: bool = Field(
+        default=False,
+        description="Privilege-escalation actions may be requested here (never auto-approved, "
+        "and they need as many approvals as a production account).",
+    )
+    bind: Binding = Binding.USERID
     regions: list[str] | None = None
 
     _roles = field_validator("login_roles")(
@@ -203,6 +265,8 @@ class AccountConfig(_Strict):
                 )
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and not self.broker_role:
             raise ValueError("access_mode session_credentials needs broker_role")
+        if self.access_mode is AccessMode.SESSION_CREDENTIALS and self.bind is not Binding.USERID:
+            raise ValueError("bind source_identity needs a login role (not session_credentials)")
         return self
 
 
@@ -243,6 +307,7 @@ class BotConfig(_Strict):
     allow_wildcard_resources: bool = False
     audit_channel: str | None = None
     admin_groups: list[str] = Field(default_factory=list)
+    find_visibility: FindVisibility = FindVisibility.RESTRICTED
     audit_retention_days: int = Field(default=400, ge=1)
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
@@ -276,6 +341,16 @@ class BotConfig(_Strict):
         if not re.fullmatch(r"[a-z0-9_-]{1,31}", name):
             raise ValueError(f"{value!r} is not a Slack command name (lowercase, no spaces)")
         return name
+
+    @field_validator("audit_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL.match(value):
+            raise ValueError(
+                f"{value!r} is not a Slack channel: a channel id (C0123ABCD) or a name of "
+                "lowercase letters, digits, '-' and '_' (e.g. #access-audit)"
+            )
+        return value
 
     @field_validator("accounts")
     @classmethod
@@ -317,9 +392,51 @@ class BotConfig(_Strict):
             )
         if not self.durations_minutes:
             problems.append("durations_minutes: at least one duration is required")
+        problems += self._limit_problems() + self._catalog_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _limit_problems(self) -> list[str]:
+        """Values written in the file that a limit silently overrides: each is a mistake the
+        operator should see. Defaults are left alone (the default durations above a lower
+        maximum are simply not offered)."""
+        cap = self.max_duration_minutes
+        written = self.model_fields_set
+        problems = [
+            f"durations_minutes: {minutes} is above max_duration_minutes ({cap})"
+            for minutes in self.durations_minutes
+            if minutes > cap and "durations_minutes" in written
+        ]
+        problems += [
+            f"auto_approve.{index}.max_duration_minutes: {rule.max_duration_minutes} is above "
+            f"max_duration_minutes ({cap})"
+            for index, rule in enumerate(self.auto_approve)
+            if rule.max_duration_minutes > cap and "max_duration_minutes" in rule.model_fields_set
+        ]
+        problems += [
+            f"reminder_minutes: {minutes} is not before pending_timeout_minutes "
+            f"({self.pending_timeout_minutes}): the request times out first"
+            for minutes in self.reminder_minutes
+            if minutes >= self.pending_timeout_minutes and "reminder_minutes" in written
+        ]
+        return problems
+
+    def _catalog_problems(self) -> list[str]:
+        """Action names IAM does not have, when checking against a catalog (check-config):
+        a preset that grants nothing, a guardrail that guards nothing (a typo in
+        never_grantable_actions blocks no action at all)."""
+        is_known = _ACTION_CATALOG.get()
+        if is_known is None:
+            return []
+        named = [("never_grantable_actions", self.never_grantable_actions)]
+        named += [(f"presets.{name}.actions", p.actions) for name, p in self.presets.items()]
+        return [
+            f"{where}: {action!r} is not an IAM action (not in the IAM catalog)"
+            for where, actions in named
+            for action in actions
+            if not is_known(action)
+        ]
 
     # Derived views used across the app.
 
@@ -398,9 +515,55 @@ def parse_config(text: str, source: str) -> BotConfig:
     try:
         return BotConfig.model_validate(data)
     except ValidationError as exc:
-        problems: list[str] = []
-        for error in exc.errors():
-            line = _format_error(error)
-            # Cross-checks join several problems into one error: split them back out.
-            problems.extend(part.strip() for part in line.split("; ") if part.strip())
+        problems = _problems(exc.errors())
+        problems += [p for p in _cross_check_problems(data, exc) if p not in problems]
         raise ConfigError(source, problems) from None
+
+
+def _problems(errors: Sequence[Any]) -> list[str]:
+    problems: list[str] = []
+    for error in errors:
+        line = _format_error(error)
+        # Cross-checks join several problems into one error: split them back out.
+        problems.extend(part.strip() for part in line.split("; ") if part.strip())
+    return problems
+
+
+def _cross_check_problems(data: dict[str, Any], exc: ValidationError) -> list[str]:
+    """The cross-field problems of a file that also has field errors, in the same report.
+
+    pydantic runs a model's cross-checks only once every field is valid. So validate again
+    without what failed (a top-level key falls back to its default, a failing account is left
+    out) and keep the cross-checks' findings, minus those the removal itself caused.
+    """
+    failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    accounts = data.get("accounts")
+    if not isinstance(accounts, dict):
+        return []
+    failed_accounts = {
+        str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] == "accounts"
+    }
+    kept = {name: value for name, value in accounts.items() if name not in failed_accounts}
+    if not kept:
+        return []
+    salvaged = {k: v for k, v in data.items() if k not in failed} | {"accounts": kept}
+    try:
+        BotConfig.model_validate(salvaged)
+    except ValidationError as second:
+        cross = [e for e in second.errors() if not e["loc"] and e["type"] == "value_error"]
+        caused = tuple(f"unknown account {name!r}" for name in failed_accounts)
+        return [p for p in _problems(cross) if not p.endswith(caused)]
+    return []
+
+
+def config_warnings(config: BotConfig) -> list[str]:
+    """Things that load but may not be what the operator means (check-config prints them)."""
+    warnings = []
+    if "dynamodb_table" not in config.model_fields_set:
+        warnings.append(
+            f"dynamoDbTable is not set, so the table is {config.dynamodb_table}; perkbox "
+            f"used {PERKBOX_DEFAULT_TABLE} when unset, a table of another layout this bot does "
+            "not read: set dynamoDbTable to the table Terraform created (see 'Migrating from "
+            "perkbox' in docs/deploy.md)"
+        )
+    return warnings

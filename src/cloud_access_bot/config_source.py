@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import aioboto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.config import BotConfig, ConfigError, parse_config
 from cloud_access_bot.settings import Settings
 
@@ -39,6 +40,9 @@ class ConfigSource(Protocol):
 
     @property
     def current(self) -> BotConfig: ...
+
+    @property
+    def version(self) -> str | None: ...
 
     async def watch(self, stop: asyncio.Event, interval: float) -> None: ...
 
@@ -62,6 +66,11 @@ class _ReloadingSource(abc.ABC):
     @abc.abstractmethod
     async def _fetch(self, unless_version: str | None) -> _Fetched | None:
         """Read the configuration, or return None if its version is still ``unless_version``."""
+
+    @property
+    def version(self) -> str | None:
+        """The version last read: the S3 ETag, or the SHA-256 of a local file."""
+        return self._seen_version
 
     @property
     def current(self) -> BotConfig:
@@ -172,6 +181,10 @@ _S3_PROBLEMS = {
 }
 
 
+def _unreadable(exc: BaseException) -> str:
+    return explain(exc, action="s3:GetObject on the object", resource="cannot read")
+
+
 class S3ConfigSource(_ReloadingSource):
     """An S3 object; a refresh is a conditional GetObject (IfNoneMatch on the ETag)."""
 
@@ -195,11 +208,10 @@ class S3ConfigSource(_ReloadingSource):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("304", "NotModified"):
                 return None
-            message = exc.response.get("Error", {}).get("Message", "")
-            problem = _S3_PROBLEMS.get(code, f"{code}: {message}" if message else code)
+            problem = _S3_PROBLEMS.get(code) or _unreadable(exc)
             raise ConfigError(self.description, [problem]) from None
-        except BotoCoreError as exc:
-            raise ConfigError(self.description, [f"cannot read: {exc}"]) from None
+        except (BotoCoreError, OSError) as exc:
+            raise ConfigError(self.description, [_unreadable(exc)]) from None
         return _Fetched(str(response["ETag"]), _decode(data, self.description))
 
 

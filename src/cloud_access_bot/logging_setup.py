@@ -11,44 +11,85 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 REDACTED = "[REDACTED]"
 
-_B64 = r"A-Za-z0-9/+"
-_SECRET_KEY_NAMES = (
-    r"secret_?access_?key|session_?token|sessionKey|security_?token|x-amz-security-token"
-    r"|SigninToken|client_?secret|password"
+#: Names under which a secret travels: AWS credentials (STS answers, environment variables,
+#: the signed request's headers), federation sign-in tokens, Slack tokens and the Socket Mode
+#: connection ticket (whoever holds the ``wss://…?ticket=`` URL can take the bot's connection).
+#: Matched as whole names, any case, wherever a value is attached to them.
+SECRET_NAMES = (
+    "SecretAccessKey",
+    "SessionToken",
+    "SigninToken",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "secret_access_key",
+    "session_token",
+    "security_token",
+    "x-amz-security-token",
+    "sessionKey",
+    "token",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "password",
+    "ticket",
+    "Authorization",
 )
 
-_SECRET_NAME = re.compile(rf"(?i)^(?:aws_)?(?:{_SECRET_KEY_NAMES})$")
+#: Everyday words among the names: bare (unquoted) they count only before ``=`` (a query
+#: string, an assignment), so prose such as "bot token: valid" is left alone.
+_WORDS = frozenset({"token", "ticket", "password"})
 
-#: (pattern, replacement): order matters, whole links before their parts.
+
+def _alternatives(names: Iterable[str]) -> str:
+    return "(?:" + "|".join(re.escape(name) for name in names) + ")"
+
+
+_NAME = _alternatives(SECRET_NAMES)
+#: A name stands alone: not the end or the start of a longer identifier (``next_token``).
+_KEY = rf"(?<![\w-]){_NAME}(?![\w-])"
+_FIELD_KEY = rf"(?<![\w-]){_alternatives(n for n in SECRET_NAMES if n not in _WORDS)}(?![\w-])"
+_WORD_KEY = rf"(?<![\w-]){_alternatives(sorted(_WORDS))}(?![\w-])"
+
+_SECRET_NAME = re.compile(rf"(?i)^{_NAME}$")
+
+#: (pattern, replacement), by structure, never by what a value looks like: order matters,
+#: whole links before their parts, quoted values before bare ones.
 _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Console sign-in links carry a token valid for 15 minutes: drop the whole link.
     (re.compile(r"https?://[^\s\"'<>]*signin\.[^\s\"'<>]*/federation\?[^\s\"'<>]*"), REDACTED),
-    # Slack tokens: bot/user/app/refresh/config tokens and app-level tokens.
+    # Slack tokens wherever they appear: bot/user/app/refresh/config and app-level tokens.
     (re.compile(r"\bxox[a-z](?:-[0-9A-Za-z-]+)+"), REDACTED),
     (re.compile(r"\bxapp-[0-9A-Za-z-]+"), REDACTED),
-    # key=value, "key": "value", 'key': 'value' for known secret names: keep the name.
+    # XML elements (STS, IAM and federation answers): <SecretAccessKey>…</SecretAccessKey>.
+    (
+        re.compile(rf"(?i)(<({_NAME})>)[^<]*(</\2>)"),
+        lambda m: m.group(1) + REDACTED + m.group(3),
+    ),
+    # A quoted key and a quoted value (JSON, Python reprs, bytes): "key": "value", 'key': b'v'.
+    (
+        re.compile(rf"(?i)([\"']{_KEY}[\"']\s*[:=]\s*b?)([\"'])(?:\\.|(?!\2).)*\2"),
+        lambda m: m.group(1) + m.group(2) + REDACTED + m.group(2),
+    ),
+    # An HTTP Authorization header: its value runs to the end of the line or quoted text.
+    (
+        re.compile(r"(?i)((?<![\w-])Authorization\s*[:=]\s*)[^\r\n\"']+"),
+        lambda m: m.group(1) + REDACTED,
+    ),
+    # key=value and key: value (query strings, environment lines, signed headers).
     (
         re.compile(
-            rf"(?i)((?:{_SECRET_KEY_NAMES})[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}}]+",
+            rf"(?i)((?:{_FIELD_KEY}[\"']?\s*[:=]|{_WORD_KEY}[\"']?\s*=)\s*b?[\"']?)"
+            r"[^\s\"',&;}<>]+"
         ),
         lambda m: m.group(1) + REDACTED,
     ),
-    # A bare AWS secret access key: 40 base64 characters mixing upper, lower case and digits.
-    (
-        re.compile(
-            rf"(?<![{_B64}=])(?=[{_B64}]*[A-Z])(?=[{_B64}]*[a-z])(?=[{_B64}]*[0-9])"
-            rf"[{_B64}]{{40}}(?![{_B64}=])"
-        ),
-        REDACTED,
-    ),
-    # A bare session token or other long encoded credential blob.
-    (re.compile(rf"[{_B64}]{{100,}}={{0,2}}"), REDACTED),
 )
 
 #: Attributes every LogRecord has; anything else was passed through ``extra=``.
@@ -60,7 +101,7 @@ _NOISY_LIBRARIES = ("botocore", "aiobotocore", "boto3", "aioboto3", "urllib3", "
 
 
 def redact(text: str) -> str:
-    """Replace anything that looks like a Slack token, AWS secret or sign-in link."""
+    """Replace Slack tokens, sign-in links and every value attached to a secret's name."""
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
@@ -195,6 +236,9 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Python warnings (DeprecationWarning from a library…) become records of this handler
+    # too, instead of bare text on stderr.
+    logging.captureWarnings(True)
     library_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(library_level)

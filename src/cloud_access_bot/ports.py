@@ -1,4 +1,5 @@
-"""The interfaces the service layer needs from its adapters (DynamoDB, IAM, Slack).
+"""The interfaces the service layer and the listeners need from their adapters (DynamoDB,
+IAM, Slack, resource discovery).
 
 The service orchestrates; adapters implement these protocols at the edges, so the service can
 be read without knowing Slack JSON or boto, and each adapter can be tested alone.
@@ -19,6 +20,7 @@ from cloud_access_bot.domain.model import (
     MessageRef,
     Status,
 )
+from cloud_access_bot.domain.resources import DiscoveryResult
 
 
 class ConflictError(Exception):
@@ -55,6 +57,19 @@ class GrantError(Exception):
         self.message = message
         self.code = code
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """A request and its item's attributes exactly as stored, for tamper checks, with what the
+    store derives from the request's own fields: the index keys it should carry and the digests
+    of the attributes the seals cover."""
+
+    request: AccessRequest
+    attributes: dict[str, Any]
+    expected_index_keys: dict[str, str]
+    index_key_names: frozenset[str]
+    sealed_digests: dict[str, str]
 
 
 class Store(Protocol):
@@ -96,10 +111,37 @@ class Store(Protocol):
         Uses the sparse due index, never a table scan.
         """
 
+    async def pending(self, limit: int = 500) -> list[AccessRequest]:
+        """Every pending request (at most ``limit``), whatever its due time, from the due index."""
+
     async def events(self, request_id: str) -> list[AuditEvent]: ...
 
     async def for_user(self, user_id: str, limit: int = 50) -> list[AccessRequest]:
         """The user's requests, newest first (user index)."""
+
+    async def created_between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        user_id: str | None = None,
+        account_id: str | None = None,
+    ) -> list[AccessRequest]:
+        """Requests created within [since, until], oldest first, optionally one user's or one
+        account's (for audit queries)."""
+
+    async def all_requests(self) -> list[AccessRequest]:
+        """Every request (a full scan: only for verifying the whole audit trail)."""
+
+
+class AuditStore(Store, Protocol):
+    """What ``audit verify`` reads beyond the Store: items as stored, and the day anchors."""
+
+    async def get_stored(self, request_id: str) -> StoredRequest | None: ...
+
+    async def anchored(self, since: datetime | None, until: datetime) -> dict[str, str]:
+        """Request ids the day anchors list from the day of ``since`` to the day of ``until``
+        (every anchor when ``since`` is None), each with its day (``yyyy-mm-dd``)."""
 
 
 @dataclass(frozen=True)
@@ -146,3 +188,35 @@ class Notifier(Protocol):
 
     async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
         """Announce a self-approval loudly (audit channel, if one is configured)."""
+
+
+class Discovery(Protocol):
+    async def discover(
+        self,
+        accounts: Sequence[tuple[str, str]],
+        regions: Sequence[str],
+        services: Sequence[str],
+        *,
+        refresh: bool = False,
+        wait_seconds: float | None = None,
+    ) -> DiscoveryResult:
+        """Resources of every (account, region, service); ``accounts`` holds
+        ``(account_id, role_arn)`` pairs. ``refresh`` lists again instead of trusting a cache;
+        units not done after ``wait_seconds`` come back as failures."""
+
+
+class Metrics(Protocol):
+    """What the bot measures, in its own terms; an adapter turns it into metric lines
+    (CloudWatch EMF, Prometheus). docs/metrics.md names every metric each call produces."""
+
+    def recorded(self, event: EventType, request: AccessRequest, at: datetime) -> None:
+        """A lifecycle event of ``request`` was stored at ``at``."""
+
+    def swept(self, seconds: float, *, ok: bool) -> None:
+        """One sweep ran for ``seconds``; ``ok`` unless it raised."""
+
+    def slack_failed(self, method: str, error: str) -> None:
+        """A Web API call answered an error (``ratelimited`` for an HTTP 429)."""
+
+    def acked(self, milliseconds: float) -> None:
+        """A Socket Mode envelope was acked this long after it arrived."""

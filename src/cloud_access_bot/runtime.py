@@ -11,21 +11,19 @@ import contextlib
 import gc
 import logging
 import signal
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
+from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
@@ -33,18 +31,26 @@ from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
 from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.config import AccessMode, BotConfig, ConfigError
+from cloud_access_bot.config_source import config_source_from
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.domain.policy import lint_policy
-from cloud_access_bot.health import write_health
+from cloud_access_bot.health import HealthState, write_health
+from cloud_access_bot.metrics import Recorder, Sink
+from cloud_access_bot.metrics.emf import EmfSink
+from cloud_access_bot.metrics.prometheus import PrometheusSink
+from cloud_access_bot.ports import Metrics, StoreUnavailable
 from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
+from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot.slack.metered import CountingRateLimitRetryHandler, MeteredWebClient
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
 from cloud_access_bot.slack.suggestions import CatalogSuggestions
+from cloud_access_bot.startup import StartupFailed, preflight
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +80,10 @@ class BotRuntime:
         ping_interval: float = 10.0,
         discovery: ResourceDiscovery | None = None,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
         self._slack = slack
+        self.metrics = metrics or Recorder()
         self._config = config
         self._clients = clients
         self._clock = clock
@@ -86,6 +94,11 @@ class BotRuntime:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         config_now = config()
+        self.health = HealthState(
+            connected=False,
+            started_at=utcnow(),
+            sweep_interval_s=sweep_interval or config_now.sweep_interval_seconds,
+        )
         self.store = DynamoStore(
             clients,
             config_now.dynamodb_table,
@@ -98,13 +111,14 @@ class BotRuntime:
         # One HTTP session for every Web API call: connections (and TLS) are reused instead of
         # opening one per call.
         self._http = aiohttp.ClientSession()
-        self.client = AsyncWebClient(
+        self.client = MeteredWebClient(
+            metrics=self.metrics,
             token=slack.bot_token,
             base_url=slack.api_url,
             session=self._http,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=20),
+                CountingRateLimitRetryHandler(self.metrics, max_retry_count=20),
             ],
         )
         self.catalog = Catalog.default()
@@ -132,6 +146,7 @@ class BotRuntime:
             access_level=self.catalog.access_level,
             clock=clock,
             expiry_concurrency=expiry_concurrency,
+            metrics=self.metrics,
         )
         deps = home.Deps(
             client=self.client,
@@ -139,6 +154,7 @@ class BotRuntime:
             store=self.store,
             config=config,
             discovery=self.discovery,
+            directory=self.directory,
             catalog=self.catalog,
             clock=clock,
             inflight=self.inflight,
@@ -169,8 +185,10 @@ class BotRuntime:
             self._slack.app_token,
             inflight=self.inflight,
             ping_interval=self._ping_interval,
+            on_ack=self.metrics.acked,
         )
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
+        self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
@@ -195,26 +213,44 @@ class BotRuntime:
             await self.handler.close_async()
         await self._http.close()
         if self._health_file:
-            await asyncio.to_thread(write_health, self._health_file, False)
+            self.health = replace(self.health, connected=False)
+            await asyncio.to_thread(write_health, self._health_file, self.health)
         if close_clients:
             await self._clients.close()
 
     async def _sweep_loop(self) -> None:
         sweeps = 0
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 async with self.inflight.track():
                     report = await self.service.sweep()
                     if sweeps % RECONCILE_EVERY == 0:
                         await self.reconcile()
                 sweeps += 1
+                self._swept(started, ok=True, store_problem=None)
                 if report.expired or report.timed_out or report.recovered or report.errors:
                     log.info("sweep: %s", report)
+            except StoreUnavailable as error:
+                table = f"DynamoDB table {self._config().dynamodb_table}"
+                problem = explain(error, action="dynamodb:Query", resource=table)
+                self._swept(started, ok=False, store_problem=problem)
+                log.warning("sweep failed: %s; retrying at the next interval", problem)
             except Exception:
+                self._swept(started, ok=False, store_problem=self.health.store_problem)
                 log.exception("sweep failed; retrying at the next interval")
             interval = self._sweep_interval or self._config().sweep_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
+
+    def _swept(self, started: float, *, ok: bool, store_problem: str | None) -> None:
+        """Record one sweep's outcome for metrics and the health file."""
+        self.metrics.swept(time.monotonic() - started, ok=ok)
+        self.health = replace(
+            self.health,
+            last_sweep_at=utcnow() if ok else self.health.last_sweep_at,
+            store_problem=store_problem,
+        )
 
     async def reconcile(self) -> int:
         """Remove bot grants IAM still holds but no live request accounts for; audit each."""
@@ -243,8 +279,8 @@ class BotRuntime:
     async def _health_loop(self) -> None:
         assert self._health_file is not None
         while not self._stopping.is_set():
-            connected = await self.connected()
-            await asyncio.to_thread(write_health, self._health_file, connected)
+            self.health = replace(self.health, connected=await self.connected())
+            await asyncio.to_thread(write_health, self._health_file, self.health)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 5)
 
@@ -270,13 +306,19 @@ def settle_memory() -> None:
     gc.freeze()
 
 
-async def run_bot(settings: object) -> int:
-    """``cloud-access-bot run``: connect, serve until SIGTERM/SIGINT, shut down gracefully."""
-    from cloud_access_bot.config import ConfigError
-    from cloud_access_bot.config_source import config_source_from
-    from cloud_access_bot.settings import Settings
+def metrics_from(settings: Settings) -> Recorder:
+    """EMF lines on stdout unless METRICS_EMF=false; a Prometheus endpoint if METRICS_PORT."""
+    sinks: list[Sink] = [EmfSink()] if settings.metrics_emf else []
+    if settings.metrics_port:
+        prometheus = PrometheusSink()
+        prometheus.serve(settings.metrics_port)
+        log.info("Prometheus metrics on port %d", settings.metrics_port)
+        sinks.append(prometheus)
+    return Recorder(*sinks)
 
-    assert isinstance(settings, Settings)
+
+async def run_bot(settings: Settings) -> int:
+    """``cloud-access-bot run``: check, connect, serve until SIGTERM/SIGINT, shut down."""
     clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     source = config_source_from(settings, client_factory=lambda: clients.client("s3"))
     try:
@@ -287,22 +329,39 @@ async def run_bot(settings: object) -> int:
         await clients.close()
         return 2
     assert settings.slack_app_token is not None and settings.slack_bot_token is not None
+    app_token = settings.slack_app_token.get_secret_value()
     runtime = BotRuntime(
         slack=SlackConnection(
-            app_token=settings.slack_app_token.get_secret_value(),
+            app_token=app_token,
             bot_token=settings.slack_bot_token.get_secret_value(),
             api_url=settings.slack_api_url,
         ),
         config=lambda: source.current,
         clients=clients,
         health_file=str(settings.health_file),
+        metrics=metrics_from(settings),
     )
-    settle_memory()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
+    try:
+        await preflight(
+            client=runtime.client,
+            api_url=settings.slack_api_url,
+            app_token=app_token,
+            source=source,
+            clients=clients,
+            store=runtime.store,
+            directory=runtime.directory,
+        )
+        settle_memory()
+        await runtime.start()
+    except (StartupFailed, TimeoutError, OSError, aiohttp.ClientError) as error:
+        reason = str(error) if isinstance(error, StartupFailed) else repr(error)
+        log.error("cannot start: %s", reason)
+        await runtime.stop(grace=0)
+        return 1
     watcher = asyncio.create_task(source.watch(stop, settings.config_poll_seconds))
     await stop.wait()
     log.info("shutting down: finishing in-flight work")

@@ -32,12 +32,14 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
     Granter,
     GrantError,
     GrantUnavailable,
+    Metrics,
     Notifier,
     Store,
 )
@@ -66,6 +68,9 @@ class Draft:
     #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
     #: request id, so it is stored once.
     submission_id: str | None = None
+    #: The resources picked from discovery (not typed): what ``discovered_only`` auto-approve
+    #: rules accept.
+    discovered: tuple[str, ...] = ()
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -100,7 +105,9 @@ class AccessService:
         access_level: Callable[[str], str | None],
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Recorder()
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -141,6 +148,14 @@ class AccessService:
             errors["actions"] = " ".join(r.reason for r in refusals)
         if any(not s.resources for s in draft.services):
             errors["resources"] = "Pick at least one resource or enter an ARN."
+        else:
+            # Every resource, typed or picked (an option value can be forged): problems with
+            # typed ones are shown under the typed ARNs, with picked ones under the picker.
+            scope = guardrails.scope_problems(draft.services, config, draft.account_name)
+            for key, picked in (("arns", False), ("resources", True)):
+                found = [why for arn, why in scope if (arn in draft.discovered) is picked]
+                if found:
+                    errors[key] = " ".join(found)[:1900]
         if "actions" not in errors and "resources" not in errors:
             # e.g. s3:ListBucket asked for with only object ARNs: refused now, not at approval.
             problems = unmappable_actions(draft.services)
@@ -178,13 +193,15 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=approvers,
-            approvals_required=config.approvals_required_for(draft.account_name),
+            approvals_required=guardrails.approvals_required(
+                config, draft.account_name, [a for s in draft.services for a in s.actions]
+            ),
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Kept so the grant can still be removed if the account later leaves the config.
             extra={"iam_role": account.iam_role, "access_mode": account.access_mode.value},
         )
-        auto = approval.auto_approval(request, config, self._access_level)
+        auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -202,9 +219,11 @@ class AccessService:
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).
             return SubmitResult(request=duplicate.current)
+        self._metrics.recorded(EventType.REQUESTED, stored, now)
         if auto is not None:
-            await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
-            return SubmitResult(request=stored)
+            refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
+            if refused is None:
+                return SubmitResult(request=stored)
         await self._announce(stored)
         return SubmitResult(request=stored)
 
@@ -250,8 +269,8 @@ class AccessService:
             decision = Decision(
                 decision.outcome, f"{decision.reason}: {break_glass_reason}", break_glass=True
             )
-        await self._approve_now(request, clicker, decision, EventType.APPROVED)
-        return decision
+        refused = await self._approve_now(request, clicker, decision, EventType.APPROVED)
+        return refused or decision
 
     async def deny(self, request_id: str, clicker: str, reason: str) -> Decision:
         request = await self._load(request_id, clicker)
@@ -523,7 +542,9 @@ class AccessService:
         ):
             raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
         try:
-            return await self._store.commit(current, updated, event, actor, details)
+            saved = await self._store.commit(current, updated, event, actor, details)
+            self._metrics.recorded(event, saved, self._clock())
+            return saved
         except ConflictError as conflict:
             if notify_loser and conflict.current is not None:
                 await self._notifier.tell(notify_loser, already_decided(conflict.current))
@@ -553,8 +574,20 @@ class AccessService:
 
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType
-    ) -> None:
+    ) -> Decision | None:
+        """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
+        verdict = guardrails.recheck(
+            request, self._config(), now=now, access_level=self._access_level, approving=True
+        )
+        if verdict.refusal:
+            await self._tell_both(request, actor, verdict.refusal)
+            return _refused(verdict.refusal)
+        note = ""
+        if verdict.capped_minutes:
+            note = verdict.cap_note(request.duration_minutes, request.account_name)
+            decision = Decision(decision.outcome, f"{decision.reason} {note}", decision.break_glass)
+            request = request.with_changes(duration_minutes=verdict.capped_minutes)
         start, end = request.window(now)
         approved = request.with_changes(
             status=Status.APPROVED,
@@ -566,9 +599,13 @@ class AccessService:
             expires_at=end,
         )
         details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
+        if note:
+            details["duration_minutes"] = request.duration_minutes
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
-            return
+            return None
+        if note:
+            await self._tell_both(saved, actor, f"Request `{saved.id}`: {note}")
         await self._refresh(saved, event, actor)
         try:
             await self._activate(saved, actor)
@@ -581,21 +618,42 @@ class AccessService:
                 f"Request `{saved.id}` is approved, but the access is not in place yet: {error} "
                 "I will try again within a minute; there is nothing you need to do.",
             )
+        return None
+
+    async def _tell_both(self, request: AccessRequest, actor: str, text: str) -> None:
+        """Tell the person who acted and the requester (once when they are the same)."""
+        for person in dict.fromkeys((actor, request.requester_id)):
+            if person != SYSTEM_ACTOR:
+                await self._notifier.tell(person, text)
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
         """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""
         account = self._config().account(request.account_name)
-        assert request.starts_at is not None and request.expires_at is not None
+        start, end = request.starts_at, request.expires_at
+        assert start is not None and end is not None
         if account is None:
             await self._fail(request, f"Account {request.account_name} is no longer configured.")
             return
-        if request.expires_at <= self._clock():
+        if end <= self._clock():
             await self._fail(request, "The approved window ended before the grant was written.")
             return
+        verdict = guardrails.recheck(
+            request,
+            self._config(),
+            now=self._clock(),
+            access_level=self._access_level,
+            approving=False,
+        )
+        if verdict.refusal:
+            await self._fail(request, verdict.refusal, "RulesChanged")
+            return
+        if verdict.capped_minutes:
+            note = verdict.cap_note(request.duration_minutes, request.account_name)
+            await self._tell_both(request, actor, f"Request `{request.id}`: {note}")
+            end = min(end, start + timedelta(minutes=verdict.capped_minutes))
+            request = request.with_changes(duration_minutes=verdict.capped_minutes, expires_at=end)
         try:
-            result = await self._granter(account).grant(
-                request, account, request.starts_at, request.expires_at
-            )
+            result = await self._granter(account).grant(request, account, start, end)
         except GrantError as error:
             await self._fail(request, error.message, error.code)
             return
@@ -606,7 +664,7 @@ class AccessService:
         )
         details = {
             "policy_name": result.policy_name,
-            "expires_at": iso(request.expires_at),
+            "expires_at": iso(end),
             "policy_document": result.policy_document,
         }
         saved = await self._commit(request, active, EventType.GRANTED, actor, details)

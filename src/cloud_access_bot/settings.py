@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text", "auto"] = Field(default="auto", alias="LOG_FORMAT")
     config_poll_seconds: float = Field(default=60, gt=0, alias="CONFIG_POLL_SECONDS")
     health_file: Path = Field(default=Path("/tmp/cloud-access-bot.health"), alias="HEALTH_FILE")
+    metrics_emf: bool = Field(default=True, alias="METRICS_EMF")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="METRICS_PORT")
 
     @field_validator("slack_api_url")
     @classmethod

@@ -2,6 +2,8 @@
 
 Validation returns Slack-style messages (``[ERROR] … [json-pointer:/view/blocks/3]``) instead of
 raising, so the Web API can answer ``invalid_arguments`` / ``invalid_blocks`` with all of them.
+Beyond these checks every block and view is parsed with slack_sdk's Block Kit models and must
+read back unchanged: what the models reject or do not know fails the call, as Slack would.
 State helpers build ``view.state.values`` the way Slack does: every stateful element appears,
 with its initial value or null, and a value survives a views.update only when the element keeps
 its block_id, action_id and type.
@@ -9,10 +11,16 @@ its block_id, action_id and type.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 _J = TypeVar("_J")
 
@@ -211,8 +219,36 @@ def validate_blocks(blocks: Any, limit: int, pointer: str) -> list[str]:
     if len(set(block_ids)) != len(block_ids):
         errors.append(_error("block_id must be unique", pointer))
     for i, block in enumerate(blocks):
-        errors += _validate_block(block, f"{pointer}/{i}")
+        where = f"{pointer}/{i}"
+        errors += _validate_block(block, where) or _sdk_errors(
+            _sdk_block_problem(json.dumps(block, sort_keys=True)), where
+        )
     return errors
+
+
+def _sdk_problem(parse: Callable[[JSON], JsonObject | None], value: JSON) -> str | None:
+    """What slack_sdk's Block Kit models reject in a block or view the checks here let through:
+    their own validators (lengths, allowed values, required fields), and any key or shape the
+    model reads differently (a misspelt or misplaced field, which Slack would reject)."""
+    try:
+        parsed = parse(value)
+        checked = parsed.to_dict() if parsed is not None else None
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as problem:
+        return f"slack_sdk: {problem}"
+    if checked != value:
+        return f"slack_sdk reads this as {json.dumps(checked)}"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _sdk_block_problem(serialized: str) -> str | None:
+    """Parsing is slow (~0.5 ms a block) and blocks repeat from one view or message to the next
+    (a Home tab is re-published after every change): each distinct block is parsed once."""
+    return _sdk_problem(Block.parse, json.loads(serialized))
+
+
+def _sdk_errors(problem: str | None, pointer: str) -> list[str]:
+    return [_error(problem, pointer)] if problem else []
 
 
 def validate_view(view: Any, pointer: str = "/view") -> list[str]:
@@ -240,7 +276,12 @@ def validate_view(view: Any, pointer: str = "/view") -> list[str]:
     for key in ("callback_id", "external_id"):
         _check_length(view.get(key), MAX_ID, f"{pointer}/{key}", errors)
     errors += validate_blocks(view.get("blocks"), MAX_VIEW_BLOCKS, f"{pointer}/blocks")
-    return errors
+    if errors:
+        return errors
+    # The blocks were checked one by one above (each distinct block parsed once): a stand-in
+    # keeps the view's own check from parsing them all again.
+    frame = {**view, "blocks": [{"type": "divider"}]}
+    return _sdk_errors(_sdk_problem(lambda spec: View(**spec), frame), pointer)
 
 
 def input_block_ids(blocks: list[JSON]) -> set[str]:

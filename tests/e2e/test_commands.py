@@ -19,6 +19,7 @@ from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
     LOGIN_ROLE,
+    OUTSIDER,
     REQUESTER,
     ManualClock,
     Sandbox,
@@ -35,6 +36,7 @@ async def say(
     text: str,
     user: str = REQUESTER,
     until: Callable[[Ephemeral], bool] = lambda e: True,
+    timeout: float | None = None,
 ) -> Ephemeral:
     """Type ``/request <text>``; the first ephemeral answer after it matching ``until``."""
     before = len(world.emulator.ephemerals_to(user))
@@ -43,13 +45,17 @@ async def say(
     def answer() -> Ephemeral | None:
         return next(filter(until, world.emulator.ephemerals_to(user)[before:]), None)
 
-    found: Ephemeral = await world.emulator.wait_until(answer)
+    found: Ephemeral = await world.emulator.wait_until(answer, timeout)
     return found
 
 
 def results(answer: Ephemeral) -> bool:
     """find posts its results (with buttons), then a one-line summary of the search."""
     return not answer.text.startswith("Searched")
+
+
+#: How long a find may take: the first one waits for discovery of every account and region.
+FIND_TIMEOUT = commands.FIND_WAIT_S + 5
 
 
 async def approved(world: Sandbox, **kwargs: Any) -> str:
@@ -98,7 +104,7 @@ async def test_find_locates_an_instance_by_id_and_by_ip(world: Sandbox) -> None:
     arn = f"arn:aws:ec2:eu-west-2:{ACCOUNTS['production']}:instance/{wanted['InstanceId']}"
 
     for query in (wanted["InstanceId"], wanted["PrivateIpAddress"], wanted["PublicIpAddress"]):
-        answer = await say(world, f"find {query}", until=results)
+        answer = await say(world, f"find {query}", user=BOB, until=results, timeout=FIND_TIMEOUT)
         assert f"account *production* (acme-production) {ACCOUNTS['production']}" in (
             answer.flat_text
         ), query
@@ -108,19 +114,63 @@ async def test_find_locates_an_instance_by_id_and_by_ip(world: Sandbox) -> None:
 
     # "Request access" opens the request modal with account, service and ARN filled in.
     message = Message(answer.channel, answer.ts, answer.text, answer.blocks, "UBOT", "BBOT")
-    await world.emulator.click(REQUESTER, message, commands.FIND_REQUEST_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await world.emulator.click(BOB, message, commands.FIND_REQUEST_ACTION)
+    modal = await world.emulator.wait_for_view(BOB, views.REQUEST_CALLBACK)
     state = views.ModalState("production", "ec2")
     assert modal.private_metadata == state.to_metadata()
     assert modal.values[views.block_id("arns", state)][views.ARNS_ACTION]["value"] == arn
 
 
 async def test_find_by_name_and_nothing_found(world: Sandbox) -> None:
-    answer = await say(world, "find development-invoices", until=results)
+    answer = await say(
+        world, "find development-invoices", user=BOB, until=results, timeout=FIND_TIMEOUT
+    )
     assert "account *development*" in answer.flat_text and "region eu-west-2" in answer.flat_text
     assert "table/development-invoices" in answer.flat_text
-    nothing = await say(world, "find i-0000000000000dead", until=lambda e: "No " in e.text)
+    nothing = await say(
+        world, "find i-0000000000000dead", user=BOB, until=lambda e: "No " in e.text
+    )
     assert nothing.text.startswith("No resource matches")
+
+
+async def found_accounts(world: Sandbox, user: str) -> tuple[set[str], str]:
+    """The accounts whose table ``find invoices`` shows ``user`` (each account has one), and
+    the summary line that ends the answer."""
+    before = len(world.emulator.ephemerals_to(user))
+    await world.emulator.slash_command(user, "/request", "find invoices")
+
+    def answered() -> list[Ephemeral] | None:
+        answers = world.emulator.ephemerals_to(user)[before:]
+        return answers if any("Searched" in a.text for a in answers) else None
+
+    answers = await world.emulator.wait_until(answered, timeout=FIND_TIMEOUT)
+    shown = " ".join(a.flat_text for a in answers)
+    tables = {name for name in ACCOUNTS if f"table/{name}-invoices" in shown}
+    return tables, answers[-1].text.splitlines()[-1]
+
+
+async def test_find_shows_only_accounts_the_person_approves_or_was_granted(
+    world: Sandbox,
+) -> None:
+    world.emulator.workspace.add_usergroup("sre", [OUTSIDER], name="SRE")
+    world.config = sandbox_config(admin_groups=["sre"])
+    only = commands.SEARCHED_ONLY
+
+    nothing = await say(world, "find invoices")  # alice approves nothing, was granted nothing
+    assert nothing.text == commands.NOTHING_TO_FIND
+    tables, summary = await found_accounts(world, BOB)  # an approver of both accounts
+    assert tables == set(ACCOUNTS) and only not in summary
+    tables, summary = await found_accounts(world, OUTSIDER)  # an admin
+    assert tables == set(ACCOUNTS) and only not in summary
+
+    await approved(world, resources=[world.accounts["development"].buckets[0]])
+    tables, summary = await found_accounts(world, REQUESTER)
+    assert tables == {"development"}
+    assert summary.startswith("Searched 1 account(s)") and summary.endswith(only)
+
+    world.config = sandbox_config(admin_groups=["sre"], find_visibility="public")
+    tables, summary = await found_accounts(world, REQUESTER)
+    assert tables == set(ACCOUNTS) and summary.startswith("Searched 2 account(s)")
 
 
 PRESETS = {

@@ -51,6 +51,7 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(active.starts_at)},
             "DateLessThan": {"aws:CurrentTime": iso(active.expires_at)},
+            "StringEquals": {"aws:ResourceAccount": account.account_id},
         }
     # IAM ignores a pair whose ARN is not of a type the action takes, so what counts is the
     # effective (action, ARN) pairs: objects for GetObject, the bucket for ListBucket.

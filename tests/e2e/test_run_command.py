@@ -1,55 +1,262 @@
-"""`cloud-access-bot run` as ops start it: a process, env settings, SIGTERM to stop."""
+"""`cloud-access-bot run` as ops start it: a process, env settings, SIGTERM to stop.
+
+Every line the process writes is parsed: logs (every library's, at DEBUG) on stderr and EMF
+metric documents on stdout are all JSON, and no token reaches either.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from cloud_access_bot_sandbox.scenario import sandbox, sandbox_config
+import pytest
+
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.scenario import Sandbox, sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 
-async def test_run_connects_reports_health_and_stops_on_sigterm(aws: str, tmp_path: Path) -> None:
+@dataclass
+class Run:
+    """A `cloud-access-bot run` process and what it wrote, each line parsed as JSON."""
+
+    process: asyncio.subprocess.Process
+    env: dict[str, str]
+    stderr: list[dict[str, Any]] = field(default_factory=list)
+    stdout: list[dict[str, Any]] = field(default_factory=list)
+
+    def checks(self) -> dict[str, list[str]]:
+        """The start-up check lines by check name."""
+        found: dict[str, list[str]] = {}
+        for record in self.stderr:
+            if "check" in record:
+                found.setdefault(str(record["check"]), []).append(str(record["msg"]))
+        return found
+
+    def errors(self) -> list[str]:
+        return [str(r["msg"]) for r in self.stderr if r.get("level") == "ERROR"]
+
+
+async def _read(stream: asyncio.StreamReader, into: list[dict[str, Any]]) -> None:
+    while line := await stream.readline():
+        into.append(json.loads(line))  # a line that is not JSON fails the test here
+
+
+def bot_env(world: Sandbox, tmp_path: Path, **overrides: str) -> dict[str, str]:
     config = tmp_path / "config.yml"
-    config.write_text(json.dumps(sandbox_config().model_dump(mode="json")))
-    health = tmp_path / "health.json"
+    if not config.exists():
+        config.write_text(json.dumps(world.config.model_dump(mode="json")))
+    emulator = world.emulator
+    return {
+        **os.environ,
+        "SLACK_APP_TOKEN": emulator.app_token,
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_API_URL": emulator.api_url,
+        "BOT_CONFIG_FILE": str(config),
+        "HEALTH_FILE": str(tmp_path / "health.json"),
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+        **overrides,
+    }
+
+
+@asynccontextmanager
+async def bot_process(env: dict[str, str]) -> AsyncIterator[Run]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cloud_access_bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    run = Run(process, env)
+    assert process.stdout is not None and process.stderr is not None
+    readers = asyncio.gather(_read(process.stdout, run.stdout), _read(process.stderr, run.stderr))
+    try:
+        yield run
+        await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await readers
+
+
+async def stop(run: Run) -> int:
+    run.process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(run.process.wait(), 30)
+
+
+async def health(env: dict[str, str]) -> tuple[int, str]:
+    check = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cloud_access_bot",
+        "health",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await check.communicate()
+    return int(check.returncode or 0), (out + err).decode().strip()
+
+
+async def until(probe: Callable[[], bool], emulator: SlackEmulator, what: str) -> None:
+    await emulator.wait_until(probe, timeout=30, description=what)
+
+
+async def test_run_checks_connects_reports_health_and_stops_on_sigterm(
+    aws: str, tmp_path: Path
+) -> None:
     async with sandbox(start=False) as world:
-        emulator = world.emulator
-        env = {
-            **os.environ,
-            "SLACK_APP_TOKEN": emulator.app_token,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_API_URL": emulator.api_url,
-            "BOT_CONFIG_FILE": str(config),
-            "HEALTH_FILE": str(health),
-            "LOG_FORMAT": "json",
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cloud_access_bot",
-            "run",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            await emulator.wait_connected(timeout=30)
-            await emulator.wait_until(lambda: health.exists(), timeout=10)
-            check = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cloud_access_bot", "health", env=env
+        env = bot_env(world, tmp_path)
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            health_file = Path(env["HEALTH_FILE"])
+            await until(lambda: health_file.exists(), world.emulator, "the health file")
+            code, reason = await health(env)
+            assert (code, reason.split(" (as of")[0]) == (
+                0,
+                "healthy: connected to Slack, sweeper and store working",
             )
-            assert await check.wait() == 0
-            process.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.wait_for(process.communicate(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    assert process.returncode == 0, stderr.decode()[-2000:]
-    assert emulator.bot_token not in stderr.decode()
-    assert emulator.app_token not in stderr.decode()
-    assert json.loads(health.read_text())["connected"] is False
+            assert await stop(run) == 0
+
+    checks = run.checks()
+    workspace = world.emulator.workspace
+    assert checks["slack_bot_token"] == [
+        f"start-up check: Slack bot token: team Emulator ({workspace.team_id}), bot user "
+        f"{workspace.users[workspace.bot_user_id].name} ({workspace.bot_user_id})"
+    ]
+    assert checks["slack_app_token"] == [
+        "start-up check: Slack app token: Socket Mode connections allowed"
+    ]
+    assert checks["config"][0].startswith(
+        f"start-up check: configuration: {env['BOT_CONFIG_FILE']}"
+    )
+    assert "keys and 4 indexes as expected" in checks["store"][0]
+    assert [line.split(": role assumed")[0] for line in checks["account_role"]] == [
+        "start-up check: account development (111111111111)",
+        "start-up check: account production (222222222222)",
+    ]
+    assert checks["approval_groups"] == ["start-up check: approval group devops: 2 member(s)"]
+    loggers = {str(record["logger"]).split(".")[0] for record in run.stderr}
+    assert {"botocore", "slack_sdk", "slack_bolt", "cloud_access_bot"} <= loggers
+    everything = json.dumps(run.stderr) + json.dumps(run.stdout)
+    assert world.emulator.bot_token not in everything
+    assert world.emulator.app_token not in everything
+    assert "/link/?ticket=[REDACTED]" in everything  # slack_sdk logged the URL, without ticket
+    assert not re.search(r"ticket=(?!\[REDACTED\])", everything)
+    metrics = {
+        name
+        for doc in run.stdout
+        for m in doc["_aws"]["CloudWatchMetrics"]
+        for name in (x["Name"] for x in m["Metrics"])
+    }
+    assert "SweepSucceeded" in metrics
+    assert json.loads(health_file.read_text())["connected"] is False  # noqa: ASYNC240
+
+
+async def test_an_app_token_slack_refuses_stops_the_start_with_the_fix(
+    aws: str, tmp_path: Path
+) -> None:
+    async with sandbox(start=False) as world:
+        world.emulator.fail_connections_open(error="not_allowed_token_type")
+        async with bot_process(bot_env(world, tmp_path)) as run:
+            code = await asyncio.wait_for(run.process.wait(), 30)
+
+    assert code == 1
+    assert run.errors() == [
+        "cannot start: Slack app token (SLACK_APP_TOKEN): not_allowed_token_type; "
+        "SLACK_APP_TOKEN is not an app-level token: use the xapp-… token from Basic "
+        "Information → App-Level Tokens, not a bot or user token"
+    ]
+
+
+async def test_an_unreachable_slack_stops_the_start(aws: str, tmp_path: Path) -> None:
+    async with sandbox(start=False) as world:
+        env = bot_env(world, tmp_path, SLACK_API_URL="http://127.0.0.1:9/api/")
+        async with bot_process(env) as run:
+            code = await asyncio.wait_for(run.process.wait(), 60)
+
+    assert code == 1
+    [error] = run.errors()
+    assert error.startswith("cannot start: cannot reach Slack at http://127.0.0.1:9/api/")
+
+
+async def test_a_missing_table_stops_the_start(aws: str, tmp_path: Path) -> None:
+    config = sandbox_config(create_table=False, dynamoDbTable="never_created")
+    async with (
+        sandbox(start=False, config=config) as world,
+        bot_process(bot_env(world, tmp_path)) as run,
+    ):
+        code = await asyncio.wait_for(run.process.wait(), 30)
+
+    assert code == 1
+    assert run.errors() == [
+        "cannot start: DynamoDB table never_created does not exist in eu-west-1: create it "
+        "with the Terraform module (or set create_table: true for local use)"
+    ]
+
+
+@pytest.fixture
+async def proxy(aws: str) -> AsyncIterator[AwsFaultProxy]:
+    """The fault proxy in front of moto (the bot reaches AWS through it)."""
+    made = AwsFaultProxy(aws)
+    await made.start()
+    yield made
+    await made.stop()
+
+
+async def test_an_account_whose_role_fails_is_reported_and_the_bot_starts(
+    proxy: AwsFaultProxy, tmp_path: Path
+) -> None:
+    async with sandbox(start=False) as world:
+        proxy.inject("access_denied", "sts", "AssumeRole")
+        env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint)
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            assert await stop(run) == 0
+
+    development, production = run.checks()["account_role"]
+    assert development.startswith(
+        "start-up check: account development (111111111111): cannot assume "
+        "arn:aws:iam::111111111111:role/cloud-access-bot (AccessDenied: "
+    )
+    assert "Requests for it will fail until then" in development
+    assert "role assumed" in production
+
+
+async def test_health_turns_unhealthy_when_the_table_refuses_the_sweeper(
+    proxy: AwsFaultProxy, tmp_path: Path
+) -> None:
+    async with sandbox(start=False) as world:
+        env = bot_env(world, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint, LOG_LEVEL="INFO")
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            health_file = Path(env["HEALTH_FILE"])
+            await until(lambda: health_file.exists(), world.emulator, "the health file")
+            assert (await health(env))[0] == 0
+            proxy.inject("access_denied", "dynamodb", "Query", times=None)
+            for _ in range(60):
+                code, reason = await health(env)
+                if code:
+                    break
+                await asyncio.sleep(0.5)
+            assert await stop(run) == 0
+
+    assert code == 1
+    assert reason.startswith(
+        "unhealthy: the store is unreachable: DynamoDB table cloud_access_bot: access denied "
+        "(AccessDeniedException); the caller's IAM policy needs dynamodb:Query"
+    )

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.domain.audit import event_hash, verify_chain
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import (
     AccessRequest,
@@ -103,7 +104,7 @@ class People:
         raise AssertionError(f"unexpected refusal for {user_id}: {text}")
 
     async def ask_extension(self, request: AccessRequest) -> None:
-        raise AssertionError(f"unexpected extension of {request.id}")
+        return None
 
     async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
         return None
@@ -120,6 +121,7 @@ class World:
     clock: Clock
     ids: dict[str, str]
     accounts: dict[str, SeededAccount]
+    service: AccessService
 
 
 def s3(actions: Sequence[str], bucket: str) -> tuple[ServiceAccess, ...]:
@@ -182,8 +184,13 @@ async def world(clients: AwsClients) -> World:
     )
     await service.approve(r1, VICTOR)
     clock.at(minutes(5))
+    table = f"arn:aws:dynamodb:eu-west-1:{DEV}:table/orders"
     r3 = await submit(
-        "r3", CAROL, "development", (ServiceAccess("dynamodb", ("dynamodb:GetItem",), ("*",)),), 15
+        "r3",
+        CAROL,
+        "development",
+        (ServiceAccess("dynamodb", ("dynamodb:GetItem",), (table,)),),
+        15,
     )
     await service.deny(r3, VICTOR, "not during the freeze")
     clock.at(minutes(10))
@@ -210,7 +217,7 @@ async def world(clients: AwsClients) -> World:
         "r4": Status.EXPIRED,
         "r5": Status.ACTIVE,
     }
-    return World(clients, store, config, clock, ids, seeded)
+    return World(clients, store, config, clock, ids, seeded, service)
 
 
 async def who(
@@ -355,6 +362,18 @@ async def test_show_has_the_attached_policy_and_the_whole_timeline(world: World)
         "2027-03-31T23:30:00Z",
     ]
     granted = body["events"][2]["details"]["policy_document"]
+    # An export carries everything an event's hash covers, so it can be re-verified elsewhere.
+    assert (
+        verify_chain(
+            [
+                replace(e, sealed=x["sealed"])
+                for e, x in zip(shown.events, body["events"], strict=True)
+            ],
+            head=shown.request.last_event_hash,
+        )
+        == []
+    )
+    assert body["events"][0]["sealed"]["requester_email"]
     assert body["policy_document"] == granted
     statements = granted["Statement"]
     assert all(s["Sid"].startswith(world.ids["r2"]) for s in statements)
@@ -558,3 +577,232 @@ async def test_slack_answers_are_escaped_and_limited_to_queries(world: World) ->
     refused = await ask("verify")
     assert "invalid choice: 'verify'" in refused
     assert "no request 0123456789ab" in await ask("show", "0123456789ab")
+
+
+# -- tampering through boto, as someone with write access to the table would --------------
+
+
+async def set_attribute(world: World, request_id: str, name: str, value: dict[str, object]) -> None:
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key=row_key(request_id, "META"),
+            UpdateExpression="SET #n = :v",
+            ExpressionAttributeNames={"#n": name},
+            ExpressionAttributeValues={":v": value},
+        )
+
+
+async def delete_request(world: World, request_id: str) -> None:
+    """Delete the request item and every event of it."""
+    async with world.clients.client("dynamodb") as dynamodb:
+        rows = await dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"REQ#{request_id}"}},
+        )
+        for row in rows["Items"]:
+            await dynamodb.delete_item(TableName=TABLE, Key={"pk": row["pk"], "sk": row["sk"]})
+
+
+async def granted_anywhere(world: World) -> list[str]:
+    names = {v: k for k, v in world.ids.items()}
+    found = []
+    for account in (DEV, PROD):
+        found += await who_had_access(world.store, account, T0, T0 + timedelta(hours=3))
+    return sorted(names[a.request.id] for a in found)
+
+
+async def verify_all(world: World) -> list[tuple[str, str]]:
+    now = world.clock()
+    report = await verify_trail(
+        world.store, since=None, until=now, now=now, retention=timedelta(days=400)
+    )
+    names = {v: k for k, v in world.ids.items()}
+    return sorted((names[f.request_id], f.problem) for f in report.findings)
+
+
+async def test_verify_names_every_field_who_had_access_relies_on(world: World) -> None:
+    """The attack of issue 15: four grants become one in who-had-access, and verify names how."""
+    assert await granted_anywhere(world) == ["r1", "r2", "r4", "r5"]
+    r1, r2, r4, r5 = (world.ids[k] for k in ("r1", "r2", "r4", "r5"))
+    await set_attribute(world, r1, "expires_at", {"S": "2027-03-31T23:00:00.000000Z"})
+    await delete_request(world, r2)
+    await set_attribute(world, r4, "account_pk", {"S": "ACCOUNT#999999999999"})
+    await set_attribute(world, r5, "approvals", {"L": [{"S": ALICE}]})
+    await set_attribute(world, r5, "requester_email", {"S": "nobody@example.com"})
+    assert await granted_anywhere(world) == ["r5"]
+
+    assert await verify_all(world) == [
+        (
+            "r1",
+            "expires_at says 2027-03-31T23:00:00Z, event seq 3 (GRANTED) granted until "
+            "2027-04-01T00:00:00Z: the request item was edited",
+        ),
+        ("r1", "field expires_at was edited (it differs from what event seq 2 (APPROVED) wrote)"),
+        ("r2", "request deleted: the anchor of 2027-03-31 lists it, the table has none"),
+        (
+            "r4",
+            "index key account_pk is 'ACCOUNT#999999999999', the request's own fields give "
+            "'ACCOUNT#222222222222': the request item was edited",
+        ),
+        ("r5", f"approval by {ALICE} has no approving event: the request item was edited"),
+        ("r5", "field approvals was edited (it differs from what event seq 2 (APPROVED) wrote)"),
+        (
+            "r5",
+            "field requester_email was edited (it differs from what event seq 1 (REQUESTED) wrote)",
+        ),
+    ]
+
+
+async def test_verify_names_fields_removed_added_or_carried_along(world: World) -> None:
+    r4, r5 = world.ids["r4"], world.ids["r5"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE, Key=row_key(r4, "META"), UpdateExpression="REMOVE starts_at"
+        )
+    await set_attribute(world, r4, "ttl", {"N": "1"})  # DynamoDB would delete the item later
+    await set_attribute(world, r5, "starts_at", {"S": "2027-03-31T20:00:00.000000Z"})
+    assert await verify_all(world) == [
+        ("r4", "field starts_at was removed (last written by event seq 2 (APPROVED))"),
+        ("r4", "field ttl was added outside the bot (no event wrote it)"),
+        (
+            "r4",
+            "starts_at says nothing, the policy of event seq 3 (GRANTED) starts at "
+            "2027-04-01T01:00:00Z: the request item was edited",
+        ),
+        ("r5", "field starts_at was edited (it differs from what event seq 2 (APPROVED) wrote)"),
+        (
+            "r5",
+            "starts_at says 2027-03-31T20:00:00Z, the policy of event seq 3 (GRANTED) starts "
+            "at 2027-04-01T01:10:00Z: the request item was edited",
+        ),
+    ]
+
+
+async def test_a_deleted_anchor_shows_as_unlisted_requests(world: World) -> None:
+    r2, r3 = world.ids["r2"], world.ids["r3"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        for request_id in (r2, r3):
+            await dynamodb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": "ANCHOR#2027-03"}, "sk": {"S": f"DAY#2027-03-31#{request_id[0]}"}},
+                UpdateExpression="DELETE request_ids :id",
+                ExpressionAttributeValues={":id": {"SS": [request_id]}},
+            )
+    unlisted = (
+        "not listed in the anchor of 2027-03-31: written outside the bot, or the anchor was edited"
+    )
+    assert await verify_all(world) == [("r2", unlisted), ("r3", unlisted)]
+
+
+async def make_unsealed(world: World, request_id: str) -> None:
+    """Rewrite a request as the bot wrote it before seals and anchors existed."""
+    events = await world.store.events(request_id)
+    head = ""
+    async with world.clients.client("dynamodb") as dynamodb:
+        for event in events:
+            old = replace(event, sealed={})
+            old = replace(old, prev_hash=head, hash=event_hash(head, old))
+            head = old.hash
+            await dynamodb.update_item(
+                TableName=TABLE,
+                Key=row_key(request_id, f"EVT#{event.seq:06d}"),
+                UpdateExpression="SET prev_hash = :p, #h = :h REMOVE sealed",
+                ExpressionAttributeNames={"#h": "hash"},
+                ExpressionAttributeValues={":p": {"S": old.prev_hash}, ":h": {"S": old.hash}},
+            )
+        await dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "ANCHOR#2027-03"}, "sk": {"S": f"DAY#2027-03-31#{request_id[0]}"}},
+            UpdateExpression="DELETE request_ids :id",
+            ExpressionAttributeValues={":id": {"SS": [request_id]}},
+        )
+    await set_attribute(world, request_id, "last_event_hash", {"S": head})
+
+
+async def test_requests_written_before_seals_verify_and_are_counted(
+    cli_env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r3 = cli_env.ids["r3"]
+    await make_unsealed(cli_env, r3)
+    async with cli_env.clients.client("dynamodb") as dynamodb:  # older than the month index
+        await dynamodb.update_item(
+            TableName=TABLE, Key=row_key(r3, "META"), UpdateExpression="REMOVE month_pk, month_sk"
+        )
+    code, out, _ = await cli(capsys, "verify")
+    assert (code, out.strip().splitlines()) == (
+        0,
+        [
+            "5 request(s) checked, every event chain intact",
+            "1 request(s) written before seals and anchors: their chain, status, requester, "
+            "decider, approvals, policy, window and index keys were checked, other fields and "
+            "their deletion cannot be",
+        ],
+    )
+    # The cross-checks still hold for it; an attribute no event sealed cannot be checked.
+    await set_attribute(cli_env, r3, "requester_email", {"S": "nobody@example.com"})
+    await set_attribute(cli_env, r3, "decided_by", {"S": CAROL})
+    code, out, _ = await cli(capsys, "verify")
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        f"request {r3}: request says decided by {CAROL}, event seq 2 (DENIED) by {VICTOR}: "
+        "the request item was edited",
+        "5 request(s) checked, 1 problem(s) found",
+    ]
+
+
+async def test_an_extended_grant_verifies_and_its_window_is_the_extension(world: World) -> None:
+    r5 = world.ids["r5"]  # CAROL's production grant until 01:10 + 60 minutes
+    await world.service.ask_extension(r5, CAROL, 15)
+    world.clock.at(minutes(155))
+    await world.service.decide_extension(r5, WENDY, approve=True)
+    assert await who(world, PROD, minutes(195)) == ["r5"]  # past the first expiry (190)
+    assert await verify_all(world) == []
+    await set_attribute(world, r5, "expires_at", {"S": "2027-04-01T02:10:00.000000Z"})
+    assert await verify_all(world) == [
+        (
+            "r5",
+            "expires_at says 2027-04-01T02:10:00Z, event seq 5 (EXTENDED) granted until "
+            "2027-04-01T02:25:00Z: the request item was edited",
+        ),
+        ("r5", "field expires_at was edited (it differs from what event seq 5 (EXTENDED) wrote)"),
+        (
+            "r5",
+            f"index key due_sk is '2027-04-01T02:25:00.000000Z#{r5}', the request's own fields "
+            f"give '2027-04-01T02:10:00.000000Z#{r5}': the request item was edited",
+        ),
+    ]
+
+
+async def test_seals_are_part_of_the_event_hash(world: World) -> None:
+    r1 = world.ids["r1"]
+    async with world.clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName=TABLE, Key=row_key(r1, "EVT#000002"), UpdateExpression="REMOVE sealed"
+        )
+    assert ("r1", "event seq 2 was edited (its hash does not match)") in await verify_all(world)
+
+
+async def test_concurrent_creations_are_all_anchored(clients: AwsClients) -> None:
+    store = DynamoStore(clients, "anchor-test")
+    await store.ensure_table()
+    made = [
+        AccessRequest(
+            id=f"{n % 16:x}{n:011x}",
+            requester_id=ALICE,
+            requester_email="alice@example.com",
+            account_name="development",
+            account_id=DEV,
+            login_role="Developer",
+            reason="load",
+            duration_minutes=15,
+            services=s3(["s3:GetObject"], "dev-logs"),
+            created_at=T0 + timedelta(hours=2, seconds=n),
+        )
+        for n in range(40)  # two or three in each of the day's sixteen shards
+    ]
+    await asyncio.gather(*(store.create(r, ALICE, {}) for r in made))
+    anchored = await store.anchored(T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    assert anchored == {r.id: "2027-04-01" for r in made}
+    assert await store.anchored(None, T0) == anchored

@@ -13,15 +13,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.discovery import (
-    DISCOVERERS,
-    ApiCall,
-    DiscoveryFailure,
-    Resource,
-    ResourceDiscovery,
-    search,
-)
+from cloud_access_bot.aws.discovery import DISCOVERERS, ApiCall, ResourceDiscovery
 from cloud_access_bot.aws.errors import AssumeRoleError
+from cloud_access_bot.domain.resources import DiscoveryFailure, Resource, search
 
 ACCOUNTS = ("111111111111", "222222222222")
 REGIONS = ("eu-west-1", "eu-west-2")

@@ -116,6 +116,7 @@ async def test_grant_dms_a_link_for_a_session_limited_to_the_grant(
         assert statement["Condition"] == {
             "DateGreaterThan": {"aws:CurrentTime": iso(start)},
             "DateLessThan": {"aws:CurrentTime": iso(end)},
+            "StringEquals": {"aws:ResourceAccount": ACCOUNT.account_number},
         }
         actions = statement["Action"]
         for action in [actions] if isinstance(actions, str) else actions:

@@ -214,6 +214,16 @@ async def test_due_follows_pages_and_honours_limit(store: DynamoStore) -> None:
     assert [r.id for r in due] == [f"{n:012x}" for n in range(3)]
 
 
+async def test_pending_lists_every_pending_request_whatever_its_timeout(
+    store: DynamoStore,
+) -> None:
+    await store.create(pending("00000000000a", timeout_at=NOW + timedelta(days=365 * 20)), "U1", {})
+    await store.create(pending("00000000000b", timeout_at=NOW - timedelta(hours=1)), "U1", {})
+    await activated(store, "00000000000c", NOW + timedelta(hours=1))
+    assert [r.id for r in await store.pending()] == ["00000000000b", "00000000000a"]
+    assert [r.id for r in await store.pending(limit=1)] == ["00000000000b"]
+
+
 async def test_events_form_a_verified_chain(store: DynamoStore) -> None:
     request = await activated(store, "0123456789ab", NOW + timedelta(minutes=1))
     events = await store.events(request.id)

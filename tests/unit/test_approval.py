@@ -25,7 +25,7 @@ from tests.factories import access_request
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
 WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-READ_ONLY = (ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("*",)),)
+READ_ONLY = (ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::reports",)),)
 LEVELS = {"s3:GetObject": "Read", "s3:ListBucket": "List", "s3:PutObject": "Write"}
 
 
@@ -365,13 +365,13 @@ def test_rule_listing_other_accounts_does_not_cover_this_one() -> None:
 
 
 def test_a_write_action_is_not_auto_approved_by_a_read_rule() -> None:
-    writes = (ServiceAccess("s3", ("s3:GetObject", "s3:PutObject"), ("*",)),)
+    writes = (ServiceAccess("s3", ("s3:GetObject", "s3:PutObject"), ("arn:aws:s3:::reports",)),)
     assert auto(make_request(services=writes), [{}]) is None
     assert auto(make_request(services=writes), [{"access_levels": ["Read", "Write"]}]) is not None
 
 
 def test_an_action_of_unknown_level_is_never_auto_approved() -> None:
-    unknown = (ServiceAccess("s3", ("s3:Get*",), ("*",)),)
+    unknown = (ServiceAccess("s3", ("s3:Get*",), ("arn:aws:s3:::reports",)),)
     assert auto(make_request(services=unknown), [{}]) is None
 
 

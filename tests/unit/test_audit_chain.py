@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cloud_access_bot.domain.audit import event_hash, seal, verify_chain
+from cloud_access_bot.domain.audit import (
+    attribute_digests,
+    event_hash,
+    seal,
+    sealed_changes,
+    unsealed_edits,
+    verify_chain,
+)
 from cloud_access_bot.domain.model import AuditEvent, EventType, Status
 
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -103,3 +110,52 @@ def test_first_event_must_start_the_chain() -> None:
 def test_chain_must_start_from_nothing() -> None:
     first = seal(chain(1)[0], "f" * 64)
     assert verify_chain([first]) == ["event seq 1 does not start a chain (its prev_hash is set)"]
+
+
+def test_a_step_seals_only_what_it_changed() -> None:
+    before = attribute_digests({"status": "PENDING", "reason": "x", "decided_by": None})
+    after = attribute_digests({"status": "APPROVED", "reason": "x", "decided_by": "U2"})
+    assert sealed_changes(before, after) == {
+        "status": after["status"],
+        "decided_by": after["decided_by"],
+    }
+    assert sealed_changes(after, before) == {"status": before["status"], "decided_by": None}
+
+
+def sealed_chain(*states: dict[str, object]) -> list[AuditEvent]:
+    """Events whose seals write each state in turn (the first one completely)."""
+    events: list[AuditEvent] = []
+    previous: dict[str, str] = {}
+    for event in chain(len(states)):
+        current = attribute_digests(states[event.seq - 1])
+        events.append(replace(event, sealed=sealed_changes(previous, current)))
+        previous = current
+    return events
+
+
+def test_edits_of_the_item_are_named_with_the_event_that_wrote_the_field() -> None:
+    events = sealed_chain({"a": 1, "b": "x"}, {"a": 1, "b": "y", "c": [1]}, {"a": 1, "b": "y"})
+    assert unsealed_edits(events, attribute_digests({"a": 1, "b": "y"})) == []
+    assert unsealed_edits(events, attribute_digests({"a": 2, "b": "y", "c": [1], "d": 0})) == [
+        "field a was edited (it differs from what event seq 1 (REQUESTED) wrote)",
+        "field c was added after event seq 3 (GRANTED) removed it",
+        "field d was added outside the bot (no event wrote it)",
+    ]
+    assert unsealed_edits(events, attribute_digests({"a": 1})) == [
+        "field b was removed (last written by event seq 2 (APPROVED))"
+    ]
+
+
+def test_a_chain_begun_before_seals_checks_only_what_later_steps_sealed() -> None:
+    events = sealed_chain({"a": 1}, {"a": 1, "b": "y"})
+    events[0] = replace(events[0], sealed={})
+    assert unsealed_edits(events, attribute_digests({"a": 5, "b": "y", "z": 1})) == []
+    assert unsealed_edits(events, attribute_digests({"a": 5, "b": "n"})) == [
+        "field b was edited (it differs from what event seq 2 (APPROVED) wrote)"
+    ]
+
+
+def test_hash_covers_the_seals() -> None:
+    event = sealed_chain({"a": 1})[0]
+    assert event_hash("", event) != event_hash("", replace(event, sealed={"a": None}))
+    assert event_hash("", replace(event, sealed={})) == event_hash("", chain(1)[0])

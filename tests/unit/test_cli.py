@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import types
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cloud_access_bot.cli import main
 from cloud_access_bot.domain.model import utcnow
-from cloud_access_bot.health import read_health, write_health
+from cloud_access_bot.health import HealthState, read_health, write_health
 from cloud_access_bot.settings import Settings
 from tests.unit.config_samples import THREE_MISTAKES
 
@@ -250,12 +252,24 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("cloud-access-bot ")
 
 
+def state(**changes: Any) -> HealthState:
+    """A connected bot that started a minute ago and has just swept (15 s interval)."""
+    now = utcnow()
+    fields: dict[str, Any] = {
+        "connected": True,
+        "started_at": now - timedelta(minutes=1),
+        "sweep_interval_s": 15,
+        "last_sweep_at": now - timedelta(seconds=2),
+    }
+    return HealthState(**(fields | changes))
+
+
 def test_health_when_connected_and_fresh(
     env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bot.health"
     env.setenv("HEALTH_FILE", str(path))
-    write_health(path, connected=True)
+    write_health(path, state())
 
     assert main(["health"]) == 0
     assert capsys.readouterr().out.startswith("healthy: connected to Slack")
@@ -278,10 +292,52 @@ def test_health_when_disconnected_or_stale(
 ) -> None:
     path = tmp_path / "bot.health"
     env.setenv("HEALTH_FILE", str(path))
-    write_health(path, connected=connected, now=utcnow() - timedelta(seconds=age_s))
+    write_health(path, state(connected=connected), now=utcnow() - timedelta(seconds=age_s))
 
     assert main(["health"]) == 1
     assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"last_sweep_at": timedelta(seconds=50)},
+            r"the sweeper's last successful run was 5\d s ago \(limit 45 s, 3 sweep intervals\)",
+        ),
+        (
+            {"last_sweep_at": None, "started_at": timedelta(seconds=60)},
+            r"the sweeper has not completed a run in the 6\d s since start",
+        ),
+        (
+            {"store_problem": "DynamoDB table t: access denied (AccessDeniedException)"},
+            r"the store is unreachable: DynamoDB table t: access denied",
+        ),
+    ],
+)
+def test_health_of_a_connected_bot_whose_sweeper_or_store_fails(
+    env: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    path = tmp_path / "bot.health"
+    env.setenv("HEALTH_FILE", str(path))
+    now = utcnow()
+    ago = {k: now - v if isinstance(v, timedelta) else v for k, v in changes.items()}
+    write_health(path, state(**ago))
+
+    assert main(["health"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert re.match(f"unhealthy: {reason}", line), line
+
+
+def test_health_of_a_bot_that_just_started(tmp_path: Path) -> None:
+    path = tmp_path / "bot.health"
+    write_health(path, state(last_sweep_at=None, started_at=utcnow() - timedelta(seconds=5)))
+
+    assert read_health(path)[0] is True
 
 
 def test_health_without_a_file(
@@ -295,8 +351,8 @@ def test_health_without_a_file(
 
 def test_health_file_is_replaced_whole(tmp_path: Path) -> None:
     path = tmp_path / "bot.health"
-    write_health(path, connected=False)
-    write_health(path, connected=True)
+    write_health(path, state(connected=False))
+    write_health(path, state())
 
     assert json.loads(path.read_text())["connected"] is True
     assert [p.name for p in tmp_path.iterdir()] == ["bot.health"]
@@ -311,3 +367,50 @@ def test_health_file_garbage(tmp_path: Path) -> None:
 
     assert not ok
     assert "unreadable" in reason
+
+
+PERKBOX_WITHOUT_TABLE = (
+    "loginRoles: [SSO-Devops]\napprovalGroups: [devops]\naccounts:\n  dev:\n"
+    "    account_number: '123456789012'\n"
+    "    iam_role: arn:aws:iam::123456789012:role/request-access-bot\n"
+)
+
+
+def test_check_config_names_actions_iam_does_not_have(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bot.yml"
+    path.write_text(
+        PERKBOX_WITHOUT_TABLE
+        + "never_grantable_actions: ['iam:*', 'organisations:*']\n"
+        + "presets:\n  reader:\n    actions: ['s3:GetObjekt', 's3:List*']\n"
+        + "regions: [eu-wset-1]\n"
+    )
+
+    assert main(["check-config", "--file", str(path)]) == 2
+
+    problems = capsys.readouterr().err.splitlines()
+    assert f"{path}: regions: 'eu-wset-1' is not a known AWS region" in problems
+    assert (
+        f"{path}: never_grantable_actions: 'organisations:*' is not an IAM action "
+        "(not in the IAM catalog)"
+    ) in problems
+    assert (
+        f"{path}: presets.reader.actions: 's3:GetObjekt' is not an IAM action "
+        "(not in the IAM catalog)"
+    ) in problems
+    assert problems[-1] == "3 problems found"
+
+
+def test_check_config_warns_when_no_table_is_named(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A perkbox file without dynamoDbTable meant perkbox's request_access_bot table."""
+    path = tmp_path / "perkbox.yml"
+    path.write_text(PERKBOX_WITHOUT_TABLE)
+
+    assert main(["check-config", "--file", str(path)]) == 0
+
+    [warning] = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"{path}: warning: dynamoDbTable is not set")
+    assert "request_access_bot" in warning and "Migrating from perkbox" in warning

@@ -195,6 +195,23 @@ def test_session_credentials_needs_a_broker_role() -> None:
     assert problems_of(text) == ["accounts.dev: access_mode session_credentials needs broker_role"]
 
 
+def test_source_identity_binding_needs_a_login_role() -> None:
+    broker = "    broker_role: arn:aws:iam::111122223333:role/broker\n"
+    text = minimal().replace(
+        "    iam_role:",
+        f"    access_mode: session_credentials\n{broker}    bind: source_identity\n    iam_role:",
+    )
+
+    assert problems_of(text) == [
+        "accounts.dev: bind source_identity needs a login role (not session_credentials)"
+    ]
+    bound = parse_config(
+        minimal().replace("    iam_role:", "    bind: source_identity\n    iam_role:"), "x"
+    )
+    assert bound.accounts["dev"].bind.value == "source_identity"
+    assert "sso:*" in parse_config(minimal(), "x").never_grantable_actions
+
+
 def test_per_account_overrides() -> None:
     text = minimal(max_duration_minutes="240").replace(
         "    iam_role:",
@@ -264,3 +281,73 @@ def test_one_minute_duration_is_allowed() -> None:
 
 def test_request_command_slash_is_dropped() -> None:
     assert parse_config(minimal(request_command="/access"), "cfg.yml").request_command == "access"
+
+
+TWO_ACCOUNTS = """\
+loginRoles: [Dev]
+approvalGroups: [devops]
+accounts:
+  dev:
+    account_number: '111122223333'
+    iam_role: arn:aws:iam::111122223333:role/bot
+  ops:
+    account_number: '111122223333'
+    iam_role: arn:aws:iam::111122223333:role/bot
+auto_approve: [{accounts: [dev, staging]}]
+"""
+
+
+def test_field_and_cross_field_problems_come_in_one_report() -> None:
+    """pydantic skips a model's cross-checks once a field fails: they are still reported."""
+    text = TWO_ACCOUNTS + "regions: [eu-wset-2]\npending_timeout_minutes: 60\n"
+    text += "reminder_minutes: [30, 90]\n"
+
+    assert problems_of(text) == [
+        "regions: 'eu-wset-2' is not a known AWS region",
+        "accounts.ops.account_number: 111122223333 is also account dev",
+        "auto_approve.0.accounts: unknown account 'staging'",
+        "reminder_minutes: 90 is not before pending_timeout_minutes (60): "
+        "the request times out first",
+    ]
+
+
+def test_a_failing_account_hides_none_of_the_other_problems() -> None:
+    text = TWO_ACCOUNTS.replace("'111122223333'", "'1111'", 1)
+
+    assert problems_of(text) == [
+        "accounts.dev.account_number: '1111' is not a 12-digit AWS account number",
+        "auto_approve.0.accounts: unknown account 'staging'",
+    ]
+
+
+def test_written_durations_above_the_maximum_are_a_mistake() -> None:
+    problems = problems_of(
+        minimal(
+            durations_minutes="[15, 60, 240]",
+            max_duration_minutes="60",
+            auto_approve="[{max_duration_minutes: 120}]",
+        )
+    )
+
+    assert problems == [
+        "durations_minutes: 240 is above max_duration_minutes (60)",
+        "auto_approve.0.max_duration_minutes: 120 is above max_duration_minutes (60)",
+    ]
+    # The default list above a lower maximum is simply cut, as before.
+    assert parse_config(minimal(max_duration_minutes="60"), "cfg.yml").durations_for("dev") == [
+        15,
+        30,
+        60,
+    ]
+
+
+@pytest.mark.parametrize("channel", ["Access Audit", "#audit!", "#" + "a" * 81, "#Audit"])
+def test_a_malformed_audit_channel_is_refused(channel: str) -> None:
+    [problem] = problems_of(minimal(audit_channel=f"'{channel}'"))
+
+    assert problem.startswith(f"audit_channel: {channel!r} is not a Slack channel")
+
+
+@pytest.mark.parametrize("channel", ["#access-audit", "access_audit", "C0123ABCD9"])
+def test_channel_names_and_ids_are_accepted(channel: str) -> None:
+    assert parse_config(minimal(audit_channel=f"'{channel}'"), "cfg.yml").audit_channel == channel

@@ -162,3 +162,42 @@ def test_bolts_notice_about_the_unused_token_is_not_written(output: io.StringIO)
     bolt.warning("Unhandled request")
 
     assert [entry["msg"] for entry in lines(output)] == ["Unhandled request"]
+
+
+def test_a_secret_key_without_digits_in_an_sts_answer_is_redacted() -> None:
+    """Found by structure (the XML element), not by what the key looks like."""
+    secret = "wJalrXUtnFEMIKxMDENGbPxRfiCYEXAMPLEKEYab"  # 40 characters, no digit
+    body = (
+        "Response body:\nb'<AssumeRoleResponse><AssumeRoleResult><Credentials>"
+        f"<AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+        "<SessionToken>FwoGZXIvYXdzEBYaDHVzZXJzZXNzaW9u</SessionToken>"
+        "</Credentials></AssumeRoleResult></AssumeRoleResponse>'"
+    )
+
+    scrubbed = redact(body)
+
+    assert secret not in scrubbed
+    assert "FwoGZXIvYXdzEBYaDHVzZXJzZXNzaW9u" not in scrubbed
+    assert "<AccessKeyId>ASIAEXAMPLE</AccessKeyId>" in scrubbed
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("Starting to receive messages from a new connection (ws://h/link/?ticket=abc&x=1)", "abc"),
+        (
+            """body: {'ok': True, 'url': 'wss://wss.slack.com/link/?ticket=t-9f&app_id=A1'}""",
+            "t-9f",
+        ),
+        ("""{"SigninToken": "short-token-value"}""", "short-token-value"),
+        (
+            """headers={'X-Amz-Security-Token': b'IQoJshort', 'Authorization': b'AWS4 Sig'}""",
+            "IQoJshort",
+        ),
+        ("Authorization: AWS4-HMAC-SHA256 Credential=ASIA/x, Signature=deadbeef", "deadbeef"),
+        ("x-amz-security-token:IQoJcanonical\nhost:sts", "IQoJcanonical"),
+        ("[default]\naws_secret_access_key = onlyletters", "onlyletters"),
+    ],
+)
+def test_secrets_are_found_by_the_name_they_travel_under(line: str, secret: str) -> None:
+    assert secret not in redact(line)

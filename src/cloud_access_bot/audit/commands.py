@@ -23,9 +23,9 @@ from cloud_access_bot.audit.queries import (
     who_had_access,
 )
 from cloud_access_bot.audit.verify import VerifyReport, verify_trail
-from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
+from cloud_access_bot.ports import AuditStore
 
 #: What ``audit list`` covers when --since is not given.
 DEFAULT_LIST_DAYS = 30
@@ -108,7 +108,9 @@ def configure_parser(
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
     if "verify" in commands:
-        verify = command("verify", "re-check every request's event hash chain", formats=False)
+        verify = command(
+            "verify", "re-check event chains, request fields and deleted requests", formats=False
+        )
         verify.add_argument("--since", type=parse_time, help="only requests created since")
 
 
@@ -165,7 +167,7 @@ Result = Listing | Shown | Accesses | VerifyReport
 
 
 async def answer(
-    args: argparse.Namespace, *, store: DynamoStore, config: BotConfig, now: datetime
+    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime
 ) -> Result:
     """Run the query the arguments ask for. Raises UsageError for unanswerable arguments."""
     if args.audit_command == "list":
@@ -225,10 +227,4 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
             rows = [export.event_row(e) for e in result.events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
         return 0, export.show_text(result.request, result.events)
-    lines = [f"request {f.request_id}: {f.problem}" for f in result.findings]
-    count = len(result.findings)
-    lines.append(
-        f"{result.checked} request(s) checked, "
-        + (f"{count} problem(s) found" if count else "every event chain intact")
-    )
-    return (0 if result.ok else 1), "\n".join(lines)
+    return (0 if result.ok else 1), "\n".join(result.lines())

@@ -161,6 +161,7 @@ def show_json(request: AccessRequest, events: Sequence[AuditEvent]) -> dict[str,
                 "details": e.details,
                 "prev_hash": e.prev_hash,
                 "hash": e.hash,
+                "sealed": e.sealed,
             }
             for e in events
         ],

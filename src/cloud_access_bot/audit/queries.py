@@ -18,8 +18,8 @@ from cloud_access_bot.audit.matching import (
     matching_grants,
     policy_statements,
 )
-from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
+from cloud_access_bot.ports import AuditStore, Store, StoredRequest
 
 #: How long before a window a request may have been created, unless the caller knows better
 #: (pending timeout + longest duration): bounds the account index read by who-had-access.
@@ -71,7 +71,7 @@ def _wanted(request: AccessRequest, where: ListFilter) -> bool:
     return approver is None or approver in approved_by(request) or approver == request.decided_by
 
 
-async def list_requests(store: DynamoStore, where: ListFilter) -> list[AccessRequest]:
+async def list_requests(store: Store, where: ListFilter) -> list[AccessRequest]:
     """Requests created within the range matching every filter, oldest first."""
     found = await store.created_between(
         where.since, where.until, user_id=where.user, account_id=where.account_id
@@ -79,25 +79,31 @@ async def list_requests(store: DynamoStore, where: ListFilter) -> list[AccessReq
     return [request for request in found if _wanted(request, where)]
 
 
-async def request_with_events(
-    store: DynamoStore, request_id: str, attempts: int = 3
-) -> tuple[AccessRequest, list[AuditEvent]] | None:
-    """The request and its events as of one version (re-read if a write landed in between)."""
+async def stored_with_events(
+    store: AuditStore, request_id: str, attempts: int = 3
+) -> tuple[StoredRequest, list[AuditEvent]] | None:
+    """The stored request and its events as of one version (re-read if a write landed between)."""
     found = None
     for _ in range(attempts):
-        request = await store.get(request_id)
-        if request is None:
+        stored = await store.get_stored(request_id)
+        if stored is None:
             return None
-        found = request, await store.events(request_id)
+        found = stored, await store.events(request_id)
         again = await store.get(request_id)
-        if again is not None and again.version == request.version:
+        if again is not None and again.version == stored.request.version:
             break
     return found
 
 
-async def _events_of(
-    store: DynamoStore, requests: Sequence[AccessRequest]
-) -> list[list[AuditEvent]]:
+async def request_with_events(
+    store: AuditStore, request_id: str
+) -> tuple[AccessRequest, list[AuditEvent]] | None:
+    """The request and its events as of one version."""
+    found = await stored_with_events(store, request_id)
+    return None if found is None else (found[0].request, found[1])
+
+
+async def _events_of(store: Store, requests: Sequence[AccessRequest]) -> list[list[AuditEvent]]:
     limit = asyncio.Semaphore(EVENT_READS)
 
     async def read(request: AccessRequest) -> list[AuditEvent]:
@@ -110,7 +116,7 @@ async def _events_of(
 
 
 async def who_had_access(
-    store: DynamoStore,
+    store: Store,
     account_id: str,
     since: datetime,
     until: datetime,

@@ -20,9 +20,8 @@ from cloud_access_bot.audit.commands import (
     answer,
     slack_parser,
 )
-from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.ports import Directory, StoreUnavailable
+from cloud_access_bot.ports import AuditStore, Directory, StoreUnavailable
 from cloud_access_bot.slack.app import Subcommand
 from cloud_access_bot.slack.views import escape
 
@@ -54,7 +53,7 @@ def _when(since: datetime, until: datetime) -> str:
 
 
 async def audit_command_text(
-    args: list[str], *, store: DynamoStore, config: BotConfig, now: datetime
+    args: list[str], *, store: AuditStore, config: BotConfig, now: datetime
 ) -> str:
     """The answer to ``/<request_command> audit <args>`` (args after ``audit``, split)."""
     try:
@@ -84,7 +83,7 @@ async def audit_command_text(
 
 def audit_subcommand(
     *,
-    store: DynamoStore,
+    store: AuditStore,
     directory: Directory,
     config: Callable[[], BotConfig],
     clock: Callable[[], datetime],

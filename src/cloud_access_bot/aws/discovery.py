@@ -21,38 +21,11 @@ from typing import Any, Protocol, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code
+from cloud_access_bot.domain.resources import DiscoveryFailure, DiscoveryResult, Resource
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One AWS resource a requester can pick; ``arn`` is what goes into the policy."""
-
-    account_id: str
-    region: str  # "" for global resources (S3 buckets)
-    service: str  # IAM service prefix: s3, dynamodb, lambda, …
-    kind: str  # bucket, table, function, queue, …
-    name: str
-    arn: str
-    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
-    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
-
-
-@dataclass(frozen=True)
-class DiscoveryFailure:
-    account_id: str
-    region: str  # "" for a global service
-    service: str
-    message: str  # for people, e.g. "eu-west-2: AccessDenied on dynamodb:ListTables"
-
-
-@dataclass(frozen=True)
-class DiscoveryResult:
-    resources: tuple[Resource, ...]
-    failures: tuple[DiscoveryFailure, ...]
 
 
 @dataclass(frozen=True)
@@ -139,55 +112,159 @@ def _last(arn: str, separator: str = "/") -> str:
     return arn.rsplit(separator, 1)[-1]
 
 
-async def discover_buckets(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "s3",
-            "bucket",
-            bucket["Name"],
-            f"arn:{scope.partition}:s3:::{bucket['Name']}",
-            extra=_present(bucket_region=bucket.get("BucketRegion")),
+@dataclass(frozen=True)
+class Listing:
+    """A discoverer for one paginated listing whose every item is one resource.
+
+    ``name``, ``arn`` and each ``extra`` value name a field of the item, or compute the value
+    from it (``arn`` also gets the scope); ``tags`` names a field of ``Key``/``Value`` pairs.
+    Extra values that are absent or empty are left out.
+    """
+
+    service: str
+    kind: str
+    operation: str
+    items: str  # the response field holding the items
+    name: str | Callable[[Any], str]
+    arn: str | Callable[[Any, Scope], str]
+    tags: str | None = None
+    extra: Mapping[str, str | Callable[[Any], str | None]] = field(default_factory=dict)
+
+    async def __call__(self, client: Any, scope: Scope) -> list[Resource]:
+        return [
+            self._resource(item, scope) for item in await _items(client, self.operation, self.items)
+        ]
+
+    def _resource(self, item: Any, scope: Scope) -> Resource:
+        name = item[self.name] if isinstance(self.name, str) else self.name(item)
+        arn = item[self.arn] if isinstance(self.arn, str) else self.arn(item, scope)
+        extra = {
+            label: item.get(read) if isinstance(read, str) else read(item)
+            for label, read in self.extra.items()
+        }
+        tags = _tags(item.get(self.tags)) if self.tags else None
+        return scope.resource(
+            self.service, self.kind, name, arn, tags=tags, extra=_present(**extra)
         )
-        for bucket in await _items(client, "list_buckets", "Buckets")
-    ]
 
 
-async def discover_tables(client: Any, scope: Scope) -> list[Resource]:
-    names: list[Any] = await _items(client, "list_tables", "TableNames")
-    return [
-        scope.resource("dynamodb", "table", name, scope.arn("dynamodb", f"table/{name}"))
-        for name in names
-    ]
-
-
-async def discover_functions(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "lambda",
-            "function",
-            function["FunctionName"],
-            function["FunctionArn"],
-            extra=_present(runtime=function.get("Runtime")),
-        )
-        for function in await _items(client, "list_functions", "Functions")
-    ]
-
-
-async def discover_queues(client: Any, scope: Scope) -> list[Resource]:
+def _queue_name(url: str) -> str:
     """ListQueues returns URLs only (and no QueueUrls key at all when there is none)."""
-    urls: list[Any] = await _items(client, "list_queues", "QueueUrls")
-    names = [(_last(url.rstrip("/")), url) for url in urls]
-    return [
-        scope.resource("sqs", "queue", name, scope.arn("sqs", name), extra={"url": url})
-        for name, url in names
-    ]
+    return _last(url.rstrip("/"))
 
 
-async def discover_topics(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource("sns", "topic", _last(topic["TopicArn"], ":"), topic["TopicArn"])
-        for topic in await _items(client, "list_topics", "Topics")
-    ]
+def _log_group_arn(group: Any, scope: Scope) -> str:
+    """The policy ARN of a log group has no trailing ``:*`` (the older ``arn`` field has it)."""
+    return group.get("logGroupArn") or scope.arn("logs", f"log-group:{group['logGroupName']}")
+
+
+#: The listings whose items are resources one for one (the others have functions below).
+LISTINGS: tuple[Listing, ...] = (
+    Listing(
+        "s3",
+        "bucket",
+        operation="list_buckets",
+        items="Buckets",
+        name="Name",
+        arn=lambda bucket, scope: f"arn:{scope.partition}:s3:::{bucket['Name']}",
+        extra={"bucket_region": "BucketRegion"},
+    ),
+    Listing(
+        "dynamodb",
+        "table",
+        operation="list_tables",
+        items="TableNames",
+        name=str,
+        arn=lambda name, scope: scope.arn("dynamodb", f"table/{name}"),
+    ),
+    Listing(
+        "lambda",
+        "function",
+        operation="list_functions",
+        items="Functions",
+        name="FunctionName",
+        arn="FunctionArn",
+        extra={"runtime": "Runtime"},
+    ),
+    Listing(
+        "sqs",
+        "queue",
+        operation="list_queues",
+        items="QueueUrls",
+        name=_queue_name,
+        arn=lambda url, scope: scope.arn("sqs", _queue_name(url)),
+        extra={"url": str},
+    ),
+    Listing(
+        "sns",
+        "topic",
+        operation="list_topics",
+        items="Topics",
+        name=lambda topic: _last(topic["TopicArn"], ":"),
+        arn="TopicArn",
+    ),
+    Listing(
+        "secretsmanager",
+        "secret",
+        operation="list_secrets",
+        items="SecretList",
+        name="Name",
+        arn="ARN",
+        tags="Tags",
+    ),
+    Listing(
+        "rds",
+        "db",
+        operation="describe_db_instances",
+        items="DBInstances",
+        name="DBInstanceIdentifier",
+        arn="DBInstanceArn",
+        tags="TagList",
+        extra={
+            "engine": "Engine",
+            "endpoint": lambda db: (db.get("Endpoint") or {}).get("Address"),
+        },
+    ),
+    Listing(
+        "rds",
+        "cluster",
+        operation="describe_db_clusters",
+        items="DBClusters",
+        name="DBClusterIdentifier",
+        arn="DBClusterArn",
+        tags="TagList",
+        extra={"engine": "Engine", "endpoint": "Endpoint"},
+    ),
+    Listing(
+        "ecr",
+        "repository",
+        operation="describe_repositories",
+        items="repositories",
+        name="repositoryName",
+        arn="repositoryArn",
+        extra={"uri": "repositoryUri"},
+    ),
+    Listing(
+        "logs",
+        "log-group",
+        operation="describe_log_groups",
+        items="logGroups",
+        name="logGroupName",
+        arn=_log_group_arn,
+    ),
+    Listing(
+        "states",
+        "state-machine",
+        operation="list_state_machines",
+        items="stateMachines",
+        name="name",
+        arn="stateMachineArn",
+    ),
+)
+
+
+def _listed(service: str) -> tuple[Discoverer, ...]:
+    return tuple(listing for listing in LISTINGS if listing.service == service)
 
 
 async def discover_instances(client: Any, scope: Scope) -> list[Resource]:
@@ -216,19 +293,6 @@ async def discover_instances(client: Any, scope: Scope) -> list[Resource]:
                 )
             )
     return resources
-
-
-async def discover_secrets(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "secretsmanager",
-            "secret",
-            secret["Name"],
-            secret["ARN"],
-            tags=_tags(secret.get("Tags")),
-        )
-        for secret in await _items(client, "list_secrets", "SecretList")
-    ]
 
 
 def _aws_managed(alias_name: str) -> bool:
@@ -269,62 +333,6 @@ async def discover_keys(client: Any, scope: Scope) -> list[Resource]:
     return resources
 
 
-async def discover_db_instances(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "rds",
-            "db",
-            db["DBInstanceIdentifier"],
-            db["DBInstanceArn"],
-            tags=_tags(db.get("TagList")),
-            extra=_present(
-                engine=db.get("Engine"), endpoint=(db.get("Endpoint") or {}).get("Address")
-            ),
-        )
-        for db in await _items(client, "describe_db_instances", "DBInstances")
-    ]
-
-
-async def discover_db_clusters(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "rds",
-            "cluster",
-            cluster["DBClusterIdentifier"],
-            cluster["DBClusterArn"],
-            tags=_tags(cluster.get("TagList")),
-            extra=_present(engine=cluster.get("Engine"), endpoint=cluster.get("Endpoint")),
-        )
-        for cluster in await _items(client, "describe_db_clusters", "DBClusters")
-    ]
-
-
-async def discover_repositories(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource(
-            "ecr",
-            "repository",
-            repo["repositoryName"],
-            repo["repositoryArn"],
-            extra=_present(uri=repo.get("repositoryUri")),
-        )
-        for repo in await _items(client, "describe_repositories", "repositories")
-    ]
-
-
-async def discover_log_groups(client: Any, scope: Scope) -> list[Resource]:
-    """The policy ARN of a log group has no trailing ``:*`` (the older ``arn`` field has it)."""
-    return [
-        scope.resource(
-            "logs",
-            "log-group",
-            group["logGroupName"],
-            group.get("logGroupArn") or scope.arn("logs", f"log-group:{group['logGroupName']}"),
-        )
-        for group in await _items(client, "describe_log_groups", "logGroups")
-    ]
-
-
 async def discover_ecs(client: Any, scope: Scope) -> list[Resource]:
     """Clusters, then each cluster's services (one listing per cluster, run concurrently)."""
     cluster_arns: list[Any] = await _items(client, "list_clusters", "clusterArns")
@@ -345,29 +353,22 @@ async def discover_ecs(client: Any, scope: Scope) -> list[Resource]:
     return resources
 
 
-async def discover_state_machines(client: Any, scope: Scope) -> list[Resource]:
-    return [
-        scope.resource("states", "state-machine", machine["name"], machine["stateMachineArn"])
-        for machine in await _items(client, "list_state_machines", "stateMachines")
-    ]
-
-
 #: IAM service prefix → how to discover its resources.
 DISCOVERERS: Mapping[str, ServiceDiscoverer] = MappingProxyType(
     {
-        "s3": ServiceDiscoverer("s3", (discover_buckets,), is_global=True),
-        "dynamodb": ServiceDiscoverer("dynamodb", (discover_tables,)),
-        "lambda": ServiceDiscoverer("lambda", (discover_functions,)),
-        "sqs": ServiceDiscoverer("sqs", (discover_queues,)),
-        "sns": ServiceDiscoverer("sns", (discover_topics,)),
+        "s3": ServiceDiscoverer("s3", _listed("s3"), is_global=True),
+        "dynamodb": ServiceDiscoverer("dynamodb", _listed("dynamodb")),
+        "lambda": ServiceDiscoverer("lambda", _listed("lambda")),
+        "sqs": ServiceDiscoverer("sqs", _listed("sqs")),
+        "sns": ServiceDiscoverer("sns", _listed("sns")),
         "ec2": ServiceDiscoverer("ec2", (discover_instances,)),
-        "secretsmanager": ServiceDiscoverer("secretsmanager", (discover_secrets,)),
+        "secretsmanager": ServiceDiscoverer("secretsmanager", _listed("secretsmanager")),
         "kms": ServiceDiscoverer("kms", (discover_keys,)),
-        "rds": ServiceDiscoverer("rds", (discover_db_instances, discover_db_clusters)),
-        "ecr": ServiceDiscoverer("ecr", (discover_repositories,)),
-        "logs": ServiceDiscoverer("logs", (discover_log_groups,)),
+        "rds": ServiceDiscoverer("rds", _listed("rds")),
+        "ecr": ServiceDiscoverer("ecr", _listed("ecr")),
+        "logs": ServiceDiscoverer("logs", _listed("logs")),
         "ecs": ServiceDiscoverer("ecs", (discover_ecs,)),
-        "states": ServiceDiscoverer("stepfunctions", (discover_state_machines,)),
+        "states": ServiceDiscoverer("stepfunctions", _listed("states")),
     }
 )
 
@@ -574,43 +575,3 @@ class ResourceDiscovery:
             await asyncio.sleep(self._call_delay)
         if self._before_call:
             await self._before_call(call)
-
-
-def _match_tier(value: str, needle: str) -> int | None:
-    """0 exact, 1 prefix, 2 contains, None no match (``value`` already casefolded)."""
-    if value == needle:
-        return 0
-    if value.startswith(needle):
-        return 1
-    if needle in value:
-        return 2
-    return None
-
-
-def _rank(resource: Resource, needle: str) -> tuple[int, int] | None:
-    """(tier, field): a match on the name beats the same tier on the ARN, a tag or extra."""
-    best: tuple[int, int] | None = None
-    others = [resource.arn, *resource.tags.values(), *resource.extra.values()]
-    for field_rank, values in ((0, [resource.name]), (1, others)):
-        for value in values:
-            tier = _match_tier(value.casefold(), needle)
-            if tier is not None and (best is None or (tier, field_rank) < best):
-                best = (tier, field_rank)
-    return best
-
-
-def search(
-    source: DiscoveryResult | Iterable[Resource], query: str, limit: int = 100
-) -> list[Resource]:
-    """Resources whose name, ARN, tag values or extra values contain ``query``
-    (case-insensitive), exact matches first, then prefixes, then the rest, each by name.
-    An empty query returns the first ``limit`` by name."""
-    resources = source.resources if isinstance(source, DiscoveryResult) else source
-    needle = query.strip().casefold()
-    ranked = []
-    for resource in resources:
-        rank = _rank(resource, needle) if needle else (0, 0)
-        if rank is not None:
-            ranked.append((rank, resource.name.casefold(), resource.arn, resource))
-    ranked.sort(key=lambda entry: entry[:3])
-    return [entry[3] for entry in ranked[:limit]]

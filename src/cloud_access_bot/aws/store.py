@@ -11,7 +11,13 @@ Layout (Terraform creates the same table; keep the names):
   range read one partition per month, never the whole table).
 - audit event: ``pk=REQ#<id>``, ``sk=EVT#<seq:06d>`` where seq is the request version the event
   produced; details as canonical JSON text (floats and any JSON value round-trip); ``ttl`` past
-  the retention period. TTL is never used to revoke: DynamoDB may delete days late.
+  the retention period. TTL is never used to revoke: DynamoDB may delete days late. ``sealed``
+  (canonical JSON) holds the digests of the request attributes the step wrote (domain.audit).
+- day anchor: ``pk=ANCHOR#<yyyy-mm>``, ``sk=DAY#<yyyy-mm-dd>#<first hex digit of the id>``,
+  ``request_ids`` (a string set): every request created that day, added in the transaction
+  that creates it (``ADD`` is atomic and idempotent, so replicas need no coordination; sixteen
+  shards keep concurrent creations from colliding on one item). ``audit verify`` finds a
+  deleted request by its id here. Anchors have no TTL, like request items.
 
 Every state change and its event are one TransactWriteItems, conditional on the stored version
 and status, so concurrent writers cannot both win and nothing is ever half-written. Times are
@@ -23,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -33,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code, error_message, is_unavailable
-from cloud_access_bot.domain.audit import details_json, seal
+from cloud_access_bot.domain.audit import attribute_digests, details_json, seal, sealed_changes
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -44,10 +51,11 @@ from cloud_access_bot.domain.model import (
     parse_iso,
     utcnow,
 )
-from cloud_access_bot.ports import ConflictError, StoreUnavailable
+from cloud_access_bot.ports import ConflictError, StoredRequest, StoreUnavailable
 
 META = "META"
 EVENT_PREFIX = "EVT#"
+ANCHOR_PREFIX = "ANCHOR#"
 USER_INDEX = "by_user"
 ACCOUNT_INDEX = "by_account"
 DUE_INDEX = "by_due"
@@ -68,6 +76,12 @@ DATETIME_FIELDS = (
     "next_reminder_at",
 )
 OPTIONAL_TEXT_FIELDS = ("decided_by", "decision_reason", "policy_name", "policy_document")
+#: Index keys: derived from other attributes, checked by deriving them again (index_keys).
+INDEX_KEYS = tuple(f"{p}_{s}" for p in ("user", "account", "month", "due") for s in ("pk", "sk"))
+#: Attributes of a request item outside the seals: its key, the Slack message references
+#: (written by set_messages, without an event), the chain head (checked as the head) and the
+#: index keys.
+UNSEALED = frozenset({"pk", "sk", "messages", "requester_message", "last_event_hash", *INDEX_KEYS})
 #: Errors meaning the table cannot be used right now; nothing was written.
 REFUSED_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 #: Retries of a transaction that collided with another one in flight on the same item.
@@ -100,6 +114,39 @@ def months_between(since: datetime, until: datetime) -> list[str]:
 
 def request_key(request_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": META}}
+
+
+def anchor_key(request: AccessRequest) -> dict[str, Any]:
+    """The day anchor listing ``request`` (see the module docstring)."""
+    created = request.created_at.astimezone(UTC)
+    return {
+        "pk": {"S": f"{ANCHOR_PREFIX}{created:%Y-%m}"},
+        "sk": {"S": f"DAY#{created:%Y-%m-%d}#{request.id[:1]}"},
+    }
+
+
+def _json_value(value: Any) -> Any:
+    """A stored value as the JSON value it was written from (DynamoDB numbers are Decimal)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def sealed_digests(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Digests of the request attributes the seals cover (written or as read back)."""
+    return attribute_digests(
+        {n: _json_value(v) for n, v in attributes.items() if n not in UNSEALED}
+    )
+
+
+def index_keys(request: AccessRequest) -> dict[str, str]:
+    """The index keys the request's own attributes give it (absent ones omitted)."""
+    attributes = request_attributes(request)
+    return {name: attributes[name] for name in INDEX_KEYS if attributes[name] is not None}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +271,7 @@ def event_from_item(item: dict[str, Any]) -> AuditEvent:
         details=json.loads(data["details"]),
         prev_hash=data["prev_hash"],
         hash=data["hash"],
+        sealed=json.loads(data.get("sealed") or "{}"),
     )
 
 
@@ -247,7 +295,10 @@ class DynamoStore:
         self, request: AccessRequest, actor: str, details: dict[str, Any]
     ) -> AccessRequest:
         first = request.with_changes(version=1)
-        event = self._event(first, EventType.REQUESTED, actor, details, at=first.created_at)
+        sealed: dict[str, str | None] = dict(sealed_digests(request_attributes(first)))
+        event = self._event(
+            first, EventType.REQUESTED, actor, details, at=first.created_at, sealed=sealed
+        )
         stored = first.with_changes(last_event_hash=event.hash)
         values = {
             key: value
@@ -264,7 +315,15 @@ class DynamoStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        await self._transact(stored.id, [put_request, self._put_event(event)])
+        anchor = {
+            "Update": {
+                "TableName": self.table,
+                "Key": anchor_key(stored),
+                "UpdateExpression": "ADD request_ids :id",
+                "ExpressionAttributeValues": {":id": {"SS": [stored.id]}},
+            }
+        }
+        await self._transact(stored.id, [put_request, self._put_event(event), anchor])
         return stored
 
     async def commit(
@@ -276,7 +335,12 @@ class DynamoStore:
         details: dict[str, Any],
     ) -> AccessRequest:
         written = updated.with_changes(version=current.version + 1)
-        event = self._event(written, event_type, actor, details, at=self._clock(), prev=current)
+        sealed = sealed_changes(
+            sealed_digests(request_attributes(current)), sealed_digests(request_attributes(written))
+        )
+        event = self._event(
+            written, event_type, actor, details, at=self._clock(), prev=current, sealed=sealed
+        )
         written = written.with_changes(last_event_hash=event.hash)
         sets: list[str] = []
         removes: list[str] = []
@@ -338,6 +402,60 @@ class DynamoStore:
         item = answer.get("Item")
         return request_from_item(item) if item else None
 
+    async def get_stored(self, request_id: str) -> StoredRequest | None:
+        """The request with its item's attributes as stored (``get`` parses them away)."""
+        async with self._dynamodb() as dynamodb:
+            answer = await dynamodb.get_item(
+                TableName=self.table, Key=request_key(request_id), ConsistentRead=True
+            )
+        item = answer.get("Item")
+        if not item:
+            return None
+        request, attributes = request_from_item(item), _plain(item)
+        return StoredRequest(
+            request=request,
+            attributes=attributes,
+            expected_index_keys=index_keys(request),
+            index_key_names=frozenset(INDEX_KEYS),
+            sealed_digests=sealed_digests(attributes),
+        )
+
+    async def anchored(self, since: datetime | None, until: datetime) -> dict[str, str]:
+        """Request ids the day anchors list, each with its day (``yyyy-mm-dd``).
+
+        From the day of ``since`` to the day of ``until``; every anchor when ``since`` is None
+        (a scan, like ``all_requests``).
+        """
+        if since is None:
+            pages = [
+                await self._items(
+                    operation="scan",
+                    FilterExpression="begins_with(pk, :a)",
+                    ExpressionAttributeValues=_typed({":a": ANCHOR_PREFIX}),
+                    ConsistentRead=True,
+                )
+            ]
+        else:
+            first, last = since.astimezone(UTC), until.astimezone(UTC)
+            bounds = _typed({":a": f"DAY#{first:%Y-%m-%d}", ":b": f"DAY#{last:%Y-%m-%d}~"})
+            pages = await asyncio.gather(
+                *(
+                    self._items(
+                        KeyConditionExpression="pk = :k AND sk BETWEEN :a AND :b",
+                        ExpressionAttributeValues=bounds
+                        | _typed({":k": ANCHOR_PREFIX + month.removeprefix("MONTH#")}),
+                        ConsistentRead=True,
+                    )
+                    for month in months_between(since, until)
+                )
+            )
+        return {
+            request_id: item["sk"].removeprefix("DAY#")[:10]
+            for page in pages
+            for item in map(_plain, page)
+            for request_id in item.get("request_ids", ())
+        }
+
     async def events(self, request_id: str) -> list[AuditEvent]:
         items = await self._items(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :evt)",
@@ -358,12 +476,23 @@ class DynamoStore:
 
     async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
         """Due requests, oldest first, re-read consistently (the index lags the table)."""
-        bound = f"{stamp(before)}~"
+        return await self._from_due_index(status, limit, f"{stamp(before)}~")
+
+    async def pending(self, limit: int = 500) -> list[AccessRequest]:
+        """The due index's whole PENDING partition (every pending request has a due time)."""
+        return await self._from_due_index(Status.PENDING, limit)
+
+    async def _from_due_index(
+        self, status: Status, limit: int, bound: str | None = None
+    ) -> list[AccessRequest]:
+        """Requests in ``status`` due before ``bound`` (None: all), re-read consistently."""
+        condition = "due_pk = :d" + (" AND due_sk < :b" if bound else "")
+        values = {":d": f"DUE#{status}"} | ({":b": bound} if bound else {})
         candidates = await self._items(
             limit=limit,
             IndexName=DUE_INDEX,
-            KeyConditionExpression="due_pk = :d AND due_sk < :b",
-            ExpressionAttributeValues=_typed({":d": f"DUE#{status}", ":b": bound}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_typed(values),
         )
         fresh = await asyncio.gather(*(self.get(_plain(c)["id"]) for c in candidates))
         return [
@@ -371,7 +500,7 @@ class DynamoStore:
             for request in fresh
             if request is not None
             and request.status == status
-            and _due_keys(request).get("due_sk", "~") < bound
+            and (bound is None or _due_keys(request).get("due_sk", "~") < bound)
         ]
 
     async def created_between(
@@ -447,6 +576,7 @@ class DynamoStore:
         details: dict[str, Any],
         *,
         at: datetime,
+        sealed: dict[str, str | None],
         prev: AccessRequest | None = None,
     ) -> AuditEvent:
         event = AuditEvent(
@@ -457,6 +587,7 @@ class DynamoStore:
             at=at,
             status=request.status,
             details=json.loads(details_json(details)),
+            sealed=sealed,
         )
         return seal(event, prev.last_event_hash if prev else "")
 
@@ -472,6 +603,7 @@ class DynamoStore:
             "details": details_json(event.details),
             "prev_hash": event.prev_hash,
             "hash": event.hash,
+            "sealed": details_json(event.sealed),
             "ttl": expires,
         }
         return {

@@ -11,12 +11,13 @@ Group membership is looked up by the caller (it needs Slack) and passed in as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from cloud_access_bot.config import AutoApproveRule, BotConfig, SelfApproval
+from cloud_access_bot.domain.guardrails import auto_approvable
 from cloud_access_bot.domain.model import AccessRequest, Status
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
@@ -230,7 +231,10 @@ def _rule_matches(
     request: AccessRequest,
     config: BotConfig,
     access_level: Callable[[str], str | None],
+    discovered: Collection[str],
 ) -> bool:
+    if not auto_approvable(request.services, rule, discovered):
+        return False
     account = config.accounts[request.account_name]
     if rule.accounts:
         if request.account_name not in rule.accounts:
@@ -244,18 +248,23 @@ def _rule_matches(
 
 
 def auto_approval(
-    request: AccessRequest, config: BotConfig, access_level: Callable[[str], str | None]
+    request: AccessRequest,
+    config: BotConfig,
+    access_level: Callable[[str], str | None],
+    discovered: Collection[str] = (),
 ) -> Decision | None:
     """An APPROVE decision naming the first auto-approve rule the request fits, else None.
 
     A rule fits when it covers the account (listed, or no list and the account is not
     production), the duration is within its maximum and every action's access level (None when
-    unknown, which never fits) is one it allows. A request with no actions never fits.
+    unknown, which never fits) is one it allows. A request with no actions never fits, nor
+    one with a wildcard resource or an escalation action (``guardrails.auto_approvable``);
+    ``discovered`` are the resources picked from discovery, for ``discovered_only`` rules.
     """
     if request.status is not Status.PENDING or config.account(request.account_name) is None:
         return None
     for index, rule in enumerate(config.auto_approve):
-        if _rule_matches(rule, request, config, access_level):
+        if _rule_matches(rule, request, config, access_level, discovered):
             accounts = ", ".join(rule.accounts) or "every non-production account"
             return Decision(
                 Outcome.APPROVE,

@@ -186,3 +186,5 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = ""
     hash: str = ""
+    #: Digests of the request attributes this step wrote (None: removed); see domain.audit.
+    sealed: dict[str, str | None] = field(default_factory=dict)

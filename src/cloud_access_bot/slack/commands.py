@@ -5,8 +5,9 @@ unknown text are answered by slack/app.py). ``register_commands(app, deps)`` add
 their answers need: the "Request access" button of a ``find`` result and the preset form, both
 of which open the request modal pre-filled.
 
-``find`` searches every configured account and region at once (resource discovery, cached) for
-an EC2 instance id or IP address, or a bucket, table, function, queue or topic name.
+``find`` searches every account the person may see (config ``find_visibility``) and its regions
+at once (resource discovery, cached) for an EC2 instance id or IP address, or a bucket, table,
+function, queue or topic name.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from cloud_access_bot.aws.discovery import DiscoveryFailure, Resource, search
-from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.config import AccessMode, BotConfig, FindVisibility
 from cloud_access_bot.domain.approval import Outcome
 from cloud_access_bot.domain.model import REQUEST_ID, Status
 from cloud_access_bot.domain.presets import preset_defaults
+from cloud_access_bot.domain.resources import DiscoveryFailure, Resource, search
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.app import Subcommand
 from cloud_access_bot.slack.home import HOME_PRESET, Deps, summary, time_left
@@ -39,6 +40,8 @@ FIND_SERVICES = ("ec2", "s3", "dynamodb", "lambda", "sqs", "sns")
 #: Discovery time allowed to ``find``: it answers through the response_url, not the ack.
 FIND_WAIT_S = 20.0
 MAX_MATCHES = 10
+#: Own requests ``find`` looks at for accounts the person was granted access in.
+MAX_OWN_REQUESTS = 50
 MAX_LISTED = 25
 
 FIND_REQUEST_ACTION = "find_request_access"
@@ -247,18 +250,7 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
             return (
                 "Usage: `find <instance id, IP address, bucket, table, function, queue or topic>`"
             )
-        started = time.monotonic()
-        found, failures, searched = await find_everywhere(deps, query)
-        config = deps.config()
-        message = find_message(query, found, failures, config)
-        took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
-        response_url = str(body.get("response_url") or "")
-        if not found or not response_url:
-            return f"{message['text']}\n{took}"
-        answer = await AsyncWebhookClient(response_url).send(**message, response_type="ephemeral")
-        if answer.status_code != 200:
-            return f"{message['text']}\n{took}"
-        return took
+        return await find_answer(deps, user_id, query, str(body.get("response_url") or ""))
 
     async def preset(user_id: str, args: list[str], body: dict[str, Any]) -> str:
         config = deps.config()
@@ -272,15 +264,69 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
     return {"list": list_requests, "revoke": revoke, "find": find, "preset": preset}
 
 
+NOTHING_TO_FIND = (
+    "`find` searches the accounts you approve for or have been granted access in, and there "
+    "are none yet. Request access with `/request`: the form lists each account's resources."
+)
+SEARCHED_ONLY = "Only the accounts you approve for or have been granted access in are searched."
+
+
+async def searchable_accounts(deps: Deps, user_id: str) -> list[str]:
+    """The accounts ``find`` searches for ``user_id`` (config ``find_visibility``).
+
+    ``restricted``: the accounts whose approval groups the person is in, or where one of their
+    recent requests was approved; every account for members of ``admin_groups``. The bot does
+    not limit who may ask for an account, so having been granted access there is what "may
+    request" means here. Accounts are matched by number, so a renamed account stays visible.
+    """
+    config = deps.config()
+    names = list(config.accounts)
+    if config.find_visibility is FindVisibility.PUBLIC:
+        return names
+    if config.admin_groups and user_id in await deps.directory.members_of(config.admin_groups):
+        return names
+    mine = await deps.store.for_user(user_id, limit=MAX_OWN_REQUESTS)
+    granted = {r.account_id for r in mine if r.starts_at is not None}
+    groups = {name: tuple(config.approval_groups_for(name)) for name in names}
+    members = {g: await deps.directory.members_of(g) for g in set(groups.values())}
+    return [
+        name
+        for name in names
+        if config.accounts[name].account_number in granted or user_id in members[groups[name]]
+    ]
+
+
+async def find_answer(deps: Deps, user_id: str, query: str, response_url: str) -> str:
+    """Search for ``query`` where ``user_id`` may look; post the results to ``response_url``
+    (they carry buttons) and answer with a summary line, or answer with everything."""
+    started = time.monotonic()
+    accounts = await searchable_accounts(deps, user_id)
+    config = deps.config()
+    if not accounts:
+        return NOTHING_TO_FIND
+    found, failures, searched = await find_everywhere(deps, query, accounts)
+    message = find_message(query, found, failures, config)
+    took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
+    if searched < len(config.accounts):
+        took += f" {SEARCHED_ONLY}"
+    if not found or not response_url:
+        return f"{message['text']}\n{took}"
+    answer = await AsyncWebhookClient(response_url).send(**message, response_type="ephemeral")
+    if answer.status_code != 200:
+        return f"{message['text']}\n{took}"
+    return took
+
+
 async def find_everywhere(
-    deps: Deps, query: str
+    deps: Deps, query: str, accounts: Collection[str]
 ) -> tuple[list[Found], list[DiscoveryFailure], int]:
-    """Matches of ``query`` in every configured account and region, the units that failed,
+    """Matches of ``query`` in the named accounts and their regions, the units that failed,
     and how many accounts were searched."""
     config = deps.config()
     names_by_id = {a.account_number: name for name, a in config.accounts.items()}
+    chosen = {name: a for name, a in config.accounts.items() if name in accounts}
     by_regions: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-    for name, account in config.accounts.items():
+    for name, account in chosen.items():
         key = tuple(config.regions_for(name))
         by_regions.setdefault(key, []).append((account.account_number, account.iam_role))
     results = await asyncio.gather(
@@ -292,7 +338,7 @@ async def find_everywhere(
     resources = [r for result in results for r in result.resources]
     failures = [f for result in results for f in result.failures]
     found = [Found(names_by_id[r.account_id], r) for r in find_matches(resources, query)]
-    return found, failures, len(config.accounts)
+    return found, failures, len(chosen)
 
 
 # -- listeners -------------------------------------------------------------------------------

@@ -16,18 +16,17 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import AccessRequest, Status
-from cloud_access_bot.ports import Store
+from cloud_access_bot.ports import Directory, Discovery, Store
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.app import Inflight
@@ -51,7 +50,6 @@ MAX_HISTORY = 10
 MAX_BLOCKS = 100
 #: Pending requests read to build approval queues (the store has no per-approver index).
 QUEUE_SCAN_LIMIT = 500
-FAR_FUTURE = timedelta(days=3650)
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,8 @@ class Deps:
     service: AccessService
     store: Store
     config: Callable[[], BotConfig]
-    discovery: ResourceDiscovery
+    discovery: Discovery
+    directory: Directory
     catalog: Catalog
     clock: Callable[[], datetime]
     inflight: Inflight
@@ -193,9 +192,9 @@ def home_view(
     return {"type": "home", "blocks": blocks}
 
 
-async def approval_queue(store: Store, user_id: str, now: datetime) -> list[AccessRequest]:
+async def approval_queue(store: Store, user_id: str) -> list[AccessRequest]:
     """Pending requests ``user_id`` was asked to approve (not their own), oldest first."""
-    pending = await store.due(Status.PENDING, now + FAR_FUTURE, limit=QUEUE_SCAN_LIMIT)
+    pending = await store.pending(limit=QUEUE_SCAN_LIMIT)
     return [
         r
         for r in pending
@@ -208,7 +207,7 @@ async def publish_home(deps: Deps, user_id: str, view_hash: str | None = None) -
     published by someone else is left alone (hash_conflict)."""
     now = deps.clock()
     mine, queue = await asyncio.gather(
-        deps.store.for_user(user_id, limit=50), approval_queue(deps.store, user_id, now)
+        deps.store.for_user(user_id, limit=50), approval_queue(deps.store, user_id)
     )
     view = home_view(user_id, mine, queue, deps.config(), now)
     args: dict[str, Any] = {"user_id": user_id, "view": view}

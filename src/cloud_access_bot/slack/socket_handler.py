@@ -24,7 +24,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from cloud_access_bot.slack.app import Inflight
+from cloud_access_bot.slack.listeners.shared import Inflight
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,22 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
     """
 
     def __init__(
-        self, app: AsyncApp, app_token: str, *, inflight: Inflight | None = None, **kwargs: Any
+        self,
+        app: AsyncApp,
+        app_token: str,
+        *,
+        inflight: Inflight | None = None,
+        on_ack: Callable[[float], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         """``inflight`` counts each envelope from arrival until its listener has finished, so
-        shutdown (and a test) can wait for work that goes on after the ack."""
+        shutdown (and a test) can wait for work that goes on after the ack; ``on_ack`` hears
+        each ack's latency in milliseconds (metrics)."""
         if not app.process_before_response:
             raise ValueError("the app must run with process_before_response=True")
         super().__init__(app, app_token, **kwargs)
         self._inflight = inflight or Inflight()
+        self._on_ack = on_ack or (lambda milliseconds: None)
 
     async def handle(self, client: Any, req: SocketModeRequest) -> None:
         async with self._inflight.track():
@@ -80,6 +88,7 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
 
         async def send(response: BoltResponse) -> None:
             await send_async_response(client, req, response, started)
+            self._on_ack((time() - started) * 1000)
 
         ack = AnsweringAck(send)
         if req.type == "events_api":

@@ -1,0 +1,80 @@
+"""The request modal: picking account, service and preset, refreshing resources, submitting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from cloud_access_bot.service import Draft
+from cloud_access_bot.slack import views
+from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
+from cloud_access_bot.slack.listeners.shared import (
+    AppDeps,
+    modal_state,
+    selected_option,
+    tell,
+    user_of,
+)
+from cloud_access_bot.slack.views import ModalState
+
+
+def register(app: AsyncApp, deps: AppDeps) -> None:
+    suggestions = deps.suggestions
+
+    @app.action(views.ACCOUNT_ACTION)
+    async def on_account(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        state = ModalState(account=selected_option(body).get("value"))
+        await deps.guarded(user_of(body), deps.update_modal(body, state))
+
+    @app.action(views.SERVICE_ACTION)
+    async def on_service(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        state = replace(modal_state(body), service=selected_option(body).get("value"))
+        if state.account and state.service:
+            suggestions.warm(state.account, state.service)
+        await deps.guarded(user_of(body), deps.update_modal(body, state))
+
+    @app.action(views.PRESET_SELECT_ACTION)
+    async def on_preset(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        state = modal_state(body)
+        defaults = suggestions.preset(str(selected_option(body).get("value", "")))
+        if defaults is None or not state.account:
+            return
+        chosen = replace(state, service=defaults.service)
+        suggestions.warm(state.account, defaults.service)
+        updated = views.prefilled_modal(
+            deps.config(), chosen, actions=defaults.actions, note=views.preset_note(defaults)
+        )
+        await deps.guarded(user_of(body), deps.update_modal(body, chosen, updated))
+
+    @app.action(views.REFRESH_RESOURCES_ACTION)
+    async def on_refresh_resources(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        state = modal_state(body)
+        if state.account and state.service:
+            suggestions.warm(state.account, state.service, refresh=True)
+
+    @app.view(views.REQUEST_CALLBACK)
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = user_of(body)
+        state = ModalState.from_metadata(view.get("private_metadata"))
+        draft, errors = await read_draft(view, state, user_id, suggestions)
+        if draft is not None:
+            errors = {**deps.service.validate(draft), **errors}
+        if errors or draft is None:
+            await ack(response_action="errors", errors=error_blocks(errors, state, view))
+            return
+        await ack()
+        await deps.guarded(user_id, _submit(deps, draft))
+
+
+async def _submit(deps: AppDeps, draft: Draft) -> None:
+    result = await deps.service.submit(draft)
+    if result.errors:
+        note = "Your request was not stored: " + " ".join(result.errors.values())
+        await tell(deps.client, draft.requester_id, note)
