@@ -43,6 +43,7 @@ from cloud_access_bot.domain.model import (
 )
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot_sandbox.aws import SeededAccount, inline_policies, seed_account
+from tests.factories import access_request
 
 T0 = datetime(2027, 3, 31, 23, 0, tzinfo=UTC)  # 2 h before April: both month partitions used
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
@@ -788,13 +789,11 @@ async def test_concurrent_creations_are_all_anchored(clients: AwsClients) -> Non
     store = DynamoStore(clients, "anchor-test")
     await store.ensure_table()
     made = [
-        AccessRequest(
+        access_request(
             id=f"{n % 16:x}{n:011x}",
             requester_id=ALICE,
-            requester_email="alice@example.com",
             account_name="development",
             account_id=DEV,
-            login_role="Developer",
             reason="load",
             duration_minutes=15,
             services=s3(["s3:GetObject"], "dev-logs"),
