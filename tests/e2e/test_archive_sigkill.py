@@ -8,13 +8,12 @@ import os
 import signal
 from pathlib import Path
 
-from tests.e2e.test_sigkill_restart import first_request, start_bot_process
-
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, sandbox, sandbox_config
+from tests.e2e.test_sigkill_restart import first_request, start_bot_process
 
 BOB = APPROVERS[0]
 BUCKET = "acme-audit"

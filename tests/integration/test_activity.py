@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cloud_access_bot.audit import commands, export
+from cloud_access_bot.audit import commands
 from cloud_access_bot.audit.activity import grant_activity
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
@@ -31,6 +31,7 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from tests.integration.test_audit import read_rows
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 EMAIL = "alice@example.com"
@@ -218,7 +219,7 @@ async def test_activity_groups_the_sessions_calls_in_the_window_with_errors(
     assert trail.calls >= 3  # 120 events in the window: pages of 50 were followed
     _, text = commands.cli_output(activity, "table")
     assert "used 2 of 7 actions" in text and "AccessDenied x1" in text
-    rows = export.read_rows(commands.cli_output(activity, "csv")[1], "csv")
+    rows = read_rows(commands.cli_output(activity, "csv")[1], "csv")
     assert rows[1] == {
         "action": "dynamodb:Query",
         "calls": "2",
@@ -245,7 +246,7 @@ async def test_unused_lists_the_grants_that_left_most_actions_unused(
         trail=CloudTrailLookup(clients),
     )
 
-    rows = export.read_rows(commands.cli_output(result, "json")[1], "json")
+    rows = read_rows(commands.cli_output(result, "json")[1], "json")
     assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
     assert "s3:PutObject" in rows[0]["never_used"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cloud_access_bot.audit import commands, export
+from cloud_access_bot.audit import commands
 from cloud_access_bot.audit.archive import verify_archive
 from cloud_access_bot.aws.archive import ArchiveOnAws, S3Archive
 from cloud_access_bot.aws.clients import AwsClients
@@ -28,6 +28,7 @@ from cloud_access_bot.domain.archive import COLUMNS, event_of, json_lines
 from cloud_access_bot.domain.audit import verify_chain
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
 from cloud_access_bot.metrics import Point, Recorder
+from tests.integration.test_audit import read_rows
 
 TABLE = "cab-test"
 BUCKET = "acme-audit"
@@ -415,7 +416,7 @@ async def test_export_writes_the_archives_records(
     ]
     assert jsonl.splitlines()[-1] == json_lines([archived[-1]]).rstrip("\n")
     assert csv_text.splitlines()[0] == ",".join(COLUMNS)
-    assert export.read_rows(csv_text, "csv")[0]["actions"] == ["s3:GetObject"]
+    assert read_rows(csv_text, "csv")[0]["actions"] == ["s3:GetObject"]
 
 
 async def test_cli_verify_archive_reports_a_deleted_request_and_exits_1(

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from reliability_kit import BOB, crash, stored, submit
 
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.drainer import LEASE_TTL
@@ -18,6 +17,7 @@ from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.faults import AwsFaultProxy, Freeze
 from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox, sandbox_config
+from tests.reliability.reliability_kit import BOB, crash, stored, submit
 
 BUCKET = "acme-audit"
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from tests.integration.test_archive import pending
 
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
@@ -27,6 +26,7 @@ from cloud_access_bot.domain import archive
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from tests.integration.test_archive import pending
 
 BUCKET = "acme-audit"
 REQUESTS = 25
