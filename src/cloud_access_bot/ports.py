@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -220,3 +221,9 @@ class Metrics(Protocol):
 
     def acked(self, milliseconds: float) -> None:
         """A Socket Mode envelope was acked this long after it arrived."""
+
+
+class AccountDirectory(Protocol):
+    async def snapshot(self) -> OrgSnapshot:
+        """Every ACTIVE account of the organisation with its OU path and tags; raises if the
+        listing could not be completed (a partial list is never returned)."""

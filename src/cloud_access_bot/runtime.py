@@ -20,6 +20,7 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
+from cloud_access_bot.accounts_source import AccountsSource
 from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
@@ -27,6 +28,7 @@ from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
@@ -328,6 +330,10 @@ async def run_bot(settings: Settings) -> int:
             log.error("%s: %s", error.source, problem)
         await clients.close()
         return 2
+    accounts = AccountsSource(
+        lambda: source.current, lambda org: OrganizationsAccounts(clients, org.iam_role)
+    )
+    await accounts.refresh()
     assert settings.slack_app_token is not None and settings.slack_bot_token is not None
     app_token = settings.slack_app_token.get_secret_value()
     runtime = BotRuntime(
@@ -336,7 +342,7 @@ async def run_bot(settings: Settings) -> int:
             bot_token=settings.slack_bot_token.get_secret_value(),
             api_url=settings.slack_api_url,
         ),
-        config=lambda: source.current,
+        config=accounts.config,
         clients=clients,
         health_file=str(settings.health_file),
         metrics=metrics_from(settings),
@@ -363,8 +369,10 @@ async def run_bot(settings: Settings) -> int:
         await runtime.stop(grace=0)
         return 1
     watcher = asyncio.create_task(source.watch(stop, settings.config_poll_seconds))
+    organization = asyncio.create_task(accounts.watch(stop))
     await stop.wait()
     log.info("shutting down: finishing in-flight work")
     await runtime.stop()
     await watcher
+    await organization
     return 0
