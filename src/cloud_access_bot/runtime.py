@@ -48,6 +48,7 @@ from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot.slack.listeners import account_options
 from cloud_access_bot.slack.metered import CountingRateLimitRetryHandler, MeteredWebClient
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
@@ -175,6 +176,7 @@ class BotRuntime:
             },
         )
         home.register_home(self.app, deps)
+        account_options.register(self.app, config=config, history=self.store.for_user)
         self.notifier.on_change(lambda request: home.publish_homes(deps, request))
         commands.register_commands(self.app, deps)
         self.handler: AsyncSocketModeHandler | None = None

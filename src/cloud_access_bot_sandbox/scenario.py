@@ -151,6 +151,7 @@ class Sandbox:
         await think()
         await modal.select(views.DURATION_ACTION, str(duration))
         await think()
+        await modal.suggest(views.ACCOUNT_ACTION, account)
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
         await think()

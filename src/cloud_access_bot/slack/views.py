@@ -15,6 +15,7 @@ from typing import Any
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
+from cloud_access_bot.slack.account_picker import account_label
 
 REQUEST_CALLBACK = "access_request"
 DENY_CALLBACK = "deny_reason"
@@ -220,11 +221,11 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
             "account",
             "AWS account",
             {
-                "type": "static_select",
+                # Searched (slack/account_picker.py): a static select holds 100 options.
+                "type": "external_select",
                 "action_id": ACCOUNT_ACTION,
-                "options": [option(_account_label(name, config), name) for name in config.accounts][
-                    :100
-                ],
+                "min_query_length": 0,
+                "placeholder": plain("Type a name, id, OU or tag"),
                 **(
                     {"initial_option": option(_account_label(state.account, config), state.account)}
                     if state.account in config.accounts
@@ -416,9 +417,7 @@ def _service_inputs(state: ModalState) -> list[dict[str, Any]]:
 
 
 def _account_label(name: str, config: BotConfig) -> str:
-    account = config.accounts[name]
-    alias = f" ({account.account_alias})" if account.account_alias else ""
-    return f"{name}{alias} – {account.account_number}"
+    return account_label(name, config.accounts[name])
 
 
 REASON_BLOCK = "decision_reason"
