@@ -19,7 +19,7 @@ from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
 ORGANIZATIONS_REGION = "us-east-1"
 #: Calls in flight at once: Organizations throttles at a few calls per second per operation, and
 #: botocore's retries absorb short bursts, so more would mostly wait.
-CONCURRENCY = 8
+CONCURRENCY = 16
 
 
 class OrganizationsAccounts:

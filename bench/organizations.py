@@ -1,0 +1,205 @@
+"""Organisation scale: 5,000 accounts in 50 OUs from moto's Organizations.
+
+Measures the account picker's options over Socket Mode (the real bot, in this process),
+evaluating the rules for one account, the memory the accounts cost, and one refresh of the
+organisation with a per-call latency added by the fault proxy.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from bench.process import rss_mb
+from bench.report import Metric, percentile, rounded
+from cloud_access_bot.accounts_source import AccountsSource
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config_rules import effective, evaluate
+from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
+from cloud_access_bot.slack import views
+from cloud_access_bot.slack.account_picker import AccountIndex
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
+from cloud_access_bot_sandbox.scenario import REQUESTER, sandbox, sandbox_config
+
+
+@dataclass(frozen=True)
+class OrgScale:
+    accounts: int
+    units: int
+    queries: int
+    call_delay_s: float  # added to every Organizations call for the refresh figure
+
+
+#: Ten rules of the kinds the docs describe, so evaluation matches a realistic file.
+RULES: list[dict[str, Any]] = [
+    {"match": {"ou": "/Workloads"}, "set": {"approvals_required": 1}},
+    {"match": {"ou": "/Workloads/Prod*"}, "set": {"production": True, "approvals_required": 2}},
+    {"match": {"tags": {"env": "prod"}}, "set": {"max_duration_minutes": 60}},
+    {"match": {"tags": {"env": "dev"}}, "set": {"max_duration_minutes": 480}},
+    {"match": {"name": "*-data-*"}, "set": {"warning": "Customer data"}},
+    {"match": {"tags": {"team": "payments"}}, "set": {"approval_groups": ["payments-leads"]}},
+    {
+        "match": {"ou": "/Workloads/Prod*", "tags": {"pci": "yes"}},
+        "set": {"ticket_pattern": "^CHG-\\d+$"},
+    },
+    {"match": {"ou": "/Sandbox"}, "set": {"regions": ["eu-west-1"]}},
+    {"match": {"name": "legacy-*"}, "exclude": True},
+    {
+        "match": {"tags": {"tier": "gold"}},
+        "set": {"eligibility": {"email_domains": ["example.com"]}},
+    },
+]
+
+
+def tree(scale: OrgScale) -> list[SeedAccount]:
+    per_unit = scale.accounts // scale.units
+    teams = ("payments", "search", "data", "platform", "identity")
+    return [
+        SeedAccount(
+            f"{teams[u % 5]}-{'data' if n % 7 == 0 else 'svc'}-{u:02d}-{n:03d}",
+            f"/Workloads/{'Prod' if u % 2 else 'Dev'}{u:02d}",
+            {
+                "env": "prod" if u % 2 else "dev",
+                "team": teams[u % 5],
+                "pci": "yes" if n % 3 else "no",
+            },
+        )
+        for u in range(scale.units)
+        for n in range(per_unit)
+    ]
+
+
+def org_config() -> BotConfig:
+    return sandbox_config(
+        organizations={
+            "iam_role": READER_ROLE,
+            "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
+        },
+        rules=RULES,
+    )
+
+
+async def refresh_seconds(config: BotConfig, delay_s: float) -> tuple[float, OrgSnapshot]:
+    """One listing through the fault proxy, every Organizations call delayed by ``delay_s``."""
+    proxy = AwsFaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    await proxy.start()
+    proxy.inject("delay", "organizations", times=None, seconds=delay_s)
+    clients = AwsClients(region="us-east-1", endpoint_url=proxy.endpoint)
+    try:
+        source = AccountsSource(
+            lambda: config, lambda o: OrganizationsAccounts(clients, o.iam_role)
+        )
+        started = time.monotonic()
+        if not await source.refresh():
+            raise RuntimeError("the organisation could not be listed through the proxy")
+        seconds = time.monotonic() - started
+        assert source.snapshot is not None
+        return seconds, source.snapshot
+    finally:
+        await clients.close()
+        await proxy.stop()
+
+
+def evaluation_ms(config: BotConfig, accounts: tuple[OrgAccount, ...]) -> float:
+    """p99 of evaluating every rule for one account (what a request for it costs)."""
+    samples = []
+    for account in random.Random(7).sample(accounts, min(2000, len(accounts))):
+        started = time.perf_counter()
+        evaluate(config, account.name, explicit=None, discovered=account)
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 0.99)
+
+
+def rss_growth_mb(config: BotConfig, snapshot: OrgSnapshot) -> float:
+    """Memory the discovered accounts add: the effective configuration and the picker's index
+    over them, against the two file accounts alone."""
+    gc.collect()
+    before = rss_mb(os.getpid())
+    copy = OrgSnapshot(
+        tuple(
+            OrgAccount(a.account_id, a.name, a.ou_path, MappingProxyType(dict(a.tags)))
+            for a in snapshot.accounts
+        ),
+        snapshot.taken_at,
+    )
+    index = AccountIndex(effective(config, copy).config)
+    gc.collect()
+    grown = rss_mb(os.getpid()) - before
+    del index
+    return grown
+
+
+async def options_ms(
+    config: BotConfig, snapshot: OrgSnapshot, queries: int
+) -> tuple[list[float], float]:
+    """Ack latencies of the account picker's options over Socket Mode, and how long the
+    bot's first sweep (which reconciles every account) took before they were asked."""
+    async with sandbox(config=effective(config, snapshot).config, start=False) as world:
+        started = time.monotonic()
+        runtime = await world.start_bot()
+        await world.emulator.wait_until(
+            lambda: runtime.health.last_sweep_at is not None, 900, "the first sweep"
+        )
+        first_sweep_s = time.monotonic() - started
+        await world.emulator.slash_command(REQUESTER, "/request")
+        modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+        picked = random.Random(11).sample(snapshot.accounts, queries)
+        latencies = []
+        for index, account in enumerate(picked):
+            query = (
+                account.account_id,
+                account.name,
+                account.ou_path.rsplit("/", 1)[-1].lower(),
+                f"team={account.tags['team']}",
+                "",
+            )[index % 5]
+            before = len(world.emulator.acks)
+            answer = await modal.suggest(views.ACCOUNT_ACTION, query)
+            if not (answer.get("options") or answer.get("option_groups")):
+                raise RuntimeError(f"no account found for {query!r}")
+            latencies.append(world.emulator.acks[before].latency_ms or 0.0)
+        if world.emulator.problems:
+            raise RuntimeError(f"Slack problems: {world.emulator.problems[:3]}")
+        return latencies, first_sweep_s
+
+
+async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
+    config = org_config()
+    seed_started = time.monotonic()
+    clients = AwsClients(region="us-east-1")
+    try:
+        await seed_organization(clients, tree(scale))
+    finally:
+        await clients.close()
+    facts["organizations_seed_s"] = round(time.monotonic() - seed_started, 1)
+    refresh_s, snapshot = await refresh_seconds(config, scale.call_delay_s)
+    facts["organizations_accounts"] = len(snapshot.accounts)
+    facts["organizations_call_delay_ms"] = scale.call_delay_s * 1000
+    latencies, first_sweep_s = await options_ms(config, snapshot, scale.queries)
+    facts["organizations_first_sweep_s"] = round(first_sweep_s, 1)
+    return [
+        Metric(
+            "org_account_options_p99_ms",
+            rounded(percentile(latencies, 0.99)),
+            "ms",
+            target="< 100 ms",
+        ),
+        Metric(
+            "org_rules_evaluation_p99_ms",
+            rounded(evaluation_ms(config, snapshot.accounts)),
+            "ms",
+            target="< 5 ms",
+        ),
+        Metric(
+            "org_rss_growth_mb", rounded(rss_growth_mb(config, snapshot)), "MB", target="< 50 MB"
+        ),
+        Metric("org_refresh_s", rounded(refresh_s), "s", target="< 30 s"),
+    ]
