@@ -173,3 +173,11 @@ def evaluate_all(config: BotConfig, snapshot: OrgSnapshot | None) -> tuple[Evalu
             for name, account in _names(config, snapshot).items()
         ]
     return tuple(evaluated)
+
+
+def warning_of(account: AccountConfig) -> str | None:
+    """The banner a sensitive account shows in the modal and on the approval card: its
+    ``warning`` text, else a plain notice for a production account."""
+    if account.warning:
+        return account.warning
+    return "Production account: changes here affect customers." if account.production else None

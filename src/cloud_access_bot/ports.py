@@ -21,6 +21,7 @@ from cloud_access_bot.domain.model import (
     MessageRef,
     Status,
 )
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.domain.resources import DiscoveryResult
 
 
@@ -169,6 +170,9 @@ class Directory(Protocol):
         """
 
     async def email_of(self, user_id: str) -> str | None: ...
+
+    async def person(self, user_id: str) -> Person | None:
+        """Who ``user_id`` is for eligibility (None: Slack does not know them)."""
 
 
 class Notifier(Protocol):

@@ -87,6 +87,12 @@ class BotRuntime:
     ) -> None:
         self._slack = slack
         self.metrics = metrics or Recorder()
+        # Everything below reads the file's accounts plus those Organizations lists, with the
+        # rules applied (accounts_source.py).
+        self.accounts = AccountsSource(
+            config, lambda org: OrganizationsAccounts(clients, org.iam_role)
+        )
+        config = self.accounts.config
         self._config = config
         self._clients = clients
         self._clock = clock
@@ -176,7 +182,9 @@ class BotRuntime:
             },
         )
         home.register_home(self.app, deps)
-        account_options.register(self.app, config=config, history=self.store.for_user)
+        account_options.register(
+            self.app, config=config, history=self.store.for_user, directory=self.directory
+        )
         self.notifier.on_change(lambda request: home.publish_homes(deps, request))
         commands.register_commands(self.app, deps)
         self.handler: AsyncSocketModeHandler | None = None
@@ -184,6 +192,7 @@ class BotRuntime:
     async def start(self, connect_timeout: float = 30.0) -> None:
         if self._config().create_table:
             await self.store.ensure_table()
+        await self.accounts.refresh()
         self.handler = AckingSocketModeHandler(
             self.app,
             self._slack.app_token,
@@ -194,6 +203,9 @@ class BotRuntime:
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
+        self._tasks.append(
+            asyncio.create_task(self.accounts.watch(self._stopping), name="organizations")
+        )
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")
@@ -332,10 +344,6 @@ async def run_bot(settings: Settings) -> int:
             log.error("%s: %s", error.source, problem)
         await clients.close()
         return 2
-    accounts = AccountsSource(
-        lambda: source.current, lambda org: OrganizationsAccounts(clients, org.iam_role)
-    )
-    await accounts.refresh()
     assert settings.slack_app_token is not None and settings.slack_bot_token is not None
     app_token = settings.slack_app_token.get_secret_value()
     runtime = BotRuntime(
@@ -344,7 +352,7 @@ async def run_bot(settings: Settings) -> int:
             bot_token=settings.slack_bot_token.get_secret_value(),
             api_url=settings.slack_api_url,
         ),
-        config=accounts.config,
+        config=lambda: source.current,
         clients=clients,
         health_file=str(settings.health_file),
         metrics=metrics_from(settings),
@@ -371,10 +379,8 @@ async def run_bot(settings: Settings) -> int:
         await runtime.stop(grace=0)
         return 1
     watcher = asyncio.create_task(source.watch(stop, settings.config_poll_seconds))
-    organization = asyncio.create_task(accounts.watch(stop))
     await stop.wait()
     log.info("shutting down: finishing in-flight work")
     await runtime.stop()
     await watcher
-    await organization
     return 0

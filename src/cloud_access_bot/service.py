@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
+from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import approval, guardrails
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.model import (
@@ -32,6 +33,8 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.domain.tickets import ticket_problem
+from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
@@ -68,6 +71,8 @@ class Draft:
     #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
     #: request id, so it is stored once.
     submission_id: str | None = None
+    #: The ticket or change id, when the account requires one (``ticket_pattern``).
+    ticket: str = ""
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -130,6 +135,9 @@ class AccessService:
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
             )
+        ticket = ticket_problem(config.accounts[draft.account_name].ticket_pattern, draft.ticket)
+        if ticket:
+            errors["ticket"] = ticket
         duration_problem = guardrails.check_duration(
             draft.duration_minutes, config=config, account_name=draft.account_name
         )
@@ -158,6 +166,9 @@ class AccessService:
         if errors:
             return SubmitResult(errors=errors)
         config = self._config()
+        refused = await refusal_for(config, draft.account_name, draft.requester_id, self._directory)
+        if refused:
+            return SubmitResult(errors={"account": refused})
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -186,7 +197,12 @@ class AccessService:
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Kept so the grant can still be removed if the account later leaves the config.
-            extra={"iam_role": account.iam_role, "access_mode": account.access_mode.value},
+            extra={
+                "iam_role": account.iam_role,
+                "access_mode": account.access_mode.value,
+                **({"ticket": draft.ticket.strip()} if account.ticket_pattern else {}),
+                **({"warning": warning} if (warning := warning_of(account)) else {}),
+            },
         )
         auto = approval.auto_approval(request, config, self._access_level)
         others = [a for a in approvers if a != draft.requester_id]
@@ -201,7 +217,11 @@ class AccessService:
             stored = await self._store.create(
                 request,
                 draft.requester_id,
-                {"reason": request.reason, "services": _services(request)},
+                {
+                    "reason": request.reason,
+                    "services": _services(request),
+                    **({"ticket": request.extra["ticket"]} if "ticket" in request.extra else {}),
+                },
             )
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cloud_access_bot.accounts_source import AccountsSource
-from cloud_access_bot.aws.organizations import OrganizationsAccounts
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
 from cloud_access_bot_sandbox.scenario import (
@@ -38,11 +36,7 @@ async def org_world(aws: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox
             },
             rules=[{"match": {"ou": "/Workloads/Prod"}, "set": {"production": True}}],
         )
-        source = AccountsSource(
-            lambda: file_config, lambda org: OrganizationsAccounts(world.clients, org.iam_role)
-        )
-        assert await source.refresh()
-        world.config = source.config()
+        world.config = file_config  # the bot lists the organisation itself when it starts
         runtime = await world.start_bot()
         # The first sweep reconciles every account's login role: 150 assumed roles against
         # moto, which answers one call at a time. Let it finish so acks measure the picker.
@@ -85,6 +79,8 @@ async def test_the_picker_searches_ranks_and_says_when_it_holds_only_some(
     await modal.select(views.ACCOUNT_ACTION, "payments-07")
     await modal.wait_updated()
     assert modal.options(views.LOGIN_ROLE_ACTION)  # the cascade goes on for a discovered account
+    # The rule for /Workloads/Prod made it a production account: the modal says so.
+    assert "Production account" in modal.text
 
 
 async def test_recent_accounts_come_first(org_world: tuple[Sandbox, dict[str, str]]) -> None:

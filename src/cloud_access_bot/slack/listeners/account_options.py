@@ -11,6 +11,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest
+from cloud_access_bot.eligibility import Requestable
+from cloud_access_bot.ports import Directory
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.account_picker import AccountPicker
 from cloud_access_bot.slack.commands import PRESET_ACCOUNT_ACTION
@@ -26,19 +28,25 @@ def register(
     *,
     config: Callable[[], BotConfig],
     history: Callable[[str, int], Awaitable[Sequence[AccessRequest]]],
+    directory: Directory,
 ) -> None:
     """``history(user_id, limit)`` is the person's requests, newest first (the store's
-    ``for_user``); if it fails the picker still answers, unranked by recency."""
+    ``for_user``); if it fails the picker still answers, unranked by recency. Only the
+    accounts the person may request are offered (submit checks again)."""
     picker = AccountPicker()
+    requestable = Requestable(directory)
 
     async def on_account_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         user_id = str(body.get("user", {}).get("id", ""))
+        current = config()
         try:
             recent = [r.account_name for r in await history(user_id, RECENT_REQUESTS)]
         except Exception:
             log.warning("recent accounts unavailable for the picker", exc_info=True)
             recent = []
-        await ack(**picker.index(config()).search(str(body.get("value") or ""), recent))
+        allowed = await requestable.accounts(current, user_id)
+        answer = picker.index(current).search(str(body.get("value") or ""), recent, allowed)
+        await ack(**answer)
 
     app.options(views.ACCOUNT_ACTION)(on_account_options)
     app.options(PRESET_ACCOUNT_ACTION)(on_account_options)
