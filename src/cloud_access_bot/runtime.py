@@ -46,6 +46,7 @@ from cloud_access_bot.ports import Metrics, StoreUnavailable
 from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
 from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
+from cloud_access_bot.slack.accounts_command import accounts_subcommand
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot.slack.listeners import account_options
@@ -178,6 +179,9 @@ class BotRuntime:
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(
                     store=self.store, directory=self.directory, config=config, clock=clock
+                ),
+                "accounts": accounts_subcommand(
+                    config=config, refresh=self.accounts.refresh, directory=self.directory
                 ),
             },
         )

@@ -10,6 +10,7 @@ import pytest
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
 from cloud_access_bot_sandbox.scenario import (
+    APPROVERS,
     REQUESTER,
     ManualClock,
     Sandbox,
@@ -35,6 +36,7 @@ async def org_world(aws: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox
                 "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
             },
             rules=[{"match": {"ou": "/Workloads/Prod"}, "set": {"production": True}}],
+            admin_groups=["devops"],
         )
         world.config = file_config  # the bot lists the organisation itself when it starts
         runtime = await world.start_bot()
@@ -96,3 +98,27 @@ async def test_recent_accounts_come_first(org_world: tuple[Sandbox, dict[str, st
     )
     first = labels(await modal.suggest(views.ACCOUNT_ACTION, ""))[0]
     assert first.startswith("development (acme-development)")
+
+
+async def test_an_admin_refreshes_the_list_on_demand(
+    org_world: tuple[Sandbox, dict[str, str]],
+) -> None:
+    world, _ids = org_world
+    before = len(world.runtime.accounts.config().accounts)
+    async with world.clients.client("organizations", "us-east-1") as org:
+        await org.create_account(Email="new@example.com", AccountName="newcomer")
+
+    async def answer(user: str) -> str:
+        seen = len(world.emulator.ephemerals_to(user))
+        await world.emulator.slash_command(user, "/request", "accounts refresh")
+        found = await world.emulator.wait_until(
+            lambda: world.emulator.ephemerals_to(user)[seen:], 30, "an answer"
+        )
+        return found[0].text
+
+    refused = await answer(REQUESTER)
+    assert "Only members of the admin groups" in refused
+    assert "newcomer" not in world.runtime.accounts.config().accounts
+    done = await answer(APPROVERS[0])
+    assert done == f"Listed AWS Organizations again: the bot offers {before + 1} accounts."
+    assert "newcomer" in world.runtime.accounts.config().accounts
