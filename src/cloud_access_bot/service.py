@@ -611,7 +611,7 @@ class AccessService:
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
         """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""
-        account = self._config().account(request.account_name)
+        account = self._account_of(request)
         assert request.starts_at is not None and request.expires_at is not None
         if account is None:
             await self._fail(request, f"Account {request.account_name} is no longer configured.")
@@ -640,6 +640,13 @@ class AccessService:
         if saved is not None:
             await self._refresh(saved, EventType.GRANTED, actor)
 
+    def _account_of(self, request: AccessRequest) -> AccountConfig | None:
+        """The request's account as configured now, if its name still means the same account
+        number: names of discovered accounts can move (two accounts once shared a name, one
+        closed), and a grant must never land in another account than the one approved."""
+        account = self._config().account(request.account_name)
+        return account if account and account.account_number == request.account_id else None
+
     async def _fail(self, request: AccessRequest, reason: str, code: str = "Refused") -> None:
         failed = request.with_changes(status=Status.FAILED, failure_reason=reason)
         saved = await self._commit(
@@ -652,7 +659,7 @@ class AccessService:
         self, request: AccessRequest, actor: str, status: Status, event: EventType
     ) -> bool:
         """Remove the policy (idempotent), then record the end. False if already ended."""
-        account = self._config().account(request.account_name) or _former_account(request)
+        account = self._account_of(request) or _former_account(request)
         details: dict[str, Any] = {"policy_name": request.policy_name}
         if account is None:
             # IAM's own time window still ends the access; record why nothing was removed.

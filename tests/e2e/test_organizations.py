@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
 from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
@@ -122,3 +124,25 @@ async def test_an_admin_refreshes_the_list_on_demand(
     done = await answer(APPROVERS[0])
     assert done == f"Listed AWS Organizations again: the bot offers {before + 1} accounts."
     assert "newcomer" in world.runtime.accounts.config().accounts
+
+
+async def test_a_name_that_now_means_another_account_is_never_granted(world: Sandbox) -> None:
+    """Approved for development (111111111111); by approval time the name points at
+    222222222222 (a renamed or re-listed account): the grant fails, nothing is written there."""
+    bucket = world.accounts["development"].buckets[0]
+    ack = await world.request(account="development", resources=[bucket])
+    assert ack.get("response_action") != "errors", ack
+    request = await world.latest_request()
+    moved = world.config.model_dump()
+    moved["accounts"]["development"] = moved["accounts"]["production"] | {
+        "account_alias": "acme-development"
+    }
+    del moved["accounts"]["production"]
+    world.config = type(world.config).model_validate(moved)
+    card = await world.approval_dm(APPROVERS[0], request.id)
+    await world.click(APPROVERS[0], card, views.APPROVE_ACTION)
+    failed = await world.wait_for_status(request.id, Status.FAILED)
+    assert "no longer configured" in str(failed.extra) + str(
+        [e.details for e in await world.runtime.store.events(request.id)]
+    )
+    assert await inline_policies(world.clients, world.accounts["production"]) == {}
