@@ -40,10 +40,14 @@ class AccountsSource:
         cached = self._cached
         if cached and cached[0] is file_config and cached[1] is self.snapshot:
             return cached[2]
-        result = effective(file_config, self.snapshot)
+        return self._keep(file_config, self.snapshot, effective(file_config, self.snapshot))
+
+    def _keep(
+        self, file_config: BotConfig, snapshot: OrgSnapshot | None, result: Effective
+    ) -> Effective:
         if result.problems:
             log.warning("accounts left out of the bot", extra={"problems": result.problems[:50]})
-        self._cached = (file_config, self.snapshot, result)
+        self._cached = (file_config, snapshot, result)
         return result
 
     def config(self) -> BotConfig:
@@ -73,6 +77,12 @@ class AccountsSource:
                 )
                 return False
             self._last_problem = None
+            # Evaluating thousands of accounts takes most of a second of CPU: done in a thread
+            # so the event loop keeps acking meanwhile, and ready before the snapshot is used.
+            file_config = self._file_config()
+            self._keep(
+                file_config, snapshot, await asyncio.to_thread(effective, file_config, snapshot)
+            )
             self.snapshot = snapshot
             log.info("AWS Organizations listed", extra={"accounts": len(snapshot.accounts)})
             return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -45,7 +46,9 @@ def register(
             log.warning("recent accounts unavailable for the picker", exc_info=True)
             recent = []
         allowed = await requestable.accounts(current, user_id)
-        answer = picker.index(current).search(str(body.get("value") or ""), recent, allowed)
+        # Indexing thousands of accounts (once per configuration) is done off the event loop.
+        index = await asyncio.to_thread(picker.index, current)
+        answer = index.search(str(body.get("value") or ""), recent, allowed)
         await ack(**answer)
 
     app.options(views.ACCOUNT_ACTION)(on_account_options)
