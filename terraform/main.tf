@@ -236,73 +236,47 @@ resource "aws_iam_role" "task" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "task" {
-  statement {
-    sid       = "AssumeTargetAccountRoles"
-    actions   = ["sts:AssumeRole"]
-    resources = concat(var.target_account_role_arns, var.broker_role_arns)
-  }
-
-  statement {
-    sid = "StateTable"
-    actions = [
-      "dynamodb:ConditionCheckItem",
-      "dynamodb:DescribeTable",
-      "dynamodb:DescribeTimeToLive",
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:Query",
-      "dynamodb:UpdateItem",
-    ]
-    resources = [
-      aws_dynamodb_table.this.arn,
-      "${aws_dynamodb_table.this.arn}/index/*",
-    ]
-  }
-
-  statement {
-    sid       = "ReadConfig"
-    actions   = ["s3:GetObject"]
-    resources = [local.config_object_arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.dynamodb_kms_key_arn == null ? [] : [var.dynamodb_kms_key_arn]
-
-    content {
-      sid       = "StateTableKey"
-      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
-      resources = [statement.value]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.amazonaws.com"]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.config_bucket_kms_key_arn == null ? [] : [var.config_bucket_kms_key_arn]
-
-    content {
-      sid       = "ConfigKey"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["s3.${local.region}.amazonaws.com"]
-      }
-    }
-  }
+locals {
+  policies = "${path.module}/policies"
+  # Each KMS key the task role may use, through which service: the optional parts of its policy.
+  task_kms_keys = concat(
+    var.dynamodb_kms_key_arn == null ? [] : [{
+      sid     = "StateTableKey"
+      key_arn = var.dynamodb_kms_key_arn
+      service = "dynamodb"
+      actions = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
+    }],
+    var.config_bucket_kms_key_arn == null ? [] : [{
+      sid     = "ConfigKey"
+      key_arn = var.config_bucket_kms_key_arn
+      service = "s3"
+      actions = ["kms:Decrypt"]
+    }],
+  )
+  # policies/task-role.json.tftpl, rendered by the enforced-IAM tests (tests/iam/) too.
+  task_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = flatten([
+      jsondecode(templatefile("${local.policies}/task-role.json.tftpl", {
+        target_account_role_arns = jsonencode(var.target_account_role_arns)
+        table_arn                = aws_dynamodb_table.this.arn
+        config_object_arn        = local.config_object_arn
+      })).Statement,
+      [for key in local.task_kms_keys : jsondecode(templatefile("${local.policies}/task-role-kms.json.tftpl", {
+        sid     = key.sid
+        key_arn = key.key_arn
+        service = key.service
+        region  = local.region
+        actions = jsonencode(key.actions)
+      })).Statement],
+    ])
+  })
 }
 
 resource "aws_iam_role_policy" "task" {
   name   = "cloud-access-bot"
   role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.task.json
+  policy = local.task_policy
 }
 
 ################################################################################

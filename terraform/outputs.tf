@@ -87,3 +87,12 @@ output "config_s3_uri" {
   description = "s3:// URI of the config object, for aws s3 cp"
   value       = "s3://${aws_s3_bucket.config.id}/${var.config_object_key}"
 }
+
+output "alarm_arns" {
+  description = "ARNs of the CloudWatch alarms by name (empty when alarm_sns_topic_arn is null)"
+  value = merge(
+    { for k, a in aws_cloudwatch_metric_alarm.sweeper_stalled : "sweeper_stalled" => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.grant_failures : "grant_failures" => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.task_unhealthy : "task_unhealthy" => a.arn },
+  )
+}

@@ -269,13 +269,51 @@ variable "target_account_role_arns" {
   }
 }
 
-variable "broker_role_arns" {
-  description = "ARNs of broker roles the bot assumes directly, with a session policy, for accounts in session_credentials mode"
-  type        = list(string)
-  default     = []
+################################################################################
+# Alarms
+################################################################################
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified when an alarm fires and when it clears. Null: no alarms are created"
+  type        = string
+  default     = null
 
   validation {
-    condition     = alltrue([for arn in var.broker_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
-    error_message = "broker_role_arns must be IAM role ARNs."
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the bot's metrics (Embedded Metric Format log lines)"
+  type        = string
+  default     = "CloudAccessBot"
+}
+
+variable "alarm_sweeper_stalled_minutes" {
+  description = "Minutes without a successful sweep before the sweeper-stalled alarm fires (the sweeper runs every sweep_interval_seconds, 15 s by default)"
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_sweeper_stalled_minutes >= 2 && var.alarm_sweeper_stalled_minutes <= 60
+    error_message = "alarm_sweeper_stalled_minutes must be between 2 and 60."
+  }
+}
+
+variable "alarm_grant_failures_threshold" {
+  description = "Failed grants within 5 minutes that fire the grant-failures alarm"
+  type        = number
+  default     = 1
+}
+
+variable "alarm_task_unhealthy_minutes" {
+  description = "Minutes with fewer running tasks than desired_count before the task-unhealthy alarm fires"
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_task_unhealthy_minutes >= 1 && var.alarm_task_unhealthy_minutes <= 60
+    error_message = "alarm_task_unhealthy_minutes must be between 1 and 60."
   }
 }

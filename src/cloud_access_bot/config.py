@@ -42,7 +42,17 @@ CHANNEL = re.compile(r"^([CG][A-Z0-9]{8,}|#?[a-z0-9][a-z0-9_-]{0,79})$")
 #: perkbox's table when its config names none (perkbox/cloud-access-bot, GetDynamodbTable).
 PERKBOX_DEFAULT_TABLE = "request_access_bot"
 
-DEFAULT_NEVER_GRANTABLE = ("iam:*", "organizations:*", "sts:*", "account:*")
+#: IAM Identity Center (sso, sso-directory, identitystore) would let a grant hand out
+#: permission sets or add its holder to groups: as dangerous as iam:*.
+DEFAULT_NEVER_GRANTABLE = (
+    "iam:*",
+    "organizations:*",
+    "sts:*",
+    "account:*",
+    "sso:*",
+    "sso-directory:*",
+    "identitystore:*",
+)
 DEFAULT_DURATIONS = (15, 30, 60, 120, 240, 480, 720)
 
 
@@ -92,6 +102,32 @@ class AccessMode(StrEnum):
     INLINE_POLICY = "inline_policy"
     MANAGED_POLICY = "managed_policy"
     SESSION_CREDENTIALS = "session_credentials"
+    #: IAM Identity Center: assign an existing permission set to the user for the window.
+    PERMISSION_SET = "permission_set"
+    #: IAM Identity Center: add the user to a group for the window (the groups account only).
+    GROUP_MEMBERSHIP = "group_membership"
+    #: IAM Identity Center: a permission set made for the request, holding exactly its grant.
+    REQUEST_PERMISSION_SET = "request_permission_set"
+
+
+#: Modes granting through IAM Identity Center (no login role in the account).
+IDENTITY_CENTER_MODES = frozenset(
+    {AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP, AccessMode.REQUEST_PERMISSION_SET}
+)
+
+#: The account group requests are made in: added to ``accounts`` when identity_center has
+#: groups, with the Identity Center account's number and the bot's role there. Requests to join
+#: a group are then requests like any other (approvers, audit, App Home, sweeper).
+GROUPS_ACCOUNT = "identity-center-groups"
+
+
+class Binding(StrEnum):
+    """What ties a grant to the requester's session (docs/security.md, Identity binding)."""
+
+    USERID = "userid"
+    """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
+    SOURCE_IDENTITY = "source_identity"
+    """Also ``aws:SourceIdentity`` = email, for IdPs that set it at sign-in."""
 
 
 class SelfApproval(StrEnum):
@@ -160,6 +196,10 @@ class AutoApproveRule(_Strict):
     )
     access_levels: list[str] = Field(default_factory=lambda: ["List", "Read"])
     max_duration_minutes: int = Field(default=60, ge=1)
+    discovered_only: bool = Field(
+        default=False,
+        description="Only requests whose resources were all picked from discovery match.",
+    )
 
     @field_validator("access_levels")
     @classmethod
@@ -209,6 +249,100 @@ class Eligibility(_Strict):
         return domains
 
 
+PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
+INSTANCE_ARN = re.compile(
+    r"^arn:(aws|aws-us-gov|aws-cn):sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$"
+)
+IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+
+
+class TargetRule(_Strict):
+    """Rules of one permission set or group, overriding the account's (or the global) ones."""
+
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    approval_groups: list[str] | None = None
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+
+
+class PermissionSetRule(TargetRule):
+    """``- {name: AdministratorAccess, approvals_required: 2, max_duration_minutes: 60}``."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PERMISSION_SET_NAME.match(value):
+            raise ValueError(f"{value!r} is not a permission set name (1-32 of [A-Za-z0-9+=,.@_-])")
+        return value
+
+
+def _permission_set_rules(value: Any) -> Any:
+    """A bare name in ``permission_sets`` is a rule with no overrides."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class UserMatch(StrEnum):
+    """How a requester's Slack profile finds their Identity Center user."""
+
+    #: Their Slack email as the user's email, then as its UserName.
+    EMAIL = "email"
+    #: Their Slack email as the UserName only.
+    USERNAME = "username"
+
+
+class IdentityCenterConfig(_Strict):
+    """The IAM Identity Center instance the permission_set mode and group requests use."""
+
+    region: str
+    instance_arn: str
+    identity_store_id: str
+    iam_role: str = Field(description="Role the bot assumes in the Identity Center account.")
+    user_match: UserMatch = UserMatch.EMAIL
+    groups: dict[str, TargetRule] = Field(default_factory=dict)
+    permission_set_quota: int = Field(
+        default=2000,
+        ge=1,
+        description="Permission sets the instance may hold (its Identity Center quota): "
+        "request_permission_set refuses a grant that would need more.",
+    )
+
+    _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, groups: dict[str, TargetRule]) -> dict[str, TargetRule]:
+        for name in groups:
+            if not 1 <= len(name) <= 75:
+                raise ValueError(f"group {name[:80]!r}: a group's DisplayName of 1-75 characters")
+        return groups
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not INSTANCE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an instance ARN (arn:aws:sso:::instance/ssoins-…)")
+        return value
+
+    @field_validator("identity_store_id")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not IDENTITY_STORE_ID.match(value):
+            raise ValueError(f"{value!r} is not an identity store id (d-<10 hex digits>)")
+        return value
+
+    @field_validator("iam_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+
 class AccountConfig(_Strict):
     account_number: AccountNumber
     iam_role: str = Field(description="Role the bot assumes in this account.")
@@ -228,10 +362,24 @@ class AccountConfig(_Strict):
         default=False,
         description="session_credentials mode: also DM CLI credentials (never stored or logged).",
     )
+    revoke_cuts_off_session: bool = Field(
+        default=False,
+        description="session_credentials mode: revoking writes a deny for the issued session "
+        "on the broker role until its window ends. The bot's role then needs iam:GetRole, "
+        "ListRolePolicies, GetRolePolicy, PutRolePolicy and DeleteRolePolicy on the broker role, "
+        "which the target-account module denies by default (it would let the bot raise the "
+        "broker role's ceiling). Off: the issued session stays usable until its window ends.",
+    )
     max_duration_minutes: int | None = Field(default=None, ge=1)
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     production: bool = False
     allowed_dangerous_actions: list[str] = Field(default_factory=list)
+    allow_escalation: bool = Field(
+        default=False,
+        description="Privilege-escalation actions may be requested here (never auto-approved, "
+        "and they need as many approvals as a production account).",
+    )
+    bind: Binding = Binding.USERID
     regions: list[str] | None = None
     ticket_pattern: TicketPattern | None = Field(
         default=None, description="Requests must name a ticket id matching this regex."
@@ -247,6 +395,12 @@ class AccountConfig(_Strict):
     )
     tags: dict[str, str] = Field(
         default_factory=dict, description="Account tags; filled in from Organizations."
+    )
+    permission_sets: Annotated[list[PermissionSetRule], BeforeValidator(_permission_set_rules)] = (
+        Field(
+            default_factory=list,
+            description="access_mode permission_set: the permission sets requesters may pick.",
+        )
     )
 
     _roles = field_validator("login_roles")(
@@ -280,7 +434,14 @@ class AccountConfig(_Strict):
                 )
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and not self.broker_role:
             raise ValueError("access_mode session_credentials needs broker_role")
+        if self.access_mode is AccessMode.SESSION_CREDENTIALS and self.bind is not Binding.USERID:
+            raise ValueError("bind source_identity needs a login role (not session_credentials)")
+        if self.access_mode is AccessMode.PERMISSION_SET and not self.permission_sets:
+            raise ValueError("access_mode permission_set needs permission_sets")
         return self
+
+    def permission_set(self, name: str) -> PermissionSetRule | None:
+        return next((rule for rule in self.permission_sets if rule.name == name), None)
 
 
 class OrganizationsConfig(_Strict):
@@ -414,6 +575,24 @@ class BotConfig(_Strict):
     allow_wildcard_resources: bool = False
     audit_channel: str | None = None
     admin_groups: list[str] = Field(default_factory=list)
+    email_alias_domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alias email domain -> canonical domain: accounts whose emails differ only "
+        "by case, +tag or an aliased domain are one person (no approving your own request).",
+    )
+    max_grants_per_requester_role: int = Field(
+        default=3,
+        ge=1,
+        description="Open requests (pending, approved or active) one person may hold on one "
+        "shared login role of one account, so nobody can fill the role for everyone.",
+    )
+    max_grant_chars_per_requester_role: int = Field(
+        default=10_240,
+        ge=256,
+        description="Policy characters one person's open grants may take on one shared login "
+        "role of one account: by default one role's inline budget, while the role holds that "
+        "plus the managed policies grants overflow into.",
+    )
     find_visibility: FindVisibility = FindVisibility.RESTRICTED
     audit_retention_days: int = Field(default=400, ge=1)
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
@@ -422,6 +601,7 @@ class BotConfig(_Strict):
     organizations: OrganizationsConfig | None = None
     rules: list[AccountRule] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    identity_center: IdentityCenterConfig | None = None
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -434,6 +614,35 @@ class BotConfig(_Strict):
     _never = field_validator("never_grantable_actions")(
         classmethod(lambda cls, v: _check_actions(v))
     )
+
+    @field_validator("email_alias_domains")
+    @classmethod
+    def _alias_domains(cls, aliases: dict[str, str]) -> dict[str, str]:
+        for alias, canonical in aliases.items():
+            for domain in (alias, canonical):
+                if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain.lower()):
+                    raise ValueError(f"{domain!r} is not an email domain like example.com")
+        return {a.lower(): c.lower() for a, c in aliases.items()}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_account(cls, data: Any) -> Any:
+        """Add GROUPS_ACCOUNT to ``accounts`` when identity_center offers groups."""
+        if not isinstance(data, dict):
+            return data
+        center, accounts = data.get("identity_center"), data.get("accounts")
+        if not (isinstance(center, dict) and center.get("groups") and isinstance(accounts, dict)):
+            return data
+        match = ROLE_ARN.match(str(center.get("iam_role", "")))
+        if match is None or GROUPS_ACCOUNT in accounts:
+            return data  # the role's own error is reported; a clash by _cross_checks
+        groups = {
+            "account_number": match.group(2),
+            "iam_role": center["iam_role"],
+            "account_alias": "IAM Identity Center groups",
+            "access_mode": AccessMode.GROUP_MEMBERSHIP.value,
+        }
+        return {**data, "accounts": {**accounts, GROUPS_ACCOUNT: groups}}
 
     @field_validator("reminder_minutes")
     @classmethod
@@ -477,6 +686,22 @@ class BotConfig(_Strict):
             problems.append("accounts: at least one account is required (or organizations)")
         seen: dict[str, str] = {}
         for name, account in self.accounts.items():
+            if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
+                if name != GROUPS_ACCOUNT or not (
+                    self.identity_center and self.identity_center.groups
+                ):
+                    problems.append(
+                        f"accounts.{name}: access_mode group_membership is only for the groups "
+                        f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
+                    )
+                elif not self.approval_groups:
+                    problems.extend(
+                        f"identity_center.groups.{group}: no approval_groups here and no "
+                        "global approvalGroups"
+                        for group, rule in self.identity_center.groups.items()
+                        if not rule.approval_groups
+                    )
+                continue
             if account.account_number in seen:
                 problems.append(
                     f"accounts.{name}.account_number: {account.account_number} is also "
@@ -502,7 +727,10 @@ class BotConfig(_Strict):
         """What makes one account unusable with this file's global keys (rules already
         applied): the bot could not offer a login role, an approver or a duration."""
         problems = []
-        if not (account.login_roles or self.login_roles):
+        uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
+        if uses_identity_center and self.identity_center is None:
+            problems.append(f"access_mode {account.access_mode.value} needs identity_center")
+        if not (account.login_roles or self.login_roles) and not uses_identity_center:
             problems.append("no login_roles here and no global loginRoles")
         if not (account.approval_groups or self.approval_groups):
             problems.append("no approval_groups here and no global approvalGroups")
@@ -560,27 +788,47 @@ class BotConfig(_Strict):
         return self.accounts.get(name)
 
     def login_roles_for(self, account_name: str) -> list[str]:
+        """None for IAM Identity Center accounts: people sign in with the permission set."""
         account = self.accounts[account_name]
+        if account.access_mode in IDENTITY_CENTER_MODES:
+            return []
         return account.login_roles or self.login_roles
 
-    def approval_groups_for(self, account_name: str) -> list[str]:
+    def target_rule(self, account_name: str, target: str | None) -> TargetRule | None:
+        """The rules of the permission set or group a request targets (None: the account's)."""
+        if target is None:
+            return None
         account = self.accounts[account_name]
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return self.identity_center.groups.get(target)
+        return account.permission_set(target)
+
+    def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
+        account = self.accounts[account_name]
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approval_groups:
+            return rule.approval_groups
         return account.approval_groups or self.approval_groups
 
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
 
-    def max_duration_for(self, account_name: str) -> int:
+    def max_duration_for(self, account_name: str, target: str | None = None) -> int:
         account = self.accounts[account_name]
-        return min(
+        cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
+        rule = self.target_rule(account_name, target)
+        return min(cap, rule.max_duration_minutes) if rule and rule.max_duration_minutes else cap
 
-    def durations_for(self, account_name: str) -> list[int]:
-        cap = self.max_duration_for(account_name)
+    def durations_for(self, account_name: str, target: str | None = None) -> list[int]:
+        cap = self.max_duration_for(account_name, target)
         return [m for m in self.durations_minutes if m <= cap]
 
-    def approvals_required_for(self, account_name: str) -> int:
+    def approvals_required_for(self, account_name: str, target: str | None = None) -> int:
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approvals_required:
+            return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required
 
 

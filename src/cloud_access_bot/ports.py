@@ -48,6 +48,11 @@ class GrantUnavailable(Exception):
     the request keeps its status and the sweeper tries again."""
 
 
+class DirectoryUnavailable(Exception):
+    """The workspace cannot say who approves (e.g. a free Slack plan has no user groups);
+    the message says so in words for the requester and the operator."""
+
+
 class GrantError(Exception):
     """A grant or revoke that AWS (or a pre-flight check) refused.
 
@@ -162,11 +167,31 @@ class Granter(Protocol):
         """Remove what ``grant`` wrote; idempotent. Returns False if it was already gone."""
 
 
+@dataclass(frozen=True)
+class TargetOffer:
+    """A permission set or group a requester may pick, as IAM Identity Center describes it."""
+
+    name: str
+    description: str = ""
+
+
+class IdentityCenterDirectory(Protocol):
+    """What the modal and submit need from IAM Identity Center."""
+
+    async def offers(self, account: AccountConfig) -> list[TargetOffer]:
+        """The account's configured permission sets that exist in Identity Center (for the
+        groups account: the configured groups)."""
+
+    async def has_user(self, email: str) -> bool:
+        """Whether an Identity Center user matches this email (see ``user_match``)."""
+
+
 class Directory(Protocol):
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
-        """Active Slack user ids in the named user groups (handles or names).
+        """Active Slack user ids in the configured user groups (ids or exact handles).
 
-        ``fresh`` bypasses any cache: used to authorise a click at click time.
+        ``fresh`` re-reads membership: used to authorise a click at click time. Raises
+        DirectoryUnavailable when the workspace has no user groups at all.
         """
 
     async def email_of(self, user_id: str) -> str | None: ...

@@ -26,6 +26,16 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.identity_center import (
+    AssignmentLedger,
+    IdentityCenter,
+    IdentityCenterOffers,
+)
+from cloud_access_bot.aws.identity_center_granters import (
+    GroupMembershipGranter,
+    PermissionSetGranter,
+    RequestPermissionSetGranter,
+)
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.organizations import OrganizationsAccounts
@@ -135,6 +145,11 @@ class BotRuntime:
         self.discovery = discovery or ResourceDiscovery(clients)
         self.notifier = SlackNotifier(self.client, config)
         self.directory = SlackDirectory(self.client)
+        identity_center = IdentityCenter(clients)
+        ledger = AssignmentLedger(clients, config_now.dynamodb_table)
+        self.identity_center = IdentityCenterOffers(
+            identity_center, lambda: config().identity_center
+        )
         self.service = AccessService(
             config=config,
             store=self.store,
@@ -150,6 +165,19 @@ class BotRuntime:
                     cli_credentials=lambda account: account.session_cli_credentials,
                     clock=clock,
                 ),
+                AccessMode.PERMISSION_SET: PermissionSetGranter(
+                    identity_center, ledger, lambda: config().identity_center, lease=lease
+                ),
+                AccessMode.GROUP_MEMBERSHIP: GroupMembershipGranter(
+                    identity_center, ledger, lambda: config().identity_center, lease=lease
+                ),
+                AccessMode.REQUEST_PERMISSION_SET: RequestPermissionSetGranter(
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    clock=clock,
+                ),
             },
             directory=self.directory,
             notifier=self.notifier,
@@ -157,6 +185,7 @@ class BotRuntime:
             clock=clock,
             expiry_concurrency=expiry_concurrency,
             metrics=self.metrics,
+            identity_center=self.identity_center,
         )
         deps = home.Deps(
             client=self.client,
@@ -175,6 +204,7 @@ class BotRuntime:
             suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
             config=config,
             inflight=self.inflight,
+            identity_center=self.identity_center,
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(

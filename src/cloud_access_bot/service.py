@@ -13,17 +13,26 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain import approval, guardrails
-from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain import approval, guardrails, listing, packing
+from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
+from cloud_access_bot.domain.identity_center import (
+    makes_own_role,
+    needs_identity_center_user,
+    no_identity_center_user,
+    target_problems,
+)
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
+    SESSION_CUT_OFF,
     AccessRequest,
     EventType,
     ServiceAccess,
@@ -32,16 +41,18 @@ from cloud_access_bot.domain.model import (
     iso,
     utcnow,
 )
-from cloud_access_bot.domain.policy import unmappable_actions
+from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
 from cloud_access_bot.domain.tickets import ticket_problem
 from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
     Directory,
+    DirectoryUnavailable,
     Granter,
     GrantError,
     GrantUnavailable,
+    IdentityCenterDirectory,
     Metrics,
     Notifier,
     Store,
@@ -56,6 +67,22 @@ STUCK_APPROVAL = timedelta(seconds=30)
 #: removals on one role still take turns (the granters' lock and lease), on different roles
 #: they overlap (bench: ``sweep_ms_40_expired_aws_50ms``).
 EXPIRY_CONCURRENCY = 10
+#: Times a removal re-reads the request and tries again after losing a conditional write to a
+#: change that left the grant active (an extension written meanwhile, say).
+REMOVAL_ATTEMPTS = 3
+#: Times an approval is judged again after losing its write to another approval.
+DECISION_ATTEMPTS = 3
+#: What a request records of its account at submission, so that removal, extension and
+#: activation act on the account and role that were approved, whatever the name means later.
+RECORDED_ACCOUNT_FIELDS = (
+    "iam_role",
+    "access_mode",
+    "managed_policy_name",
+    "managed_policy_path",
+    "broker_role",
+    "revoke_cuts_off_session",
+)
+OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,17 @@ class Draft:
     submission_id: str | None = None
     #: The ticket or change id, when the account requires one (``ticket_pattern``).
     ticket: str = ""
+    #: The resources picked from discovery (not typed): what ``discovered_only`` auto-approve
+    #: rules accept.
+    discovered: tuple[str, ...] = ()
+    #: access_mode permission_set: the permission set asked for instead of services.
+    permission_set: str | None = None
+    #: A request to join this IAM Identity Center group instead.
+    group: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.permission_set or self.group
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -108,8 +146,10 @@ class AccessService:
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
         metrics: Metrics | None = None,
+        identity_center: IdentityCenterDirectory | None = None,
     ) -> None:
         self._metrics = metrics or Recorder()
+        self._identity_center = identity_center
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -127,10 +167,20 @@ class AccessService:
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
+        if draft.target is not None:
+            return errors | target_problems(
+                config,
+                draft.account_name,
+                permission_set=draft.permission_set,
+                group=draft.group,
+                minutes=draft.duration_minutes,
+            )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
-        if draft.login_role not in config.login_roles_for(draft.account_name):
+        # request_permission_set: the request's own permission set is the role it signs in with.
+        own_role = makes_own_role(config, draft.account_name)
+        if not own_role and draft.login_role not in config.login_roles_for(draft.account_name):
             errors["login_role"] = (
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
@@ -153,11 +203,21 @@ class AccessService:
             errors["actions"] = " ".join(r.reason for r in refusals)
         if any(not s.resources for s in draft.services):
             errors["resources"] = "Pick at least one resource or enter an ARN."
+        else:
+            # Every resource, typed or picked (an option value can be forged): problems with
+            # typed ones are shown under the typed ARNs, with picked ones under the picker.
+            scope = guardrails.scope_problems(draft.services, config, draft.account_name)
+            for key, picked in (("arns", False), ("resources", True)):
+                found = [why for arn, why in scope if (arn in draft.discovered) is picked]
+                if found:
+                    errors[key] = " ".join(found)[:1900]
         if "actions" not in errors and "resources" not in errors:
             # e.g. s3:ListBucket asked for with only object ARNs: refused now, not at approval.
             problems = unmappable_actions(draft.services)
             if problems:
                 errors["actions"] = " ".join(problems)[:1900]
+        if shown := listing.presentation_problem(draft.services):
+            errors["actions"] = shown
         return errors
 
     async def submit(self, draft: Draft) -> SubmitResult:
@@ -166,9 +226,11 @@ class AccessService:
         if errors:
             return SubmitResult(errors=errors)
         config = self._config()
-        refused = await refusal_for(config, draft.account_name, draft.requester_id, self._directory)
-        if refused:
-            return SubmitResult(errors={"account": refused})
+        ineligible = await refusal_for(
+            config, draft.account_name, draft.requester_id, self._directory
+        )
+        if ineligible:
+            return SubmitResult(errors={"account": ineligible})
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -177,10 +239,21 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        groups = config.approval_groups_for(draft.account_name)
-        approvers = tuple(await self._directory.members_of(groups))
+        if needs_identity_center_user(config, draft.account_name) and not (
+            self._identity_center and await self._identity_center.has_user(email)
+        ):
+            # Told now, before any approver is asked for something that cannot be granted.
+            return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
+        groups = config.approval_groups_for(draft.account_name, draft.target)
+        try:
+            approvers = tuple(await self._directory.members_of(groups))
+        except DirectoryUnavailable as unavailable:
+            return SubmitResult(errors={"account": str(unavailable)})
         account = config.accounts[draft.account_name]
         now = self._clock()
+        unfair = await self._fair_share_problem(draft, account, email, now)
+        if unfair:
+            return SubmitResult(errors={"actions": unfair})
         request = AccessRequest(
             id=draft.request_id(),
             requester_id=draft.requester_id,
@@ -193,18 +266,26 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=approvers,
-            approvals_required=config.approvals_required_for(draft.account_name),
+            approvals_required=guardrails.approvals_required(
+                config,
+                draft.account_name,
+                [a for s in draft.services for a in s.actions],
+                draft.target,
+            ),
+            permission_set=draft.permission_set,
+            group=draft.group,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
-            # Kept so the grant can still be removed if the account later leaves the config.
+            # Removal, extension and activation act on this, never on what the name means
+            # later (a renamed or reused account name, an account that left the config).
             extra={
-                "iam_role": account.iam_role,
-                "access_mode": account.access_mode.value,
+                **recorded_account(account),
+                "access_levels": listing.access_levels(draft.services, self._access_level),
                 **({"ticket": draft.ticket.strip()} if account.ticket_pattern else {}),
                 **({"warning": warning} if (warning := warning_of(account)) else {}),
             },
         )
-        auto = approval.auto_approval(request, config, self._access_level)
+        auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -228,8 +309,9 @@ class AccessService:
             return SubmitResult(request=duplicate.current)
         self._metrics.recorded(EventType.REQUESTED, stored, now)
         if auto is not None:
-            await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
-            return SubmitResult(request=stored)
+            refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
+            if refused is None:
+                return SubmitResult(request=stored)
         await self._announce(stored)
         return SubmitResult(request=stored)
 
@@ -250,33 +332,38 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        config = self._config()
-        is_approver = await self._is_approver(request, clicker)
-        decision = approval.decide_approval(
+
+        async def judge(current: AccessRequest) -> Decision:
+            members = await self._current_approvers(current)
+            return approval.decide_approval(
+                current,
+                clicker,
+                clicker_is_approver=clicker in members,
+                config=self._config(),
+                members=members,
+                clicker_is_requester=await self._is_requester(current, clicker),
+                break_glass_reason=break_glass_reason,
+            )
+
+        decision, request = await self._record_or_decide(
             request,
             clicker,
-            clicker_is_approver=is_approver,
-            config=config,
-            break_glass_reason=break_glass_reason,
+            judge,
+            lambda current: current.with_changes(approvals=(*current.approvals, clicker)),
+            EventType.APPROVAL_ADDED,
         )
+        if decision.outcome is Outcome.RECORD:
+            return decision
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
-            return decision
-        if decision.outcome is Outcome.RECORD:
-            updated = request.with_changes(approvals=(*request.approvals, clicker))
-            saved = await self._commit(
-                request, updated, EventType.APPROVAL_ADDED, clicker, {"reason": decision.reason}
-            )
-            if saved is not None:
-                await self._refresh(saved, EventType.APPROVAL_ADDED, clicker)
             return decision
         if decision.break_glass:
             await self._notifier.break_glass(request, clicker, break_glass_reason or "")
             decision = Decision(
                 decision.outcome, f"{decision.reason}: {break_glass_reason}", break_glass=True
             )
-        await self._approve_now(request, clicker, decision, EventType.APPROVED)
-        return decision
+        refused = await self._approve_now(request, clicker, decision, EventType.APPROVED)
+        return refused or decision
 
     async def deny(self, request_id: str, clicker: str, reason: str) -> Decision:
         request = await self._load(request_id, clicker)
@@ -306,14 +393,49 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         decision = approval.decide_revoke(
-            request, clicker, clicker_is_approver=await self._is_approver(request, clicker)
+            request,
+            clicker,
+            clicker_is_approver=await self._is_approver(request, clicker),
+            clicker_is_admin=await self._is_admin(clicker),
         )
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        if not await self._remove_grant(request, clicker, Status.REVOKED, EventType.REVOKED):
-            await self._notifier.tell(clicker, "This grant had already ended.")
+        try:
+            ended, current = await self._remove_grant(
+                request, clicker, Status.REVOKED, EventType.REVOKED
+            )
+        except (GrantError, GrantUnavailable) as error:
+            reason = error.message if isinstance(error, GrantError) else str(error)
+            await self._notifier.tell(
+                clicker,
+                f"Request `{request.id}` is not revoked yet: removing its access failed "
+                f"({reason}). Nothing was recorded; try again in a moment.",
+            )
+            return _refused(reason)
+        if not ended:
+            now = approval.describe_status(current) if current else "The request is gone."
+            await self._notifier.tell(clicker, f"Request `{request.id}` was not revoked: {now}")
+            return _refused(now)
         return decision
+
+    async def viewable(self, request_id: str, clicker: str) -> AccessRequest | None:
+        """The request, for someone who may see all of it: its requester, the approvers it was
+        sent to, the account's approvers now and admins. Anyone else is told no (None)."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return None
+        if (
+            await self._is_requester(request, clicker)
+            or clicker in request.approvers
+            or await self._is_approver(request, clicker)
+            or await self._is_admin(clicker)
+        ):
+            return request
+        await self._notifier.tell(
+            clicker, "Only the requester, the approvers and admins can see this request."
+        )
+        return None
 
     async def ask_extension(self, request_id: str, clicker: str, minutes: int) -> Decision:
         """The requester asks for more time; approvers decide as for a new request."""
@@ -328,7 +450,9 @@ class AccessService:
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        asked = request.with_changes(extra={**request.extra, "extension_minutes": minutes})
+        asked = request.with_changes(
+            extra={**request.extra, "extension_minutes": minutes, EXTENSION_APPROVALS: []}
+        )
         saved = await self._commit(
             request,
             asked,
@@ -346,19 +470,37 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        minutes = request.pending_extension
-        if request.status is not Status.ACTIVE or not minutes:
-            decision = _refused(f"No extension of request {request.id} is waiting.")
-        elif clicker == request.requester_id:
-            decision = _refused("You cannot decide on your own extension.")
-        elif not await self._is_approver(request, clicker):
-            decision = _refused("Only the account's approvers can decide on an extension.")
-        else:
-            decision = Decision(Outcome.APPROVE, f"extension by {minutes} minutes")
+
+        async def judge(current: AccessRequest) -> Decision:
+            members = await self._current_approvers(current)
+            return approval.decide_extension_approval(
+                current,
+                clicker,
+                clicker_is_approver=clicker in members,
+                clicker_is_requester=await self._is_requester(current, clicker),
+                members=members,
+                config=self._config(),
+                approve=approve,
+            )
+
+        def with_approval(current: AccessRequest) -> AccessRequest:
+            approvals = [*approval.extension_approvals(current), clicker]
+            return current.with_changes(extra={**current.extra, EXTENSION_APPROVALS: approvals})
+
+        decision, request = await self._record_or_decide(
+            request, clicker, judge, with_approval, EventType.EXTENSION_APPROVAL_ADDED
+        )
+        if decision.outcome is Outcome.RECORD:
+            return decision
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        cleared = {k: v for k, v in request.extra.items() if k != "extension_minutes"}
+        minutes = request.pending_extension
+        cleared = {
+            k: v
+            for k, v in request.extra.items()
+            if k not in ("extension_minutes", EXTENSION_APPROVALS)
+        }
         if not approve:
             denied = request.with_changes(extra=cleared)
             saved = await self._commit(
@@ -382,7 +524,7 @@ class AccessService:
         self, request: AccessRequest, clicker: str, minutes: int, extra: dict[str, Any]
     ) -> None:
         assert request.starts_at is not None and request.expires_at is not None
-        account = self._config().account(request.account_name)
+        account = self._grant_account(request)
         end = request.expires_at + timedelta(minutes=minutes)
         longer = request.with_changes(
             expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
@@ -408,7 +550,7 @@ class AccessService:
         saved = await self._commit(request, longer, EventType.EXTENDED, clicker, details)
         if saved is None:
             # The grant ended meanwhile (expired or revoked): take back what was just written.
-            await self._granter(account).revoke(request, account)
+            await self._granter(account).revoke(longer, account)
             await self._notifier.tell(clicker, "The grant ended before the extension was written.")
             return
         await self._refresh(saved, EventType.EXTENDED, clicker)
@@ -435,7 +577,8 @@ class AccessService:
                 removal = self._remove_grant(
                     request, SYSTEM_ACTOR, Status.EXPIRED, EventType.EXPIRED
                 )
-                if await self._guard(report, removal):
+                ended = await self._guard(report, removal)
+                if ended and ended[0]:
                     report.expired += 1
 
         await asyncio.gather(*(expire(request) for request in ended))
@@ -520,13 +663,145 @@ class AccessService:
             )
         return request
 
+    async def _record_or_decide(
+        self,
+        request: AccessRequest,
+        clicker: str,
+        judge: Callable[[AccessRequest], Awaitable[Decision]],
+        with_approval: Callable[[AccessRequest], AccessRequest],
+        event: EventType,
+    ) -> tuple[Decision, AccessRequest]:
+        """Judge an approval click; one that only adds to the count (RECORD) is written here.
+
+        When another write came first (two approvers clicking at once), the click is judged
+        again on what is stored now instead of being lost. Returns the decision and the
+        request it was made on.
+        """
+        for _ in range(DECISION_ATTEMPTS):
+            decision = await judge(request)
+            if decision.outcome is not Outcome.RECORD:
+                return decision, request
+            details = {"reason": decision.reason}
+            try:
+                saved = await self._write(request, with_approval(request), event, clicker, details)
+            except ConflictError as conflict:
+                if conflict.current is None:
+                    return _refused("That request does not exist any more."), request
+                request = conflict.current
+                continue
+            await self._refresh(saved, event, clicker)
+            await self._notifier.tell(clicker, decision.reason)
+            return decision, saved
+        busy = "Your approval was not recorded: others decided at the same moment. Click again."
+        return _refused(busy), request
+
     async def _is_approver(self, request: AccessRequest, user_id: str) -> bool:
         """Membership at click time, not at announce time: a removed member is refused."""
+        return user_id in await self._current_approvers(request)
+
+    async def _current_approvers(self, request: AccessRequest) -> list[str]:
+        """The account's approvers now (fresh membership); nobody if that cannot be known."""
         config = self._config()
         if config.account(request.account_name) is None:
+            return []
+        groups = config.approval_groups_for(request.account_name, request.target)
+        try:
+            return await self._directory.members_of(groups, fresh=True)
+        except DirectoryUnavailable as unavailable:
+            log.warning("approvers of %s unknown: %s", request.id, unavailable)
+            return []
+
+    async def _is_admin(self, user_id: str) -> bool:
+        """A member of ``admin_groups`` now (who may revoke any grant)."""
+        groups = self._config().admin_groups
+        if not groups:
             return False
-        groups = config.approval_groups_for(request.account_name)
-        return user_id in await self._directory.members_of(groups, fresh=True)
+        try:
+            return user_id in await self._directory.members_of(groups, fresh=True)
+        except DirectoryUnavailable:
+            return False
+
+    async def _is_requester(self, request: AccessRequest, user_id: str) -> bool:
+        """The requester under any of their Slack accounts: the same id, or an email that is
+        the requester's once case, ``+tag`` and configured alias domains are set aside."""
+        if user_id == request.requester_id:
+            return True
+        email = await self._directory.email_of(user_id)
+        aliases = self._config().email_alias_domains
+        return approval.same_person(request.requester_email, email, aliases)
+
+    async def _fair_share_problem(
+        self, draft: Draft, account: AccountConfig, email: str, now: datetime
+    ) -> str | None:
+        """Whether this request would take more than the requester's share of a shared login
+        role (modes that write to one: inline and managed policies)."""
+        if account.access_mode is AccessMode.SESSION_CREDENTIALS:
+            return None
+        config = self._config()
+        mine = await self._store.for_user(draft.requester_id, limit=50)
+        held = [
+            _grant_size(r)
+            for r in mine
+            if r.status in OPEN_STATUSES
+            and r.account_id == account.account_number
+            and r.login_role == draft.login_role
+        ]
+        new_size = _estimated_size(draft.services, email, now, draft.duration_minutes)
+        share = packing.FairShare(
+            config.max_grants_per_requester_role, config.max_grant_chars_per_requester_role
+        )
+        return packing.fair_share_problem(
+            held, new_size, share, draft.login_role, draft.account_name
+        )
+
+    def _grant_account(self, request: AccessRequest) -> AccountConfig | None:
+        """The recorded account to write a grant in, while its account number is still
+        configured (under any name); None once it is not."""
+        if not any(
+            a.account_number == request.account_id for a in self._config().accounts.values()
+        ):
+            return None
+        return self._recorded_account(request)
+
+    def _recorded_account(self, request: AccessRequest) -> AccountConfig | None:
+        """The account as the request recorded it (number, role, access mode…), completed
+        from the configuration of the same account number for what was not recorded."""
+        same = [
+            a for a in self._config().accounts.values() if a.account_number == request.account_id
+        ]
+        base = same[0].model_dump() if same else {}
+        recorded = {k: request.extra[k] for k in RECORDED_ACCOUNT_FIELDS if k in request.extra}
+        if request.permission_set and not base.get("permission_sets"):
+            # An assignment has no time window of its own: it must stay removable.
+            recorded["permission_sets"] = [request.permission_set]
+        try:
+            return AccountConfig.model_validate(
+                {**base, **recorded, "account_number": request.account_id}
+            )
+        except ValidationError:
+            return None
+
+    async def _write(
+        self,
+        current: AccessRequest,
+        updated: AccessRequest,
+        event: EventType,
+        actor: str,
+        details: dict[str, Any],
+    ) -> AccessRequest:
+        """Conditional write, counted in the metrics; ConflictError if someone else changed the
+        request first.
+
+        A status change must be one the lifecycle allows (``TRANSITIONS``): anything else is a
+        bug, refused before it reaches the store.
+        """
+        if updated.status is not current.status and not can_transition(
+            current.status, updated.status
+        ):
+            raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
+        saved = await self._store.commit(current, updated, event, actor, details)
+        self._metrics.recorded(event, saved, self._clock())
+        return saved
 
     async def _commit(
         self,
@@ -538,19 +813,9 @@ class AccessService:
         *,
         notify_loser: str | None = None,
     ) -> AccessRequest | None:
-        """Conditional write; None if someone else changed the request first.
-
-        A status change must be one the lifecycle allows (``TRANSITIONS``): anything else is a
-        bug, refused before it reaches the store.
-        """
-        if updated.status is not current.status and not can_transition(
-            current.status, updated.status
-        ):
-            raise ValueError(f"{current.status} → {updated.status} is not a lifecycle step")
+        """Conditional write; None if someone else changed the request first."""
         try:
-            saved = await self._store.commit(current, updated, event, actor, details)
-            self._metrics.recorded(event, saved, self._clock())
-            return saved
+            return await self._write(current, updated, event, actor, details)
         except ConflictError as conflict:
             if notify_loser and conflict.current is not None:
                 await self._notifier.tell(notify_loser, already_decided(conflict.current))
@@ -580,8 +845,20 @@ class AccessService:
 
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType
-    ) -> None:
+    ) -> Decision | None:
+        """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
+        verdict = guardrails.recheck(
+            request, self._config(), now=now, access_level=self._access_level, approving=True
+        )
+        if verdict.refusal:
+            await self._tell_both(request, actor, verdict.refusal)
+            return _refused(verdict.refusal)
+        note = ""
+        if verdict.capped_minutes:
+            note = verdict.cap_note(request.duration_minutes, request.account_name)
+            decision = Decision(decision.outcome, f"{decision.reason} {note}", decision.break_glass)
+            request = request.with_changes(duration_minutes=verdict.capped_minutes)
         start, end = request.window(now)
         approved = request.with_changes(
             status=Status.APPROVED,
@@ -593,9 +870,13 @@ class AccessService:
             expires_at=end,
         )
         details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
+        if note:
+            details["duration_minutes"] = request.duration_minutes
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
-            return
+            return None
+        if note:
+            await self._tell_both(saved, actor, f"Request `{saved.id}`: {note}")
         await self._refresh(saved, event, actor)
         try:
             await self._activate(saved, actor)
@@ -608,21 +889,42 @@ class AccessService:
                 f"Request `{saved.id}` is approved, but the access is not in place yet: {error} "
                 "I will try again within a minute; there is nothing you need to do.",
             )
+        return None
+
+    async def _tell_both(self, request: AccessRequest, actor: str, text: str) -> None:
+        """Tell the person who acted and the requester (once when they are the same)."""
+        for person in dict.fromkeys((actor, request.requester_id)):
+            if person != SYSTEM_ACTOR:
+                await self._notifier.tell(person, text)
 
     async def _activate(self, request: AccessRequest, actor: str) -> None:
         """APPROVED → ACTIVE once the policy is in place, or FAILED with the reason."""
-        account = self._account_of(request)
-        assert request.starts_at is not None and request.expires_at is not None
+        account = self._grant_account(request)
+        start, end = request.starts_at, request.expires_at
+        assert start is not None and end is not None
         if account is None:
             await self._fail(request, f"Account {request.account_name} is no longer configured.")
             return
-        if request.expires_at <= self._clock():
+        if end <= self._clock():
             await self._fail(request, "The approved window ended before the grant was written.")
             return
+        verdict = guardrails.recheck(
+            request,
+            self._config(),
+            now=self._clock(),
+            access_level=self._access_level,
+            approving=False,
+        )
+        if verdict.refusal:
+            await self._fail(request, verdict.refusal, "RulesChanged")
+            return
+        if verdict.capped_minutes:
+            note = verdict.cap_note(request.duration_minutes, request.account_name)
+            await self._tell_both(request, actor, f"Request `{request.id}`: {note}")
+            end = min(end, start + timedelta(minutes=verdict.capped_minutes))
+            request = request.with_changes(duration_minutes=verdict.capped_minutes, expires_at=end)
         try:
-            result = await self._granter(account).grant(
-                request, account, request.starts_at, request.expires_at
-            )
+            result = await self._granter(account).grant(request, account, start, end)
         except GrantError as error:
             await self._fail(request, error.message, error.code)
             return
@@ -633,19 +935,12 @@ class AccessService:
         )
         details = {
             "policy_name": result.policy_name,
-            "expires_at": iso(request.expires_at),
+            "expires_at": iso(end),
             "policy_document": result.policy_document,
         }
         saved = await self._commit(request, active, EventType.GRANTED, actor, details)
         if saved is not None:
             await self._refresh(saved, EventType.GRANTED, actor)
-
-    def _account_of(self, request: AccessRequest) -> AccountConfig | None:
-        """The request's account as configured now, if its name still means the same account
-        number: names of discovered accounts can move (two accounts once shared a name, one
-        closed), and a grant must never land in another account than the one approved."""
-        account = self._config().account(request.account_name)
-        return account if account and account.account_number == request.account_id else None
 
     async def _fail(self, request: AccessRequest, reason: str, code: str = "Refused") -> None:
         failed = request.with_changes(status=Status.FAILED, failure_reason=reason)
@@ -657,22 +952,54 @@ class AccessService:
 
     async def _remove_grant(
         self, request: AccessRequest, actor: str, status: Status, event: EventType
-    ) -> bool:
-        """Remove the policy (idempotent), then record the end. False if already ended."""
-        account = self._account_of(request) or _former_account(request)
-        details: dict[str, Any] = {"policy_name": request.policy_name}
-        if account is None:
-            # IAM's own time window still ends the access; record why nothing was removed.
-            details["policy_removed"] = False
-            details["reason"] = f"account {request.account_name} is no longer configured"
-        else:
-            await self._granter(account).revoke(request, account)
-        ended = request.with_changes(status=status)
-        saved = await self._commit(request, ended, event, actor, details)
-        if saved is None:
-            return False
-        await self._refresh(saved, event, actor)
-        return True
+    ) -> tuple[bool, AccessRequest | None]:
+        """Remove the grant in the recorded account (idempotent), then record the end.
+
+        A removal that fails raises and records nothing. When the end cannot be written because
+        the request changed meanwhile (an extension written while it was being revoked), the
+        request is re-read: still active, its current grant is removed and the end recorded;
+        already ended, nothing more is done. Returns whether this call ended it, and the
+        request as stored now.
+        """
+        for _ in range(REMOVAL_ATTEMPTS):
+            account = self._recorded_account(request)
+            details: dict[str, Any] = {"policy_name": request.policy_name}
+            if account is None:
+                # Nothing recorded to act on (a record from before accounts were recorded):
+                # IAM's own time window still ends the access; record why nothing was removed.
+                details["policy_removed"] = False
+                details["reason"] = f"account {request.account_name} is not known any more"
+            else:
+                details["account_id"] = account.account_number
+                removed = await self._granter(account).revoke(request, account)
+                if account.access_mode is AccessMode.SESSION_CREDENTIALS:
+                    details[SESSION_CUT_OFF] = removed
+            ended = request.with_changes(status=status)
+            if SESSION_CUT_OFF in details:
+                ended = ended.with_changes(extra={**request.extra, SESSION_CUT_OFF: removed})
+            try:
+                saved = await self._write(request, ended, event, actor, details)
+            except ConflictError as conflict:
+                current = conflict.current
+                if current is None or current.status is not Status.ACTIVE:
+                    return False, current
+                if status is Status.EXPIRED and not _ended(current, self._clock()):
+                    # Extended while expiring: the new window stands, so is its grant.
+                    await self._restore(current)
+                    return False, current
+                request = current
+                continue
+            await self._refresh(saved, event, actor)
+            return True, saved
+        return False, request
+
+    async def _restore(self, request: AccessRequest) -> None:
+        """Write an active grant again (after a removal that raced its extension)."""
+        account = self._grant_account(request)
+        if account and request.starts_at and request.expires_at:
+            await self._granter(account).grant(
+                request, account, request.starts_at, request.expires_at
+            )
 
     def _granter(self, account: AccountConfig) -> Granter:
         granter = self._granters.get(account.access_mode)
@@ -684,21 +1011,49 @@ class AccessService:
         return granter
 
 
-def _former_account(request: AccessRequest) -> AccountConfig | None:
-    """The account as it was when the request was made, from what the request recorded.
+def _ended(request: AccessRequest, now: datetime) -> bool:
+    return request.expires_at is None or request.expires_at <= now
 
-    Lets the sweeper remove a grant whose account has since been removed from the config.
-    """
-    role = request.extra.get("iam_role")
-    mode = request.extra.get("access_mode", AccessMode.INLINE_POLICY.value)
-    if not isinstance(role, str) or mode == AccessMode.SESSION_CREDENTIALS.value:
-        return None  # session credentials leave nothing in IAM to remove
+
+def recorded_account(account: AccountConfig) -> dict[str, str]:
+    """What a request records of its account (``RECORDED_ACCOUNT_FIELDS``, as text)."""
+    recorded = {}
+    for name in RECORDED_ACCOUNT_FIELDS:
+        value = getattr(account, name)
+        if value is not None:
+            recorded[name] = str(value.value if isinstance(value, AccessMode) else value)
+    return recorded
+
+
+#: Stands in for the login role's RoleId when a grant's size is estimated at submission.
+_SOME_ROLE_ID = "A" * packing.ROLE_ID_LENGTH
+
+
+def _estimated_size(
+    services: Sequence[ServiceAccess], email: str, now: datetime, minutes: int
+) -> int:
+    """The characters a grant of ``services`` will take on a login role (its policy built as
+    it will be written, with a stand-in RoleId of the right length)."""
     try:
-        return AccountConfig(
-            account_number=request.account_id, iam_role=role, access_mode=AccessMode(mode)
+        built = build_grant_policy(
+            services,
+            userid=f"{_SOME_ROLE_ID}:{email}",
+            not_before=now,
+            not_after=now + timedelta(minutes=minutes),
+            sid="0" * 12,
         )
     except ValueError:
-        return None
+        return 0  # refused by validation already; no share to judge
+    return policy_size(packing.compact(built))
+
+
+def _grant_size(request: AccessRequest) -> int:
+    """The characters an open request takes (or will take) on its login role."""
+    if request.policy_document:
+        return policy_size(request.policy_document)
+    return _estimated_size(
+        request.services, request.requester_email, request.created_at, request.duration_minutes
+    )
 
 
 def _refused(reason: str) -> Decision:

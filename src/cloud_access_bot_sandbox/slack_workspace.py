@@ -215,6 +215,8 @@ class Workspace:
         self._clock = clock
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, UserGroup] = {}
+        #: False: a free Slack plan, where every usergroups.* call answers plan_upgrade_required.
+        self.has_usergroups = True
         self.channels: dict[str, str] = {}  # id → name (public channels added by tests)
         self.dm_channels: dict[str, str] = {}  # user id → D… channel id
         self.messages: dict[str, list[Message]] = {}  # channel id → messages in post order
@@ -552,12 +554,18 @@ class Workspace:
             raise ApiError("user_disabled")
         return {"channel": {"id": self.dm_channel(user.id), "is_im": True, "user": user.id}}
 
+    def _paid_plan(self) -> None:
+        if not self.has_usergroups:
+            raise ApiError("plan_upgrade_required")
+
     def _usergroups_list(self, args: JSON) -> JSON:
+        self._paid_plan()
         include_users = _flag(args.get("include_users"))
         groups = [g.to_api(self.team_id, include_users) for g in self.usergroups.values()]
         return {"usergroups": groups}
 
     def _usergroups_users_list(self, args: JSON) -> JSON:
+        self._paid_plan()
         group = self.usergroups.get(str(args.get("usergroup", "")))
         if group is None:
             raise ApiError("no_such_subteam")

@@ -12,7 +12,7 @@ import pytest
 from cloud_access_bot import runtime as runtime_module
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.domain.model import Status
+from cloud_access_bot.domain.model import Status, iso
 from cloud_access_bot.slack import commands, views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.scenario import (
@@ -59,9 +59,7 @@ FIND_TIMEOUT = commands.FIND_WAIT_S + 5
 
 
 async def approved(world: Sandbox, **kwargs: Any) -> str:
-    ack = await world.request(**kwargs)
-    assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+    request_id = (await world.submit(**kwargs)).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
@@ -307,3 +305,92 @@ async def test_session_credentials_grant_dms_a_link_for_the_granted_actions_only
     assert json.loads(active.policy_document or "{}") == policy  # type: ignore[union-attr]
     for secret in ("FAKE-TOKEN", session["sessionKey"], session["sessionToken"]):
         assert secret not in stored
+
+
+async def broker_policies(world: Sandbox) -> dict[str, Any]:
+    """The inline policies of the broker role, as IAM holds them."""
+    async with world.clients.assumed(
+        "iam", f"arn:aws:iam::{SESSION_ACCOUNT}:role/cloud-access-bot"
+    ) as iam:
+        role = BROKER.rsplit("/", 1)[-1]
+        names = (await iam.list_role_policies(RoleName=role))["PolicyNames"]
+        found = {}
+        for name in names:
+            answer = await iam.get_role_policy(RoleName=role, PolicyName=name)
+            found[name] = answer["PolicyDocument"]
+        return found
+
+
+async def test_revoking_a_session_grant_denies_its_session_until_the_window_ends(
+    session_world: tuple[Sandbox, Federation], clock: ManualClock
+) -> None:
+    world, _ = session_world
+    accounts = world.config.model_dump(mode="json")["accounts"]
+    accounts["brokered"]["revoke_cuts_off_session"] = True
+    world.config = sandbox_config(accounts=accounts)
+    async with world.clients.assumed(
+        "iam", f"arn:aws:iam::{SESSION_ACCOUNT}:role/cloud-access-bot"
+    ) as iam:
+        trust = {"Version": "2012-10-17", "Statement": []}
+        made = await iam.create_role(
+            RoleName="access-broker", AssumeRolePolicyDocument=json.dumps(trust)
+        )
+    broker_id = made["Role"]["RoleId"]
+    table = f"arn:aws:dynamodb:eu-west-1:{SESSION_ACCOUNT}:table/orders"
+    grant = {
+        "account": "brokered",
+        "service": "dynamodb",
+        "actions": ["dynamodb:GetItem"],
+        "arns": [table],
+        "duration": 15,
+    }
+    request_id = await approved(world, **grant)
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request_id in m.flat_text and "revoke" in m.flat_text
+    )
+    assert "deny for this session on the broker role" in mine.flat_text, "said where offered"
+    await world.emulator.app_home_opened(REQUESTER)
+    home = await world.emulator.wait_for_home(REQUESTER, lambda t: request_id in t.text)
+    assert "deny for this session on the broker role" in home.text
+
+    answer = await say(world, f"revoke {request_id}")
+
+    assert answer.text.startswith(f"Revoked `{request_id}`")
+    assert "A deny on the broker role refuses every call of the session" in answer.text
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    [(name, deny)] = (await broker_policies(world)).items()
+    assert name == f"cloud-access-bot-revoked-{request_id}"
+    [statement] = deny["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "*"
+    condition = statement["Condition"]
+    assert condition["StringEquals"] == {"aws:userid": f"{broker_id}:alice@example.com"}
+    assert condition["DateLessThan"]["aws:CurrentTime"] == iso(revoked.expires_at)  # type: ignore[arg-type]
+    assert "aws:TokenIssueTime" in condition["DateLessThan"]
+
+    # Once its window has passed, the deny goes at the next removal in the account.
+    later = await approved(world, **grant)
+    clock.advance(minutes=16)
+    await world.runtime.service.sweep()
+    await world.wait_for_status(later, Status.EXPIRED)
+    assert await broker_policies(world) == {}
+
+
+async def test_revoking_a_session_grant_without_cut_off_says_the_session_lives_on(
+    session_world: tuple[Sandbox, Federation],
+) -> None:
+    world, _ = session_world
+    table = f"arn:aws:dynamodb:eu-west-1:{SESSION_ACCOUNT}:table/orders"
+    request_id = await approved(
+        world, account="brokered", service="dynamodb", actions=["dynamodb:GetItem"], arns=[table]
+    )
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request_id in m.flat_text and "revoke" in m.flat_text
+    )
+    assert "the session already issued stays usable until" in mine.flat_text
+
+    answer = await say(world, f"revoke {request_id}")
+
+    assert "was not cut off" in answer.text and "stays usable until" in answer.text
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    assert revoked.extra["session_cut_off"] is False
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "was not cut off" in m.text)

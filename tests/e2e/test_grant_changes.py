@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
+from cloud_access_bot.config import AccessMode
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
@@ -15,21 +17,35 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 BOB, CAROL = APPROVERS
 
 
-async def active_grant(world: Sandbox) -> str:
-    ack = await world.request(resources=[world.accounts["development"].buckets[0]], duration=15)
-    assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+async def active_grant(world: Sandbox, **request: Any) -> str:
+    fields = {"resources": [world.accounts["development"].buckets[0]], "duration": 15, **request}
+    request_id = (await world.submit(**fields)).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
 
 
-def conditions_of(policies: dict[str, dict[str, object]]) -> list[object]:
-    return [s["Condition"] for p in policies.values() for s in p["Statement"]]  # type: ignore[index, attr-defined]
+async def ask_extension(
+    world: Sandbox, request_id: str, minutes: str = "60", approver: str = BOB
+) -> Message:
+    """The requester asks for ``minutes`` more; returns the ask ``approver`` receives."""
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
+    )
+    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
+    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
+    await modal.select(views.EXTEND_ACTION_SELECT, minutes)
+    await modal.submit()
+    return await world.emulator.wait_for_message(approver, lambda m: "extend" in m.text)
+
+
+def conditions_of(policies: dict[str, dict[str, Any]]) -> list[object]:
+    return [s["Condition"] for p in policies.values() for s in p["Statement"]]
 
 
 async def test_requester_revokes_early(world: Sandbox) -> None:
@@ -66,15 +82,8 @@ async def test_extension_moves_the_end_in_place(world: Sandbox, clock: ManualClo
     request_id = await active_grant(world)
     before = await world.runtime.store.get(request_id)
     assert before is not None and before.expires_at is not None
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
 
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, "60")
-    await modal.submit()
-    ask = await world.emulator.wait_for_message(BOB, lambda m: "extend" in m.text)
+    ask = await ask_extension(world, request_id)
     await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)
 
     await world.emulator.wait_for_message(REQUESTER, lambda m: "now lasts until" in m.text)
@@ -156,3 +165,106 @@ async def test_two_replicas_sweeping_at_once_expire_each_grant_once(
         types = [e.type for e in await world.runtime.store.events(request_id)]
         assert types.count(EventType.EXPIRED) == 1
     assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
+
+# -- removal acts on the recorded account (issue 15 item 14) ---------------------------------
+
+
+def swap_account_names(world: Sandbox) -> None:
+    """The config now calls account 222… "development" and 111… "production" (names reused)."""
+    accounts = world.config.model_dump(mode="json")["accounts"]
+    accounts["development"], accounts["production"] = (
+        accounts["production"],
+        accounts["development"],
+    )
+    world.config = sandbox_config(accounts=accounts)
+
+
+async def test_revoke_after_the_account_name_is_reused_removes_the_approved_grant(
+    world: Sandbox,
+) -> None:
+    granted_in = world.accounts["development"]
+    request_id = await active_grant(world)
+    assert await inline_policies(world.clients, granted_in) != {}
+    swap_account_names(world)
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "revoke" in m.flat_text and request_id in m.flat_text
+    )
+
+    await world.click(REQUESTER, mine, views.REVOKE_ACTION)
+
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    assert revoked.account_id == granted_in.account_id
+    assert await inline_policies(world.clients, granted_in) == {}, "removed where it was granted"
+    [event] = [
+        e for e in await world.runtime.store.events(request_id) if e.type is EventType.REVOKED
+    ]
+    assert event.details["account_id"] == granted_in.account_id
+
+
+async def test_expiry_after_the_account_name_is_reused_removes_the_approved_grant(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    granted_in = world.accounts["development"]
+    request_id = await active_grant(world)
+    swap_account_names(world)
+
+    clock.advance(minutes=16)
+    await world.runtime.service.sweep()
+
+    await world.wait_for_status(request_id, Status.EXPIRED)
+    assert await inline_policies(world.clients, granted_in) == {}
+
+
+# -- a revoke racing an extension (issue 15 item 15) -----------------------------------------
+
+
+class ExtendedDuringRevoke:
+    """The runtime's own inline-policy granter, except that the first removal waits until an
+    approver's extension has been written: the revoke read the request before the extension,
+    and writes its end after it (the race, made certain)."""
+
+    def __init__(self, real: Any, extend: Any) -> None:
+        self._real = real
+        self._extend = extend
+        self.raced = False
+
+    async def grant(self, *args: Any) -> Any:
+        return await self._real.grant(*args)
+
+    async def revoke(self, request: Any, account: Any) -> bool:
+        if not self.raced:
+            self.raced = True
+            await self._extend()
+        result: bool = await self._real.revoke(request, account)
+        return result
+
+
+async def test_a_revoke_racing_an_extension_still_ends_the_grant(world: Sandbox) -> None:
+    account = world.accounts["development"]
+    request_id = await active_grant(world)
+    ask = await ask_extension(world, request_id)
+
+    async def bob_extends() -> None:
+        await world.click(BOB, ask, views.APPROVE_EXTENSION_ACTION)
+
+        async def extended() -> bool:
+            types = [e.type for e in await world.runtime.store.events(request_id)]
+            return EventType.EXTENDED in types
+
+        await world.wait_for(extended, "the extension to be written")
+
+    granters = world.runtime.service._granters  # the race needs a hook between read and write
+    racer = ExtendedDuringRevoke(granters[AccessMode.INLINE_POLICY], bob_extends)
+    granters[AccessMode.INLINE_POLICY] = racer  # type: ignore[index]
+    carol_dm = await world.emulator.wait_for_message(
+        CAROL, lambda m: request_id in m.flat_text and "Revoke now" in m.flat_text
+    )
+    await world.click(CAROL, carol_dm, views.REVOKE_ACTION)
+
+    revoked = await world.wait_for_status(request_id, Status.REVOKED)
+    assert racer.raced and revoked.expires_at is not None
+    assert await inline_policies(world.clients, account) == {}
+    assert not any("already ended" in m.text for m in world.emulator.messages_to(CAROL))
+    types = [e.type for e in await world.runtime.store.events(request_id)]
+    assert types[-2:] == [EventType.EXTENDED, EventType.REVOKED]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.model import EventType, Status, iso
@@ -21,10 +22,8 @@ from cloud_access_bot_sandbox.scenario import (
 BOB, CAROL = APPROVERS
 
 
-async def submit_and_wait_pending(world: Sandbox, **kwargs: object) -> str:
-    ack = await world.request(**kwargs)  # type: ignore[arg-type]
-    assert ack.get("response_action") != "errors", ack
-    request = await world.latest_request()
+async def submit_and_wait_pending(world: Sandbox, **kwargs: Any) -> str:
+    request = await world.submit(**kwargs)
     assert request.status is Status.PENDING
     return request.id
 
@@ -52,6 +51,7 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(active.starts_at)},
             "DateLessThan": {"aws:CurrentTime": iso(active.expires_at)},
+            "StringEquals": {"aws:ResourceAccount": account.account_id},
         }
     # IAM ignores a pair whose ARN is not of a type the action takes, so what counts is the
     # effective (action, ARN) pairs: objects for GetObject, the bucket for ListBucket.
@@ -75,7 +75,7 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
     buttons = [
         e["action_id"] for b in carol_now.blocks if b["type"] == "actions" for e in b["elements"]
     ]
-    assert buttons == [views.REVOKE_ACTION]
+    assert buttons == [views.REVOKE_ACTION, views.SHOW_FULL_ACTION]
     assert f"<@{BOB}>" in carol_now.flat_text
     told = await world.emulator.wait_for_message(REQUESTER, lambda m: "Access granted" in m.text)
     assert iso(active.expires_at) in told.text

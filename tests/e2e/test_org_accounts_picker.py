@@ -53,7 +53,7 @@ async def org_world(aws: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox
 
 def labels(answer: dict[str, object]) -> list[str]:
     groups = answer.get("option_groups") or [answer]
-    return [o["text"]["text"] for g in groups for o in g["options"]]  # type: ignore[index,union-attr,attr-defined]
+    return [o["text"]["text"] for g in groups for o in g["options"]]  # type: ignore[attr-defined]
 
 
 async def test_the_picker_searches_ranks_and_says_when_it_holds_only_some(

@@ -13,24 +13,24 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from target_account import (
-    END,
-    PREFIX,
-    START,
-    TARGET,
-    access_request,
-    create_role,
-    inline_policies,
-)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, grant_error
-from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.config import AccountConfig, Binding
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
+from tests.factories import access_request
+from tests.integration.target_account import (
+    END,
+    PREFIX,
+    START,
+    TARGET,
+    create_role,
+    inline_policies,
+)
 
 OTHER = AccountConfig(account_number="222222222222", iam_role="arn:aws:iam::222222222222:role/bot")
 
@@ -75,6 +75,8 @@ async def test_grant_puts_a_policy_scoped_to_the_session_and_window(
             "StringEqualsIgnoreCase": {"aws:userid": f"{role_id}:alice@example.com"},
             "DateGreaterThan": {"aws:CurrentTime": iso(START)},
             "DateLessThan": {"aws:CurrentTime": iso(END)},
+            # S3 ARNs name no account: only buckets of the chosen account match.
+            "StringEquals": {"aws:ResourceAccount": TARGET.account_number},
         }
     assert await inline_policies(clients, OTHER) == {}
 
@@ -148,6 +150,23 @@ def filler(size: int) -> str:
     return json.dumps(document, indent=2)
 
 
+async def test_source_identity_binding_is_written_into_the_policy(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    role_id = await create_role(clients, TARGET)
+    bound = TARGET.model_copy(update={"bind": Binding.SOURCE_IDENTITY})
+
+    result = await granter.grant(request(), bound, START, END)
+
+    [document] = (await inline_policies(clients, TARGET)).values()
+    assert document == result.policy_document
+    for statement in document["Statement"]:
+        assert statement["Condition"]["StringEqualsIgnoreCase"] == {
+            "aws:userid": f"{role_id}:alice@example.com",
+            "aws:SourceIdentity": "alice@example.com",
+        }
+
+
 async def put_team_policies(clients: AwsClients, *sizes: int) -> None:
     async with clients.assumed("iam", TARGET.iam_role) as iam:
         for index, size in enumerate(sizes):
@@ -164,6 +183,7 @@ def alice_grant(role_id: str) -> dict[str, Any]:
         not_before=START,
         not_after=END,
         sid=request().id,
+        resource_account=request().account_id,
     )
 
 

@@ -2,8 +2,9 @@
 keeps working, stores nothing inconsistent and never echoes mentions unescaped.
 
 Hypothesis generates the payloads (mutations of real ones: keys dropped, values replaced by
-other JSON, huge or odd unicode strings, mentions, forged ids and metadata); they are then all
-delivered to one running bot, which must still serve a normal request afterwards.
+other JSON, huge or odd unicode strings, mentions, forged ids and metadata; typed resource
+strings, forged option values and reasons); they are then all delivered to one running bot,
+which must still serve a normal request afterwards and never grant outside the allowed set.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_kit import BOB, FIGURES, full_flow, submit
 
+from cloud_access_bot.audit.matching import policy_statements
+from cloud_access_bot.domain.arns import parse_arn
+from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
-from cloud_access_bot_sandbox.scenario import OUTSIDER, REQUESTER, Sandbox
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
+    LOGIN_ROLE,
+    OUTSIDER,
+    REQUESTER,
+    Sandbox,
+    sandbox_config,
+)
 from cloud_access_bot_sandbox.slack_emulator import AckTimeout
 from cloud_access_bot_sandbox.slack_people import (
     action_json,
@@ -26,6 +36,8 @@ from cloud_access_bot_sandbox.slack_people import (
     message_action_payload,
     view_submission_payload,
 )
+from tests.reliability.reliability_kit import BOB, full_flow, submit
+from tests.summary import FIGURES
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")
@@ -46,7 +58,7 @@ json_value = st.recursive(
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every key path inside a JSON value."""
-    found = []
+    found: list[tuple[Any, ...]] = []
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
@@ -224,14 +236,142 @@ async def test_fuzzed_modal_submissions_and_suggestions(world: Sandbox) -> None:
     await full_flow(world)
 
 
+def resource_strings(buckets: list[str], account_id: str) -> st.SearchStrategy[str]:
+    """ARN-shaped strings an attacker would try (wildcards in every field, other accounts and
+    partitions, policy variables, other buckets) and plain hostile text."""
+    names = st.sampled_from([*buckets, "someone-elses", "acme-*", "*", "acme-?", "${aws:username}"])
+    keys = st.sampled_from(["", "/*", "/reports/*", "/a/../b", "/${aws:userid}", "/?", "/x"])
+    s3 = st.builds(
+        lambda partition, name, key: f"arn:{partition}:s3:::{name}{key}",
+        st.sampled_from(["aws", "aws", "aws-cn", "*", ""]),
+        names,
+        keys,
+    )
+    dynamodb = st.builds(
+        lambda region, account, table: f"arn:aws:dynamodb:{region}:{account}:table/{table}",
+        st.sampled_from(["eu-west-1", "*", "", "us-east-1"]),
+        st.sampled_from([account_id, "999999999999", "*", ""]),
+        st.sampled_from(["development-orders", "*", "development-orders/index/*"]),
+    )
+    return st.one_of(s3, dynamodb, st.just("*"), hostile_text)
+
+
+def granted_outside(document: dict[str, Any], account_id: str) -> list[str]:
+    """What a policy grants beyond named buckets (or keys below them) of the account.
+
+    A typed bucket name may be anyone's (S3 ARNs name no account): the statement must pin
+    ``aws:ResourceAccount``, so only a bucket of the account is reached.
+    """
+    wrong = []
+    for statement in document["Statement"]:
+        if statement["Condition"].get("StringEquals") != {"aws:ResourceAccount": account_id}:
+            wrong.append(f"{statement['Sid']}: not pinned to {account_id}")
+    for statement in policy_statements(document):
+        for resource in statement.resources:
+            arn = parse_arn(resource)
+            bucket = (arn.resource if arn else "").partition("/")[0]
+            named = bool(bucket) and not any(c in bucket for c in "*?$")
+            if arn is None or (arn.partition, arn.service) != ("aws", "s3") or not named:
+                wrong.append(f"{statement.actions} on {resource}")
+    return wrong
+
+
+@pytest.mark.slow
+async def test_fuzzed_resources_option_values_and_reasons_never_grant_outside_the_allowed_set(
+    world: Sandbox,
+) -> None:
+    """Every submission is auto-approved if the bot accepts it at all (reads of development),
+    and every pending one is then approved by a person: whatever was typed, picked or forged,
+    IAM ends up with GetObject on the development buckets (or keys below them) only."""
+    account = world.accounts["development"]
+    buckets = list(account.buckets)
+    world.config = sandbox_config(auto_approve=[{"accounts": ["development"]}])
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.fill(views.REASON_ACTION, "fuzz")
+    await modal.select(views.DURATION_ACTION, "15")
+    await modal.select(views.ACCOUNT_ACTION, "development")
+    await modal.wait_updated()
+    await modal.select(views.LOGIN_ROLE_ACTION, LOGIN_ROLE)
+    await modal.suggest(views.SERVICE_ACTION, "s3")
+    await modal.select(views.SERVICE_ACTION, "s3")
+    await modal.wait_updated()
+    answer = await modal.suggest(views.ACTIONS_ACTION, "GetObject")
+    [get_object] = [
+        o for g in answer["option_groups"] for o in g["options"] if o["value"] == "s3:GetObject"
+    ]
+    await modal.select_many(views.ACTIONS_ACTION, [get_object])
+    discovered = (await modal.suggest(views.RESOURCES_ACTION, ""))["options"]
+    base = view_submission_payload(
+        world.emulator.workspace, modal.view, world.emulator.workspace.issue_trigger(REQUESTER)
+    )
+    values = base["view"]["state"]["values"]
+    picker = next(k for k in values if k.startswith("resources."))
+    typed = next(k for k in values if k.startswith("arns."))
+    strings = resource_strings(buckets, account.account_id)
+    listed = st.sampled_from([o["value"] for o in discovered])
+    option_values = st.one_of(
+        listed,
+        listed,
+        strings,
+        st.text(alphabet="0123456789abcdef", min_size=1, max_size=73).map(lambda h: f"h:{h}"),
+    )
+
+    def submission(index: int, picked: list[str], arns: list[str], reason: str) -> dict[str, Any]:
+        payload = copy.deepcopy(base)
+        payload["view"]["id"] = f"VFUZZ{index:05d}"
+        state = payload["view"]["state"]["values"]
+        state[picker][views.RESOURCES_ACTION] = {
+            "type": "multi_external_select",
+            "selected_options": [
+                {"text": {"type": "plain_text", "text": "x"}, "value": v} for v in picked
+            ],
+        }
+        state[typed][views.ARNS_ACTION] = {"type": "plain_text_input", "value": "\n".join(arns)}
+        state["reason"][views.REASON_ACTION] = {"type": "plain_text_input", "value": reason}
+        return payload
+
+    # The attacks the review reproduced first, then what hypothesis draws.
+    drawn = [
+        ([discovered[0]["value"]], [], "read the exports"),
+        (["arn:aws:s3:::*"], [], "forged option"),
+        (["arn:aws:dynamodb:eu-west-1:999999999999:table/orders"], [], "forged option"),
+        ([], ["*"], "typed star"),
+        ([], [f"arn:aws:s3:::{buckets[0]}/reports/*"], "one prefix"),
+        ([], ["arn:aws:s3:::someone-elses-bucket"], "a bucket of any account"),
+        *generate(
+            st.tuples(
+                st.lists(option_values, max_size=2),
+                st.lists(strings, max_size=2),
+                st.one_of(hostile_text, st.just("read the exports")),
+            )
+        ),
+    ]
+    payloads = [submission(i, *args) for i, args in enumerate(drawn)]
+    assert await deliver_all(world, "interactive", payloads) == []
+
+    for request in await world.runtime.store.for_user(REQUESTER):
+        if request.status is Status.PENDING:
+            await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    assert await world.runtime.inflight.wait_idle(30)
+    stored = await world.runtime.store.for_user(REQUESTER)
+    print("STATUSES", [(r.status, r.services[0].resources, r.failure_reason) for r in stored])
+    assert any(r.status is Status.ACTIVE for r in stored), "nothing valid was generated"
+    for document in (await inline_policies(world.clients, account)).values():
+        assert granted_outside(document, account.account_id) == []
+    for other in world.accounts.values():
+        if other is not account:
+            assert await inline_policies(world.clients, other) == {}
+
+
 async def test_payloads_bolt_cannot_parse_are_still_acked(world: Sandbox) -> None:
     """Found by the fuzzer: a ``view`` that is not a mapping makes Bolt raise before dispatch."""
-    broken = [
+    broken: list[tuple[str, dict[str, Any]]] = [
         ("interactive", {"type": "block_suggestion", "action_id": "x", "view": []}),
         ("interactive", {"type": "view_submission", "view": "not a view"}),
         ("interactive", {"type": "block_actions", "actions": "nope", "user": 7}),
     ]
     for kind, payload in broken:
         ack = await world.emulator.send_envelope(kind, payload)
-        assert ack.latency_ms < 3000
+        assert ack.latency_ms is not None and ack.latency_ms < 3000
     await full_flow(world)

@@ -21,10 +21,11 @@ from cloud_access_bot.domain.approval import (
     decide_revoke,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
+from tests.factories import access_request
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
 WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-READ_ONLY = (ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("*",)),)
+READ_ONLY = (ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::reports",)),)
 LEVELS = {"s3:GetObject": "Read", "s3:ListBucket": "List", "s3:PutObject": "Write"}
 
 
@@ -54,19 +55,14 @@ def make_config(**top: Any) -> BotConfig:
 
 
 def make_request(**changes: Any) -> AccessRequest:
-    base = AccessRequest(
-        id="0123456789ab",
+    return access_request(
         requester_id=REQUESTER,
         requester_email="req@example.com",
-        account_name="dev",
         account_id="000000000001",
         login_role="SSO-Devops",
-        reason="debug the export job",
-        duration_minutes=60,
         services=READ_ONLY,
         created_at=WHEN,
-    )
-    return base.with_changes(**changes)
+    ).with_changes(**changes)
 
 
 def approve(
@@ -369,13 +365,13 @@ def test_rule_listing_other_accounts_does_not_cover_this_one() -> None:
 
 
 def test_a_write_action_is_not_auto_approved_by_a_read_rule() -> None:
-    writes = (ServiceAccess("s3", ("s3:GetObject", "s3:PutObject"), ("*",)),)
+    writes = (ServiceAccess("s3", ("s3:GetObject", "s3:PutObject"), ("arn:aws:s3:::reports",)),)
     assert auto(make_request(services=writes), [{}]) is None
     assert auto(make_request(services=writes), [{"access_levels": ["Read", "Write"]}]) is not None
 
 
 def test_an_action_of_unknown_level_is_never_auto_approved() -> None:
-    unknown = (ServiceAccess("s3", ("s3:Get*",), ("*",)),)
+    unknown = (ServiceAccess("s3", ("s3:Get*",), ("arn:aws:s3:::reports",)),)
     assert auto(make_request(services=unknown), [{}]) is None
 
 
@@ -507,3 +503,13 @@ def test_deny_cancel_and_revoke_follow_who_and_when(
     revoke = decide_revoke(request, clicker, clicker_is_approver=member)
     assert (revoke.outcome is Outcome.APPROVE) == (active and (is_requester or member))
     assert all(d.outcome is not Outcome.RECORD for d in (denial, cancel, revoke))
+
+
+def test_emails_of_one_person_compare_equal_across_case_tags_and_alias_domains() -> None:
+    from cloud_access_bot.domain.approval import same_person
+
+    aliases = {"example.co.uk": "example.com"}
+    assert same_person("alice@example.com", "ALICE+ops@Example.co.uk", aliases)
+    assert not same_person("alice@example.com", "alice@example.co.uk", {})
+    assert not same_person("alice@example.com", "malice@example.com", aliases)
+    assert not same_person("alice@example.com", None, aliases)

@@ -8,9 +8,12 @@ from cloud_access_bot.domain.arns import (
     Arn,
     missing_required_types,
     parse_arn,
+    partition_of,
+    resource_problems,
     resources_for_action,
     validate_arn,
 )
+from cloud_access_bot.domain.model import ServiceAccess
 
 ACCOUNT = "123456789012"
 REGIONS = ("eu-west-1", "us-east-1")
@@ -120,7 +123,9 @@ def test_valid_arns_pass(text: str, service: str) -> None:
         (
             "arn:aws:s3:::reports*",
             "s3",
-            "Wildcards (* or ?) are not allowed here: name the exact resource",
+            "'arn:aws:s3:::reports*': a wildcard here spans several s3 buckets; write the "
+            "BucketName out in full (a wildcard may only come after it, or after a named path "
+            "like app/prod/*)",
         ),
         (
             f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs:extra",
@@ -202,3 +207,84 @@ def test_actions_needing_several_resource_types_say_which_are_missing() -> None:
     assert missing_required_types("ec2:AttachVolume", [instance, volume]) == ()
     assert missing_required_types("ec2:AttachVolume", ["*"]) == ()
     assert missing_required_types("s3:GetObject", ["arn:aws:s3:::b"]) == ()
+
+
+# --- wildcards below a named resource, partitions, policy variables ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "service"),
+    [
+        ("arn:aws:s3:::acc-data/reports/*", "s3"),  # a key prefix of one bucket
+        ("arn:aws:s3:::acc-data/*", "s3"),  # every object of one bucket
+        ("arn:aws:s3:::acc-data/*/summary.csv", "s3"),  # the wildcard belongs to the key
+        (f"{TABLE}/index/*", "dynamodb"),  # the indexes of one table
+        (f"{LOG_GROUP}:log-stream:*", "logs"),  # the streams of one log group
+        (f"{LOG_GROUP}:log-stream:2026-*", "logs"),
+        (f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/app/prod/*", "ssm"),  # a named path
+    ],
+)
+def test_wildcards_below_a_named_resource_are_accepted(text: str, service: str) -> None:
+    assert validate(text, service) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "service", "named"),
+    [
+        ("arn:aws:s3:::acc-*", "s3", "BucketName"),
+        ("arn:aws:s3:::*", "s3", "BucketName"),
+        ("arn:aws:s3:::*/reports/x", "s3", "BucketName"),
+        ("arn:aws:s3:::acc-?ata/x", "s3", "BucketName"),
+        (f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/*", "dynamodb", "TableName"),
+        (f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/ord*/index/x", "dynamodb", "TableName"),
+        (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*", "logs", "LogGroupName"),
+        (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/*:log-stream:x", "logs", "LogGroup"),
+        (f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/*", "ssm", "ParameterName"),
+        ("arn:aws:dynamodb:eu-west-1:*:table/orders", "dynamodb", "not in the account"),
+        (f"arn:aws:dynamodb:*:{ACCOUNT}:table/orders", "dynamodb", "not in the region"),
+    ],
+)
+def test_wildcards_spanning_resources_are_refused_naming_the_part(
+    text: str, service: str, named: str
+) -> None:
+    problem = validate(text, service)
+    assert problem is not None and named in problem, problem
+
+
+def test_another_partition_and_policy_variables_are_refused() -> None:
+    def in_aws(text: str) -> str | None:
+        return validate_arn(
+            text,
+            service="s3",
+            account_id=ACCOUNT,
+            regions=REGIONS,
+            allow_wildcards=True,
+            partition="aws",
+        )
+
+    assert in_aws("arn:aws-cn:s3:::b") == (
+        "'arn:aws-cn:s3:::b' is in partition 'aws-cn', but the chosen account is in 'aws' "
+        "(its ARNs start with arn:aws:)"
+    )
+    assert "IAM policy variable" in (in_aws("arn:aws:s3:::b/${aws:username}/*") or "")
+    assert partition_of("arn:aws-us-gov:iam::123456789012:role/bot") == "aws-us-gov"
+
+
+def scope(*access: ServiceAccess, wildcards: bool = False) -> list[tuple[str, str]]:
+    return resource_problems(
+        access, account_id=ACCOUNT, partition="aws", regions=REGIONS, allow_wildcards=wildcards
+    )
+
+
+def test_star_only_for_actions_without_resource_level_permissions() -> None:
+    assert scope(ServiceAccess("s3", ("s3:ListAllMyBuckets",), ("*",))) == []
+    [(resource, why)] = scope(ServiceAccess("s3", ("s3:ListAllMyBuckets", "s3:GetObject"), ("*",)))
+    assert resource == "*" and "s3:GetObject can be limited to named resources" in why
+    wild = ServiceAccess("secretsmanager", ("secretsmanager:Get*",), ("*",))
+    assert scope(wild) and scope(wild, wildcards=True) == []
+
+
+def test_every_resource_is_judged_and_named() -> None:
+    foreign = "arn:aws:dynamodb:eu-west-1:999999999999:table/orders"
+    problems = scope(ServiceAccess("dynamodb", ("dynamodb:GetItem",), (TABLE, foreign)))
+    assert [resource for resource, _ in problems] == [foreign]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.config import AccessMode, ConfigError, SelfApproval, parse_config
+from tests.unit.config_samples import THREE_MISTAKES
 
 # perkbox's example from DESIGN.md, plus the two perkbox keys it does not show.
 PERKBOX = """\
@@ -197,6 +197,23 @@ def test_session_credentials_needs_a_broker_role() -> None:
     assert problems_of(text) == ["accounts.dev: access_mode session_credentials needs broker_role"]
 
 
+def test_source_identity_binding_needs_a_login_role() -> None:
+    broker = "    broker_role: arn:aws:iam::111122223333:role/broker\n"
+    text = minimal().replace(
+        "    iam_role:",
+        f"    access_mode: session_credentials\n{broker}    bind: source_identity\n    iam_role:",
+    )
+
+    assert problems_of(text) == [
+        "accounts.dev: bind source_identity needs a login role (not session_credentials)"
+    ]
+    bound = parse_config(
+        minimal().replace("    iam_role:", "    bind: source_identity\n    iam_role:"), "x"
+    )
+    assert bound.accounts["dev"].bind.value == "source_identity"
+    assert "sso:*" in parse_config(minimal(), "x").never_grantable_actions
+
+
 def test_per_account_overrides() -> None:
     text = minimal(max_duration_minutes="240").replace(
         "    iam_role:",
@@ -266,6 +283,13 @@ def test_one_minute_duration_is_allowed() -> None:
 
 def test_request_command_slash_is_dropped() -> None:
     assert parse_config(minimal(request_command="/access"), "cfg.yml").request_command == "access"
+
+
+def test_email_alias_domains_must_be_domains() -> None:
+    good = parse_config(minimal(email_alias_domains="{Example.CO.UK: example.com}"), "t.yml")
+    assert good.email_alias_domains == {"example.co.uk": "example.com"}
+    [problem] = problems_of(minimal(email_alias_domains="{'not a domain': example.com}"))
+    assert "email_alias_domains" in problem and "is not an email domain" in problem
 
 
 TWO_ACCOUNTS = """\

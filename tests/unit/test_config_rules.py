@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -24,7 +26,9 @@ def org(ident: str, name: str, ou: str = "/", **tags: str) -> OrgAccount:
     return OrgAccount(ident, name, ou, MappingProxyType(tags))
 
 
-def config(rules: list[dict[str, object]], accounts: dict[str, object] | None = None) -> BotConfig:
+def config(
+    rules: Sequence[Mapping[str, Any]], accounts: Mapping[str, Any] | None = None
+) -> BotConfig:
     return BotConfig.model_validate(
         {
             "loginRoles": ["Developer"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import product
 from typing import Any
 
@@ -9,14 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import AutoApproveRule, BotConfig
 from cloud_access_bot.domain.guardrails import (
+    approvals_required,
+    auto_approvable,
     check_duration,
-    iam_pattern_matches,
+    is_escalation,
     pattern_covers,
     patterns_overlap,
     refused_actions,
 )
+from cloud_access_bot.domain.model import ServiceAccess
+
+
+def iam_pattern_matches(pattern: str, action: str) -> bool:
+    """Whether the IAM action pattern matches the action name (``iam:*`` ~ ``iam:PassRole``):
+    the plain regex reading of IAM's wildcards, the oracle the guardrails are checked against."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch("".join(parts), action, re.IGNORECASE | re.DOTALL) is not None
+
 
 LEVELS = {
     "s3:getobject": "Read",
@@ -136,7 +148,10 @@ def test_requested_wildcards_reaching_a_forbidden_action_are_refused(action: str
 
 
 def test_every_forbidden_pattern_reached_is_named() -> None:
-    named = "(never_grantable_actions: iam:*, organizations:*, sts:*, account:*)"
+    named = (
+        "(never_grantable_actions: iam:*, organizations:*, sts:*, account:*, sso:*, "
+        "sso-directory:*, identitystore:*)"
+    )
     assert named in refused(["*"])["*"]
 
 
@@ -175,9 +190,7 @@ def test_account_exception_lifts_the_permissions_management_refusal() -> None:
 
 
 def test_custom_never_grantable_list_replaces_the_default() -> None:
-    reasons = refused(
-        ["iam:PassRole", "ec2:TerminateInstances"], never_grantable_actions=["ec2:T*"]
-    )
+    reasons = refused(["iam:GetRole", "ec2:TerminateInstances"], never_grantable_actions=["ec2:T*"])
     assert set(reasons) == {"ec2:TerminateInstances"}
 
 
@@ -186,6 +199,72 @@ def test_unknown_account_gets_no_exceptions() -> None:
         ["iam:PassRole"], config=make_config(), account_name="gone", access_level=access_level
     )
     assert [r.action for r in found] == ["iam:PassRole"]
+
+
+# --- identity center and privilege escalation ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action", ["sso:CreatePermissionSet", "sso-directory:AddMemberToGroup", "identitystore:*"]
+)
+def test_identity_center_is_never_grantable_by_default(action: str) -> None:
+    assert "never grantable" in refused([action])[action]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "lambda:UpdateFunctionCode",  # policy_sentry's privilege-escalation list
+        "lambda:CreateFunctionUrlConfig",  # the curated additions
+        "ssm:SendCommand",
+        "ec2:ModifyInstanceAttribute",
+        "cloudformation:CreateStack",
+        "lambda:Update*",  # a pattern reaching one of them
+    ],
+)
+def test_escalation_is_refused_unless_the_account_allows_it(action: str) -> None:
+    assert is_escalation(action)
+    assert "escalate privileges" in refused([action])[action]
+    accounts = make_config().model_dump(mode="json")["accounts"]
+    accounts["dev"]["allow_escalation"] = True
+    assert refused([action], accounts=accounts) == {}
+
+
+def test_ordinary_actions_are_not_escalation() -> None:
+    everyday = ["s3:GetObject", "lambda:GetFunction", "lambda:InvokeFunction", "ssm:Get*"]
+    assert not any(map(is_escalation, everyday))
+
+
+def test_escalation_needs_the_production_approval_count() -> None:
+    accounts = make_config().model_dump(mode="json")["accounts"]
+    config = make_config(accounts=accounts)
+    assert approvals_required(config, "dev", ["s3:GetObject"]) == 1
+    assert approvals_required(config, "dev", ["ssm:SendCommand"]) == 2  # no production account
+    accounts["ops"] |= {"production": True, "approvals_required": 3}
+    config = make_config(accounts=accounts)
+    assert approvals_required(config, "dev", ["s3:GetObject", "ssm:SendCommand"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("resources", "actions", "discovered_only", "expected"),
+    [
+        (("arn:aws:s3:::b",), ("s3:GetObject",), False, True),
+        (("*",), ("s3:GetObject",), False, False),
+        (("arn:aws:s3:::b/reports/*",), ("s3:GetObject",), False, False),
+        # the ":*" CloudWatch Logs appends to every log group ARN names one group
+        (("arn:aws:logs:eu-west-1:111111111111:log-group:/app:*",), ("s3:GetObject",), False, True),
+        (("arn:aws:logs:eu-west-1:111111111111:log-group:/app:log-stream:*",), (), False, False),
+        (("arn:aws:s3:::b",), ("lambda:UpdateFunctionCode",), False, False),
+        (("arn:aws:s3:::b",), ("s3:GetObject",), True, True),
+        (("arn:aws:s3:::typed",), ("s3:GetObject",), True, False),
+    ],
+)
+def test_auto_approval_never_for_wildcards_escalation_or_undiscovered_resources(
+    resources: tuple[str, ...], actions: tuple[str, ...], discovered_only: bool, expected: bool
+) -> None:
+    services = (ServiceAccess("s3", actions, resources),)
+    rule = AutoApproveRule(discovered_only=discovered_only)
+    assert auto_approvable(services, rule, {"arn:aws:s3:::b"}) is expected
 
 
 # --- durations --------------------------------------------------------------------------------
@@ -289,6 +368,7 @@ def test_anything_reaching_a_forbidden_action_is_refused_unless_allowed(
                 "account_number": "111111111111",
                 "iam_role": "arn:aws:iam::111111111111:role/b",
                 "allowed_dangerous_actions": allowed,
+                "allow_escalation": True,  # escalation has its own tests
             }
         },
     )

@@ -33,8 +33,22 @@ BUCKET = "arn:aws:s3:::reports"
 TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
 
 
-def build(*access: ServiceAccess, sid: str = "0123456789ab") -> dict:
-    return build_grant_policy(access, userid=USERID, not_before=START, not_after=END, sid=sid)
+def build(
+    *access: ServiceAccess,
+    sid: str = "0123456789ab",
+    resource_account: str | None = None,
+    source_identity: str | None = None,
+) -> dict:
+    """The grant policy of ``access``, bound to ``resource_account``/``source_identity``."""
+    return build_grant_policy(
+        access,
+        userid=USERID,
+        not_before=START,
+        not_after=END,
+        sid=sid,
+        resource_account=resource_account,
+        source_identity=source_identity,
+    )
 
 
 def by_actions(document: dict) -> dict[tuple[str, ...], list[str]]:
@@ -347,3 +361,34 @@ def test_only_statements_with_the_same_condition_merge() -> None:
     document = build(ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), (BUCKET,)))
     document["Statement"][1]["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}
     assert merge_statements(document) == document
+
+
+def test_account_less_arns_are_pinned_to_the_chosen_account() -> None:
+    document = build(
+        ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),
+        ServiceAccess("dynamodb", ("dynamodb:GetItem",), (TABLE,)),
+        ServiceAccess("s3", ("s3:ListAllMyBuckets",), ("*",)),
+        resource_account="123456789012",
+    )
+    pinned = {
+        tuple(s["Resource"]): s["Condition"].get("StringEquals") for s in document["Statement"]
+    }
+    assert pinned == {
+        ("arn:aws:s3:::b/*",): {"aws:ResourceAccount": "123456789012"},
+        (TABLE,): None,
+        ("*",): None,
+    }
+    assert not blocking_findings(lint_policy(document))
+
+
+def test_source_identity_binding_requires_it_in_every_statement() -> None:
+    document = build(
+        ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),
+        source_identity="alice@example.com",
+    )
+    for statement in document["Statement"]:
+        assert statement["Condition"]["StringEqualsIgnoreCase"] == {
+            "aws:userid": USERID,
+            "aws:SourceIdentity": "alice@example.com",
+        }
+    assert not blocking_findings(lint_policy(document))

@@ -41,7 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError, error_code, error_message, is_unavailable
-from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.config import AccountConfig, Binding
 from cloud_access_bot.domain import packing
 from cloud_access_bot.domain.model import AccessRequest, iso, utcnow
 from cloud_access_bot.domain.policy import (
@@ -183,14 +183,28 @@ async def in_account(
 
 
 async def checked_document(
-    request: AccessRequest, userid: str, start: datetime, end: datetime, *, merge: bool = False
+    request: AccessRequest,
+    userid: str,
+    start: datetime,
+    end: datetime,
+    *,
+    merge: bool = False,
+    account: AccountConfig | None = None,
 ) -> dict[str, Any]:
     """The grant's compact policy document, refused before any write if it cannot be built or
     parliament finds something of MEDIUM severity or worse in it. ``merge``: in fewer
-    statements where that grants nothing more (``policy.merge_statements``)."""
+    statements where that grants nothing more (``policy.merge_statements``). ``account``:
+    its ``bind`` says whether the session's source identity is required too."""
+    bound = account is not None and account.bind is Binding.SOURCE_IDENTITY
     try:
         built = build_grant_policy(
-            request.services, userid=userid, not_before=start, not_after=end, sid=request.id
+            request.services,
+            userid=userid,
+            not_before=start,
+            not_after=end,
+            sid=request.id,
+            resource_account=request.account_id,
+            source_identity=request.requester_email if bound else None,
         )
     except ValueError as exc:
         reason = f"The policy for this request cannot be built: {exc}"
@@ -315,27 +329,6 @@ async def delete_policy(iam: Any, arn: str, role: str) -> None:
             raise
 
 
-async def fill_role(
-    granter: InlinePolicyGranter,
-    account: AccountConfig,
-    requests: Iterable[AccessRequest],
-    start: datetime,
-    end: datetime,
-) -> int:
-    """How many of ``requests`` one login role holds at once: they are granted in order until
-    the first CapacityExceeded (the benchmark's ``grants_per_shared_role``)."""
-    held = 0
-    for request in requests:
-        try:
-            await granter.grant(request, account, start, end)
-        except GrantError as exc:
-            if exc.code == "CapacityExceeded":
-                return held
-            raise
-        held += 1
-    raise ValueError(f"the role still had room after {held} grants: pass more requests")
-
-
 class InlinePolicyGranter:
     def __init__(
         self,
@@ -369,7 +362,12 @@ class InlinePolicyGranter:
         async def put(iam: Any) -> GrantResult:
             role_id = await self._login_role_id(iam, role, account)
             document = await checked_document(
-                request, f"{role_id}:{request.requester_email}", start, end, merge=self._merge
+                request,
+                f"{role_id}:{request.requester_email}",
+                start,
+                end,
+                merge=self._merge,
+                account=account,
             )
             async with self._locks.hold(self._lease, account.account_number, "role", role):
                 for _ in range(WRITE_ATTEMPTS):

@@ -85,7 +85,7 @@ class ManagedPolicyGranter:
         async def put(iam: Any) -> GrantResult:
             role_id = await self._sso_role_id(iam, request.login_role, account)
             document = await checked_document(
-                request, f"{role_id}:{request.requester_email}", start, end
+                request, f"{role_id}:{request.requester_email}", start, end, account=account
             )
 
             def add(current: Document | None) -> Document:
@@ -175,7 +175,9 @@ class ManagedPolicyGranter:
         try:
             return str((await iam.get_role(RoleName=login_role))["Role"]["RoleId"])
         except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
+            # IAM authorizes GetRole before looking the role up: a permission set's name is
+            # outside the roles the bot may read (AWSReservedSSO_<name>_*), so AccessDenied.
+            if error_code(exc) not in ("NoSuchEntity", "AccessDenied"):
                 raise
         pattern = sso_role_name(login_role)
         found: list[dict[str, Any]] = []

@@ -15,8 +15,18 @@ Limits of the mode (AWS's, not the bot's):
 
 - credentials last at most 1 hour (``ROLE_CHAINED_MAX_SECONDS``: the bot reaches the broker
   role by role chaining); a longer grant gets a 1-hour session and the requester asks again;
-- a session cannot be cut short: revoking or expiring the request ends nothing in AWS, the
-  session policy's time window and the credentials' expiry do (``revoke`` returns False);
+- STS cannot end an issued session early. Where the account sets ``revoke_cuts_off_session``
+  (off by default: it needs the bot to write on the broker role), revoking writes a *deny* on
+  the broker role, an
+  inline policy ``cloud-access-bot-revoked-<request id>`` refusing every call of that session
+  (``aws:userid`` = the broker role's RoleId and the session name, ``aws:TokenIssueTime``
+  before the revocation, so a later grant's new session is not caught) until the grant's
+  window ends; the bot deletes such denies once their window has passed, at the next removal
+  (revocation or expiry) of a session grant in that account; until then a passed deny is
+  inert (its own time condition). An expired grant needs no deny: its session policy's window
+  is over. A broker role that no longer exists has no session left to cut off. Where the
+  deployment does not let the bot write on the broker role (AccessDenied), the grant still
+  ends and everyone is told its session stays usable until its window ends;
 - session policies are limited to 2,048 characters: larger grants are refused.
 
 The credentials and the link are handed to ``deliver`` and then forgotten: never logged, never
@@ -25,10 +35,13 @@ stored. The GrantResult carries only the session policy (what the audit trail re
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -43,9 +56,13 @@ from cloud_access_bot.aws.signin import (
     signin_link,
 )
 from cloud_access_bot.config import AccountConfig
-from cloud_access_bot.domain.model import AccessRequest, utcnow
+from cloud_access_bot.domain.model import AccessRequest, iso, parse_iso, utcnow
 from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
+
+log = logging.getLogger(__name__)
+#: Error codes of a deployment that does not let the bot write on the broker role.
+DENIED = ("AccessDenied", "AccessDeniedException")
 
 #: STS's limit on a session policy's plaintext.
 SESSION_POLICY_LIMIT = 2048
@@ -55,6 +72,8 @@ ROLE_CHAINED_MAX_SECONDS = 3600
 #: The condition a login-role policy uses to single out the requester's session.
 USERID_CONDITION = "StringEqualsIgnoreCase"
 _NOT_SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+#: Inline policies on the broker role denying a revoked session: this prefix + request id.
+REVOKED_PREFIX = "cloud-access-bot-revoked-"
 
 Deliver = Callable[[AccessRequest, str], Awaitable[None]]
 
@@ -78,10 +97,77 @@ def session_policy(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**document, "Statement": statements}
 
 
+async def sized_session_policy(
+    request: AccessRequest,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int,
+    what: str,
+    code: str = "PolicyTooLarge",
+) -> tuple[dict[str, Any], str]:
+    """The grant as a session-style policy (``session_policy``) and its JSON, refused with a
+    readable GrantError when longer than ``limit`` characters (``what`` names the holder)."""
+    document = session_policy(await checked_document(request, "", start, end))
+    text = policy_json(document)
+    if len(text) > limit:
+        raise GrantError(
+            f"This grant needs a {len(text)}-character {what}; AWS allows {limit}. "
+            "Ask for fewer actions or resources.",
+            code,
+        )
+    return document, text
+
+
 def session_seconds(now: datetime, end: datetime, cap: int = ROLE_CHAINED_MAX_SECONDS) -> int:
     """DurationSeconds for a grant ending at ``end``: what is left of it, within STS's range."""
     left = int((end - now).total_seconds())
     return max(MIN_SESSION_SECONDS, min(cap, left))
+
+
+def revoked_session_policy(
+    broker_role_id: str, session: str, revoked_at: datetime, until: datetime
+) -> dict[str, Any]:
+    """A deny of every call made with the broker role's session ``session`` issued before
+    ``revoked_at``, while ``until`` has not passed (then it is inert, and deleted)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RevokedSession",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:userid": f"{broker_role_id}:{session}"},
+                    "DateLessThan": {
+                        "aws:TokenIssueTime": iso(revoked_at),
+                        "aws:CurrentTime": iso(until),
+                    },
+                },
+            }
+        ],
+    }
+
+
+def deny_until(document: Mapping[str, Any]) -> datetime | None:
+    """When a revoked-session deny stops applying (None if it does not look like one)."""
+    try:
+        statement = document["Statement"][0]
+        return parse_iso(statement["Condition"]["DateLessThan"]["aws:CurrentTime"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def refusal(exc: ClientError, account: AccountConfig, what: str, code: str) -> Exception:
+    """A GrantError saying AWS refused ``what``; an outage or throttling is re-raised as is
+    (the caller tries again later)."""
+    if is_unavailable(exc):
+        return exc
+    return GrantError(
+        f"AWS refused to {what} in {where(account)}: {error_code(exc)}: {error_message(exc)}",
+        error_code(exc) or code,
+    )
 
 
 class SessionCredentialsGranter:
@@ -112,17 +198,15 @@ class SessionCredentialsGranter:
     async def grant(
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
     ) -> GrantResult:
-        broker = account.broker_role
-        if not broker:
-            raise GrantError(f"No broker_role is configured for {where(account)}.", "NoBrokerRole")
-        document = session_policy(await checked_document(request, "", start, end))
-        text = policy_json(document)
-        if len(text) > SESSION_POLICY_LIMIT:
-            raise GrantError(
-                f"This grant needs a {len(text)}-character session policy; AWS allows "
-                f"{SESSION_POLICY_LIMIT}. Ask for fewer actions or resources.",
-                "SessionPolicyTooLarge",
-            )
+        broker = self._broker(account)
+        document, text = await sized_session_policy(
+            request,
+            start,
+            end,
+            limit=SESSION_POLICY_LIMIT,
+            what="session policy",
+            code="SessionPolicyTooLarge",
+        )
         seconds = session_seconds(self._clock(), end, self._max_seconds)
         credentials = await self._assume(request, account, broker, text, seconds)
         region = (account.regions or [self._clients.region])[0]
@@ -143,9 +227,91 @@ class SessionCredentialsGranter:
         return GrantResult(policy_name=name, policy_document=document)
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
-        """Nothing to remove: the session ends with its policy's window and its expiry (STS
-        cannot end one session early without denying every session of the broker role)."""
-        return False
+        """Cut the issued session off with a deny on the broker role until the grant's window
+        ends (see the module doc); True when a deny was written, False when it was not: the
+        window is over, the broker role is gone, or the bot may not write on it (the caller
+        records that the session lives on until its window ends)."""
+        if not account.revoke_cuts_off_session:
+            return False
+        broker = self._broker(account)
+        now = self._clock()
+        until = request.expires_at
+        live = until is not None and until > now
+        role = broker.rsplit("/", 1)[-1]
+        written: list[str] = []
+
+        async def deny(iam: Any) -> None:
+            try:
+                await self._drop_passed_denies(broker)(iam)
+            except ClientError as exc:
+                if is_unavailable(exc):
+                    raise
+                # Tidying only (a passed deny is inert): never what holds an expiry back.
+                log.warning("revoked-session denies on %s not tidied: %s", broker, error_code(exc))
+            if not live or until is None:
+                return
+            try:
+                role_id = str((await iam.get_role(RoleName=role))["Role"]["RoleId"])
+            except ClientError as exc:
+                if error_code(exc) in ("NoSuchEntity", *DENIED):
+                    return  # the role is gone (and its sessions), or may not be read
+                raise
+            document = revoked_session_policy(
+                role_id, session_name(request.requester_email), now, until
+            )
+            try:
+                await iam.put_role_policy(
+                    RoleName=role,
+                    PolicyName=f"{REVOKED_PREFIX}{request.id}",
+                    PolicyDocument=policy_json(document),
+                )
+            except ClientError as exc:
+                if error_code(exc) not in DENIED:
+                    raise
+                # The deployment forbids it: the grant still ends, and says its session lives on.
+                log.warning("revoked session of %s not cut off: %s", request.id, error_code(exc))
+                return
+            written.append(role)
+
+        await self._in_broker_account(account, deny)
+        return bool(written)
+
+    def _broker(self, account: AccountConfig) -> str:
+        if not account.broker_role:
+            raise GrantError(f"No broker_role is configured for {where(account)}.", "NoBrokerRole")
+        return account.broker_role
+
+    def _drop_passed_denies(self, broker: str) -> Callable[[Any], Awaitable[None]]:
+        """Delete the broker role's revoked-session denies whose window has passed."""
+        role = broker.rsplit("/", 1)[-1]
+
+        async def drop(iam: Any) -> None:
+            names = (await iam.list_role_policies(RoleName=role))["PolicyNames"]
+            for name in (n for n in names if n.startswith(REVOKED_PREFIX)):
+                answer = await iam.get_role_policy(RoleName=role, PolicyName=name)
+                document = answer["PolicyDocument"]
+                if isinstance(document, str):
+                    document = json.loads(unquote(document))
+                until = deny_until(document)
+                if until is not None and until <= self._clock():
+                    await iam.delete_role_policy(RoleName=role, PolicyName=name)
+
+        return drop
+
+    async def _in_broker_account(
+        self, account: AccountConfig, work: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        try:
+            await self._clients.with_assumed("iam", account.iam_role, work)
+        except AssumeRoleError as exc:
+            raise assume_role_error(exc, account) from exc
+        except ClientError as exc:
+            what = (
+                f"write the deny that cuts off the revoked session on broker role "
+                f"{account.broker_role} (the bot's role needs iam:GetRole, iam:ListRolePolicies, "
+                "iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on it)"
+            )
+            raise refusal(exc, account, what, "BrokerRoleChange") from exc
 
     async def _assume(
         self, request: AccessRequest, account: AccountConfig, broker: str, policy: str, seconds: int
@@ -161,13 +327,8 @@ class SessionCredentialsGranter:
         except AssumeRoleError as exc:
             raise assume_role_error(exc, account) from exc
         except ClientError as exc:
-            if is_unavailable(exc):
-                raise
-            raise GrantError(
-                f"AWS refused to issue credentials for {broker} in {where(account)}: "
-                f"{error_code(exc)}: {error_message(exc)}",
-                error_code(exc) or "AssumeRoleFailed",
-            ) from exc
+            what = f"issue credentials for {broker}"
+            raise refusal(exc, account, what, "AssumeRoleFailed") from exc
         return TemporaryCredentials.from_sts(answer["Credentials"])
 
     def _message(

@@ -5,18 +5,23 @@ happened in words a user understands. These functions only judge; the service ap
 decision with a conditional write, which settles races between concurrent clicks.
 
 Group membership is looked up by the caller (it needs Slack) and passed in as
-``clicker_is_approver``: whether the clicker is *now* in one of the account's approval groups.
+``clicker_is_approver``: whether the clicker is *now* in one of the account's approval groups,
+and ``members``: everyone who is now, so an approval recorded earlier by someone who has since
+left the groups no longer counts. ``clicker_is_requester`` says whether the clicker is the
+requester under any of their Slack accounts (same Slack id, or the same normalised email:
+:func:`same_person`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from cloud_access_bot.config import AutoApproveRule, BotConfig, SelfApproval
+from cloud_access_bot.domain.guardrails import auto_approvable
 from cloud_access_bot.domain.model import AccessRequest, Status
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
@@ -37,6 +42,26 @@ class Decision:
     outcome: Outcome
     reason: str
     break_glass: bool = False
+
+
+def normalise_email(email: str, alias_domains: Mapping[str, str] | None = None) -> str:
+    """One person's address in one spelling: lower case, no ``+tag``, and the domain replaced
+    by its canonical one when it is a configured alias (``email_alias_domains``)."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    if not local:
+        return email.strip().lower()
+    local = local.split("+", 1)[0]
+    domain = (alias_domains or {}).get(domain, domain)
+    return f"{local}@{domain}"
+
+
+def same_person(
+    email: str | None, other: str | None, alias_domains: Mapping[str, str] | None = None
+) -> bool:
+    """Whether two Slack accounts' emails are one person's (never for a missing email)."""
+    if not email or not other:
+        return False
+    return normalise_email(email, alias_domains) == normalise_email(other, alias_domains)
 
 
 def _refuse(reason: str) -> Decision:
@@ -116,16 +141,24 @@ def decide_approval(
     *,
     clicker_is_approver: bool,
     config: BotConfig,
+    members: Collection[str] | None = None,
+    clicker_is_requester: bool | None = None,
     break_glass_reason: str | None = None,
 ) -> Decision:
-    """Judge a click on Approve: approve, record one more approval, or refuse."""
+    """Judge a click on Approve: approve, record one more approval, or refuse.
+
+    ``members`` (the approval groups' members now; None: not re-checked) decides which of the
+    approvals recorded earlier still count.
+    """
     if request.status is not Status.PENDING:
         return _refuse(describe_status(request))
     if unknown := _unknown_account(request, config):
         return unknown
     if not clicker_is_approver:
         return _not_approver(request, config, "approve")
-    if clicker == request.requester_id:
+    if clicker_is_requester is None:
+        clicker_is_requester = clicker == request.requester_id
+    if clicker_is_requester:
         if config.self_approval is not SelfApproval.BREAK_GLASS:
             return _refuse("You cannot approve your own request; another approver must.")
         if not (break_glass_reason and break_glass_reason.strip()):
@@ -138,24 +171,56 @@ def decide_approval(
             f"Break-glass self-approval by {_user(clicker)}: {break_glass_reason.strip()}",
             break_glass=True,
         )
-    required = approvals_required(request, config)
-    approvers = {a for a in request.approvals if a != request.requester_id}
-    if clicker in approvers:
+    return _count_approval(
+        request.approvals,
+        clicker,
+        requester=request.requester_id,
+        required=approvals_required(request, config),
+        members=members,
+        what="this request",
+        label="Approval",
+        verb="Approved",
+    )
+
+
+def _count_approval(
+    recorded: Collection[str],
+    clicker: str,
+    *,
+    requester: str,
+    required: int,
+    members: Collection[str] | None,
+    what: str,
+    label: str,
+    verb: str,
+) -> Decision:
+    """N-of-M: the clicker's approval plus the recorded ones of people still approvers."""
+    earlier = [a for a in dict.fromkeys(recorded) if a != requester]
+    if clicker in earlier:
+        counted = [a for a in earlier if members is None or a in members]
         return _refuse(
-            f"You already approved this request; waiting for "
-            f"{max(required - len(approvers), 0)} more approval(s)."
+            f"You already approved {what}; waiting for "
+            f"{max(required - len(counted), 0)} more approval(s)."
         )
-    count = len(approvers) + 1
+    counted = [a for a in earlier if members is None or a in members]
+    left = [a for a in earlier if a not in counted]
+    gone = (
+        f" The approval of {', '.join(_user(a) for a in left)} no longer counts: no longer in "
+        "the approval groups."
+        if left
+        else ""
+    )
+    count = len(counted) + 1
     if count >= required:
         return Decision(
             Outcome.APPROVE,
-            f"Approved by {_user(clicker)}"
+            f"{verb} by {_user(clicker)}"
             + (f" ({count} of {required} approvals)." if required > 1 else "."),
         )
     return Decision(
         Outcome.RECORD,
-        f"Approval by {_user(clicker)} recorded: {count} of {required} approvals; "
-        f"waiting for {required - count} more.",
+        f"{label} by {_user(clicker)} recorded: {count} of {required} approvals; "
+        f"waiting for {required - count} more.{gone}",
     )
 
 
@@ -183,10 +248,19 @@ def decide_cancel(request: AccessRequest, clicker: str) -> Decision:
     return Decision(Outcome.APPROVE, f"Cancelled by the requester {_user(clicker)}.")
 
 
-def decide_revoke(request: AccessRequest, clicker: str, *, clicker_is_approver: bool) -> Decision:
-    """Judge an early revocation: the requester or an approver, only while access is active."""
-    if clicker != request.requester_id and not clicker_is_approver:
-        return _refuse("Only the requester or an approver for this account can revoke access.")
+def decide_revoke(
+    request: AccessRequest,
+    clicker: str,
+    *,
+    clicker_is_approver: bool,
+    clicker_is_admin: bool = False,
+) -> Decision:
+    """Judge an early revocation: the requester, an approver for the account or a member of
+    ``admin_groups`` (who may revoke any grant), only while access is active."""
+    if clicker != request.requester_id and not (clicker_is_approver or clicker_is_admin):
+        return _refuse(
+            "Only the requester, an approver for this account or an admin can revoke access."
+        )
     if request.status is Status.APPROVED:
         return _refuse("Access is still being granted; try again in a moment.")
     if request.status is not Status.ACTIVE:
@@ -211,7 +285,7 @@ def decide_extension(
     if extra_minutes < 1:
         return _refuse("An extension must add at least one minute.")
     total = request.duration_minutes + extra_minutes
-    cap = config.max_duration_for(request.account_name)
+    cap = config.max_duration_for(request.account_name, request.target)
     if total > cap:
         return _refuse(
             f"Extending by {extra_minutes} minutes would make {total} minutes in all, over the "
@@ -225,12 +299,60 @@ def decide_extension(
     )
 
 
+EXTENSION_APPROVALS = "extension_approvals"
+
+
+def extension_approvals(request: AccessRequest) -> tuple[str, ...]:
+    """Approvals recorded for the extension waiting now."""
+    recorded = request.extra.get(EXTENSION_APPROVALS)
+    return tuple(str(a) for a in recorded) if isinstance(recorded, list) else ()
+
+
+def decide_extension_approval(
+    request: AccessRequest,
+    clicker: str,
+    *,
+    clicker_is_approver: bool,
+    clicker_is_requester: bool,
+    members: Collection[str] | None,
+    config: BotConfig,
+    approve: bool = True,
+) -> Decision:
+    """Judge a click on "Approve extension" (or "Refuse" with ``approve`` False): the same
+    rules as deciding on the request (current approvers only, never the requester under any
+    of their accounts, N of M to approve, one refusal ends it)."""
+    minutes = request.pending_extension
+    if request.status is not Status.ACTIVE or not minutes:
+        return _refuse(f"No extension of request {request.id} is waiting.")
+    if unknown := _unknown_account(request, config):
+        return unknown
+    if clicker_is_requester or clicker == request.requester_id:
+        return _refuse("You cannot decide on your own extension; another approver must.")
+    if not clicker_is_approver:
+        return _not_approver(request, config, "extend")
+    if not approve:
+        return Decision(Outcome.APPROVE, f"Extension refused by {_user(clicker)}.")
+    return _count_approval(
+        extension_approvals(request),
+        clicker,
+        requester=request.requester_id,
+        required=approvals_required(request, config),
+        members=members,
+        what=f"the extension by {minutes} minutes",
+        label=f"Approval of the extension by {minutes} minutes",
+        verb=f"Extension by {minutes} minutes approved",
+    )
+
+
 def _rule_matches(
     rule: AutoApproveRule,
     request: AccessRequest,
     config: BotConfig,
     access_level: Callable[[str], str | None],
+    discovered: Collection[str],
 ) -> bool:
+    if not auto_approvable(request.services, rule, discovered):
+        return False
     account = config.accounts[request.account_name]
     if rule.accounts:
         if request.account_name not in rule.accounts:
@@ -244,18 +366,23 @@ def _rule_matches(
 
 
 def auto_approval(
-    request: AccessRequest, config: BotConfig, access_level: Callable[[str], str | None]
+    request: AccessRequest,
+    config: BotConfig,
+    access_level: Callable[[str], str | None],
+    discovered: Collection[str] = (),
 ) -> Decision | None:
     """An APPROVE decision naming the first auto-approve rule the request fits, else None.
 
     A rule fits when it covers the account (listed, or no list and the account is not
     production), the duration is within its maximum and every action's access level (None when
-    unknown, which never fits) is one it allows. A request with no actions never fits.
+    unknown, which never fits) is one it allows. A request with no actions never fits, nor
+    one with a wildcard resource or an escalation action (``guardrails.auto_approvable``);
+    ``discovered`` are the resources picked from discovery, for ``discovered_only`` rules.
     """
     if request.status is not Status.PENDING or config.account(request.account_name) is None:
         return None
     for index, rule in enumerate(config.auto_approve):
-        if _rule_matches(rule, request, config, access_level):
+        if _rule_matches(rule, request, config, access_level, discovered):
             accounts = ", ".join(rule.accounts) or "every non-production account"
             return Decision(
                 Outcome.APPROVE,

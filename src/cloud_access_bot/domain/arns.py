@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cloud_access_bot.domain.catalog import Action, Catalog
+from cloud_access_bot.domain.model import ServiceAccess
 
 PARTITIONS: tuple[str, ...] = (
     "aws",
@@ -28,9 +29,13 @@ PARTITIONS: tuple[str, ...] = (
 
 #: The few places generic matching cannot handle: CloudWatch Logs APIs return log group ARNs
 #: with a ``:*`` suffix (``…:log-group:/aws/x:*``) that is not part of the documented format.
+#: The suffix is kept where it is a name (``…:log-stream:*``, every stream of a named group).
 _SUFFIXES_TO_DROP: Mapping[str, str] = {"logs": ":*"}
+_NAME_BEFORE_SUFFIX: Mapping[str, tuple[str, ...]] = {"logs": (":log-stream", "log-group")}
 
 _VARIABLE = re.compile(r"\$\{[^}]+\}")
+#: A named path before a wildcard in a one-name format: ``app/prod/*``, ``/aws/lambda/x*``.
+_NAMED_PATH = re.compile(r"^/?[^/*?]+/")
 _WILDCARDS = ("*", "?")
 _MAX_EXAMPLES = 5
 
@@ -69,6 +74,8 @@ class _Format:
     account: str
     pattern: re.Pattern[str]
     specificity: tuple[int, int]
+    #: The names of the format's variables in order (``BucketName``, ``ObjectName``).
+    variables: tuple[str, ...]
 
     def fits_resource(self, arn: Arn) -> bool:
         return arn.service == self.service and self.pattern.fullmatch(arn.resource) is not None
@@ -107,14 +114,25 @@ def _compile(resource_type: str, template: str) -> _Format:
     variables = len(literals) - 1
     # Variables stop at ":" (a separator in many formats), except a trailing one after "/":
     # S3 object keys may hold anything.
+    # Each variable is a group; all but the last are lazy, so a wildcard is read as part of
+    # the innermost name it can be (``b/*/x``: key ``*/x`` of bucket ``b``).
     pieces = [re.escape(literals[0])]
     for i, literal in enumerate(literals[1:], start=1):
         free = i == variables and not literal and literals[i - 1].endswith("/")
-        pieces.append(".+" if free else "[^:]+")
+        last = i == variables
+        pieces.append("(.+)" if free else "([^:]+)" if last else "([^:]+?)")
         pieces.append(re.escape(literal))
     specificity = (sum(len(s) for s in literals), variables)
+    names = tuple(name[2:-1] for name in _VARIABLE.findall(resource))
     return _Format(
-        resource_type, template, service, region, account, re.compile("".join(pieces)), specificity
+        resource_type,
+        template,
+        service,
+        region,
+        account,
+        re.compile("".join(pieces)),
+        specificity,
+        names,
     )
 
 
@@ -133,8 +151,17 @@ def _most_specific(formats: Iterable[_Format]) -> list[_Format]:
 def _normalise(arn: Arn) -> Arn:
     suffix = _SUFFIXES_TO_DROP.get(arn.service)
     if suffix and arn.resource.endswith(suffix) and len(arn.resource) > len(suffix):
-        return replace(arn, resource=arn.resource[: -len(suffix)])
+        stem = arn.resource[: -len(suffix)]
+        if not stem.endswith(_NAME_BEFORE_SUFFIX.get(arn.service, ())):
+            return replace(arn, resource=stem)
     return arn
+
+
+def is_pattern(resource: str) -> bool:
+    """Whether ``resource`` stands for more than one named resource: ``*``, or an ARN with a
+    wildcard (the ``:*`` CloudWatch Logs appends to a log group's ARN does not count)."""
+    arn = parse_arn(resource)
+    return _has_wildcard(str(_normalise(arn)) if arn else resource)
 
 
 def resource_types_of(arn: Arn, service: str, catalog: Catalog | None = None) -> list[str]:
@@ -164,6 +191,12 @@ def applies_to(action: str, resource: str, catalog: Catalog | None = None) -> bo
     return not types or any(t in known.resource_types for t in types)
 
 
+def partition_of(role_arn: str) -> str:
+    """The partition of an account, read from the ARN of the role the bot assumes there."""
+    arn = parse_arn(role_arn)
+    return arn.partition if arn else "aws"
+
+
 def validate_arn(
     text: str,
     *,
@@ -171,11 +204,15 @@ def validate_arn(
     account_id: str,
     regions: Sequence[str],
     allow_wildcards: bool,
+    partition: str | None = None,
     catalog: Catalog | None = None,
 ) -> str | None:
     """What is wrong with ``text`` as a resource of ``service`` in ``account_id``, or None.
 
-    ``regions`` are the configured regions; empty means any region is accepted.
+    ``regions`` are the configured regions; empty means any region is accepted. ``partition``
+    is the account's (another partition is refused); None accepts any known partition.
+    Without ``allow_wildcards`` a wildcard is accepted only below a fully named resource
+    (see ``_wildcard_problem``).
     """
     arn = parse_arn(text.strip())
     if arn is None:
@@ -183,11 +220,16 @@ def validate_arn(
             f"'{text}' is not an ARN: expected arn:partition:service:region:account:resource "
             "(e.g. arn:aws:s3:::my-bucket)"
         )
+    if "${" in text:
+        return f"'{text}' holds an IAM policy variable (${{...}}): write the resource out in full"
     if arn.partition not in PARTITIONS:
         return f"Unknown partition '{arn.partition}': expected one of {', '.join(PARTITIONS)}"
+    if partition is not None and arn.partition != partition:
+        return (
+            f"'{text}' is in partition '{arn.partition}', but the chosen account is in "
+            f"'{partition}' (its ARNs start with arn:{partition}:)"
+        )
     arn = _normalise(arn)
-    if not allow_wildcards and _has_wildcard(str(arn)):
-        return "Wildcards (* or ?) are not allowed here: name the exact resource"
     for name, value in (("region", arn.region), ("account", arn.account)):
         if _has_wildcard(value):
             return f"Wildcards are only allowed in the resource part, not in the {name}"
@@ -210,9 +252,96 @@ def validate_arn(
         return f"'{arn.resource}' is not a known {service} resource. Expected one of: {examples}"
     candidates.sort(key=lambda f: not f.fits_shape(arn))
     problems = [_field_problem(f, arn, account_id, regions) for f in candidates]
-    if None in problems:
+    if None not in problems:
+        return problems[0]
+    if allow_wildcards or not _has_wildcard(arn.resource):
         return None
-    return problems[0]
+    fitting = [f for f, p in zip(candidates, problems, strict=True) if p is None]
+    wildcard_problems = [_wildcard_problem(f, arn) for f in fitting]
+    return None if None in wildcard_problems else wildcard_problems[0]
+
+
+def _wildcard_problem(fmt: _Format, arn: Arn) -> str | None:
+    """Why a wildcard in ``arn`` may span several named resources, or None when it stays
+    below one.
+
+    A wildcard may only sit in the format's last name, after every name before it is written
+    out: the key of a named bucket (``b/reports/*``), the stream of a named log group, the
+    index of a named table. In a format of a single name it must follow a named path
+    (``parameter/app/prod/*``), never stand for the name itself (``table/*``, ``acc-*``).
+    """
+    match = fmt.pattern.fullmatch(arn.resource)
+    if match is None:  # cannot happen for a fitting format; refuse rather than guess
+        return f"Wildcards are not allowed in '{arn}': name the exact resource"
+    spans = match.groups()
+    example = fmt.example(arn.partition)
+    for name, span in zip(fmt.variables[:-1], spans[:-1], strict=True):
+        if _has_wildcard(span):
+            return (
+                f"'{arn}': a wildcard may not stand for the {name} ({fmt.service} "
+                f"{fmt.resource_type} ARNs look like {example}); name it exactly, a wildcard "
+                f"may only follow it"
+            )
+    if len(spans) == 1 and not _NAMED_PATH.match(spans[0]):
+        return (
+            f"'{arn}': a wildcard here spans several {fmt.service} {fmt.resource_type}s; write "
+            f"the {fmt.variables[0]} out in full (a wildcard may only come after it, or after "
+            f"a named path like app/prod/*)"
+        )
+    return None
+
+
+def resource_problems(
+    access: Sequence[ServiceAccess],
+    *,
+    account_id: str,
+    partition: str,
+    regions: Sequence[str],
+    allow_wildcards: bool,
+    catalog: Catalog | None = None,
+) -> list[tuple[str, str]]:
+    """``(resource, why)`` for each resource of ``access`` that may not be granted there.
+
+    Every resource is judged here whatever its source (typed, picked or forged). ``"*"`` is
+    refused for a service when any of its requested actions has resource-level permissions,
+    unless wildcards are allowed: only actions that take nothing else may have it.
+    """
+    catalog = catalog or Catalog.default()
+    problems = []
+    for item in access:
+        for resource in item.resources:
+            if resource == "*":
+                problem = None if allow_wildcards else _star_problem(item, catalog)
+            else:
+                problem = validate_arn(
+                    resource,
+                    service=item.service,
+                    account_id=account_id,
+                    regions=regions,
+                    allow_wildcards=allow_wildcards,
+                    partition=partition,
+                    catalog=catalog,
+                )
+            if problem:
+                problems.append((resource, problem))
+    return problems
+
+
+def _star_problem(item: ServiceAccess, catalog: Catalog) -> str | None:
+    scoped = sorted(
+        name
+        for requested in item.actions
+        for name in catalog.expand(requested)
+        if (info := catalog.action(name)) is not None and not info.wildcard_only
+    )
+    if not scoped:
+        return None
+    shown = ", ".join(scoped[:3]) + (f" and {len(scoped) - 3} more" if len(scoped) > 3 else "")
+    return (
+        f"Resource '*' (every {item.service} resource) is not allowed: {shown} can be limited "
+        f"to named resources, so name them (a wildcard may follow a named resource, e.g. "
+        f"arn:aws:s3:::my-bucket/reports/*)"
+    )
 
 
 def _field_problem(fmt: _Format, arn: Arn, account_id: str, regions: Sequence[str]) -> str | None:

@@ -37,6 +37,67 @@ QUICK_PICKS: tuple[tuple[str, ...], ...] = (
 
 _QUICK_PREFIX = "all:"
 
+#: Shown on the action options that can escalate privileges (see ``escalation_actions``).
+ESCALATION_MARK = "⚠ privilege escalation"
+
+#: Escalation and persistence paths that policy_sentry's list (below) lacks, from Rhino
+#: Security Labs' "AWS IAM Privilege Escalation – Methods and Mitigations" (parts 1 and 2) and
+#: its aws_escalate.py: running code as another principal (SSM commands, EC2 user
+#: data, CodeBuild projects, CloudFormation stacks and change sets, Glue and SageMaker jobs,
+#: ECS tasks), a public URL to a function, and writing code a role runs (Lambda layers).
+EXTRA_ESCALATION_ACTIONS: tuple[str, ...] = (
+    "cloudformation:CreateChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:SetStackPolicy",
+    "cloudformation:UpdateStack",
+    "cloudformation:UpdateStackSet",
+    "codebuild:CreateProject",
+    "codebuild:StartBuild",
+    "codebuild:StartBuildBatch",
+    "codebuild:UpdateProject",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "ec2:AssociateIamInstanceProfile",
+    "ecs:RegisterTaskDefinition",
+    "ecs:RunTask",
+    "ecs:StartTask",
+    "glue:CreateJob",
+    "glue:UpdateJob",
+    "lambda:CreateFunctionUrlConfig",
+    "lambda:PublishLayerVersion",
+    "lambda:UpdateFunctionUrlConfig",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "ssm:SendCommand",
+    "ssm:StartAutomationExecution",
+)
+
+
+#: On policy_sentry's list only as the last step of a chain whose other steps stay classified
+#: (iam:PassRole + lambda:CreateFunction, then invoke; glue:CreateDevEndpoint, then read its
+#: address): alone they run or read nothing beyond what is granted, and refusing them would
+#: refuse everyday requests.
+NOT_ESCALATION_ALONE: tuple[str, ...] = ("lambda:InvokeFunction", "glue:GetDevEndpoint")
+
+
+@functools.cache
+def escalation_actions() -> frozenset[str]:
+    """IAM actions that let their holder gain more than they were granted (lower case).
+
+    The base is policy_sentry's ``shared/data/audit/privilege-escalation.txt``, which is
+    "based on Rhino Security Labs research" (aws_escalate.py's methods: iam:PassRole with
+    lambda:CreateFunction, ec2:RunInstances, cloudformation:CreateStack, glue:CreateDevEndpoint…,
+    iam:CreatePolicyVersion, iam:AttachRolePolicy…), plus ``EXTRA_ESCALATION_ACTIONS``, minus
+    ``NOT_ESCALATION_ALONE``.
+    """
+    from importlib.resources import files
+
+    listed = files("policy_sentry.shared.data.audit").joinpath("privilege-escalation.txt")
+    names = {line.strip() for line in listed.read_text().splitlines() if ":" in line}
+    names.update(EXTRA_ESCALATION_ACTIONS)
+    names.difference_update(NOT_ESCALATION_ALONE)
+    return frozenset(name.lower() for name in names)
+
 
 def _level_token(level: str) -> str:
     return level.replace(" ", "")
@@ -79,9 +140,16 @@ class Option:
 
     text: str
     value: str
+    description: str = ""
 
     def to_slack(self) -> dict[str, Any]:
-        return {"text": {"type": "plain_text", "text": self.text}, "value": self.value}
+        option: dict[str, Any] = {
+            "text": {"type": "plain_text", "text": self.text},
+            "value": self.value,
+        }
+        if self.description:
+            option["description"] = {"type": "plain_text", "text": self.description}
+        return option
 
 
 @dataclass(frozen=True)
@@ -98,6 +166,13 @@ class OptionGroup:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_OPTION_CHARS else text[: MAX_OPTION_CHARS - 1] + "…"
+
+
+def _action_option(action: Action) -> Option:
+    """An action's option, marked (text and description) when it can escalate privileges."""
+    if action.name.lower() in escalation_actions():
+        return Option(_clip(f"⚠ {action.name}"), action.name, ESCALATION_MARK)
+    return Option(action.name, action.name)
 
 
 def _rank(query: str, name: str) -> int | None:
@@ -272,7 +347,7 @@ class Catalog:
         chosen = [a for _, a in ranked[: MAX_OPTIONS - len(quick)]]
         groups = [OptionGroup("Quick picks", tuple(quick))] if quick else []
         for level in LEVELS:
-            options = tuple(Option(a.name, a.name) for a in chosen if a.access_level == level)
+            options = tuple(_action_option(a) for a in chosen if a.access_level == level)
             if options:
                 groups.append(OptionGroup(level, options))
         return groups

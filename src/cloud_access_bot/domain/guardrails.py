@@ -1,4 +1,5 @@
-"""What may be requested at all, whoever approves it.
+"""What may be requested at all, whoever approves it — checked at submission and, by
+``recheck``, again when approving and when writing the grant.
 
 IAM action patterns use ``*`` (any run of characters) and ``?`` (one character) and compare
 case-insensitively. A request may itself hold a pattern (``iam:Get*``, from a preset or typed
@@ -13,12 +14,16 @@ by hand), so refusing needs two pattern-vs-pattern questions besides plain match
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import AutoApproveRule, BotConfig
+from cloud_access_bot.domain.arns import is_pattern, partition_of, resource_problems
+from cloud_access_bot.domain.catalog import Catalog, escalation_actions
+from cloud_access_bot.domain.identity_center import makes_own_role, offered_targets
+from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
 
 PERMISSIONS_MANAGEMENT = "Permissions management"
 
@@ -29,17 +34,6 @@ class Refusal:
 
     action: str
     reason: str
-
-
-@cache
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def iam_pattern_matches(pattern: str, action: str) -> bool:
-    """Whether the IAM action pattern matches the action name (``iam:*`` ~ ``iam:PassRole``)."""
-    return _pattern_regex(pattern).fullmatch(action) is not None
 
 
 def patterns_overlap(first: str, second: str) -> bool:
@@ -90,14 +84,16 @@ def refused_actions(
 ) -> list[Refusal]:
     """The requested actions that may not be granted in the account, each with its reason.
 
-    Refused: anything overlapping ``never_grantable_actions``, and, when
+    Refused: anything overlapping ``never_grantable_actions``; when
     ``deny_permissions_management`` is on, anything whose access level is Permissions
-    management — unless the account's ``allowed_dangerous_actions`` covers it.
+    management; privilege escalation (``is_escalation``) unless the account has
+    ``allow_escalation`` — each unless the account's ``allowed_dangerous_actions`` covers it.
     ``access_level`` gets each action as requested; for a wildcard it should answer the most
     powerful level among the actions the wildcard matches (or None when unknown).
     """
     account = config.account(account_name)
     allowed = account.allowed_dangerous_actions if account else []
+    escalation_allowed = bool(account and account.allow_escalation)
     refusals = []
     for action in actions:
         if any(pattern_covers(pattern, action) for pattern in allowed):
@@ -122,7 +118,40 @@ def refused_actions(
                     f"{account_name} (allowed_dangerous_actions)",
                 )
             )
+        elif not escalation_allowed and is_escalation(action):
+            refusals.append(
+                Refusal(
+                    action,
+                    f"{action} can be used to escalate privileges (run code or take a role "
+                    f"beyond what is granted), which {account_name} does not allow; ask an "
+                    f"admin to set allow_escalation for {account_name}",
+                )
+            )
     return refusals
+
+
+def is_escalation(action: str) -> bool:
+    """Whether the action (or an action the pattern matches) is on the escalation list
+    (``catalog.escalation_actions``)."""
+    lowered = action.lower()
+    if "*" not in lowered and "?" not in lowered:
+        return lowered in escalation_actions()
+    return any(patterns_overlap(action, known) for known in escalation_actions())
+
+
+def approvals_required(
+    config: BotConfig, account_name: str, actions: Iterable[str], target: str | None = None
+) -> int:
+    """Distinct approvals a request needs: the account's count (or its permission set's or
+    group's, ``target``), and for privilege escalation at least what a production account
+    needs (the highest count of the production accounts, or 2 when none is marked production)."""
+    base = config.approvals_required_for(account_name, target)
+    if not any(is_escalation(action) for action in actions):
+        return base
+    production = [
+        config.approvals_required_for(name) for name, a in config.accounts.items() if a.production
+    ]
+    return max(base, *production) if production else max(base, 2)
 
 
 def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str | None:
@@ -137,3 +166,121 @@ def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str
         listed = ", ".join(str(m) for m in offered)
         return f"{minutes} minutes is not an offered duration for {account_name} ({listed} minutes)"
     return None
+
+
+def auto_approvable(
+    services: Sequence[ServiceAccess], rule: AutoApproveRule, discovered: Collection[str]
+) -> bool:
+    """Whether an auto-approve rule may match at all, whatever its access levels say.
+
+    Never for a wildcard resource (``*`` or a pattern: a person must see it) nor for a
+    privilege-escalation action; with ``discovered_only``, only when every resource was
+    picked from what discovery listed (nothing typed).
+    """
+    resources = [r for s in services for r in s.resources]
+    if any(map(is_pattern, resources)):
+        return False
+    if any(is_escalation(a) for s in services for a in s.actions):
+        return False
+    return not rule.discovered_only or all(r in discovered for r in resources)
+
+
+# --- the rules again when approving and when writing the grant -------------------------------
+#
+# The rules in force when a request is approved and when its grant is written.
+#
+# Configuration may change between a submission and its approval (S3 config reloads while the bot
+# runs), and a grant may be written long after its approval (the sweeper finishes interrupted
+# grants). A grant never exceeds what current rules allow: before approving and again before
+# writing, the request is judged as if it were submitted now — account and login role still
+# configured and unchanged, guardrails, every resource, the maximum duration — and, when
+# approving, the pending timeout even if the sweeper has not timed the request out yet.
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """The verdict: a refusal, or a go-ahead, possibly for a shorter duration."""
+
+    refusal: str | None = None
+    #: The account's maximum when it is now below what was asked: grant this long instead.
+    capped_minutes: int | None = None
+
+    def cap_note(self, asked: int, account_name: str) -> str:
+        """What the approver and the requester are told about a capped duration."""
+        cap = f"{self.capped_minutes} minute{'' if self.capped_minutes == 1 else 's'}"
+        return (
+            f"The maximum duration for {account_name} is now {cap}, so this grant lasts "
+            f"{cap} instead of the {asked} minutes asked for."
+        )
+
+
+def scope_problems(
+    services: Sequence[ServiceAccess],
+    config: BotConfig,
+    account_name: str,
+    catalog: Catalog | None = None,
+) -> list[tuple[str, str]]:
+    """``(resource, why)`` for the resources of ``services`` the account's current config
+    refuses."""
+    account = config.accounts[account_name]
+    return resource_problems(
+        services,
+        account_id=account.account_number,
+        partition=partition_of(account.iam_role),
+        regions=config.regions_for(account_name),
+        allow_wildcards=config.allow_wildcard_resources,
+        catalog=catalog,
+    )
+
+
+def recheck(
+    request: AccessRequest,
+    config: BotConfig,
+    *,
+    now: datetime,
+    access_level: Callable[[str], str | None],
+    approving: bool,
+    catalog: Catalog | None = None,
+) -> Recheck:
+    """Whether ``request`` may be approved (``approving``) or its grant written, now.
+
+    ``duration_minutes`` is compared with the account's current maximum: over it, the
+    verdict caps the grant at the maximum (the approver already agreed to longer access,
+    so shorter access is within what they approved; refusing would only make everyone ask
+    again).
+    """
+    name = request.account_name
+    account = config.account(name)
+    if account is None:
+        return Recheck(f"Account {name} is no longer configured; nothing was granted.")
+    if account.account_number != request.account_id:
+        return Recheck(
+            f"Account {name} is now AWS account {account.account_number}, not "
+            f"{request.account_id} as requested; nothing was granted. Ask again."
+        )
+    if request.target is not None:
+        if request.target not in offered_targets(config, name):
+            return Recheck(f"{request.target} is no longer offered in {name}; nothing was granted.")
+    elif not makes_own_role(config, name) and request.login_role not in config.login_roles_for(
+        name
+    ):
+        return Recheck(
+            f"Login role {request.login_role} is no longer configured for {name}; nothing "
+            "was granted."
+        )
+    if approving and request.timeout_at is not None and now >= request.timeout_at:
+        return Recheck(
+            f"This request timed out at {request.timeout_at:%Y-%m-%d %H:%M} UTC without a "
+            "decision; it can no longer be approved. Ask again."
+        )
+    refusals = refused_actions(
+        request.actions, config=config, account_name=name, access_level=access_level
+    )
+    scope = scope_problems(request.services, config, name, catalog)
+    problems = [r.reason for r in refusals] + [why for _, why in scope]
+    if problems:
+        return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
+    cap = config.max_duration_for(name, request.target)
+    if request.duration_minutes > cap:
+        return Recheck(capped_minutes=cap)
+    return Recheck()

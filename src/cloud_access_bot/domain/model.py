@@ -49,6 +49,7 @@ class EventType(StrEnum):
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
     EXTENSION_REQUESTED = "EXTENSION_REQUESTED"
+    EXTENSION_APPROVAL_ADDED = "EXTENSION_APPROVAL_ADDED"
     EXTENSION_DENIED = "EXTENSION_DENIED"
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
@@ -69,6 +70,9 @@ def parse_iso(text: str) -> datetime:
 
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+#: ``extra`` key of an ended session_credentials grant: whether its issued session was cut off
+#: (a deny on the broker role) or stays usable until its window ends.
+SESSION_CUT_OFF = "session_cut_off"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,10 @@ class AccessRequest:
     messages: tuple[MessageRef, ...] = ()
     requester_message: MessageRef | None = None
     last_event_hash: str = ""
+    #: access_mode permission_set: the permission set asked for (``services`` is then empty).
+    permission_set: str | None = None
+    #: A request to join an IAM Identity Center group (account ``identity-center-groups``).
+    group: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,6 +167,11 @@ class AccessRequest:
         """Minutes of extension asked for and not yet decided (0 when none)."""
         minutes = self.extra.get("extension_minutes")
         return minutes if isinstance(minutes, int) and minutes > 0 else 0
+
+    @property
+    def target(self) -> str | None:
+        """The permission set or group asked for (None: a request for services)."""
+        return self.permission_set or self.group
 
     @property
     def actions(self) -> tuple[str, ...]:

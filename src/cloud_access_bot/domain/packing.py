@@ -346,12 +346,44 @@ def plan_managed_grant(
     )
 
 
-def one_policy_each(documents: Iterable[Mapping[str, Any]], limit: int = ROLE_INLINE_LIMIT) -> int:
-    """How many of ``documents`` a role holds as one inline policy each (the naive scheme the
-    benchmark compares with): added in order until the next would pass ``limit``."""
-    used = 0
-    for held, document in enumerate(documents):
-        used += policy_size(document)
-        if used > limit:
-            return held
-    raise ValueError("every document fits: pass more")
+# -- fairness on a shared role ----------------------------------------------------------------
+
+#: A RoleId's length (``AROA`` + 17 characters): stands in for the login role's id when a
+#: grant's size is estimated before it is written.
+ROLE_ID_LENGTH = 21
+
+
+@dataclass(frozen=True)
+class FairShare:
+    """What one requester's open grants may take of one shared login role."""
+
+    grants: int
+    chars: int
+
+
+def fair_share_problem(
+    held: Iterable[int], new_size: int, share: FairShare, role: str, account: str
+) -> str | None:
+    """Why one more grant of ``new_size`` characters would take more than the requester's
+    share of ``role`` (``held``: the sizes of their open grants on it), else None.
+
+    A shared login role holds everyone's grants within one 10,240-character budget: without a
+    per-person share, one requester could fill it and lock every colleague out.
+    """
+    sizes = list(held)
+    where = f"login role {role} in {account}"
+    if len(sizes) + 1 > share.grants:
+        return (
+            f"You already have {len(sizes)} open request(s) on {where}; one person may hold "
+            f"at most {share.grants} at a time so the role keeps room for everyone. Revoke one "
+            "you no longer need (`/request list`) or wait until one ends, then ask again."
+        )
+    total = sum(sizes) + new_size
+    if total > share.chars:
+        return (
+            f"This request needs about {new_size} characters of policy on {where}, and your "
+            f"open grants there already take {sum(sizes)}: one person may use at most "
+            f"{share.chars} so the role keeps room for everyone. Ask for fewer actions or "
+            "resources, or revoke a grant you no longer need."
+        )
+    return None

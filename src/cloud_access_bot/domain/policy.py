@@ -5,6 +5,11 @@ Every statement is scoped to the requester's session (``aws:userid``) and to the
 mapped to the ARN forms they really apply to (``arns.resources_for_action``) and grouped into
 one statement per distinct resource set; ``merge_statements`` then folds statements together
 where that provably grants nothing more.
+
+ARNs without an account field (S3 buckets and objects) could name a bucket of any account: a
+statement of only such ARNs also requires ``aws:ResourceAccount`` to be the chosen account.
+With ``source_identity`` (``bind: source_identity``), every statement also requires
+``aws:SourceIdentity``, which the IdP sets at sign-in and no later role session can change.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ _NOT_SID = re.compile(r"[^A-Za-z0-9]")
 _WHITESPACE = re.compile(r"\s")
 _VARIABLE = re.compile(r"\$\{[^}]+\}")
 _SID_INDEX = re.compile(r"\d+$")
+
+#: Services whose account-less ARNs can be pinned to an account with aws:ResourceAccount
+#: (AWS documents the key for S3 requests to buckets and objects).
+RESOURCE_ACCOUNT_SERVICES = frozenset({"s3"})
 
 # parliament imports pkg_resources, whose import warns it is deprecated (setuptools 82 removed
 # it; pyproject keeps setuptools below 82): nothing an operator can act on, at every start.
@@ -123,9 +132,14 @@ def build_grant_policy(
     not_before: datetime,
     not_after: datetime,
     sid: str,
+    resource_account: str | None = None,
+    source_identity: str | None = None,
     catalog: Catalog | None = None,
 ) -> dict[str, Any]:
     """The policy document granting ``access`` to the session ``userid`` within the window.
+
+    ``resource_account``: the chosen account, required of resources whose ARNs name none.
+    ``source_identity``: also required as the session's ``aws:SourceIdentity``.
 
     Wildcard actions are expanded to the concrete actions they cover, each granted only on the
     resources it applies to. Raises ``UnmappableActionsError`` (see ``unmappable_actions``) and
@@ -139,21 +153,37 @@ def build_grant_policy(
     if not groups:
         raise ValueError("the grant has no actions")
     prefix = sid_prefix(sid)
-    statements = [
-        {
-            "Sid": f"{prefix}{index}",
-            "Effect": "Allow",
-            "Action": sorted(groups[resources]),
-            "Resource": list(resources),
-            "Condition": {
-                "StringEqualsIgnoreCase": {"aws:userid": userid},
-                "DateGreaterThan": {"aws:CurrentTime": iso(not_before)},
-                "DateLessThan": {"aws:CurrentTime": iso(not_after)},
-            },
+    who = {"aws:userid": userid}
+    if source_identity:
+        who["aws:SourceIdentity"] = source_identity
+    statements = []
+    for index, resources in enumerate(sorted(groups)):
+        condition: dict[str, Any] = {
+            "StringEqualsIgnoreCase": who,
+            "DateGreaterThan": {"aws:CurrentTime": iso(not_before)},
+            "DateLessThan": {"aws:CurrentTime": iso(not_after)},
         }
-        for index, resources in enumerate(sorted(groups))
-    ]
+        if resource_account and _without_account(resources):
+            condition["StringEquals"] = {"aws:ResourceAccount": resource_account}
+        statements.append(
+            {
+                "Sid": f"{prefix}{index}",
+                "Effect": "Allow",
+                "Action": sorted(groups[resources]),
+                "Resource": list(resources),
+                "Condition": condition,
+            }
+        )
     return {"Version": VERSION, "Statement": statements}
+
+
+def _without_account(resources: Sequence[str]) -> bool:
+    """Whether every resource is an ARN of a ``RESOURCE_ACCOUNT_SERVICES`` service with an
+    empty account field (``"*"`` is not: for actions without resources the key is absent)."""
+    arns = [parse_arn(r) for r in resources]
+    return all(
+        a is not None and not a.account and a.service in RESOURCE_ACCOUNT_SERVICES for a in arns
+    )
 
 
 def _samples(resource: str) -> tuple[str, ...]:

@@ -12,13 +12,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack.listeners import (
     added_services,
     decisions,
     errors,
     extensions,
+    full_request,
     options,
+    permission_sets,
     request_modal,
     slash_command,
 )
@@ -26,7 +29,17 @@ from cloud_access_bot.slack.listeners.shared import AppDeps, Inflight, Subcomman
 
 __all__ = ["Inflight", "Subcommand", "Suggestions", "build_app"]
 
-FEATURES = (slash_command, request_modal, added_services, options, decisions, extensions, errors)
+FEATURES = (
+    slash_command,
+    request_modal,
+    permission_sets,
+    added_services,
+    options,
+    decisions,
+    extensions,
+    full_request,
+    errors,
+)
 
 
 def build_app(
@@ -37,6 +50,7 @@ def build_app(
     config: Callable[[], BotConfig],
     inflight: Inflight,
     subcommands: Mapping[str, Subcommand] | None = None,
+    identity_center: IdentityCenterDirectory | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which listeners/errors.py turns into a plain
@@ -52,6 +66,7 @@ def build_app(
         inflight=inflight,
         command=f"/{config().request_command}",
         subcommands=dict(subcommands or {}),
+        identity_center=identity_center,
     )
     for feature in FEATURES:
         feature.register(app, deps)

@@ -23,7 +23,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from cloud_access_bot.config import AccessMode, BotConfig, FindVisibility
+from cloud_access_bot.config import BotConfig, FindVisibility
 from cloud_access_bot.domain.approval import Outcome
 from cloud_access_bot.domain.model import REQUEST_ID, Status
 from cloud_access_bot.domain.presets import preset_defaults
@@ -217,7 +217,7 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
         now = deps.clock()
         lines = [
             f"{views.STATUS_EMOJI[r.status]} `{r.id}` *{escape(r.account_name)}* · "
-            f"{summary(r)} · {time_left(r, now)}"
+            f"{summary(r)} · {time_left(r, now)}\n{views.quoted(r.reason, 200)}"
             for r in mine[:MAX_LISTED]
         ]
         more = f"\n…and {len(mine) - MAX_LISTED} older." if len(mine) > MAX_LISTED else ""
@@ -234,15 +234,9 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
         if request is None or request.status is not Status.REVOKED:
             status = request.status.value.lower() if request else "gone"
             return f"`{request_id}` had already ended ({status})."
-        answer = f"Revoked `{request_id}`: its access in {escape(request.account_name)} is removed."
-        account = deps.config().account(request.account_name)
-        if account and account.access_mode is AccessMode.SESSION_CREDENTIALS:
-            answer = (
-                f"Revoked `{request_id}`. Credentials already issued for it cannot be recalled: "
-                "they stop working when their session ends (AWS offers no way to end one "
-                "session early)."
-            )
-        return answer
+        if views.is_session_grant(request):
+            return f"Revoked `{request_id}`. {views.session_revoked_text(request)}"
+        return f"Revoked `{request_id}`: its access in {escape(request.account_name)} is removed."
 
     async def find(user_id: str, args: list[str], body: dict[str, Any]) -> str:
         query = " ".join(args).strip()

@@ -83,8 +83,10 @@ def time_left(request: AccessRequest, now: datetime) -> str:
 
 
 def summary(request: AccessRequest) -> str:
-    """One line: services and actions of a request."""
+    """One line: services and actions of a request (or its permission set or group)."""
     parts = [f"{s.service}: {', '.join(s.actions)}" for s in request.services]
+    if request.target:
+        parts = [f"{'group' if request.group else 'permission set'} {request.target}"]
     return escape(truncate("; ".join(parts), 300))
 
 
@@ -92,7 +94,8 @@ def _request_section(request: AccessRequest, now: datetime, who: bool = False) -
     by = f"<@{request.requester_id}> · " if who else ""
     text = (
         f"{views.STATUS_EMOJI[request.status]} `{request.id}` *{escape(request.account_name)}* "
-        f"({request.account_id}) · {time_left(request, now)}\n{by}{summary(request)}"
+        f"({request.account_id}) · {time_left(request, now)}\n{by}{summary(request)}\n"
+        f"{views.quoted(request.reason, 300)}"
     )
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
 
@@ -124,6 +127,28 @@ def _note(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+def _mine(request: AccessRequest, config: BotConfig, now: datetime) -> list[dict[str, Any]]:
+    """One of the user's open requests and its buttons (2 blocks at most). What revoking a
+    session grant does is said next to its Revoke button."""
+    section = _request_section(request, now)
+    buttons = []
+    if request.status is Status.PENDING:
+        buttons.append(_button(HOME_CANCEL, "Cancel", request.id))
+    if request.status is Status.ACTIVE:
+        buttons.append(_button(HOME_REVOKE, "Revoke now", request.id, "danger"))
+        account = config.account(request.account_name)
+        if account and account.console_login_url:
+            console = _button("home_console", "Open console", request.id)
+            buttons.append({**console, "url": account.console_login_url})
+        if views.is_session_grant(request):
+            text = f"{section['text']['text']}\n_{views.session_revoke_note(request)}_"
+            section["text"]["text"] = truncate(text, 3000)
+    if not buttons:
+        return [section]
+    actions = {"type": "actions", "block_id": f"home.mine.{request.id}", "elements": buttons}
+    return [section, actions]
+
+
 def home_view(
     user_id: str,
     mine: Sequence[AccessRequest],
@@ -149,20 +174,7 @@ def home_view(
     if not open_requests:
         blocks.append(_note("Nothing pending or active."))
     for request in open_requests[:MAX_OPEN]:
-        blocks.append(_request_section(request, now))
-        buttons = []
-        if request.status is Status.PENDING:
-            buttons.append(_button(HOME_CANCEL, "Cancel", request.id))
-        if request.status is Status.ACTIVE:
-            buttons.append(_button(HOME_REVOKE, "Revoke now", request.id, "danger"))
-            account = config.account(request.account_name)
-            if account and account.console_login_url:
-                console = _button("home_console", "Open console", request.id)
-                buttons.append({**console, "url": account.console_login_url})
-        if buttons:
-            blocks.append(
-                {"type": "actions", "block_id": f"home.mine.{request.id}", "elements": buttons}
-            )
+        blocks.extend(_mine(request, config, now))
     blocks.extend(_more(len(open_requests), MAX_OPEN))
     if queue:
         blocks.append(_header("Waiting for your approval"))

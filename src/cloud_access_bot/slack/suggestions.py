@@ -4,6 +4,10 @@ Slack option values are limited to 75 characters, while ARNs are often longer. A
 is its own value; a longer one becomes ``h:`` + a digest, mapped back on submit by looking the
 digest up among the account's discovered resources. That lookup re-runs (cached) discovery, so
 it works on whichever replica receives the submission, with no state kept between requests.
+
+An option value is whatever the client sends: a forged one can name any ARN. So every value,
+short ARN or digest, must be one of the account's discovered resources, and the service
+validates every resource again whatever its source.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.domain.arns import validate_arn
+from cloud_access_bot.domain.arns import partition_of, validate_arn
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.presets import PresetDefaults, preset_defaults
 from cloud_access_bot.domain.resources import DiscoveryResult, search
@@ -34,13 +38,11 @@ def resource_value(arn: str) -> str:
 
 
 def resolve_values(values: Iterable[str], known_arns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """ARNs for option values, and the values that match no known ARN."""
+    """ARNs for option values, and the values that match no known (discovered) ARN."""
     by_value = {resource_value(arn): arn for arn in known_arns}
     found, unknown = [], []
     for value in values:
-        if value.startswith("arn:"):
-            found.append(value)
-        elif value in by_value:
+        if value in by_value:
             found.append(by_value[value])
         else:
             unknown.append(value)
@@ -85,14 +87,12 @@ class CatalogSuggestions:
         chosen = [v for v in values if v not in ("failure", "loading")]
         if not chosen:
             return []
-        known: list[str] = []
-        if any(not v.startswith("arn:") for v in chosen):
-            result = await self._discover(account, service, wait=DISCOVERY_WAIT_S)
-            known = [r.arn for r in result.resources]
-        found, unknown = resolve_values(chosen, known)
+        result = await self._discover(account, service, wait=DISCOVERY_WAIT_S)
+        found, unknown = resolve_values(chosen, [r.arn for r in result.resources])
         if unknown:
             raise ValueError(
-                f"{len(unknown)} selected resource(s) are no longer discovered; pick them again."
+                f"{len(unknown)} selected resource(s) are not among the resources discovered in "
+                f"{account} (gone since, or never offered); pick them again from the list."
             )
         return found
 
@@ -104,13 +104,14 @@ class CatalogSuggestions:
         problems = []
         for arn in arns:
             if arn == "*":
-                continue
+                continue  # judged by the service, which knows the actions it is for
             problem = validate_arn(
                 arn,
                 service=service,
                 account_id=settings.account_number,
                 regions=config.regions_for(account),
                 allow_wildcards=config.allow_wildcard_resources,
+                partition=partition_of(settings.iam_role),
                 catalog=self._catalog,
             )
             if problem:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_access_bot.config import AccountConfig, BotConfig
+from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain import listing
+from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.slack.account_picker import account_label
 
@@ -46,6 +47,8 @@ EXTEND_ACTION = "extend"
 APPROVE_EXTENSION_ACTION = "approve_extension"
 DENY_EXTENSION_ACTION = "deny_extension"
 REVOKE_ACTION = "revoke"
+SHOW_FULL_ACTION = "show_full_request"
+FULL_REQUEST_CALLBACK = "full_request"
 
 STATUS_EMOJI = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -240,20 +243,7 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     ]
     if state.account in config.accounts:
         assert state.account is not None
-        blocks.append(
-            _input(
-                "login_role",
-                "Login role you use",
-                {
-                    "type": "static_select",
-                    "action_id": LOGIN_ROLE_ACTION,
-                    "options": [
-                        option(role, role) for role in config.login_roles_for(state.account)
-                    ][:100],
-                },
-                state,
-            )
-        )
+        blocks.extend(_login_role_picker(config, state))
         blocks.extend(_account_notes(config.accounts[state.account], state))
         blocks.extend(_preset_picker(config))
         blocks.extend(_added_summary(state))
@@ -301,6 +291,27 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
     }
+
+
+def _login_role_picker(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The login role select; none for an account without login roles (request_permission_set:
+    each request signs in with its own permission set)."""
+    assert state.account is not None
+    roles = config.login_roles_for(state.account)
+    if not roles:
+        return []
+    return [
+        _input(
+            "login_role",
+            "Login role you use",
+            {
+                "type": "static_select",
+                "action_id": LOGIN_ROLE_ACTION,
+                "options": [option(role, role) for role in roles][:100],
+            },
+            state,
+        )
+    ]
 
 
 def prefilled_modal(
@@ -506,6 +517,120 @@ def extend_modal(request_id: str, durations: Sequence[int]) -> dict[str, Any]:
     }
 
 
+def quoted(text: str, limit: int = 1000) -> str:
+    """The requester's words in mrkdwn, every line quoted (``>``) and escaped: a second line
+    such as ``*Services*: nothing dangerous`` can never pass for one of the bot's fields."""
+    lines = truncate(text.strip(), limit).splitlines() or [""]
+    return "\n".join(f">{escape(line)}" for line in lines)
+
+
+def reason_block(request: AccessRequest) -> dict[str, Any]:
+    """The reason in a block of its own, labelled, as plain text (nothing in it formats)."""
+    lines = truncate(request.reason.strip(), 1000).splitlines() or [""]
+    body = "\n".join(f"> {line}" for line in lines)
+    return {
+        "type": "section",
+        "text": {"type": "plain_text", "text": f"Reason, in the requester's words:\n{body}"},
+    }
+
+
+def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
+    """Everything the request grants: every action and resource when they fit one text,
+    otherwise a summary per service (counts per access level, every wildcard pattern as the
+    requester wrote it). Never cut short: ``listing.presentation_problem`` refuses at submit
+    what could not be shown; "Show full request" opens the complete list."""
+    full = _services_text(request)
+    if len(full) <= listing.TEXT_CHARS:
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": full}}]
+    levels = request.extra.get("access_levels")
+    levels = levels if isinstance(levels, dict) else {}
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Too many actions and resources to list here: a summary of each "
+                    "service follows, and *Show full request* lists every one.",
+                }
+            ],
+        }
+    ]
+    for access in request.services:
+        text = listing.summary(access, levels.get(access.service))
+        blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
+    return blocks
+
+
+def full_request_modal(request: AccessRequest) -> dict[str, Any]:
+    """Every action and every resource of a request, in as many sections as it takes."""
+    pages = listing.sections(listing.full_lines(request.services))
+    count = sum(len(s.actions) + len(s.resources) for s in request.services)
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Request `{request.id}` for {escape(request.account_name)} "
+                    f"({request.account_id}) as {escape(request.login_role)}: {count} actions "
+                    "and resources, all of them below.",
+                }
+            ],
+        },
+        *({"type": "section", "text": {"type": "plain_text", "text": page}} for page in pages),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": FULL_REQUEST_CALLBACK,
+        "title": plain("Full request"),
+        "close": plain("Close"),
+        "private_metadata": request.id,
+        "blocks": blocks,
+    }
+
+
+def is_session_grant(request: AccessRequest) -> bool:
+    recorded = request.extra.get("access_mode") == AccessMode.SESSION_CREDENTIALS.value
+    return recorded or (request.policy_name or "").startswith("session:")
+
+
+def session_revoke_note(request: AccessRequest) -> str:
+    """What revoking a session_credentials grant really does (shown wherever it is offered)."""
+    until = f" until {iso(request.expires_at)}" if request.expires_at else ""
+    if request.extra.get("revoke_cuts_off_session") != "True":
+        return (
+            "Revoking ends this request, but AWS cannot end a sign-in session it has issued: "
+            f"the session already issued stays usable{until}."
+        )
+    return (
+        "Revoking this sign-in session: AWS cannot end a session it has issued, so the bot "
+        f"adds a deny for this session on the broker role{until}, when the session ends "
+        "anyway; every call with its credentials is then refused."
+    )
+
+
+def session_revoked_text(request: AccessRequest) -> str:
+    """What became of the issued session of a revoked session_credentials grant."""
+    until = f" until {iso(request.expires_at)}" if request.expires_at else ""
+    if request.extra.get(SESSION_CUT_OFF) is False:
+        return (
+            "The session already issued was not cut off (AWS cannot end one, and this account "
+            f"does not let the bot write a deny on the broker role): it stays usable{until}."
+        )
+    return (
+        f"A deny on the broker role refuses every call of the session already issued{until}, "
+        "when it ends anyway."
+    )
+
+
+def _session_note(request: AccessRequest) -> list[dict[str, Any]]:
+    if request.status is not Status.ACTIVE or not is_session_grant(request):
+        return []
+    text = session_revoke_note(request)
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+
+
 def extension_message(request: AccessRequest) -> dict[str, Any]:
     """The approvers' DM asking to extend an active grant."""
     minutes = request.pending_extension
@@ -516,12 +641,13 @@ def extension_message(request: AccessRequest) -> dict[str, Any]:
     )
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        *services_blocks(request),
         _buttons(
             request.id,
             [
                 (APPROVE_EXTENSION_ACTION, "Approve extension", "primary"),
                 (DENY_EXTENSION_ACTION, "Refuse", "danger"),
+                SHOW_FULL_BUTTON,
             ],
         ),
     ]
@@ -532,7 +658,7 @@ def break_glass_text(request: AccessRequest, approver: str, reason: str) -> str:
     return (
         f":rotating_light: *Break-glass*: <@{approver}> approved their own request "
         f"`{request.id}` for {escape(request.account_name)} ({request.account_id}). "
-        f"Reason: {escape(reason)}"
+        f"Reason:\n{quoted(reason)}"
     )
 
 
@@ -551,12 +677,22 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
 
 
 def _services_text(request: AccessRequest) -> str:
+    """Every action and resource in mrkdwn (possibly over Slack's 3,000: see services_blocks)."""
+    if request.target:
+        what = "group" if request.group else "permission set"
+        return (
+            f"*IAM Identity Center {what}* `{escape(request.target)}` for the window "
+            "(sessions already opened outlast a revocation)"
+        )
     lines = []
     for access in request.services:
         lines.append(f"*{escape(access.service)}*")
         lines.append("• actions: " + ", ".join(f"`{escape(a)}`" for a in access.actions))
         lines.append("• resources: " + ", ".join(f"`{escape(r)}`" for r in access.resources))
-    return truncate("\n".join(lines), 3000)
+    return "\n".join(lines)
+
+
+SHOW_FULL_BUTTON: tuple[str, str, str | None] = (SHOW_FULL_ACTION, "Show full request", None)
 
 
 def status_line(request: AccessRequest) -> str:
@@ -611,15 +747,11 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": (
-                    f"*Access request* `{request.id}`\n>{escape(truncate(request.reason, 1000))}"
-                ),
-            },
+            "text": {"type": "mrkdwn", "text": f"*Access request* `{request.id}`"},
             "fields": _request_fields(request),
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        reason_block(request),
+        *services_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
     if request.extra.get("warning"):
@@ -628,11 +760,18 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         blocks.append(
             _buttons(
                 request.id,
-                [(APPROVE_ACTION, "Approve", "primary"), (DENY_ACTION, "Deny", "danger")],
+                [
+                    (APPROVE_ACTION, "Approve", "primary"),
+                    (DENY_ACTION, "Deny", "danger"),
+                    SHOW_FULL_BUTTON,
+                ],
             )
         )
     if with_buttons and request.status is Status.ACTIVE:
-        blocks.append(_buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger")]))
+        blocks.extend(_session_note(request))
+        blocks.append(
+            _buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger"), SHOW_FULL_BUTTON])
+        )
     text = f"Access request {request.id} from <@{request.requester_id}>: {request.status.value}"
     return {"text": text, "blocks": blocks}
 
@@ -650,19 +789,25 @@ def requester_message(request: AccessRequest, break_glass: bool = False) -> dict
                 ),
             },
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": _services_text(request)}},
+        reason_block(request),
+        *services_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
     if request.status is Status.PENDING:
         buttons: list[tuple[str, str, str | None]] = [(CANCEL_ACTION, "Cancel request", None)]
         if break_glass:
             buttons.append((BREAK_GLASS_ACTION, "Break glass: approve myself", "danger"))
-        blocks.append(_buttons(request.id, buttons))
+        blocks.append(_buttons(request.id, [*buttons, SHOW_FULL_BUTTON]))
     if request.status is Status.ACTIVE:
+        blocks.extend(_session_note(request))
         blocks.append(
             _buttons(
                 request.id,
-                [(REVOKE_ACTION, "I'm done – revoke", None), (EXTEND_ACTION, "Extend…", None)],
+                [
+                    (REVOKE_ACTION, "I'm done – revoke", None),
+                    (EXTEND_ACTION, "Extend…", None),
+                    SHOW_FULL_BUTTON,
+                ],
             )
         )
     return {"text": f"Your access request {request.id}: {request.status.value}", "blocks": blocks}
@@ -675,6 +820,8 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
             f":large_green_circle: Access to {escape(request.account_name)} for request "
             f"`{request.id}` now lasts until {iso(request.expires_at)}."
         )
+    if event is EventType.REVOKED and is_session_grant(request):
+        return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "

@@ -122,7 +122,7 @@ module "development_account_role" {
 
   name              = local.name
   bot_task_role_arn = module.cloud_access_bot.task_role_arn
-  login_role_names  = ["Developer", "AWSReservedSSO_Developer_*"]
+  login_role_names  = ["Developer"]
 
   tags = local.tags
 }

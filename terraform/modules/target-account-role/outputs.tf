@@ -13,7 +13,17 @@ output "managed_policy_name" {
   value       = var.managed_policy_name
 }
 
+output "managed_policy_arn" {
+  description = "ARN of the grants policy the module created (null unless access_mode is managed_policy); create the permission sets that reference it after this apply"
+  value       = try(aws_iam_policy.grants[0].arn, null)
+}
+
+output "managed_policy_path" {
+  description = "Path of the grants policy (the config's managed_policy_path, and the permission set's reference)"
+  value       = var.managed_policy_path
+}
+
 output "broker_role_arn" {
-  description = "ARN of the broker role (null unless create_broker_role)"
+  description = "ARN of the broker role (null unless access_mode is session_credentials)"
   value       = try(aws_iam_role.broker[0].arn, null)
 }

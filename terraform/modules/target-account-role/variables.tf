@@ -14,16 +14,38 @@ variable "bot_task_role_arn" {
   }
 }
 
+variable "access_mode" {
+  description = "The account's access_mode in the bot config: inline_policy, managed_policy (IAM Identity Center) or session_credentials. Decides what the role may do, and whether the grants policy or the broker role is created"
+  type        = string
+  default     = "inline_policy"
+
+  validation {
+    condition     = contains(["inline_policy", "managed_policy", "session_credentials"], var.access_mode)
+    error_message = "access_mode must be inline_policy, managed_policy or session_credentials."
+  }
+}
+
 variable "login_role_names" {
-  description = "Names of the login roles the bot may put grants on (the config's loginRoles), without path; they match with or without a path. IAM wildcards allowed, e.g. AWSReservedSSO_Developer_*"
+  description = "Names of the login roles the bot may put grants on (the config's loginRoles), without path; they match with or without a path. IAM wildcards allowed, e.g. AWSReservedSSO_Developer_* (managed_policy mode). Required in inline_policy and managed_policy mode"
   type        = list(string)
   default     = []
 }
 
 variable "managed_policy_name" {
-  description = "Name of the customer managed policy the bot maintains in managed_policy mode (referenced by the IAM Identity Center permission sets)"
+  description = "Name of the customer managed policy the bot maintains in managed_policy mode (referenced by the IAM Identity Center permission sets); the config's managed_policy_name"
   type        = string
   default     = "cloud-access-bot-grants"
+}
+
+variable "managed_policy_path" {
+  description = "Path of that policy; the config's managed_policy_path (set it there too: the bot's default is /)"
+  type        = string
+  default     = "/cloud-access-bot/"
+
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9+=,.@_-]+/)*$", var.managed_policy_path))
+    error_message = "managed_policy_path must start and end with / (e.g. /cloud-access-bot/)."
+  }
 }
 
 variable "max_session_duration" {
@@ -48,14 +70,8 @@ variable "tags" {
 # Broker role (session_credentials mode)
 ################################################################################
 
-variable "create_broker_role" {
-  description = "Create a broker role the bot assumes with a session policy limited to one grant (session_credentials mode)"
-  type        = bool
-  default     = false
-}
-
 variable "broker_role_name" {
-  description = "Name of the broker role"
+  description = "Name of the broker role (session_credentials mode)"
   type        = string
   default     = "cloud-access-bot-broker"
 }

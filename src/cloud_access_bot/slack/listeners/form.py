@@ -47,6 +47,7 @@ async def read_draft(
         duration = 0
         errors["duration"] = "Pick a duration."
     services: list[ServiceAccess] = []
+    discovered: list[str] = []
     for choice in choices:
         named = f"{choice.service}: " if len(choices) > 1 else ""
         problems = suggestions.check_arns(state.account, choice.service, list(choice.arns))
@@ -59,6 +60,7 @@ async def read_draft(
         except ValueError as problem:
             errors["resources"] = named + str(problem)
             found = []
+        discovered.extend(found)
         services.append(
             ServiceAccess(
                 choice.service,
@@ -76,6 +78,7 @@ async def read_draft(
         services=tuple(services),
         submission_id=str(view.get("id") or "") or None,
         ticket=str(input_value(values, "ticket", views.TICKET_ACTION).get("value") or ""),
+        discovered=tuple(discovered),
     )
     return draft, errors
 
