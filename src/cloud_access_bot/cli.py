@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -23,9 +25,12 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
+from cloud_access_bot.config_rules import effective, evaluate_all
 from cloud_access_bot.config_source import ConfigSource, FileConfigSource, config_source_from
+from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
@@ -38,6 +43,11 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 HEALTH_MAX_AGE_S = 60
+#: What check-config calls through the organizations read role.
+ORGANIZATIONS_PERMISSIONS = (
+    "sts:AssumeRole on the role, and organizations:ListRoots, ListAccountsForParent, "
+    "ListOrganizationalUnitsForParent and ListTagsForResource through it"
+)
 
 
 def _version() -> str:
@@ -67,6 +77,70 @@ def _join(items: Sequence[object]) -> str:
     return ", ".join(str(item) for item in items) or "-"
 
 
+def account_lines(config: BotConfig, name: str) -> list[str]:
+    """One account's effective settings, as check-config prints them."""
+    account = config.accounts[name]
+    eligibility = account.eligibility or config.eligibility
+    who = [
+        *eligibility.user_groups,
+        *(f"@{d}" for d in eligibility.email_domains),
+        *eligibility.users,
+    ]
+    return [
+        f"  {name}: {account.account_number}"
+        + (f" alias {account.account_alias}" if account.account_alias else "")
+        + f", mode {account.access_mode.value}"
+        + (", production" if account.production else ""),
+        f"    role: {account.iam_role}",
+        f"    login roles: {_join(config.login_roles_for(name))}",
+        f"    approval groups: {_join(config.approval_groups_for(name))}"
+        f" ({config.approvals_required_for(name)} approval(s) needed)",
+        f"    durations (minutes): {_join(config.durations_for(name))}"
+        f", max {config.max_duration_for(name)}",
+        f"    regions: {_join(config.regions_for(name))}",
+        f"    ticket: {account.ticket_pattern or 'not required'}",
+        f"    warning: {account.warning or '-'}",
+        f"    who may request: {_join(who) if who else 'any full member'}"
+        + (", guests too" if eligibility.allow_guests else ""),
+    ]
+
+
+def explain_account(config: BotConfig, snapshot: OrgSnapshot | None, account_id: str) -> list[str]:
+    """Which rules applied to one account and its effective settings (check-config --account)."""
+    found = [e for e in evaluate_all(config, snapshot) if e.account_id == account_id]
+    if not found:
+        where = "in neither accounts: nor the organisation" if snapshot else "not in accounts:"
+        return [f"account {account_id}: {where}"]
+    entry = found[0]
+    origin = " and ".join(
+        part
+        for part, present in (("accounts:", entry.explicit), ("Organizations", entry.discovered))
+        if present
+    )
+    lines = [f"account {account_id}: {entry.name} (from {origin})"]
+    lines.append(
+        "rules applied: "
+        + (
+            _join(
+                [
+                    f"{i}"
+                    + (f" ({config.rules[i].description})" if config.rules[i].description else "")
+                    for i in entry.rules
+                ]
+            )
+        )
+    )
+    if entry.excluded:
+        return [*lines, "excluded by a rule: the bot does not offer this account"]
+    if entry.account is None:
+        return [*lines, *(f"unusable: {p}" for p in entry.problems)]
+    return [
+        *lines,
+        "effective settings:",
+        *account_lines(effective(config, snapshot).config, entry.name),
+    ]
+
+
 def summarize(config: BotConfig, source: str) -> list[str]:
     """A human-readable summary of a valid configuration, one line per entry."""
     lines = [
@@ -76,22 +150,8 @@ def summarize(config: BotConfig, source: str) -> list[str]:
         + (" (created at start)" if config.create_table else ""),
         f"accounts ({len(config.accounts)}):",
     ]
-    for name, account in config.accounts.items():
-        lines.append(
-            f"  {name}: {account.account_number}"
-            + (f" alias {account.account_alias}" if account.account_alias else "")
-            + f", mode {account.access_mode.value}"
-            + (", production" if account.production else "")
-        )
-        lines.append(f"    login roles: {_join(config.login_roles_for(name))}")
-        lines.append(
-            f"    approval groups: {_join(config.approval_groups_for(name))}"
-            f" ({config.approvals_required_for(name)} approval(s) needed)"
-        )
-        lines.append(
-            f"    durations (minutes): {_join(config.durations_for(name))}"
-            f", max {config.max_duration_for(name)}"
-        )
+    for name in config.accounts:
+        lines += account_lines(config, name)
     lines += [
         f"durations (minutes): {_join(config.durations_minutes)}"
         f", max {config.max_duration_minutes}",
@@ -127,6 +187,9 @@ def _settings_error(exc: SettingsError) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    if args.account and not re.fullmatch(r"\d{12}", args.account):
+        print(f"error: --account {args.account!r} is not a 12-digit account id", file=sys.stderr)
+        return EXIT_INVALID
     if args.file:
         source: ConfigSource = FileConfigSource(args.file)
     else:
@@ -141,8 +204,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for warning in config_warnings(config):
         print(f"{source.description}: warning: {warning}", file=sys.stderr)
-    print("\n".join(summarize(config, source.description)))
+    if config.organizations is None and not args.account:
+        print("\n".join(summarize(config, source.description)))
+        return EXIT_OK
+    try:
+        snapshot = asyncio.run(_list_organization(config))
+    except (ClientError, BotoCoreError, AssumeRoleError, OSError) as exc:
+        assert config.organizations is not None
+        reading = explain(
+            exc, action=ORGANIZATIONS_PERMISSIONS, resource=config.organizations.iam_role
+        )
+        print(f"error: listing AWS Organizations: {reading}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.account:
+        print("\n".join(explain_account(config, snapshot, args.account)))
+        return EXIT_OK
+    result = effective(config, snapshot)
+    for problem in result.problems:
+        print(f"{source.description}: warning: {problem}", file=sys.stderr)
+    print("\n".join(summarize(result.config, source.description)))
     return EXIT_OK
+
+
+async def _list_organization(config: BotConfig) -> OrgSnapshot | None:
+    if config.organizations is None:
+        return None
+    clients = AwsClients(region=os.environ.get("AWS_REGION", "us-east-1"))
+    try:
+        return await OrganizationsAccounts(clients, config.organizations.iam_role).snapshot()
+    finally:
+        await clients.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -233,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         "BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY. Exit 0 if valid, 2 if not.",
     )
     check.add_argument("--file", metavar="FILE", help="a local YAML file to check")
+    check.add_argument(
+        "--account",
+        metavar="ID",
+        help="show which rules apply to this 12-digit account id and its effective settings",
+    )
     check.set_defaults(handler=cmd_check_config)
 
     demo = commands.add_parser("demo", help="run a scripted request against local stand-ins")

@@ -158,6 +158,7 @@ class Sandbox:
         await think()
         await modal.select(views.DURATION_ACTION, str(duration))
         await think()
+        await modal.suggest(views.ACCOUNT_ACTION, account)
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
         if login_role:  # None: an account whose modal has no login role

@@ -197,6 +197,7 @@ async def test_preset_prefills_the_request_and_grants_its_actions(preset_world: 
     account = world.accounts["development"]
     await world.emulator.slash_command(REQUESTER, "/request", "preset s3-read")
     chooser = await world.emulator.wait_for_view(REQUESTER, commands.PRESET_CALLBACK)
+    await chooser.suggest(commands.PRESET_ACCOUNT_ACTION, "development")
     await chooser.select(commands.PRESET_ACCOUNT_ACTION, "development")
     await chooser.submit()
 

@@ -41,6 +41,7 @@ from cloud_access_bot.domain.model import (
     ServiceAccess,
     Status,
 )
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot_sandbox.aws import SeededAccount, inline_policies, seed_account
 from tests.factories import access_request
@@ -94,6 +95,10 @@ class People:
 
     async def email_of(self, user_id: str) -> str | None:
         return f"{user_id.lower()}@example.com"
+
+    async def person(self, user_id: str) -> Person | None:
+        email = await self.email_of(user_id)
+        return Person(user_id=user_id, email=email, guest=False, deactivated=False)
 
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
         return [], None

@@ -190,6 +190,7 @@ async def test_fuzzed_modal_submissions_and_suggestions(world: Sandbox) -> None:
     await world.emulator.slash_command(REQUESTER, "/request")
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
     await modal.fill(views.REASON_ACTION, "<!channel> now")
+    await modal.suggest(views.ACCOUNT_ACTION, "development")
     await modal.select(views.ACCOUNT_ACTION, "development")
     await modal.wait_updated()
     submission = view_submission_payload(

@@ -162,7 +162,9 @@ def test_a_list_is_not_a_config() -> None:
 
 
 def test_missing_accounts() -> None:
-    assert problems_of("loginRoles: [Dev]\n") == ["accounts: required key is missing"]
+    assert problems_of("loginRoles: [Dev]\n") == [
+        "accounts: at least one account is required (or organizations)"
+    ]
 
 
 def test_role_must_be_in_its_account() -> None:
