@@ -102,6 +102,23 @@ class AccessMode(StrEnum):
     INLINE_POLICY = "inline_policy"
     MANAGED_POLICY = "managed_policy"
     SESSION_CREDENTIALS = "session_credentials"
+    #: IAM Identity Center: assign an existing permission set to the user for the window.
+    PERMISSION_SET = "permission_set"
+    #: IAM Identity Center: add the user to a group for the window (the groups account only).
+    GROUP_MEMBERSHIP = "group_membership"
+    #: IAM Identity Center: a permission set made for the request, holding exactly its grant.
+    REQUEST_PERMISSION_SET = "request_permission_set"
+
+
+#: Modes granting through IAM Identity Center (no login role in the account).
+IDENTITY_CENTER_MODES = frozenset(
+    {AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP, AccessMode.REQUEST_PERMISSION_SET}
+)
+
+#: The account group requests are made in: added to ``accounts`` when identity_center has
+#: groups, with the Identity Center account's number and the bot's role there. Requests to join
+#: a group are then requests like any other (approvers, audit, App Home, sweeper).
+GROUPS_ACCOUNT = "identity-center-groups"
 
 
 class Binding(StrEnum):
@@ -203,6 +220,129 @@ class Preset(_Strict):
     _check = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
 
 
+def _ticket_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression ({exc})") from None
+    return value
+
+
+TicketPattern = Annotated[str, BeforeValidator(_ticket_pattern)]
+
+
+class Eligibility(_Strict):
+    """Who may request access: anyone matching one of the lists (all empty: any full member).
+    Slack guests and deactivated users are refused unless ``allow_guests``."""
+
+    user_groups: list[str] = Field(default_factory=list)
+    email_domains: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list, description="Slack user ids.")
+    allow_guests: bool = False
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        for domain in domains:
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
+                raise ValueError(f"{domain!r} is not an email domain like example.com")
+        return domains
+
+
+PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
+INSTANCE_ARN = re.compile(
+    r"^arn:(aws|aws-us-gov|aws-cn):sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$"
+)
+IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+
+
+class TargetRule(_Strict):
+    """Rules of one permission set or group, overriding the account's (or the global) ones."""
+
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    approval_groups: list[str] | None = None
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+
+
+class PermissionSetRule(TargetRule):
+    """``- {name: AdministratorAccess, approvals_required: 2, max_duration_minutes: 60}``."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PERMISSION_SET_NAME.match(value):
+            raise ValueError(f"{value!r} is not a permission set name (1-32 of [A-Za-z0-9+=,.@_-])")
+        return value
+
+
+def _permission_set_rules(value: Any) -> Any:
+    """A bare name in ``permission_sets`` is a rule with no overrides."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class UserMatch(StrEnum):
+    """How a requester's Slack profile finds their Identity Center user."""
+
+    #: Their Slack email as the user's email, then as its UserName.
+    EMAIL = "email"
+    #: Their Slack email as the UserName only.
+    USERNAME = "username"
+
+
+class IdentityCenterConfig(_Strict):
+    """The IAM Identity Center instance the permission_set mode and group requests use."""
+
+    region: str
+    instance_arn: str
+    identity_store_id: str
+    iam_role: str = Field(description="Role the bot assumes in the Identity Center account.")
+    user_match: UserMatch = UserMatch.EMAIL
+    groups: dict[str, TargetRule] = Field(default_factory=dict)
+    permission_set_quota: int = Field(
+        default=2000,
+        ge=1,
+        description="Permission sets the instance may hold (its Identity Center quota): "
+        "request_permission_set refuses a grant that would need more.",
+    )
+
+    _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, groups: dict[str, TargetRule]) -> dict[str, TargetRule]:
+        for name in groups:
+            if not 1 <= len(name) <= 75:
+                raise ValueError(f"group {name[:80]!r}: a group's DisplayName of 1-75 characters")
+        return groups
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not INSTANCE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an instance ARN (arn:aws:sso:::instance/ssoins-…)")
+        return value
+
+    @field_validator("identity_store_id")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not IDENTITY_STORE_ID.match(value):
+            raise ValueError(f"{value!r} is not an identity store id (d-<10 hex digits>)")
+        return value
+
+    @field_validator("iam_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+
 class AccountConfig(_Strict):
     account_number: AccountNumber
     iam_role: str = Field(description="Role the bot assumes in this account.")
@@ -242,6 +382,27 @@ class AccountConfig(_Strict):
     )
     bind: Binding = Binding.USERID
     regions: list[str] | None = None
+    ticket_pattern: TicketPattern | None = Field(
+        default=None, description="Requests must name a ticket id matching this regex."
+    )
+    warning: str | None = Field(
+        default=None, max_length=300, description="Shown as a banner in the modal and card."
+    )
+    eligibility: Eligibility | None = Field(
+        default=None, description="Who may request access here (else the global eligibility)."
+    )
+    ou_path: str | None = Field(
+        default=None, description="Organizational unit path; filled in from Organizations."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Account tags; filled in from Organizations."
+    )
+    permission_sets: Annotated[list[PermissionSetRule], BeforeValidator(_permission_set_rules)] = (
+        Field(
+            default_factory=list,
+            description="access_mode permission_set: the permission sets requesters may pick.",
+        )
+    )
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -276,7 +437,126 @@ class AccountConfig(_Strict):
             raise ValueError("access_mode session_credentials needs broker_role")
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and self.bind is not Binding.USERID:
             raise ValueError("bind source_identity needs a login role (not session_credentials)")
+        if self.access_mode is AccessMode.PERMISSION_SET and not self.permission_sets:
+            raise ValueError("access_mode permission_set needs permission_sets")
         return self
+
+    def permission_set(self, name: str) -> PermissionSetRule | None:
+        return next((rule for rule in self.permission_sets if rule.name == name), None)
+
+
+class AuditArchive(_Strict):
+    """Where every audit event is also written, as JSON Lines (docs/audit.md "Archive")."""
+
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket name."
+    )
+    prefix: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$",
+        description="Key prefix ending in '/' (e.g. events/), or empty.",
+    )
+
+
+#: An EventBridge bus name, or its ARN.
+EVENT_BUS = (
+    r"^([.\-_A-Za-z0-9]{1,256}"
+    r"|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[.\-_A-Za-z0-9/]{1,256})$"
+)
+
+
+class OrganizationsConfig(_Strict):
+    """Accounts discovered from AWS Organizations (see docs/organizations.md)."""
+
+    iam_role: str = Field(
+        description="Read-only role in the management or delegated administrator account."
+    )
+    role_template: str = Field(
+        description="The role the bot assumes in each account, e.g. "
+        "arn:aws:iam::{account_id}:role/cloud-access-bot."
+    )
+    refresh_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+    @field_validator("iam_role")
+    @classmethod
+    def _reader_arn(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+    @field_validator("role_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{account_id}" not in value or not ROLE_ARN.match(
+            value.replace("{account_id}", "0" * 12)
+        ):
+            raise ValueError(
+                f"{value!r} must be a role ARN with {{account_id}} as its account, e.g. "
+                "arn:aws:iam::{account_id}:role/cloud-access-bot"
+            )
+        return value
+
+    def role_for(self, account_id: str) -> str:
+        return self.role_template.replace("{account_id}", account_id)
+
+
+class RuleMatch(_Strict):
+    """Which accounts a rule covers: every clause given must match (none given: every account).
+
+    ``ou`` is an OU path such as ``/Workloads/Prod`` and covers that OU and everything below
+    it; each of its parts and ``name`` are shell-style patterns (``prod-*``); each tag value is
+    a pattern too.
+    """
+
+    ou: str | None = Field(default=None, pattern=r"^/")
+    tags: dict[str, str] = Field(default_factory=dict)
+    name: str | None = None
+
+
+class RuleSettings(_Strict):
+    """The per-account keys a rule may set (the meaning is that of the same key in accounts)."""
+
+    access_mode: AccessMode | None = None
+    login_roles: list[str] | None = None
+    approval_groups: list[str] | None = None
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+    production: bool | None = None
+    regions: list[str] | None = None
+    ticket_pattern: TicketPattern | None = None
+    warning: str | None = Field(default=None, max_length=300)
+    eligibility: Eligibility | None = None
+
+    _roles = field_validator("login_roles")(
+        classmethod(lambda cls, v: None if v is None else _check_role_names(v))
+    )
+    _regions = field_validator("regions")(
+        classmethod(lambda cls, v: None if v is None else _check_regions(v))
+    )
+
+    @field_validator("access_mode")
+    @classmethod
+    def _mode(cls, mode: AccessMode | None) -> AccessMode | None:
+        if mode is AccessMode.SESSION_CREDENTIALS:
+            raise ValueError(
+                "session_credentials needs a broker_role per account: set it in accounts"
+            )
+        return mode
+
+
+class AccountRule(_Strict):
+    """Settings for the accounts a rule matches. Every matching rule applies, in order, a
+    later rule's key replacing an earlier one's; an explicit ``accounts:`` entry's own keys
+    win over every rule."""
+
+    description: str = ""
+    match: RuleMatch = Field(default_factory=RuleMatch)
+    set: RuleSettings = Field(default_factory=RuleSettings)
+    exclude: bool = Field(
+        default=False, description="Leave matching discovered accounts out of the bot."
+    )
 
 
 class BotConfig(_Strict):
@@ -289,7 +569,7 @@ class BotConfig(_Strict):
         default_factory=list, validation_alias=AliasChoices("approvalGroups", "approval_groups")
     )
     regions: list[str] = Field(default_factory=lambda: ["eu-west-1"])
-    accounts: dict[str, AccountConfig]
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     dynamodb_table: str = Field(
         default="cloud_access_bot",
         validation_alias=AliasChoices("dynamoDbTable", "dynamodb_table"),
@@ -339,6 +619,12 @@ class BotConfig(_Strict):
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
     presets: dict[str, Preset] = Field(default_factory=dict)
+    organizations: OrganizationsConfig | None = None
+    rules: list[AccountRule] = Field(default_factory=list)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    identity_center: IdentityCenterConfig | None = None
+    audit_archive: AuditArchive | None = None
+    event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -360,6 +646,26 @@ class BotConfig(_Strict):
                 if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain.lower()):
                     raise ValueError(f"{domain!r} is not an email domain like example.com")
         return {a.lower(): c.lower() for a, c in aliases.items()}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_account(cls, data: Any) -> Any:
+        """Add GROUPS_ACCOUNT to ``accounts`` when identity_center offers groups."""
+        if not isinstance(data, dict):
+            return data
+        center, accounts = data.get("identity_center"), data.get("accounts")
+        if not (isinstance(center, dict) and center.get("groups") and isinstance(accounts, dict)):
+            return data
+        match = ROLE_ARN.match(str(center.get("iam_role", "")))
+        if match is None or GROUPS_ACCOUNT in accounts:
+            return data  # the role's own error is reported; a clash by _cross_checks
+        groups = {
+            "account_number": match.group(2),
+            "iam_role": center["iam_role"],
+            "account_alias": "IAM Identity Center groups",
+            "access_mode": AccessMode.GROUP_MEMBERSHIP.value,
+        }
+        return {**data, "accounts": {**accounts, GROUPS_ACCOUNT: groups}}
 
     @field_validator("reminder_minutes")
     @classmethod
@@ -391,8 +697,6 @@ class BotConfig(_Strict):
     @field_validator("accounts")
     @classmethod
     def _account_names(cls, accounts: dict[str, AccountConfig]) -> dict[str, AccountConfig]:
-        if not accounts:
-            raise ValueError("at least one account is required")
         for name in accounts:
             if not ACCOUNT_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid account name")
@@ -401,25 +705,34 @@ class BotConfig(_Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:
         problems = []
+        if not self.accounts and self.organizations is None:
+            problems.append("accounts: at least one account is required (or organizations)")
         seen: dict[str, str] = {}
         for name, account in self.accounts.items():
+            if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
+                if name != GROUPS_ACCOUNT or not (
+                    self.identity_center and self.identity_center.groups
+                ):
+                    problems.append(
+                        f"accounts.{name}: access_mode group_membership is only for the groups "
+                        f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
+                    )
+                elif not self.approval_groups:
+                    problems.extend(
+                        f"identity_center.groups.{group}: no approval_groups here and no "
+                        "global approvalGroups"
+                        for group, rule in self.identity_center.groups.items()
+                        if not rule.approval_groups
+                    )
+                continue
             if account.account_number in seen:
                 problems.append(
                     f"accounts.{name}.account_number: {account.account_number} is also "
                     f"account {seen[account.account_number]}"
                 )
             seen[account.account_number] = name
-            if not (account.login_roles or self.login_roles):
-                problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
-            if not (account.approval_groups or self.approval_groups):
-                problems.append(
-                    f"accounts.{name}: no approval_groups here and no global approvalGroups"
-                )
-            if self.durations_minutes and not self.durations_for(name):
-                problems.append(
-                    f"accounts.{name}: no entry of durations_minutes is within its maximum of "
-                    f"{self.max_duration_for(name)} minutes"
-                )
+            if not self.rules:
+                problems += [f"accounts.{name}: {p}" for p in self.account_problems(account)]
         for rule_index, rule in enumerate(self.auto_approve):
             problems.extend(
                 f"auto_approve.{rule_index}.accounts: unknown account {name!r}"
@@ -432,6 +745,24 @@ class BotConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def account_problems(self, account: AccountConfig) -> list[str]:
+        """What makes one account unusable with this file's global keys (rules already
+        applied): the bot could not offer a login role, an approver or a duration."""
+        problems = []
+        uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
+        if uses_identity_center and self.identity_center is None:
+            problems.append(f"access_mode {account.access_mode.value} needs identity_center")
+        if not (account.login_roles or self.login_roles) and not uses_identity_center:
+            problems.append("no login_roles here and no global loginRoles")
+        if not (account.approval_groups or self.approval_groups):
+            problems.append("no approval_groups here and no global approvalGroups")
+        cap = min(
+            account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
+        )
+        if self.durations_minutes and not any(m <= cap for m in self.durations_minutes):
+            problems.append(f"no entry of durations_minutes is within its maximum of {cap} minutes")
+        return problems
 
     def _limit_problems(self) -> list[str]:
         """Values written in the file that a limit silently overrides: each is a mistake the
@@ -480,27 +811,47 @@ class BotConfig(_Strict):
         return self.accounts.get(name)
 
     def login_roles_for(self, account_name: str) -> list[str]:
+        """None for IAM Identity Center accounts: people sign in with the permission set."""
         account = self.accounts[account_name]
+        if account.access_mode in IDENTITY_CENTER_MODES:
+            return []
         return account.login_roles or self.login_roles
 
-    def approval_groups_for(self, account_name: str) -> list[str]:
+    def target_rule(self, account_name: str, target: str | None) -> TargetRule | None:
+        """The rules of the permission set or group a request targets (None: the account's)."""
+        if target is None:
+            return None
         account = self.accounts[account_name]
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return self.identity_center.groups.get(target)
+        return account.permission_set(target)
+
+    def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
+        account = self.accounts[account_name]
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approval_groups:
+            return rule.approval_groups
         return account.approval_groups or self.approval_groups
 
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
 
-    def max_duration_for(self, account_name: str) -> int:
+    def max_duration_for(self, account_name: str, target: str | None = None) -> int:
         account = self.accounts[account_name]
-        return min(
+        cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
+        rule = self.target_rule(account_name, target)
+        return min(cap, rule.max_duration_minutes) if rule and rule.max_duration_minutes else cap
 
-    def durations_for(self, account_name: str) -> list[int]:
-        cap = self.max_duration_for(account_name)
+    def durations_for(self, account_name: str, target: str | None = None) -> list[int]:
+        cap = self.max_duration_for(account_name, target)
         return [m for m in self.durations_minutes if m <= cap]
 
-    def approvals_required_for(self, account_name: str) -> int:
+    def approvals_required_for(self, account_name: str, target: str | None = None) -> int:
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approvals_required:
+            return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required
 
 

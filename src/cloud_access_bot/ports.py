@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -20,6 +21,7 @@ from cloud_access_bot.domain.model import (
     MessageRef,
     Status,
 )
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.domain.resources import DiscoveryResult
 
 
@@ -165,6 +167,25 @@ class Granter(Protocol):
         """Remove what ``grant`` wrote; idempotent. Returns False if it was already gone."""
 
 
+@dataclass(frozen=True)
+class TargetOffer:
+    """A permission set or group a requester may pick, as IAM Identity Center describes it."""
+
+    name: str
+    description: str = ""
+
+
+class IdentityCenterDirectory(Protocol):
+    """What the modal and submit need from IAM Identity Center."""
+
+    async def offers(self, account: AccountConfig) -> list[TargetOffer]:
+        """The account's configured permission sets that exist in Identity Center (for the
+        groups account: the configured groups)."""
+
+    async def has_user(self, email: str) -> bool:
+        """Whether an Identity Center user matches this email (see ``user_match``)."""
+
+
 class Directory(Protocol):
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
         """Active Slack user ids in the configured user groups (ids or exact handles).
@@ -178,6 +199,9 @@ class Directory(Protocol):
     async def is_active(self, user_id: str) -> bool:
         """Whether the person is an active member of the workspace now (read fresh): False once
         deactivated, or when Slack cannot say."""
+
+    async def person(self, user_id: str) -> Person | None:
+        """Who ``user_id`` is for eligibility (None: Slack does not know them)."""
 
 
 class Notifier(Protocol):
@@ -230,3 +254,12 @@ class Metrics(Protocol):
 
     def acked(self, milliseconds: float) -> None:
         """A Socket Mode envelope was acked this long after it arrived."""
+
+    def delivered(self, destination: str, *, delivered: int, failed: int) -> None:
+        """Outbox events sent to ``destination`` (archive, event_bus), and how many failed."""
+
+
+class AccountDirectory(Protocol):
+    async def snapshot(self) -> OrgSnapshot:
+        """Every ACTIVE account of the organisation with its OU path and tags; raises if the
+        listing could not be completed (a partial list is never returned)."""

@@ -21,8 +21,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
+from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import approval, guardrails, listing, packing
 from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
+from cloud_access_bot.domain.identity_center import (
+    makes_own_role,
+    needs_identity_center_user,
+    no_identity_center_user,
+    target_problems,
+)
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     SESSION_CUT_OFF,
@@ -35,6 +42,8 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
+from cloud_access_bot.domain.tickets import ticket_problem
+from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
@@ -43,6 +52,7 @@ from cloud_access_bot.ports import (
     Granter,
     GrantError,
     GrantUnavailable,
+    IdentityCenterDirectory,
     Metrics,
     Notifier,
     Store,
@@ -88,9 +98,19 @@ class Draft:
     #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
     #: request id, so it is stored once.
     submission_id: str | None = None
+    #: The ticket or change id, when the account requires one (``ticket_pattern``).
+    ticket: str = ""
     #: The resources picked from discovery (not typed): what ``discovered_only`` auto-approve
     #: rules accept.
     discovered: tuple[str, ...] = ()
+    #: access_mode permission_set: the permission set asked for instead of services.
+    permission_set: str | None = None
+    #: A request to join this IAM Identity Center group instead.
+    group: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.permission_set or self.group
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -126,8 +146,10 @@ class AccessService:
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
         metrics: Metrics | None = None,
+        identity_center: IdentityCenterDirectory | None = None,
     ) -> None:
         self._metrics = metrics or Recorder()
+        self._identity_center = identity_center
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -145,14 +167,27 @@ class AccessService:
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
+        if draft.target is not None:
+            return errors | target_problems(
+                config,
+                draft.account_name,
+                permission_set=draft.permission_set,
+                group=draft.group,
+                minutes=draft.duration_minutes,
+            )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
-        if draft.login_role not in config.login_roles_for(draft.account_name):
+        # request_permission_set: the request's own permission set is the role it signs in with.
+        own_role = makes_own_role(config, draft.account_name)
+        if not own_role and draft.login_role not in config.login_roles_for(draft.account_name):
             errors["login_role"] = (
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
             )
+        ticket = ticket_problem(config.accounts[draft.account_name].ticket_pattern, draft.ticket)
+        if ticket:
+            errors["ticket"] = ticket
         duration_problem = guardrails.check_duration(
             draft.duration_minutes, config=config, account_name=draft.account_name
         )
@@ -191,6 +226,11 @@ class AccessService:
         if errors:
             return SubmitResult(errors=errors)
         config = self._config()
+        ineligible = await refusal_for(
+            config, draft.account_name, draft.requester_id, self._directory
+        )
+        if ineligible:
+            return SubmitResult(errors={"account": ineligible})
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -199,7 +239,12 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        groups = config.approval_groups_for(draft.account_name)
+        if needs_identity_center_user(config, draft.account_name) and not (
+            self._identity_center and await self._identity_center.has_user(email)
+        ):
+            # Told now, before any approver is asked for something that cannot be granted.
+            return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
+        groups = config.approval_groups_for(draft.account_name, draft.target)
         try:
             approvers = tuple(await self._directory.members_of(groups))
         except DirectoryUnavailable as unavailable:
@@ -222,8 +267,13 @@ class AccessService:
             created_at=now,
             approvers=approvers,
             approvals_required=guardrails.approvals_required(
-                config, draft.account_name, [a for s in draft.services for a in s.actions]
+                config,
+                draft.account_name,
+                [a for s in draft.services for a in s.actions],
+                draft.target,
             ),
+            permission_set=draft.permission_set,
+            group=draft.group,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Removal, extension and activation act on this, never on what the name means
@@ -231,6 +281,8 @@ class AccessService:
             extra={
                 **recorded_account(account),
                 "access_levels": listing.access_levels(draft.services, self._access_level),
+                **({"ticket": draft.ticket.strip()} if account.ticket_pattern else {}),
+                **({"warning": warning} if (warning := warning_of(account)) else {}),
             },
         )
         auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
@@ -246,7 +298,11 @@ class AccessService:
             stored = await self._store.create(
                 request,
                 draft.requester_id,
-                {"reason": request.reason, "services": _services(request)},
+                {
+                    "reason": request.reason,
+                    "services": _services(request),
+                    **({"ticket": request.extra["ticket"]} if "ticket" in request.extra else {}),
+                },
             )
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).
@@ -731,7 +787,7 @@ class AccessService:
         name = guardrails.recorded_account_name(request, config)
         if name is None:
             return []
-        groups = config.approval_groups_for(name)
+        groups = config.approval_groups_for(name, request.target)
         try:
             return await self._directory.members_of(groups, fresh=True)
         except DirectoryUnavailable as unavailable:
@@ -810,6 +866,9 @@ class AccessService:
         ]
         base = same[0].model_dump() if same else {}
         recorded = {k: request.extra[k] for k in RECORDED_ACCOUNT_FIELDS if k in request.extra}
+        if request.permission_set and not base.get("permission_sets"):
+            # An assignment has no time window of its own: it must stay removable.
+            recorded["permission_sets"] = [request.permission_set]
         try:
             return AccountConfig.model_validate(
                 {**base, **recorded, "account_number": request.account_id}

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
@@ -134,7 +135,7 @@ class Sandbox:
         arns: Sequence[str] = (),
         duration: int = 1,
         reason: str = "Investigate a failed export",
-        login_role: str = LOGIN_ROLE,
+        login_role: str | None = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
     ) -> dict[str, Any]:
@@ -145,7 +146,9 @@ class Sandbox:
         pause; none by default).
         """
         emulator = self.emulator
-        self._before[user] = {r.id for r in await self.runtime.store.for_user(user, limit=50)}
+        # The table itself, not a runtime's store: the bot may run in another process.
+        table = DynamoStore(self.clients, self.config.dynamodb_table)
+        self._before[user] = {r.id for r in await table.for_user(user, limit=50)}
         await think()
         previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")
@@ -155,10 +158,12 @@ class Sandbox:
         await think()
         await modal.select(views.DURATION_ACTION, str(duration))
         await think()
+        await modal.suggest(views.ACCOUNT_ACTION, account)
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
-        await think()
-        await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        if login_role:  # None: an account whose modal has no login role
+            await think()
+            await modal.select(views.LOGIN_ROLE_ACTION, login_role)
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()
@@ -175,6 +180,15 @@ class Sandbox:
             )
         await think()
         return await modal.submit()
+
+    async def submit(self, *, user: str = REQUESTER, **fields: Any) -> AccessRequest:
+        """Fill and submit the modal (``request``'s fields) and return the request it stored,
+        never the user's previous one; fails if the modal refused the submission."""
+        before = await self.runtime.store.for_user(user, limit=1)
+        ack = await self.request(user=user, **fields)
+        if ack.get("response_action") == "errors":
+            raise AssertionError(f"the modal refused the submission: {ack['errors']}")
+        return await self.latest_request(user, after=before[0].id if before else None)
 
     @staticmethod
     async def _fill_service(
@@ -210,15 +224,20 @@ class Sandbox:
             await think()
             await modal.fill(views.ARNS_ACTION, "\n".join(arns))
 
-    async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
-        """The user's newest stored request (waits until one exists, and after ``request``
-        until the one it submitted is stored)."""
+    async def latest_request(
+        self, user: str = REQUESTER, *, after: str | None = None
+    ) -> AccessRequest:
+        """The user's newest stored request, waiting until one exists (and, after ``request``,
+        until the one it submitted is stored). ``after``: the id of the newest before a
+        submission; waits until a newer one is stored, for a submission is acked before its
+        request is written (without it, the older request comes back)."""
         store = self.runtime.store
         before = self._before.get(user, set())
 
         async def newest() -> AccessRequest | None:
             found = await store.for_user(user, limit=1)
-            return found[0] if found and found[0].id not in before else None
+            newer = found and found[0].id not in before and found[0].id != after
+            return found[0] if newer else None
 
         return await self.wait_for(newest, "a stored request")
 

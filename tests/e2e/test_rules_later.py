@@ -4,9 +4,6 @@ pending timeout — through the emulator and moto."""
 
 from __future__ import annotations
 
-from tests.e2e.test_grant_changes import active_grant, ask_extension, conditions_of
-from tests.e2e.test_rules_at_grant import configure, pending, status_of
-
 from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
@@ -18,6 +15,8 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
+from tests.e2e.test_grant_changes import active_grant, ask_extension, conditions_of
+from tests.e2e.test_rules_at_grant import configure, pending, status_of
 
 BOB, CAROL = APPROVERS
 

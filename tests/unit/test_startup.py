@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.startup import PAID_PLAN, check_groups
 from cloud_access_bot_sandbox.scenario import sandbox_config
 
@@ -32,6 +33,12 @@ class FreeWorkspace:
     async def email_of(self, user_id: str) -> str | None:
         return None
 
+    async def person(self, user_id: str) -> Person | None:
+        return None
+
+    async def is_active(self, user_id: str) -> bool:
+        return True
+
 
 class Workspace:
     def __init__(self, groups: dict[str, list[str]]) -> None:
@@ -42,6 +49,12 @@ class Workspace:
 
     async def email_of(self, user_id: str) -> str | None:
         return None
+
+    async def person(self, user_id: str) -> Person | None:
+        return None
+
+    async def is_active(self, user_id: str) -> bool:
+        return True
 
 
 async def test_a_free_workspace_is_told_user_groups_need_a_paid_plan() -> None:

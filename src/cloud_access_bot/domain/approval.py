@@ -285,7 +285,7 @@ def decide_extension(
     if extra_minutes < 1:
         return _refuse("An extension must add at least one minute.")
     total = request.duration_minutes + extra_minutes
-    cap = config.max_duration_for(request.account_name)
+    cap = config.max_duration_for(request.account_name, request.target)
     if total > cap:
         return _refuse(
             f"Extending by {extra_minutes} minutes would make {total} minutes in all, over the "

@@ -14,7 +14,6 @@ by hand), so refusing needs two pattern-vs-pattern questions besides plain match
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from functools import cache
 from cloud_access_bot.config import AutoApproveRule, BotConfig
 from cloud_access_bot.domain.arns import is_pattern, partition_of, resource_problems
 from cloud_access_bot.domain.catalog import Catalog, escalation_actions
+from cloud_access_bot.domain.identity_center import makes_own_role, offered_targets
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
 
 PERMISSIONS_MANAGEMENT = "Permissions management"
@@ -34,17 +34,6 @@ class Refusal:
 
     action: str
     reason: str
-
-
-@cache
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def iam_pattern_matches(pattern: str, action: str) -> bool:
-    """Whether the IAM action pattern matches the action name (``iam:*`` ~ ``iam:PassRole``)."""
-    return _pattern_regex(pattern).fullmatch(action) is not None
 
 
 def patterns_overlap(first: str, second: str) -> bool:
@@ -150,11 +139,13 @@ def is_escalation(action: str) -> bool:
     return any(patterns_overlap(action, known) for known in escalation_actions())
 
 
-def approvals_required(config: BotConfig, account_name: str, actions: Iterable[str]) -> int:
-    """Distinct approvals a request needs: the account's count, and for privilege escalation
-    at least what a production account needs (the highest count of the production accounts,
-    or 2 when none is marked production)."""
-    base = config.approvals_required_for(account_name)
+def approvals_required(
+    config: BotConfig, account_name: str, actions: Iterable[str], target: str | None = None
+) -> int:
+    """Distinct approvals a request needs: the account's count (or its permission set's or
+    group's, ``target``), and for privilege escalation at least what a production account
+    needs (the highest count of the production accounts, or 2 when none is marked production)."""
+    base = config.approvals_required_for(account_name, target)
     if not any(is_escalation(action) for action in actions):
         return base
     production = [
@@ -280,7 +271,12 @@ def recheck(
     name = recorded_account_name(request, config)
     if name is None:
         return Recheck(account_gone(request))
-    if request.login_role not in config.login_roles_for(name):
+    if request.target is not None:
+        if request.target not in offered_targets(config, name):
+            return Recheck(f"{request.target} is no longer offered in {name}; nothing was granted.")
+    elif not makes_own_role(config, name) and request.login_role not in config.login_roles_for(
+        name
+    ):
         return Recheck(
             f"Login role {request.login_role} is no longer configured for {name}; nothing "
             "was granted."
@@ -297,7 +293,7 @@ def recheck(
     problems = [r.reason for r in refusals] + [why for _, why in scope]
     if problems:
         return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
-    cap = config.max_duration_for(name)
+    cap = config.max_duration_for(name, request.target)
     if request.duration_minutes > cap:
         return Recheck(capped_minutes=cap)
     return Recheck()

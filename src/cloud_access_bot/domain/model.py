@@ -152,6 +152,10 @@ class AccessRequest:
     messages: tuple[MessageRef, ...] = ()
     requester_message: MessageRef | None = None
     last_event_hash: str = ""
+    #: access_mode permission_set: the permission set asked for (``services`` is then empty).
+    permission_set: str | None = None
+    #: A request to join an IAM Identity Center group (account ``identity-center-groups``).
+    group: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -163,6 +167,11 @@ class AccessRequest:
         """Minutes of extension asked for and not yet decided (0 when none)."""
         minutes = self.extra.get("extension_minutes")
         return minutes if isinstance(minutes, int) and minutes > 0 else 0
+
+    @property
+    def target(self) -> str | None:
+        """The permission set or group asked for (None: a request for services)."""
+        return self.permission_set or self.group
 
     @property
     def actions(self) -> tuple[str, ...]:
