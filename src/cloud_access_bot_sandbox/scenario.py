@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
@@ -98,6 +99,11 @@ class Sandbox:
     def runtime(self) -> BotRuntime:
         return self.runtimes[-1]
 
+    @property
+    def store(self) -> DynamoStore:
+        """The bot's table, read directly: also when the bot runs as a separate process."""
+        return DynamoStore(self.clients, self.config.dynamodb_table)
+
     async def start_bot(self) -> BotRuntime:
         """Start one more bot instance (a restart is stop_bot then start_bot)."""
         runtime = BotRuntime(
@@ -145,7 +151,7 @@ class Sandbox:
         pause; none by default).
         """
         emulator = self.emulator
-        self._before[user] = {r.id for r in await self.runtime.store.for_user(user, limit=50)}
+        self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
         await think()
         previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")
@@ -214,7 +220,7 @@ class Sandbox:
     async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
         """The user's newest stored request (waits until one exists, and after ``request``
         until the one it submitted is stored)."""
-        store = self.runtime.store
+        store = self.store
         before = self._before.get(user, set())
 
         async def newest() -> AccessRequest | None:
@@ -226,7 +232,7 @@ class Sandbox:
     async def wait_for_status(
         self, request_id: str, *statuses: Status, timeout: float = 10.0
     ) -> AccessRequest:
-        store = self.runtime.store
+        store = self.store
 
         async def reached() -> AccessRequest | None:
             request = await store.get(request_id)
