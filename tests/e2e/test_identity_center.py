@@ -252,3 +252,41 @@ async def test_a_request_shaped_permission_set_is_made_assigned_and_deleted_on_t
     )
     assert await assignments(sandbox_.clients, center, ACCOUNTS["development"], arn) == []
 
+
+async def test_a_permission_set_dropped_from_the_config_after_submit_is_refused_at_approval(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, arns = world
+    await ask_for(sandbox_.emulator, "ReadOnlyAccess")
+    request = await sandbox_.latest_request()
+    dm = await sandbox_.approval_dm(BOB, request.id)
+    sandbox_.config = identity_center_config(center, ["AdministratorAccess"])
+
+    await sandbox_.click(BOB, dm, views.APPROVE_ACTION)
+
+    refused = "ReadOnlyAccess is no longer offered in production; nothing was granted."
+    await sandbox_.emulator.wait_for_message(BOB, lambda m: refused in m.text)
+    await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: refused in m.text)
+    assert await sandbox_.wait_for_status(request.id, Status.PENDING)
+    assert await assignments(sandbox_.clients, center, PROD, arns["ReadOnlyAccess"]) == []
+
+
+async def test_a_group_dropped_from_the_config_after_submit_is_refused_at_approval(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, ids = world
+    await ask_for(sandbox_.emulator, "prod-support", duration=60, account=GROUPS_ACCOUNT)
+    request = await sandbox_.latest_request()
+    dm = await sandbox_.approval_dm(BOB, request.id)
+    others = IdentityCenterConfig.model_validate(
+        {**center.model_dump(mode="json"), "groups": {"other-team": {}}}
+    )
+    sandbox_.config = identity_center_config(others)
+
+    await sandbox_.click(BOB, dm, views.APPROVE_ACTION)
+
+    refused = f"prod-support is no longer offered in {GROUPS_ACCOUNT}; nothing was granted."
+    await sandbox_.emulator.wait_for_message(BOB, lambda m: refused in m.text)
+    await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: refused in m.text)
+    assert await sandbox_.wait_for_status(request.id, Status.PENDING)
+    assert await members(sandbox_.clients, center, ids["group:prod-support"]) == []
