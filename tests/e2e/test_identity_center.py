@@ -9,7 +9,7 @@ import pytest
 from cloud_access_bot.audit.queries import who_had_access
 from cloud_access_bot.aws.identity_center import Assignment, IdentityCenter
 from cloud_access_bot.config import GROUPS_ACCOUNT, IdentityCenterConfig
-from cloud_access_bot.domain.model import EventType, Status
+from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.slack import identity_center_views as ic_views
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.identity_center import (
@@ -290,3 +290,64 @@ async def test_a_group_dropped_from_the_config_after_submit_is_refused_at_approv
     await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: refused in m.text)
     assert await sandbox_.wait_for_status(request.id, Status.PENDING)
     assert await members(sandbox_.clients, center, ids["group:prod-support"]) == []
+
+
+async def revoked_dm(world: Sandbox, request_id: str) -> str:
+    """The requester revokes the active grant from their DM; the DM that says it is revoked."""
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "revoke" in m.flat_text and request_id in m.flat_text
+    )
+    await world.click(REQUESTER, mine, views.REVOKE_ACTION)
+    await world.wait_for_status(request_id, Status.REVOKED)
+    told = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: f"Request `{request_id}` is revoked" in m.text
+    )
+    return told.text
+
+
+@pytest.mark.parametrize(
+    ("account", "target", "removed"),
+    [
+        ("production", "ReadOnlyAccess", "The permission set assignment is removed"),
+        (GROUPS_ACCOUNT, "prod-support", "The group membership is removed"),
+    ],
+)
+async def test_the_revoke_dm_says_sessions_already_opened_outlast_the_removal(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+    account: str,
+    target: str,
+    removed: str,
+) -> None:
+    sandbox_, center, _, ids = world
+    await ask_for(sandbox_.emulator, target, duration=60, account=account)
+    request = await sandbox_.latest_request()
+    await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+
+    text = await revoked_dm(sandbox_, request.id)
+
+    assert f"{removed}, but a console or CLI session already opened from the AWS access " in text
+    assert "up to the permission set's session duration" in text
+    if account == GROUPS_ACCOUNT:
+        assert await members(sandbox_.clients, center, ids[f"group:{target}"]) == []
+    else:
+        assert await assignments(sandbox_.clients, center, PROD, ids[target]) == []
+
+
+async def test_the_revoke_dm_of_a_request_shaped_set_says_when_its_sessions_stop(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, _ = world
+    bucket = sandbox_.accounts["development"].buckets[0]
+    await sandbox_.request(account="development", login_role=None, resources=[bucket])
+    request = await sandbox_.latest_request()
+    await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    active = await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+    assert active.expires_at and active.policy_name
+
+    text = await revoked_dm(sandbox_, request.id)
+
+    assert "The permission set made for it is removed, but a console or CLI session" in text
+    assert f"ends at {iso(active.expires_at)} at the latest" in text
+    found = await IdentityCenter(sandbox_.clients).find_permission_set(center, active.policy_name)
+    assert found == ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain import listing
+from cloud_access_bot.domain.identity_center import revoked_session_note
 from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 
@@ -802,6 +803,8 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
         )
     if event is EventType.REVOKED and is_session_grant(request):
         return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"
+    if event is EventType.REVOKED and (note := revoked_session_note(request)):
+        return f":no_entry: Request `{request.id}` is revoked. {note}"
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "
