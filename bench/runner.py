@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bot_process, discovery, grants, process, slack_load, sweep
+from bench import bot_process, discovery, grants, identity_center, process, slack_load, sweep
 from bench.aws_server import reset_moto
 from bench.discovery import DiscoveryScale
 from bench.report import Metric, table, write_results
@@ -187,6 +187,7 @@ GROUPS: dict[str, Group] = {
     "sweep": sweep_group,
     "revocation": revocation_group,
     "process": process_group,
+    "identity_center": identity_center.group,
 }
 
 

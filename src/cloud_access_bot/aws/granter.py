@@ -52,7 +52,7 @@ from cloud_access_bot.domain.policy import (
     policy_json,
     policy_size,
 )
-from cloud_access_bot.ports import GrantError, GrantResult, GrantUnavailable
+from cloud_access_bot.ports import Granter, GrantError, GrantResult, GrantUnavailable
 
 T = TypeVar("T")
 
@@ -330,7 +330,7 @@ async def delete_policy(iam: Any, arn: str, role: str) -> None:
 
 
 async def fill_role(
-    granter: InlinePolicyGranter,
+    granter: Granter,
     account: AccountConfig,
     requests: Iterable[AccessRequest],
     start: datetime,
