@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 from bench.grants import granted_at, grants_per_shared_role, shared_requests
 from bench.report import Metric, rounded
 from bench.world import DURATION_MINUTES, WAIT_S, add_users, email
-from cloud_access_bot.aws.granter import fill_role
 from cloud_access_bot.aws.identity_center import AssignmentLedger, IdentityCenter
 from cloud_access_bot.aws.identity_center_granters import RequestPermissionSetGranter
 from cloud_access_bot.domain.model import Status, utcnow
 from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.capacity import fill_role
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.identity_center import identity_center_config, seed_identity_center
 from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox

@@ -9,7 +9,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bot_process, discovery, grants, identity_center, process, slack_load, sweep
+from bench import (
+    bot_process,
+    discovery,
+    grants,
+    identity_center,
+    organizations,
+    process,
+    slack_load,
+    sweep,
+)
 from bench.aws_server import reset_moto
 from bench.discovery import DiscoveryScale
 from bench.report import Metric, table, write_results
@@ -37,6 +46,7 @@ class Scale:
     revocation_grants: int
     sweep_interval_s: int
     starts: int
+    organization: organizations.OrgScale
 
 
 FULL = Scale(
@@ -59,6 +69,7 @@ FULL = Scale(
     revocation_grants=60,
     sweep_interval_s=sweep.DEFAULT_SWEEP_INTERVAL_S,
     starts=3,
+    organization=organizations.OrgScale(accounts=5000, units=50, queries=300, call_delay_s=0.05),
 )
 
 SMOKE = Scale(
@@ -81,6 +92,7 @@ SMOKE = Scale(
     revocation_grants=4,
     sweep_interval_s=1,
     starts=1,
+    organization=organizations.OrgScale(accounts=20, units=4, queries=6, call_delay_s=0.01),
 )
 
 
@@ -178,6 +190,10 @@ async def process_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
     return await process.measure(scale.starts)
 
 
+async def organizations_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    return await organizations.measure(scale.organization, facts)
+
+
 Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
 GROUPS: dict[str, Group] = {
     "slack": slack_group,
@@ -187,6 +203,7 @@ GROUPS: dict[str, Group] = {
     "sweep": sweep_group,
     "revocation": revocation_group,
     "process": process_group,
+    "organizations": organizations_group,
     "identity_center": identity_center.group,
 }
 

@@ -158,6 +158,7 @@ async def options_latencies(world: Sandbox, user: str, rounds: int) -> list[floa
     emulator = world.emulator
     await emulator.slash_command(user, f"/{world.config.request_command}")
     modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
+    await modal.suggest(views.ACCOUNT_ACTION, "development")
     await modal.select(views.ACCOUNT_ACTION, "development")
     await modal.wait_updated()
 

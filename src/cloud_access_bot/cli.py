@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -18,11 +20,17 @@ from types import ModuleType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.audit import commands as audit
+from cloud_access_bot.aws.archive import ArchiveOnAws
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
+from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
+from cloud_access_bot.config_rules import effective, evaluate_all
 from cloud_access_bot.config_source import ConfigSource, FileConfigSource, config_source_from
+from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
@@ -35,8 +43,11 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 HEALTH_MAX_AGE_S = 60
-#: What the audit commands call on the table (read only).
-AUDIT_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
+#: What check-config calls through the organizations read role.
+ORGANIZATIONS_PERMISSIONS = (
+    "sts:AssumeRole on the role, and organizations:ListRoots, ListAccountsForParent, "
+    "ListOrganizationalUnitsForParent and ListTagsForResource through it"
+)
 
 
 def _version() -> str:
@@ -46,21 +57,88 @@ def _version() -> str:
         return "unknown"
 
 
-def _optional_module(name: str) -> ModuleType | None:
-    """Import a module another part of the project provides, or None while it does not exist.
+#: What ``demo`` needs beyond the product: the stand-ins and the moto they run on.
+SANDBOX_MODULES = ("cloud_access_bot_sandbox", "moto")
+SANDBOX_MISSING = "demo: the demo needs the sandbox: pip install 'cloud-access-bot[demo]'"
 
-    Only the module itself being absent counts: an import error inside it propagates.
-    """
+
+def _sandbox_demo() -> ModuleType | None:
+    """The sandbox's demo script, or None when the sandbox or moto is not installed (the
+    container image ships neither). A missing module of any other name is a bug: it propagates."""
     try:
-        return import_module(name)
+        return import_module("cloud_access_bot_sandbox.demo")
     except ModuleNotFoundError as exc:
-        if exc.name == name:
+        if (exc.name or "").split(".")[0] in SANDBOX_MODULES:
             return None
         raise
 
 
 def _join(items: Sequence[object]) -> str:
     return ", ".join(str(item) for item in items) or "-"
+
+
+def account_lines(config: BotConfig, name: str) -> list[str]:
+    """One account's effective settings, as check-config prints them."""
+    account = config.accounts[name]
+    eligibility = account.eligibility or config.eligibility
+    who = [
+        *eligibility.user_groups,
+        *(f"@{d}" for d in eligibility.email_domains),
+        *eligibility.users,
+    ]
+    return [
+        f"  {name}: {account.account_number}"
+        + (f" alias {account.account_alias}" if account.account_alias else "")
+        + f", mode {account.access_mode.value}"
+        + (", production" if account.production else ""),
+        f"    role: {account.iam_role}",
+        f"    login roles: {_join(config.login_roles_for(name))}",
+        f"    approval groups: {_join(config.approval_groups_for(name))}"
+        f" ({config.approvals_required_for(name)} approval(s) needed)",
+        f"    durations (minutes): {_join(config.durations_for(name))}"
+        f", max {config.max_duration_for(name)}",
+        f"    regions: {_join(config.regions_for(name))}",
+        f"    ticket: {account.ticket_pattern or 'not required'}",
+        f"    warning: {account.warning or '-'}",
+        f"    who may request: {_join(who) if who else 'any full member'}"
+        + (", guests too" if eligibility.allow_guests else ""),
+    ]
+
+
+def explain_account(config: BotConfig, snapshot: OrgSnapshot | None, account_id: str) -> list[str]:
+    """Which rules applied to one account and its effective settings (check-config --account)."""
+    found = [e for e in evaluate_all(config, snapshot) if e.account_id == account_id]
+    if not found:
+        where = "in neither accounts: nor the organisation" if snapshot else "not in accounts:"
+        return [f"account {account_id}: {where}"]
+    entry = found[0]
+    origin = " and ".join(
+        part
+        for part, present in (("accounts:", entry.explicit), ("Organizations", entry.discovered))
+        if present
+    )
+    lines = [f"account {account_id}: {entry.name} (from {origin})"]
+    lines.append(
+        "rules applied: "
+        + (
+            _join(
+                [
+                    f"{i}"
+                    + (f" ({config.rules[i].description})" if config.rules[i].description else "")
+                    for i in entry.rules
+                ]
+            )
+        )
+    )
+    if entry.excluded:
+        return [*lines, "excluded by a rule: the bot does not offer this account"]
+    if entry.account is None:
+        return [*lines, *(f"unusable: {p}" for p in entry.problems)]
+    return [
+        *lines,
+        "effective settings:",
+        *account_lines(effective(config, snapshot).config, entry.name),
+    ]
 
 
 def summarize(config: BotConfig, source: str) -> list[str]:
@@ -72,22 +150,8 @@ def summarize(config: BotConfig, source: str) -> list[str]:
         + (" (created at start)" if config.create_table else ""),
         f"accounts ({len(config.accounts)}):",
     ]
-    for name, account in config.accounts.items():
-        lines.append(
-            f"  {name}: {account.account_number}"
-            + (f" alias {account.account_alias}" if account.account_alias else "")
-            + f", mode {account.access_mode.value}"
-            + (", production" if account.production else "")
-        )
-        lines.append(f"    login roles: {_join(config.login_roles_for(name))}")
-        lines.append(
-            f"    approval groups: {_join(config.approval_groups_for(name))}"
-            f" ({config.approvals_required_for(name)} approval(s) needed)"
-        )
-        lines.append(
-            f"    durations (minutes): {_join(config.durations_for(name))}"
-            f", max {config.max_duration_for(name)}"
-        )
+    for name in config.accounts:
+        lines += account_lines(config, name)
     lines += [
         f"durations (minutes): {_join(config.durations_minutes)}"
         f", max {config.max_duration_minutes}",
@@ -123,6 +187,9 @@ def _settings_error(exc: SettingsError) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    if args.account and not re.fullmatch(r"\d{12}", args.account):
+        print(f"error: --account {args.account!r} is not a 12-digit account id", file=sys.stderr)
+        return EXIT_INVALID
     if args.file:
         source: ConfigSource = FileConfigSource(args.file)
     else:
@@ -137,8 +204,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for warning in config_warnings(config):
         print(f"{source.description}: warning: {warning}", file=sys.stderr)
-    print("\n".join(summarize(config, source.description)))
+    if config.organizations is None and not args.account:
+        print("\n".join(summarize(config, source.description)))
+        return EXIT_OK
+    try:
+        snapshot = asyncio.run(_list_organization(config))
+    except (ClientError, BotoCoreError, AssumeRoleError, OSError) as exc:
+        assert config.organizations is not None
+        reading = explain(
+            exc, action=ORGANIZATIONS_PERMISSIONS, resource=config.organizations.iam_role
+        )
+        print(f"error: listing AWS Organizations: {reading}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.account:
+        print("\n".join(explain_account(config, snapshot, args.account)))
+        return EXIT_OK
+    result = effective(config, snapshot)
+    for problem in result.problems:
+        print(f"{source.description}: warning: {problem}", file=sys.stderr)
+    print("\n".join(summarize(result.config, source.description)))
     return EXIT_OK
+
+
+async def _list_organization(config: BotConfig) -> OrgSnapshot | None:
+    if config.organizations is None:
+        return None
+    clients = AwsClients(region=os.environ.get("AWS_REGION", "us-east-1"))
+    try:
+        return await OrganizationsAccounts(clients, config.organizations.iam_role).snapshot()
+    finally:
+        await clients.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -147,25 +242,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _settings_error(exc)
     configure_logging(settings.log_level, settings.log_format)
-    runtime = _optional_module("cloud_access_bot.runtime")
-    if runtime is None:
-        source = config_source_from(settings)
-        if _load(source) is None:
-            return EXIT_INVALID
-        print(
-            f"run: settings and {source.description} are valid, "
-            "but the bot runtime is not available yet",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return int(asyncio.run(runtime.run_bot(settings)))
+    from cloud_access_bot.runtime import run_bot  # Bolt and the sweeper: only `run` needs them
+
+    return int(asyncio.run(run_bot(settings)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo = _optional_module("cloud_access_bot_sandbox.demo")
+    demo = _sandbox_demo()
     if demo is None:
-        print("demo: not implemented yet", file=sys.stderr)
-        return EXIT_FAILED
+        print(SANDBOX_MISSING, file=sys.stderr)
+        return EXIT_INVALID
     return int(asyncio.run(demo.run_demo(json_output=args.json)))
 
 
@@ -183,13 +269,23 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     store = DynamoStore(clients, config.dynamodb_table, config.audit_retention_days)
     try:
-        result = await audit.answer(args, store=store, config=config, now=utcnow())
+        result = await audit.answer(
+            args,
+            store=store,
+            config=config,
+            now=utcnow(),
+            archive=ArchiveOnAws(clients, config.dynamodb_table),
+            trail=CloudTrailLookup(clients),
+        )
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except AssumeRoleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:
-        table = f"DynamoDB table {config.dynamodb_table}"
-        print(f"error: {explain(exc, action=AUDIT_PERMISSIONS, resource=table)}", file=sys.stderr)
+        action, resource = audit.permissions_needed(args, config)
+        print(f"error: {explain(exc, action=action, resource=resource)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await clients.close()
@@ -228,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         "BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY. Exit 0 if valid, 2 if not.",
     )
     check.add_argument("--file", metavar="FILE", help="a local YAML file to check")
+    check.add_argument(
+        "--account",
+        metavar="ID",
+        help="show which rules apply to this 12-digit account id and its effective settings",
+    )
     check.set_defaults(handler=cmd_check_config)
 
     demo = commands.add_parser("demo", help="run a scripted request against local stand-ins")
@@ -250,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_parser = commands.add_parser(
         "audit",
-        help="query the audit trail: list, show, who-had-access, verify",
+        help="query the audit trail: list, show, who-had-access, verify, export, activity, unused",
         description="Answers from the DynamoDB table named by the configuration "
         "(BOT_CONFIG_FILE or BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY). Exit 0 on success, "
         "1 if verify finds a problem or the table cannot be read, 2 for bad arguments.",

@@ -220,6 +220,35 @@ class Preset(_Strict):
     _check = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
 
 
+def _ticket_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression ({exc})") from None
+    return value
+
+
+TicketPattern = Annotated[str, BeforeValidator(_ticket_pattern)]
+
+
+class Eligibility(_Strict):
+    """Who may request access: anyone matching one of the lists (all empty: any full member).
+    Slack guests and deactivated users are refused unless ``allow_guests``."""
+
+    user_groups: list[str] = Field(default_factory=list)
+    email_domains: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list, description="Slack user ids.")
+    allow_guests: bool = False
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        for domain in domains:
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
+                raise ValueError(f"{domain!r} is not an email domain like example.com")
+        return domains
+
+
 PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
 INSTANCE_ARN = re.compile(
     r"^arn:(aws|aws-us-gov|aws-cn):sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$"
@@ -352,6 +381,21 @@ class AccountConfig(_Strict):
     )
     bind: Binding = Binding.USERID
     regions: list[str] | None = None
+    ticket_pattern: TicketPattern | None = Field(
+        default=None, description="Requests must name a ticket id matching this regex."
+    )
+    warning: str | None = Field(
+        default=None, max_length=300, description="Shown as a banner in the modal and card."
+    )
+    eligibility: Eligibility | None = Field(
+        default=None, description="Who may request access here (else the global eligibility)."
+    )
+    ou_path: str | None = Field(
+        default=None, description="Organizational unit path; filled in from Organizations."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Account tags; filled in from Organizations."
+    )
     permission_sets: Annotated[list[PermissionSetRule], BeforeValidator(_permission_set_rules)] = (
         Field(
             default_factory=list,
@@ -400,6 +444,120 @@ class AccountConfig(_Strict):
         return next((rule for rule in self.permission_sets if rule.name == name), None)
 
 
+class AuditArchive(_Strict):
+    """Where every audit event is also written, as JSON Lines (docs/audit.md "Archive")."""
+
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket name."
+    )
+    prefix: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$",
+        description="Key prefix ending in '/' (e.g. events/), or empty.",
+    )
+
+
+#: An EventBridge bus name, or its ARN.
+EVENT_BUS = (
+    r"^([.\-_A-Za-z0-9]{1,256}"
+    r"|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[.\-_A-Za-z0-9/]{1,256})$"
+)
+
+
+class OrganizationsConfig(_Strict):
+    """Accounts discovered from AWS Organizations (see docs/organizations.md)."""
+
+    iam_role: str = Field(
+        description="Read-only role in the management or delegated administrator account."
+    )
+    role_template: str = Field(
+        description="The role the bot assumes in each account, e.g. "
+        "arn:aws:iam::{account_id}:role/cloud-access-bot."
+    )
+    refresh_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+    @field_validator("iam_role")
+    @classmethod
+    def _reader_arn(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+    @field_validator("role_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{account_id}" not in value or not ROLE_ARN.match(
+            value.replace("{account_id}", "0" * 12)
+        ):
+            raise ValueError(
+                f"{value!r} must be a role ARN with {{account_id}} as its account, e.g. "
+                "arn:aws:iam::{account_id}:role/cloud-access-bot"
+            )
+        return value
+
+    def role_for(self, account_id: str) -> str:
+        return self.role_template.replace("{account_id}", account_id)
+
+
+class RuleMatch(_Strict):
+    """Which accounts a rule covers: every clause given must match (none given: every account).
+
+    ``ou`` is an OU path such as ``/Workloads/Prod`` and covers that OU and everything below
+    it; each of its parts and ``name`` are shell-style patterns (``prod-*``); each tag value is
+    a pattern too.
+    """
+
+    ou: str | None = Field(default=None, pattern=r"^/")
+    tags: dict[str, str] = Field(default_factory=dict)
+    name: str | None = None
+
+
+class RuleSettings(_Strict):
+    """The per-account keys a rule may set (the meaning is that of the same key in accounts)."""
+
+    access_mode: AccessMode | None = None
+    login_roles: list[str] | None = None
+    approval_groups: list[str] | None = None
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+    production: bool | None = None
+    regions: list[str] | None = None
+    ticket_pattern: TicketPattern | None = None
+    warning: str | None = Field(default=None, max_length=300)
+    eligibility: Eligibility | None = None
+
+    _roles = field_validator("login_roles")(
+        classmethod(lambda cls, v: None if v is None else _check_role_names(v))
+    )
+    _regions = field_validator("regions")(
+        classmethod(lambda cls, v: None if v is None else _check_regions(v))
+    )
+
+    @field_validator("access_mode")
+    @classmethod
+    def _mode(cls, mode: AccessMode | None) -> AccessMode | None:
+        if mode is AccessMode.SESSION_CREDENTIALS:
+            raise ValueError(
+                "session_credentials needs a broker_role per account: set it in accounts"
+            )
+        return mode
+
+
+class AccountRule(_Strict):
+    """Settings for the accounts a rule matches. Every matching rule applies, in order, a
+    later rule's key replacing an earlier one's; an explicit ``accounts:`` entry's own keys
+    win over every rule."""
+
+    description: str = ""
+    match: RuleMatch = Field(default_factory=RuleMatch)
+    set: RuleSettings = Field(default_factory=RuleSettings)
+    exclude: bool = Field(
+        default=False, description="Leave matching discovered accounts out of the bot."
+    )
+
+
 class BotConfig(_Strict):
     """The whole YAML file. Aliases are perkbox's keys; field names are the project's."""
 
@@ -410,7 +568,7 @@ class BotConfig(_Strict):
         default_factory=list, validation_alias=AliasChoices("approvalGroups", "approval_groups")
     )
     regions: list[str] = Field(default_factory=lambda: ["eu-west-1"])
-    accounts: dict[str, AccountConfig]
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     dynamodb_table: str = Field(
         default="cloud_access_bot",
         validation_alias=AliasChoices("dynamoDbTable", "dynamodb_table"),
@@ -460,7 +618,12 @@ class BotConfig(_Strict):
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
     presets: dict[str, Preset] = Field(default_factory=dict)
+    organizations: OrganizationsConfig | None = None
+    rules: list[AccountRule] = Field(default_factory=list)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
     identity_center: IdentityCenterConfig | None = None
+    audit_archive: AuditArchive | None = None
+    event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -533,8 +696,6 @@ class BotConfig(_Strict):
     @field_validator("accounts")
     @classmethod
     def _account_names(cls, accounts: dict[str, AccountConfig]) -> dict[str, AccountConfig]:
-        if not accounts:
-            raise ValueError("at least one account is required")
         for name in accounts:
             if not ACCOUNT_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid account name")
@@ -543,6 +704,8 @@ class BotConfig(_Strict):
     @model_validator(mode="after")
     def _cross_checks(self) -> BotConfig:
         problems = []
+        if not self.accounts and self.organizations is None:
+            problems.append("accounts: at least one account is required (or organizations)")
         seen: dict[str, str] = {}
         for name, account in self.accounts.items():
             if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
@@ -567,23 +730,8 @@ class BotConfig(_Strict):
                     f"account {seen[account.account_number]}"
                 )
             seen[account.account_number] = name
-            uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
-            if uses_identity_center and self.identity_center is None:
-                problems.append(
-                    f"accounts.{name}: access_mode {account.access_mode.value} needs "
-                    "identity_center"
-                )
-            if not (account.login_roles or self.login_roles) and not uses_identity_center:
-                problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
-            if not (account.approval_groups or self.approval_groups):
-                problems.append(
-                    f"accounts.{name}: no approval_groups here and no global approvalGroups"
-                )
-            if self.durations_minutes and not self.durations_for(name):
-                problems.append(
-                    f"accounts.{name}: no entry of durations_minutes is within its maximum of "
-                    f"{self.max_duration_for(name)} minutes"
-                )
+            if not self.rules:
+                problems += [f"accounts.{name}: {p}" for p in self.account_problems(account)]
         for rule_index, rule in enumerate(self.auto_approve):
             problems.extend(
                 f"auto_approve.{rule_index}.accounts: unknown account {name!r}"
@@ -596,6 +744,24 @@ class BotConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def account_problems(self, account: AccountConfig) -> list[str]:
+        """What makes one account unusable with this file's global keys (rules already
+        applied): the bot could not offer a login role, an approver or a duration."""
+        problems = []
+        uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
+        if uses_identity_center and self.identity_center is None:
+            problems.append(f"access_mode {account.access_mode.value} needs identity_center")
+        if not (account.login_roles or self.login_roles) and not uses_identity_center:
+            problems.append("no login_roles here and no global loginRoles")
+        if not (account.approval_groups or self.approval_groups):
+            problems.append("no approval_groups here and no global approvalGroups")
+        cap = min(
+            account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
+        )
+        if self.durations_minutes and not any(m <= cap for m in self.durations_minutes):
+            problems.append(f"no entry of durations_minutes is within its maximum of {cap} minutes")
+        return problems
 
     def _limit_problems(self) -> list[str]:
         """Values written in the file that a limit silently overrides: each is a mistake the

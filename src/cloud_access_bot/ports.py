@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -20,6 +21,7 @@ from cloud_access_bot.domain.model import (
     MessageRef,
     Status,
 )
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.domain.resources import DiscoveryResult
 
 
@@ -194,6 +196,9 @@ class Directory(Protocol):
 
     async def email_of(self, user_id: str) -> str | None: ...
 
+    async def person(self, user_id: str) -> Person | None:
+        """Who ``user_id`` is for eligibility (None: Slack does not know them)."""
+
 
 class Notifier(Protocol):
     async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
@@ -245,3 +250,12 @@ class Metrics(Protocol):
 
     def acked(self, milliseconds: float) -> None:
         """A Socket Mode envelope was acked this long after it arrived."""
+
+    def delivered(self, destination: str, *, delivered: int, failed: int) -> None:
+        """Outbox events sent to ``destination`` (archive, event_bus), and how many failed."""
+
+
+class AccountDirectory(Protocol):
+    async def snapshot(self) -> OrgSnapshot:
+        """Every ACTIVE account of the organisation with its OU path and tags; raises if the
+        listing could not be completed (a partial list is never returned)."""

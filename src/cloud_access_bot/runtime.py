@@ -20,9 +20,13 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
+from cloud_access_bot.accounts_source import AccountsSource
 from cloud_access_bot.audit.slack_text import audit_subcommand
+from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
+from cloud_access_bot.aws.drainer import OutboxDrainer
+from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.identity_center import (
@@ -37,6 +41,7 @@ from cloud_access_bot.aws.identity_center_granters import (
 )
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
 from cloud_access_bot.aws.reconcile import reconcile
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
@@ -54,8 +59,10 @@ from cloud_access_bot.ports import Metrics, StoreUnavailable
 from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
 from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
+from cloud_access_bot.slack.accounts_command import accounts_subcommand
 from cloud_access_bot.slack.app import Inflight, build_app
 from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot.slack.listeners import account_options
 from cloud_access_bot.slack.metered import CountingRateLimitRetryHandler, MeteredWebClient
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
@@ -94,6 +101,12 @@ class BotRuntime:
     ) -> None:
         self._slack = slack
         self.metrics = metrics or Recorder()
+        # Everything below reads the file's accounts plus those Organizations lists, with the
+        # rules applied (accounts_source.py).
+        self.accounts = AccountsSource(
+            config, lambda org: OrganizationsAccounts(clients, org.iam_role)
+        )
+        config = self.accounts.config
         self._config = config
         self._clients = clients
         self._clock = clock
@@ -113,6 +126,17 @@ class BotRuntime:
             clients,
             config_now.dynamodb_table,
             retention_days=config_now.audit_retention_days,
+            clock=clock,
+            outbox=lambda: config().audit_archive is not None or config().event_bus is not None,
+            queued=lambda: self.drainer.wake(),
+        )
+        self.drainer = OutboxDrainer(
+            clients,
+            config_now.dynamodb_table,
+            config=config,
+            writer=S3Archive(clients),
+            publisher=EventBridgePublisher(clients),
+            metrics=self.metrics,
             clock=clock,
         )
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
@@ -200,9 +224,15 @@ class BotRuntime:
                 "audit": audit_subcommand(
                     store=self.store, directory=self.directory, config=config, clock=clock
                 ),
+                "accounts": accounts_subcommand(
+                    config=config, refresh=self.accounts.refresh, directory=self.directory
+                ),
             },
         )
         home.register_home(self.app, deps)
+        account_options.register(
+            self.app, config=config, history=self.store.for_user, directory=self.directory
+        )
         self.notifier.on_change(lambda request: home.publish_homes(deps, request))
         commands.register_commands(self.app, deps)
         self.handler: AsyncSocketModeHandler | None = None
@@ -210,6 +240,7 @@ class BotRuntime:
     async def start(self, connect_timeout: float = 30.0) -> None:
         if self._config().create_table:
             await self.store.ensure_table()
+        await self.accounts.refresh()
         self.handler = AckingSocketModeHandler(
             self.app,
             self._slack.app_token,
@@ -220,6 +251,10 @@ class BotRuntime:
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
+        self._tasks.append(asyncio.create_task(self.drainer.run(self._stopping), name="outbox"))
+        self._tasks.append(
+            asyncio.create_task(self.accounts.watch(self._stopping), name="organizations")
+        )
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")

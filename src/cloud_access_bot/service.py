@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
+from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import approval, guardrails, listing, packing
 from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
@@ -41,6 +42,8 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
+from cloud_access_bot.domain.tickets import ticket_problem
+from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
@@ -95,6 +98,8 @@ class Draft:
     #: Identifies one submission (Slack's view id): a redelivered submission maps to the same
     #: request id, so it is stored once.
     submission_id: str | None = None
+    #: The ticket or change id, when the account requires one (``ticket_pattern``).
+    ticket: str = ""
     #: The resources picked from discovery (not typed): what ``discovered_only`` auto-approve
     #: rules accept.
     discovered: tuple[str, ...] = ()
@@ -180,6 +185,9 @@ class AccessService:
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
             )
+        ticket = ticket_problem(config.accounts[draft.account_name].ticket_pattern, draft.ticket)
+        if ticket:
+            errors["ticket"] = ticket
         duration_problem = guardrails.check_duration(
             draft.duration_minutes, config=config, account_name=draft.account_name
         )
@@ -218,6 +226,11 @@ class AccessService:
         if errors:
             return SubmitResult(errors=errors)
         config = self._config()
+        ineligible = await refusal_for(
+            config, draft.account_name, draft.requester_id, self._directory
+        )
+        if ineligible:
+            return SubmitResult(errors={"account": ineligible})
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -268,6 +281,8 @@ class AccessService:
             extra={
                 **recorded_account(account),
                 "access_levels": listing.access_levels(draft.services, self._access_level),
+                **({"ticket": draft.ticket.strip()} if account.ticket_pattern else {}),
+                **({"warning": warning} if (warning := warning_of(account)) else {}),
             },
         )
         auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
@@ -283,7 +298,11 @@ class AccessService:
             stored = await self._store.create(
                 request,
                 draft.requester_id,
-                {"reason": request.reason, "services": _services(request)},
+                {
+                    "reason": request.reason,
+                    "services": _services(request),
+                    **({"ticket": request.extra["ticket"]} if "ticket" in request.extra else {}),
+                },
             )
         except ConflictError as duplicate:
             # The same submission delivered again: it is already stored (and announced).

@@ -510,9 +510,10 @@ class SlackEmulator:
         real_name: str = "",
         deleted: bool = False,
         is_bot: bool = False,
+        guest: str = "",
     ) -> User:
         return self.workspace.add_user(
-            user_id, name, email, real_name=real_name, deleted=deleted, is_bot=is_bot
+            user_id, name, email, real_name=real_name, deleted=deleted, is_bot=is_bot, guest=guest
         )
 
     def add_usergroup(self, handle: str, members: list[str], name: str | None = None) -> str:

@@ -56,6 +56,8 @@ class User:
     real_name: str = ""
     deleted: bool = False
     is_bot: bool = False
+    #: "multi" (is_restricted) or "single" (is_ultra_restricted) channel guest; "" a member.
+    guest: str = ""
 
     def to_api(self, team_id: str) -> JSON:
         profile: JSON = {"real_name": self.real_name, "display_name": self.name}
@@ -68,6 +70,8 @@ class User:
             "real_name": self.real_name,
             "deleted": self.deleted,
             "is_bot": self.is_bot,
+            "is_restricted": bool(self.guest),
+            "is_ultra_restricted": self.guest == "single",
             "profile": profile,
         }
 
@@ -253,8 +257,9 @@ class Workspace:
         real_name: str = "",
         deleted: bool = False,
         is_bot: bool = False,
+        guest: str = "",
     ) -> User:
-        user = User(user_id, name, email, real_name or name, deleted, is_bot)
+        user = User(user_id, name, email, real_name or name, deleted, is_bot, guest)
         self.users[user_id] = user
         return user
 

@@ -59,9 +59,7 @@ FIND_TIMEOUT = commands.FIND_WAIT_S + 5
 
 
 async def approved(world: Sandbox, **kwargs: Any) -> str:
-    ack = await world.request(**kwargs)
-    assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+    request_id = (await world.submit(**kwargs)).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
@@ -199,6 +197,7 @@ async def test_preset_prefills_the_request_and_grants_its_actions(preset_world: 
     account = world.accounts["development"]
     await world.emulator.slash_command(REQUESTER, "/request", "preset s3-read")
     chooser = await world.emulator.wait_for_view(REQUESTER, commands.PRESET_CALLBACK)
+    await chooser.suggest(commands.PRESET_ACCOUNT_ACTION, "development")
     await chooser.select(commands.PRESET_ACCOUNT_ACTION, "development")
     await chooser.submit()
 

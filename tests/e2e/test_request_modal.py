@@ -113,6 +113,7 @@ async def test_preset_at_the_top_of_the_modal_prefills_service_and_actions(
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
     await modal.fill(views.REASON_ACTION, "read the exports")
     await modal.select(views.DURATION_ACTION, "15")
+    await modal.suggest(views.ACCOUNT_ACTION, "development")
     await modal.select(views.ACCOUNT_ACTION, "development")
     await modal.wait_updated()
     await modal.select(views.LOGIN_ROLE_ACTION, LOGIN_ROLE)
@@ -147,6 +148,7 @@ async def test_a_failing_region_is_a_note_while_other_regions_load(world: Sandbo
     (_, orders), _ = world.accounts["development"].tables
     await world.emulator.slash_command(REQUESTER, "/request")
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.suggest(views.ACCOUNT_ACTION, "development")
     await modal.select(views.ACCOUNT_ACTION, "development")
     await modal.wait_updated()
     await modal.suggest(views.SERVICE_ACTION, "dynamodb")
@@ -179,6 +181,7 @@ async def test_refresh_lists_resources_created_after_the_cache_was_filled(
     account = world.accounts["development"]
     await world.emulator.slash_command(REQUESTER, "/request")
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    await modal.suggest(views.ACCOUNT_ACTION, "development")
     await modal.select(views.ACCOUNT_ACTION, "development")
     await modal.wait_updated()
     await modal.suggest(views.SERVICE_ACTION, "s3")

@@ -25,6 +25,10 @@ METRICS = (
     "revocation_lag_p99_s",
     "rss_mb_idle",
     "startup_s",
+    "org_account_options_p99_ms",
+    "org_rules_evaluation_p99_ms",
+    "org_rss_growth_mb",
+    "org_refresh_s",
 )
 WITH_BASELINE = ("discovery_cold_s", "grants_per_shared_role", "sweep_ms_40_expired_aws_50ms")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.config import AccessMode, ConfigError, SelfApproval, parse_config
+from tests.unit.config_samples import THREE_MISTAKES
 
 # perkbox's example from DESIGN.md, plus the two perkbox keys it does not show.
 PERKBOX = """\
@@ -162,7 +162,9 @@ def test_a_list_is_not_a_config() -> None:
 
 
 def test_missing_accounts() -> None:
-    assert problems_of("loginRoles: [Dev]\n") == ["accounts: required key is missing"]
+    assert problems_of("loginRoles: [Dev]\n") == [
+        "accounts: at least one account is required (or organizations)"
+    ]
 
 
 def test_role_must_be_in_its_account() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.startup import PAID_PLAN, check_groups
 from cloud_access_bot_sandbox.scenario import sandbox_config
 
@@ -32,6 +33,9 @@ class FreeWorkspace:
     async def email_of(self, user_id: str) -> str | None:
         return None
 
+    async def person(self, user_id: str) -> Person | None:
+        return None
+
 
 class Workspace:
     def __init__(self, groups: dict[str, list[str]]) -> None:
@@ -41,6 +45,9 @@ class Workspace:
         return [m for g in groups for m in self.groups.get(g, [])]
 
     async def email_of(self, user_id: str) -> str | None:
+        return None
+
+    async def person(self, user_id: str) -> Person | None:
         return None
 
 

@@ -52,7 +52,7 @@ from cloud_access_bot.domain.policy import (
     policy_json,
     policy_size,
 )
-from cloud_access_bot.ports import Granter, GrantError, GrantResult, GrantUnavailable
+from cloud_access_bot.ports import GrantError, GrantResult, GrantUnavailable
 
 T = TypeVar("T")
 
@@ -327,27 +327,6 @@ async def delete_policy(iam: Any, arn: str, role: str) -> None:
     except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
-
-
-async def fill_role(
-    granter: Granter,
-    account: AccountConfig,
-    requests: Iterable[AccessRequest],
-    start: datetime,
-    end: datetime,
-) -> int:
-    """How many of ``requests`` one login role holds at once: they are granted in order until
-    the first CapacityExceeded (the benchmark's ``grants_per_shared_role``)."""
-    held = 0
-    for request in requests:
-        try:
-            await granter.grant(request, account, start, end)
-        except GrantError as exc:
-            if exc.code == "CapacityExceeded":
-                return held
-            raise
-        held += 1
-    raise ValueError(f"the role still had room after {held} grants: pass more requests")
 
 
 class InlinePolicyGranter:

@@ -185,9 +185,9 @@ def preset_modal(config: BotConfig, chosen: str | None = None) -> dict[str, Any]
                 "block_id": "preset_account",
                 "label": plain("AWS account"),
                 "element": {
-                    "type": "static_select",
+                    "type": "external_select",
                     "action_id": PRESET_ACCOUNT_ACTION,
-                    "options": [views.option(name, name) for name in config.accounts][:100],
+                    "min_query_length": 0,
                 },
             },
             {

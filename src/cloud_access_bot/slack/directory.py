@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.people import Person
 from cloud_access_bot.ports import DirectoryUnavailable
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,18 @@ class SlackDirectory:
         user = await self._user(user_id)
         email = (user or {}).get("profile", {}).get("email")
         return str(email) if email else None
+
+    async def person(self, user_id: str) -> Person | None:
+        user = await self._user(user_id)
+        if user is None:
+            return None
+        email = user.get("profile", {}).get("email")
+        return Person(
+            user_id=user_id,
+            email=str(email) if email else None,
+            guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+            deactivated=bool(user.get("deleted")),
+        )
 
     async def group_problems(self, config: BotConfig) -> list[str]:
         """Every configured approval or admin group that does not name exactly one Slack user

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
+from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import listing
 from cloud_access_bot.domain.identity_center import revoked_session_note
 from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
+from cloud_access_bot.slack.account_picker import account_label
 
 REQUEST_CALLBACK = "access_request"
 DENY_CALLBACK = "deny_reason"
@@ -25,6 +27,7 @@ EXTEND_CALLBACK = "extend_request"
 EXTEND_ACTION_SELECT = "extend_minutes"
 
 ACCOUNT_ACTION = "account_select"
+TICKET_ACTION = "ticket_input"
 SERVICE_ACTION = "service_select"
 ACTIONS_ACTION = "actions_select"
 RESOURCES_ACTION = "resources_select"
@@ -224,11 +227,11 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
             "account",
             "AWS account",
             {
-                "type": "static_select",
+                # Searched (slack/account_picker.py): a static select holds 100 options.
+                "type": "external_select",
                 "action_id": ACCOUNT_ACTION,
-                "options": [option(_account_label(name, config), name) for name in config.accounts][
-                    :100
-                ],
+                "min_query_length": 0,
+                "placeholder": plain("Type a name, id, OU or tag"),
                 **(
                     {"initial_option": option(_account_label(state.account, config), state.account)}
                     if state.account in config.accounts
@@ -242,6 +245,7 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     if state.account in config.accounts:
         assert state.account is not None
         blocks.extend(_login_role_picker(config, state))
+        blocks.extend(_account_notes(config.accounts[state.account], state))
         blocks.extend(_preset_picker(config))
         blocks.extend(_added_summary(state))
         blocks.append(
@@ -427,10 +431,23 @@ def _service_inputs(state: ModalState) -> list[dict[str, Any]]:
     ]
 
 
+def banner(text: str) -> dict[str, Any]:
+    """A sensitive account's warning, above the form or the approval card."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *{escape(text)}*"}}
+
+
+def _account_notes(account: AccountConfig, state: ModalState) -> list[dict[str, Any]]:
+    """A sensitive account's banner, and the ticket input when the account requires one."""
+    blocks = [banner(text) for text in [warning_of(account)] if text]
+    if account.ticket_pattern:
+        element = {"type": "plain_text_input", "action_id": TICKET_ACTION, "max_length": 64}
+        hint = f"Required here; must match {account.ticket_pattern}"
+        blocks.append(_input("ticket", "Ticket or change id", element, state, hint=hint[:150]))
+    return blocks
+
+
 def _account_label(name: str, config: BotConfig) -> str:
-    account = config.accounts[name]
-    alias = f" ({account.account_alias})" if account.account_alias else ""
-    return f"{name}{alias} – {account.account_number}"
+    return account_label(name, config.accounts[name])
 
 
 REASON_BLOCK = "decision_reason"
@@ -655,6 +672,7 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
         f"*Account*\n{escape(request.account_name)} ({request.account_id})",
         f"*Login role*\n{escape(request.login_role)}",
         f"*Duration*\n{duration_label(request.duration_minutes)}",
+        *([f"*Ticket*\n{escape(request.extra['ticket'])}"] if request.extra.get("ticket") else []),
     ]
     return [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields]
 
@@ -737,6 +755,8 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         *services_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
+    if request.extra.get("warning"):
+        blocks.insert(0, banner(str(request.extra["warning"])))
     if with_buttons and request.status is Status.PENDING:
         blocks.append(
             _buttons(

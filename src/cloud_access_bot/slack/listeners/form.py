@@ -77,6 +77,7 @@ async def read_draft(
         duration_minutes=duration,
         services=tuple(services),
         submission_id=str(view.get("id") or "") or None,
+        ticket=str(input_value(values, "ticket", views.TICKET_ACTION).get("value") or ""),
         discovered=tuple(discovered),
     )
     return draft, errors

@@ -1,0 +1,242 @@
+"""Organisation scale: 5,000 accounts in 50 OUs from moto's Organizations.
+
+Measures answering the account picker's options (as its listener does, in this process),
+evaluating the rules for one account, the memory the accounts cost, and one refresh of the
+organisation with a per-call latency added by the fault proxy.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.process import rss_mb
+from bench.report import Metric, percentile, rounded
+from cloud_access_bot.accounts_source import AccountsSource
+from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.organizations import OrganizationsAccounts
+from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config_rules import effective, evaluate
+from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
+from cloud_access_bot.eligibility import Requestable
+from cloud_access_bot.slack.account_picker import AccountIndex, AccountPicker
+from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
+from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
+from cloud_access_bot_sandbox.scenario import REQUESTER, sandbox, sandbox_config
+
+
+@dataclass(frozen=True)
+class OrgScale:
+    accounts: int
+    units: int
+    queries: int
+    call_delay_s: float  # added to every Organizations call for the refresh figure
+
+
+#: Ten rules of the kinds the docs describe, so evaluation matches a realistic file.
+RULES: list[dict[str, Any]] = [
+    {"match": {"ou": "/Workloads"}, "set": {"approvals_required": 1}},
+    {"match": {"ou": "/Workloads/Prod*"}, "set": {"production": True, "approvals_required": 2}},
+    {"match": {"tags": {"env": "prod"}}, "set": {"max_duration_minutes": 60}},
+    {"match": {"tags": {"env": "dev"}}, "set": {"max_duration_minutes": 480}},
+    {"match": {"name": "*-data-*"}, "set": {"warning": "Customer data"}},
+    {"match": {"tags": {"team": "payments"}}, "set": {"approval_groups": ["payments-leads"]}},
+    {
+        "match": {"ou": "/Workloads/Prod*", "tags": {"pci": "yes"}},
+        "set": {"ticket_pattern": "^CHG-\\d+$"},
+    },
+    {"match": {"ou": "/Sandbox"}, "set": {"regions": ["eu-west-1"]}},
+    {"match": {"name": "legacy-*"}, "exclude": True},
+    {
+        "match": {"tags": {"tier": "gold"}},
+        "set": {"eligibility": {"email_domains": ["example.com"]}},
+    },
+]
+
+
+def tree(scale: OrgScale) -> list[SeedAccount]:
+    per_unit = scale.accounts // scale.units
+    teams = ("payments", "search", "data", "platform", "identity")
+    return [
+        SeedAccount(
+            f"{teams[u % 5]}-{'data' if n % 7 == 0 else 'svc'}-{u:02d}-{n:03d}",
+            f"/Workloads/{'Prod' if u % 2 else 'Dev'}{u:02d}",
+            {
+                "env": "prod" if u % 2 else "dev",
+                "team": teams[u % 5],
+                "pci": "yes" if n % 3 else "no",
+            },
+        )
+        for u in range(scale.units)
+        for n in range(per_unit)
+    ]
+
+
+def org_config() -> BotConfig:
+    return sandbox_config(
+        organizations={
+            "iam_role": READER_ROLE,
+            "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
+        },
+        rules=RULES,
+    )
+
+
+async def refresh_seconds(config: BotConfig, delay_s: float) -> tuple[float, OrgSnapshot]:
+    """One listing through the fault proxy, every Organizations call delayed by ``delay_s``."""
+    proxy = AwsFaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    await proxy.start()
+    proxy.inject("delay", "organizations", times=None, seconds=delay_s)
+    clients = AwsClients(region="us-east-1", endpoint_url=proxy.endpoint)
+    try:
+        source = AccountsSource(
+            lambda: config, lambda o: OrganizationsAccounts(clients, o.iam_role)
+        )
+        started = time.monotonic()
+        if not await source.refresh():
+            raise RuntimeError("the organisation could not be listed through the proxy")
+        seconds = time.monotonic() - started
+        assert source.snapshot is not None
+        return seconds, source.snapshot
+    finally:
+        await clients.close()
+        await proxy.stop()
+
+
+def evaluation_ms(config: BotConfig, accounts: tuple[OrgAccount, ...]) -> float:
+    """p99 of evaluating every rule for one account (what a request for it costs)."""
+    samples = []
+    for account in random.Random(7).sample(accounts, min(2000, len(accounts))):
+        started = time.perf_counter()
+        evaluate(config, account.name, explicit=None, discovered=account)
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 0.99)
+
+
+def rss_growth_mb(snapshot: OrgSnapshot) -> float:
+    """Memory the discovered accounts add: VmRSS of a fresh process holding the effective
+    configuration and the picker index over them, minus that of one holding only the two
+    file accounts (each process measured after building, collected)."""
+    return _child_rss_mb(snapshot) - _child_rss_mb(None)
+
+
+def _child_rss_mb(snapshot: OrgSnapshot | None) -> float:
+    listed = (
+        [(a.account_id, a.name, a.ou_path, dict(a.tags)) for a in snapshot.accounts]
+        if snapshot
+        else None
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bench.organizations as o; print(o.held_rss_mb(sys.stdin.read()))",
+        ],
+        input=json.dumps(listed),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    return float(result.stdout.strip())
+
+
+def held_rss_mb(listed_json: str) -> float:
+    """In the child: build what the bot holds for these accounts, then report VmRSS."""
+    import cloud_access_bot.slack.account_picker  # noqa: F401 (loaded in both children)
+
+    listed = json.loads(listed_json)
+    snapshot = (
+        OrgSnapshot(
+            tuple(OrgAccount(i, n, ou, MappingProxyType(tags)) for i, n, ou, tags in listed),
+            0.0,
+        )
+        if listed is not None
+        else None
+    )
+    config = org_config() if snapshot is not None else sandbox_config()
+    held = AccountIndex(effective(config, snapshot).config)
+    gc.collect()
+    size = rss_mb(os.getpid())
+    del held
+    return size
+
+
+async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> list[float]:
+    """Time of answering one account-picker keystroke as the listener does (the person's
+    recent requests from DynamoDB, their eligibility through the Slack directory, the
+    search), in this process, against moto and the Slack emulator.
+
+    Not over Socket Mode: a running bot reconciles every account on its first sweep, which
+    for 5,000 accounts keeps it (and moto, which answers one call at a time) busy for many
+    minutes (see the report); the Socket Mode transport adds the few milliseconds that
+    ``options_latency_p99_ms`` already measures."""
+    current = effective(config, snapshot).config
+    async with sandbox(config=current, start=False) as world:
+        store = DynamoStore(world.clients, "bench-organizations")
+        await store.ensure_table()
+        client = AsyncWebClient(token=world.emulator.bot_token, base_url=world.emulator.api_url)
+        directory = SlackDirectory(client)
+        picker, requestable = AccountPicker(), Requestable(directory)
+        picked = random.Random(11).sample(snapshot.accounts, queries)
+        latencies = []
+        for index, account in enumerate(picked):
+            query = (
+                account.account_id,
+                account.name,
+                account.ou_path.rsplit("/", 1)[-1].lower(),
+                f"team={account.tags['team']}",
+                "",
+            )[index % 5]
+            started = time.perf_counter()
+            recent = [r.account_name for r in await store.for_user(REQUESTER, 20)]
+            allowed = await requestable.accounts(current, REQUESTER)
+            answer = picker.index(current).search(query, recent, allowed)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if not (answer.get("options") or answer.get("option_groups")):
+                raise RuntimeError(f"no account found for {query!r}")
+        return latencies
+
+
+async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
+    config = org_config()
+    seed_started = time.monotonic()
+    clients = AwsClients(region="us-east-1")
+    try:
+        await seed_organization(clients, tree(scale))
+    finally:
+        await clients.close()
+    facts["organizations_seed_s"] = round(time.monotonic() - seed_started, 1)
+    refresh_s, snapshot = await refresh_seconds(config, scale.call_delay_s)
+    facts["organizations_accounts"] = len(snapshot.accounts)
+    facts["organizations_call_delay_ms"] = scale.call_delay_s * 1000
+    latencies = await options_ms(config, snapshot, scale.queries)
+    return [
+        Metric(
+            "org_account_options_p99_ms",
+            rounded(percentile(latencies, 0.99)),
+            "ms",
+            target="< 100 ms",
+        ),
+        Metric(
+            "org_rules_evaluation_p99_ms",
+            rounded(evaluation_ms(config, snapshot.accounts)),
+            "ms",
+            target="< 5 ms",
+        ),
+        Metric("org_rss_growth_mb", rounded(rss_growth_mb(snapshot)), "MB", target="< 50 MB"),
+        Metric("org_refresh_s", rounded(refresh_s), "s", target="< 30 s"),
+    ]
