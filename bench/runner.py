@@ -9,7 +9,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import bot_process, discovery, grants, organizations, process, slack_load, sweep
+from bench import (
+    bot_process,
+    discovery,
+    grants,
+    identity_center,
+    organizations,
+    process,
+    slack_load,
+    sweep,
+)
 from bench.aws_server import reset_moto
 from bench.discovery import DiscoveryScale
 from bench.report import Metric, table, write_results
@@ -195,6 +204,7 @@ GROUPS: dict[str, Group] = {
     "revocation": revocation_group,
     "process": process_group,
     "organizations": organizations_group,
+    "identity_center": identity_center.group,
 }
 
 

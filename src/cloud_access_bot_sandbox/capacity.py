@@ -7,16 +7,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.domain.packing import ROLE_INLINE_LIMIT
 from cloud_access_bot.domain.policy import policy_size
-from cloud_access_bot.ports import GrantError
+from cloud_access_bot.ports import Granter, GrantError
 
 
 async def fill_role(
-    granter: InlinePolicyGranter,
+    granter: Granter,
     account: AccountConfig,
     requests: Iterable[AccessRequest],
     start: datetime,

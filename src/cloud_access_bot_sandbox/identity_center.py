@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.config import IdentityCenterConfig
+from cloud_access_bot.config import BotConfig, IdentityCenterConfig
+from cloud_access_bot.slack import identity_center_views as ic_views
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import ACCOUNTS, REQUESTER, sandbox_config
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 IDC_ROLE = "arn:aws:iam::333333333333:role/cloud-access-bot"
 STORE_ID = "d-1234567890"
@@ -87,3 +91,59 @@ async def members(clients: AwsClients, config: IdentityCenterConfig, group_id: s
             IdentityStoreId=config.identity_store_id, GroupId=group_id
         )
     return [m["MemberId"]["UserId"] for m in answer["GroupMemberships"]]
+
+
+async def permission_set_names(clients: AwsClients, config: IdentityCenterConfig) -> list[str]:
+    """The names of every permission set in the instance (a name may repeat in moto); a set
+    deleted between the listing and its description is left out."""
+    names: list[str] = []
+    async with clients.assumed("sso-admin", IDC_ROLE) as sso:
+        pages = sso.get_paginator("list_permission_sets")
+        async for page in pages.paginate(InstanceArn=config.instance_arn):
+            for arn in page["PermissionSets"]:
+                try:
+                    described = await sso.describe_permission_set(
+                        InstanceArn=config.instance_arn, PermissionSetArn=arn
+                    )
+                except sso.exceptions.ResourceNotFoundException:
+                    continue
+                names.append(str(described["PermissionSet"]["Name"]))
+    return names
+
+
+async def ask_for(
+    emulator: SlackEmulator,
+    permission_set: str,
+    *,
+    user: str = REQUESTER,
+    duration: int = 15,
+    account: str = "production",
+) -> dict[str, Any]:
+    """Open /request, pick the account, then the permission set (or group), as a person would;
+    returns the submit ack."""
+    await emulator.slash_command(user, "/request")
+    modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
+    await modal.select(views.ACCOUNT_ACTION, account)
+    await modal.wait_updated()
+    assert modal.callback_id == ic_views.PERMISSION_SET_CALLBACK
+    await modal.fill(views.REASON_ACTION, "Check the prod dashboards")
+    await modal.select(views.DURATION_ACTION, str(duration))
+    await modal.select(ic_views.PERMISSION_SET_ACTION, permission_set)
+    return await modal.submit()
+
+
+def identity_center_config(
+    center: IdentityCenterConfig, permission_sets: Sequence[Any] = ("ReadOnlyAccess",)
+) -> BotConfig:
+    """The sandbox's configuration with Identity Center: production assigns
+    ``permission_sets``, development makes a permission set per request."""
+    accounts: dict[str, Any] = {
+        name: {"account_number": number, "iam_role": f"arn:aws:iam::{number}:role/cloud-access-bot"}
+        for name, number in ACCOUNTS.items()
+    }
+    accounts["development"] |= {"access_mode": "request_permission_set"}
+    accounts["production"] |= {
+        "access_mode": "permission_set",
+        "permission_sets": list(permission_sets),
+    }
+    return sandbox_config(accounts=accounts, identity_center=center.model_dump(mode="json"))

@@ -99,6 +99,11 @@ class Sandbox:
     def runtime(self) -> BotRuntime:
         return self.runtimes[-1]
 
+    @property
+    def store(self) -> DynamoStore:
+        """The bot's table, read directly: also when the bot runs as a separate process."""
+        return DynamoStore(self.clients, self.config.dynamodb_table)
+
     async def start_bot(self) -> BotRuntime:
         """Start one more bot instance (a restart is stop_bot then start_bot)."""
         runtime = BotRuntime(
@@ -146,9 +151,7 @@ class Sandbox:
         pause; none by default).
         """
         emulator = self.emulator
-        # The table itself, not a runtime's store: the bot may run in another process.
-        table = DynamoStore(self.clients, self.config.dynamodb_table)
-        self._before[user] = {r.id for r in await table.for_user(user, limit=50)}
+        self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
         await think()
         previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")
@@ -231,7 +234,7 @@ class Sandbox:
         until the one it submitted is stored). ``after``: the id of the newest before a
         submission; waits until a newer one is stored, for a submission is acked before its
         request is written (without it, the older request comes back)."""
-        store = self.runtime.store
+        store = self.store
         before = self._before.get(user, set())
 
         async def newest() -> AccessRequest | None:
@@ -244,7 +247,7 @@ class Sandbox:
     async def wait_for_status(
         self, request_id: str, *statuses: Status, timeout: float = 10.0
     ) -> AccessRequest:
-        store = self.runtime.store
+        store = self.store
 
         async def reached() -> AccessRequest | None:
             request = await store.get(request_id)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from cloud_access_bot.audit.queries import who_had_access
 from cloud_access_bot.aws.identity_center import Assignment, IdentityCenter
 from cloud_access_bot.config import GROUPS_ACCOUNT, IdentityCenterConfig
-from cloud_access_bot.domain.model import EventType, Status
+from cloud_access_bot.domain.model import EventType, Status, iso
 from cloud_access_bot.slack import identity_center_views as ic_views
 from cloud_access_bot.slack import views
-from cloud_access_bot_sandbox.identity_center import assignments, members, seed_identity_center
+from cloud_access_bot_sandbox.identity_center import (
+    ask_for,
+    assignments,
+    identity_center_config,
+    members,
+    seed_identity_center,
+)
 from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
@@ -22,7 +27,6 @@ from cloud_access_bot_sandbox.scenario import (
     ManualClock,
     Sandbox,
     sandbox,
-    sandbox_config,
 )
 
 BOB, CAROL = APPROVERS
@@ -45,23 +49,8 @@ async def world(
         )
         center, users, arns = seeded.config, seeded.users, seeded.permission_sets
         arns = {**arns, **{f"group:{name}": gid for name, gid in seeded.groups.items()}}
-        accounts: dict[str, Any] = {
-            name: {
-                "account_number": number,
-                "iam_role": f"arn:aws:iam::{number}:role/cloud-access-bot",
-            }
-            for name, number in ACCOUNTS.items()
-        }
-        accounts["development"] |= {"access_mode": "request_permission_set"}
-        accounts["production"] |= {
-            "access_mode": "permission_set",
-            "permission_sets": [
-                "ReadOnlyAccess",
-                {"name": "AdministratorAccess", "approvals_required": 2},
-            ],
-        }
-        made.config = sandbox_config(
-            accounts=accounts, identity_center=center.model_dump(mode="json")
+        made.config = identity_center_config(
+            center, ["ReadOnlyAccess", {"name": "AdministratorAccess", "approvals_required": 2}]
         )
         await made.start_bot()
         yield made, center, users, arns
@@ -69,34 +58,12 @@ async def world(
         assert len(made.emulator.acks) == len(made.emulator.envelopes), "an envelope was not acked"
 
 
-async def ask_for(
-    world: Sandbox,
-    permission_set: str,
-    *,
-    user: str = REQUESTER,
-    duration: int = 15,
-    account: str = "production",
-) -> dict[str, Any]:
-    """Open /request, pick the account, then the permission set (or group); returns the
-    submit ack."""
-    emulator = world.emulator
-    await emulator.slash_command(user, "/request")
-    modal = await emulator.wait_for_view(user, views.REQUEST_CALLBACK)
-    await modal.select(views.ACCOUNT_ACTION, account)
-    await modal.wait_updated()
-    assert modal.callback_id == ic_views.PERMISSION_SET_CALLBACK
-    await modal.fill(views.REASON_ACTION, "Check the prod dashboards")
-    await modal.select(views.DURATION_ACTION, str(duration))
-    await modal.select(ic_views.PERMISSION_SET_ACTION, permission_set)
-    return await modal.submit()
-
-
 async def test_read_only_access_in_prod_for_15_minutes_is_assigned_audited_and_removed(
     world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
     clock: ManualClock,
 ) -> None:
     sandbox_, center, users, arns = world
-    ack = await ask_for(sandbox_, "ReadOnlyAccess")
+    ack = await ask_for(sandbox_.emulator, "ReadOnlyAccess")
     assert ack.get("response_action") != "errors", ack
     request = await sandbox_.latest_request()
     dm = await sandbox_.approval_dm(BOB, request.id)
@@ -147,7 +114,7 @@ async def test_a_set_needing_two_approvals_is_assigned_after_the_second(
     world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
 ) -> None:
     sandbox_, center, _, arns = world
-    await ask_for(sandbox_, "AdministratorAccess")
+    await ask_for(sandbox_.emulator, "AdministratorAccess")
     request = await sandbox_.latest_request()
     assert request.approvals_required == 2
 
@@ -171,7 +138,7 @@ async def test_a_user_without_an_identity_center_user_is_told_before_any_approve
 ) -> None:
     sandbox_ = world[0]
 
-    await ask_for(sandbox_, "ReadOnlyAccess", user=OUTSIDER)
+    await ask_for(sandbox_.emulator, "ReadOnlyAccess", user=OUTSIDER)
 
     told = await sandbox_.emulator.wait_for_message(
         OUTSIDER, lambda m: "No IAM Identity Center user" in m.text
@@ -188,7 +155,7 @@ async def test_an_assignment_alice_already_had_survives_the_grant_ending(
     sandbox_, center, users, arns = world
     theirs = Assignment(PROD, arns["ReadOnlyAccess"], users["alice"])
     await IdentityCenter(sandbox_.clients).create_assignment(center, theirs)
-    await ask_for(sandbox_, "ReadOnlyAccess", duration=1)
+    await ask_for(sandbox_.emulator, "ReadOnlyAccess", duration=1)
     request = await sandbox_.latest_request()
     await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
     await sandbox_.wait_for_status(request.id, Status.ACTIVE)
@@ -205,7 +172,7 @@ async def test_a_restart_mid_grant_still_removes_the_assignment_on_time(
     clock: ManualClock,
 ) -> None:
     sandbox_, center, _, arns = world
-    await ask_for(sandbox_, "ReadOnlyAccess")
+    await ask_for(sandbox_.emulator, "ReadOnlyAccess")
     request = await sandbox_.latest_request()
     await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
     await sandbox_.wait_for_status(request.id, Status.ACTIVE)
@@ -225,7 +192,7 @@ async def test_joining_a_group_for_an_hour_adds_then_removes_the_membership(
     sandbox_, center, users, ids = world
     group = ids["group:prod-support"]
 
-    ack = await ask_for(sandbox_, "prod-support", duration=60, account=GROUPS_ACCOUNT)
+    ack = await ask_for(sandbox_.emulator, "prod-support", duration=60, account=GROUPS_ACCOUNT)
     assert ack.get("response_action") != "errors", ack
     request = await sandbox_.latest_request()
     assert request.group == "prod-support"
@@ -284,3 +251,103 @@ async def test_a_request_shaped_permission_set_is_made_assigned_and_deleted_on_t
         await IdentityCenter(sandbox_.clients).find_permission_set(center, active.policy_name) == ""
     )
     assert await assignments(sandbox_.clients, center, ACCOUNTS["development"], arn) == []
+
+
+async def test_a_permission_set_dropped_from_the_config_after_submit_is_refused_at_approval(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, arns = world
+    await ask_for(sandbox_.emulator, "ReadOnlyAccess")
+    request = await sandbox_.latest_request()
+    dm = await sandbox_.approval_dm(BOB, request.id)
+    sandbox_.config = identity_center_config(center, ["AdministratorAccess"])
+
+    await sandbox_.click(BOB, dm, views.APPROVE_ACTION)
+
+    refused = "ReadOnlyAccess is no longer offered in production; nothing was granted."
+    await sandbox_.emulator.wait_for_message(BOB, lambda m: refused in m.text)
+    await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: refused in m.text)
+    assert await sandbox_.wait_for_status(request.id, Status.PENDING)
+    assert await assignments(sandbox_.clients, center, PROD, arns["ReadOnlyAccess"]) == []
+
+
+async def test_a_group_dropped_from_the_config_after_submit_is_refused_at_approval(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, ids = world
+    await ask_for(sandbox_.emulator, "prod-support", duration=60, account=GROUPS_ACCOUNT)
+    request = await sandbox_.latest_request()
+    dm = await sandbox_.approval_dm(BOB, request.id)
+    others = IdentityCenterConfig.model_validate(
+        {**center.model_dump(mode="json"), "groups": {"other-team": {}}}
+    )
+    sandbox_.config = identity_center_config(others)
+
+    await sandbox_.click(BOB, dm, views.APPROVE_ACTION)
+
+    refused = f"prod-support is no longer offered in {GROUPS_ACCOUNT}; nothing was granted."
+    await sandbox_.emulator.wait_for_message(BOB, lambda m: refused in m.text)
+    await sandbox_.emulator.wait_for_message(REQUESTER, lambda m: refused in m.text)
+    assert await sandbox_.wait_for_status(request.id, Status.PENDING)
+    assert await members(sandbox_.clients, center, ids["group:prod-support"]) == []
+
+
+async def revoked_dm(world: Sandbox, request_id: str) -> str:
+    """The requester revokes the active grant from their DM; the DM that says it is revoked."""
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "revoke" in m.flat_text and request_id in m.flat_text
+    )
+    await world.click(REQUESTER, mine, views.REVOKE_ACTION)
+    await world.wait_for_status(request_id, Status.REVOKED)
+    told = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: f"Request `{request_id}` is revoked" in m.text
+    )
+    return told.text
+
+
+@pytest.mark.parametrize(
+    ("account", "target", "removed"),
+    [
+        ("production", "ReadOnlyAccess", "The permission set assignment is removed"),
+        (GROUPS_ACCOUNT, "prod-support", "The group membership is removed"),
+    ],
+)
+async def test_the_revoke_dm_says_sessions_already_opened_outlast_the_removal(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+    account: str,
+    target: str,
+    removed: str,
+) -> None:
+    sandbox_, center, _, ids = world
+    await ask_for(sandbox_.emulator, target, duration=60, account=account)
+    request = await sandbox_.latest_request()
+    await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+
+    text = await revoked_dm(sandbox_, request.id)
+
+    assert f"{removed}, but a console or CLI session already opened from the AWS access " in text
+    assert "up to the permission set's session duration" in text
+    if account == GROUPS_ACCOUNT:
+        assert await members(sandbox_.clients, center, ids[f"group:{target}"]) == []
+    else:
+        assert await assignments(sandbox_.clients, center, PROD, ids[target]) == []
+
+
+async def test_the_revoke_dm_of_a_request_shaped_set_says_when_its_sessions_stop(
+    world: tuple[Sandbox, IdentityCenterConfig, dict[str, str], dict[str, str]],
+) -> None:
+    sandbox_, center, _, _ = world
+    bucket = sandbox_.accounts["development"].buckets[0]
+    await sandbox_.request(account="development", login_role=None, resources=[bucket])
+    request = await sandbox_.latest_request()
+    await sandbox_.click(BOB, await sandbox_.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    active = await sandbox_.wait_for_status(request.id, Status.ACTIVE)
+    assert active.expires_at and active.policy_name
+
+    text = await revoked_dm(sandbox_, request.id)
+
+    assert "The permission set made for it is removed, but a console or CLI session" in text
+    assert f"ends at {iso(active.expires_at)} at the latest" in text
+    found = await IdentityCenter(sandbox_.clients).find_permission_set(center, active.policy_name)
+    assert found == ""

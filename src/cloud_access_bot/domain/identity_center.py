@@ -114,3 +114,25 @@ def session_duration(now: datetime, end: datetime) -> str:
     minutes = max(MIN_SESSION_MINUTES, min(MAX_SESSION_MINUTES, left))
     hours, rest = divmod(minutes, 60)
     return f"PT{hours}H{rest}M" if rest else f"PT{hours}H"
+
+
+def revoked_session_note(request: AccessRequest) -> str | None:
+    """What a revocation leaves of an Identity Center grant's sessions, for the revoke DM
+    (None for the other modes): removing an assignment or membership ends no role session
+    already issued through the access portal."""
+    mode = request.extra.get("access_mode")
+    kept = "a console or CLI session already opened from the AWS access portal is not ended"
+    if mode == AccessMode.REQUEST_PERMISSION_SET.value:
+        until = f" at {iso(request.expires_at)}" if request.expires_at else ""
+        return (
+            f"The permission set made for it is removed, but {kept}: it stays signed in up to "
+            f"its session duration, and what it may do ends{until} at the latest, the end of "
+            "the approved window."
+        )
+    if request.target is None:
+        return None
+    what = "group membership" if request.group else "permission set assignment"
+    return (
+        f"The {what} is removed, but {kept}: it lasts until its own expiry, up to the "
+        "permission set's session duration (1 to 12 hours)."
+    )

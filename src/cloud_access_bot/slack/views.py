@@ -15,6 +15,7 @@ from typing import Any
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
 from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import listing
+from cloud_access_bot.domain.identity_center import revoked_session_note
 from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.slack.account_picker import account_label
@@ -822,6 +823,8 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
         )
     if event is EventType.REVOKED and is_session_grant(request):
         return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"
+    if event is EventType.REVOKED and (note := revoked_session_note(request)):
+        return f":no_entry: Request `{request.id}` is revoked. {note}"
     if request.status is Status.ACTIVE and request.expires_at:
         return (
             f":large_green_circle: Access granted for request `{request.id}` in "
