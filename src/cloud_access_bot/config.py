@@ -32,6 +32,9 @@ from pydantic import (
     model_validator,
 )
 
+from cloud_access_bot.domain import rules as domain_rules
+from cloud_access_bot.domain.rules import SelfApproval
+
 ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/([\w+=,.@/-]{1,512})$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -111,13 +114,6 @@ class Binding(StrEnum):
     """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
     SOURCE_IDENTITY = "source_identity"
     """Also ``aws:SourceIdentity`` = email, for IdPs that set it at sign-in."""
-
-
-class SelfApproval(StrEnum):
-    """Whether a requester may approve their own request."""
-
-    DENY = "deny"
-    BREAK_GLASS = "break_glass"
 
 
 class FindVisibility(StrEnum):
@@ -501,6 +497,43 @@ class BotConfig(_Strict):
 
     def approvals_required_for(self, account_name: str) -> int:
         return self.accounts[account_name].approvals_required or self.approvals_required
+
+    def rules(self) -> domain_rules.Rules:
+        """The rules in force under this configuration, as the domain's plain values."""
+        return domain_rules.Rules(
+            accounts={name: self.rules_for(name) for name in self.accounts},
+            never_grantable_actions=tuple(self.never_grantable_actions),
+            deny_permissions_management=self.deny_permissions_management,
+            allow_wildcard_resources=self.allow_wildcard_resources,
+            self_approval=self.self_approval,
+            auto_approve=tuple(
+                domain_rules.AutoApproveRule(
+                    accounts=tuple(rule.accounts),
+                    access_levels=tuple(rule.access_levels),
+                    max_duration_minutes=rule.max_duration_minutes,
+                    discovered_only=rule.discovered_only,
+                )
+                for rule in self.auto_approve
+            ),
+        )
+
+    def rules_for(self, account_name: str) -> domain_rules.AccountRules:
+        """One account's effective settings (KeyError when it is not configured)."""
+        account = self.accounts[account_name]
+        return domain_rules.AccountRules(
+            name=account_name,
+            account_number=account.account_number,
+            iam_role=account.iam_role,
+            login_roles=tuple(self.login_roles_for(account_name)),
+            regions=tuple(self.regions_for(account_name)),
+            approval_groups=tuple(self.approval_groups_for(account_name)),
+            approvals_required=self.approvals_required_for(account_name),
+            max_duration_minutes=self.max_duration_for(account_name),
+            durations=tuple(self.durations_for(account_name)),
+            production=account.production,
+            allow_escalation=account.allow_escalation,
+            allowed_dangerous_actions=tuple(account.allowed_dangerous_actions),
+        )
 
 
 def _format_error(error: Any) -> str:

@@ -154,7 +154,7 @@ class AccessService:
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
             )
         duration_problem = guardrails.check_duration(
-            draft.duration_minutes, config=config, account_name=draft.account_name
+            draft.duration_minutes, rules=config.rules(), account_name=draft.account_name
         )
         if duration_problem:
             errors["duration"] = duration_problem
@@ -162,7 +162,10 @@ class AccessService:
         if not draft.services or not actions:
             errors["actions"] = "Pick at least one action."
         refusals = guardrails.refused_actions(
-            actions, config=config, account_name=draft.account_name, access_level=self._access_level
+            actions,
+            rules=config.rules(),
+            account_name=draft.account_name,
+            access_level=self._access_level,
         )
         if refusals:
             errors["actions"] = " ".join(r.reason for r in refusals)
@@ -171,7 +174,7 @@ class AccessService:
         else:
             # Every resource, typed or picked (an option value can be forged): problems with
             # typed ones are shown under the typed ARNs, with picked ones under the picker.
-            scope = guardrails.scope_problems(draft.services, config, draft.account_name)
+            scope = guardrails.scope_problems(draft.services, config.rules(), draft.account_name)
             for key, picked in (("arns", False), ("resources", True)):
                 found = [why for arn, why in scope if (arn in draft.discovered) is picked]
                 if found:
@@ -222,7 +225,7 @@ class AccessService:
             created_at=now,
             approvers=approvers,
             approvals_required=guardrails.approvals_required(
-                config, draft.account_name, [a for s in draft.services for a in s.actions]
+                config.rules(), draft.account_name, [a for s in draft.services for a in s.actions]
             ),
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
@@ -233,7 +236,7 @@ class AccessService:
                 "access_levels": listing.access_levels(draft.services, self._access_level),
             },
         )
-        auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
+        auto = approval.auto_approval(request, config.rules(), self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -283,7 +286,7 @@ class AccessService:
                 current,
                 clicker,
                 clicker_is_approver=clicker in members,
-                config=self._config(),
+                rules=self._config().rules(),
                 members=members,
                 clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
@@ -317,7 +320,7 @@ class AccessService:
             request,
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
-            config=self._config(),
+            rules=self._config().rules(),
         )
         return await self._close(
             request, clicker, decision, Status.DENIED, EventType.DENIED, reason
@@ -387,7 +390,7 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         decision = approval.decide_extension(
-            request, clicker, extra_minutes=minutes, config=self._config()
+            request, clicker, extra_minutes=minutes, rules=self._config().rules()
         )
         if decision.outcome is Outcome.APPROVE and request.pending_extension:
             decision = _refused("An extension is already waiting for approval.")
@@ -423,7 +426,7 @@ class AccessService:
                 clicker_is_approver=clicker in members,
                 clicker_is_requester=await self._is_requester(current, clicker),
                 members=members,
-                config=self._config(),
+                rules=self._config().rules(),
                 approve=approve,
             )
 
@@ -790,7 +793,11 @@ class AccessService:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
         verdict = guardrails.recheck(
-            request, self._config(), now=now, access_level=self._access_level, approving=True
+            request,
+            self._config().rules(),
+            now=now,
+            access_level=self._access_level,
+            approving=True,
         )
         if verdict.refusal:
             await self._tell_both(request, actor, verdict.refusal)
@@ -851,7 +858,7 @@ class AccessService:
             return
         verdict = guardrails.recheck(
             request,
-            self._config(),
+            self._config().rules(),
             now=self._clock(),
             access_level=self._access_level,
             approving=False,

@@ -81,7 +81,7 @@ def approve(
         request,
         clicker,
         clicker_is_approver=member,
-        config=config or make_config(),
+        rules=(config or make_config()).rules(),
         break_glass_reason=reason,
     )
 
@@ -232,20 +232,22 @@ def test_a_late_click_is_told_what_happened(changes: dict[str, Any], reason: str
 
 def test_one_approver_denial_ends_even_a_multi_approval_request() -> None:
     request = make_request(account_name="prod", approvals=(ALICE,))
-    decision = decide_denial(request, BOB, clicker_is_approver=True, config=make_config())
+    decision = decide_denial(request, BOB, clicker_is_approver=True, rules=make_config().rules())
     assert decision == Decision(Outcome.APPROVE, "Denied by <@UBOB>.")
 
 
 def test_requester_is_pointed_to_cancel_instead_of_deny() -> None:
     decision = decide_denial(
-        make_request(), REQUESTER, clicker_is_approver=True, config=make_config()
+        make_request(), REQUESTER, clicker_is_approver=True, rules=make_config().rules()
     )
     assert decision.outcome is Outcome.REFUSE
     assert "cancel it" in decision.reason
 
 
 def test_non_member_cannot_deny() -> None:
-    decision = decide_denial(make_request(), ALICE, clicker_is_approver=False, config=make_config())
+    decision = decide_denial(
+        make_request(), ALICE, clicker_is_approver=False, rules=make_config().rules()
+    )
     assert (
         decision.reason
         == "Only members of the approval groups for dev (@devops) can deny this request."
@@ -254,7 +256,7 @@ def test_non_member_cannot_deny() -> None:
 
 def test_denying_a_decided_request_says_what_happened() -> None:
     request = make_request(status=Status.APPROVED, decided_by=ALICE)
-    decision = decide_denial(request, BOB, clicker_is_approver=True, config=make_config())
+    decision = decide_denial(request, BOB, clicker_is_approver=True, rules=make_config().rules())
     assert decision == Decision(
         Outcome.REFUSE, "This request was already approved by <@UALICE>; access is being granted."
     )
@@ -304,7 +306,7 @@ def test_only_active_access_is_revoked(status: Status) -> None:
 
 
 def extend(request: AccessRequest, clicker: str = REQUESTER, extra: int = 60) -> Decision:
-    return decide_extension(request, clicker, extra_minutes=extra, config=make_config())
+    return decide_extension(request, clicker, extra_minutes=extra, rules=make_config().rules())
 
 
 def test_requester_asks_to_extend_within_the_maximum() -> None:
@@ -343,7 +345,7 @@ def test_extension_only_by_the_requester_of_active_access(
 
 
 def auto(request: AccessRequest, rules: list[dict[str, Any]]) -> Decision | None:
-    return auto_approval(request, make_config(auto_approve=rules), LEVELS.get)
+    return auto_approval(request, make_config(auto_approve=rules).rules(), LEVELS.get)
 
 
 def test_read_only_short_request_in_non_production_is_auto_approved_naming_the_rule() -> None:
@@ -456,7 +458,11 @@ def test_approval_is_only_ever_granted_as_the_rules_say(
 ) -> None:
     config, request, clicker, member, reason = situation
     decision = decide_approval(
-        request, clicker, clicker_is_approver=member, config=config, break_glass_reason=reason
+        request,
+        clicker,
+        clicker_is_approver=member,
+        rules=config.rules(),
+        break_glass_reason=reason,
     )
     assert decision.reason
     if decision.outcome is Outcome.REFUSE:
@@ -488,7 +494,7 @@ def test_an_approver_on_a_pending_request_of_someone_else_is_never_turned_away(
     request = request.with_changes(status=Status.PENDING)
     if clicker == request.requester_id or clicker in request.approvals:
         return
-    decision = decide_approval(request, clicker, clicker_is_approver=True, config=config)
+    decision = decide_approval(request, clicker, clicker_is_approver=True, rules=config.rules())
     assert decision.outcome in (Outcome.APPROVE, Outcome.RECORD)
 
 
@@ -500,7 +506,7 @@ def test_deny_cancel_and_revoke_follow_who_and_when(
     config, request, clicker, member, _ = situation
     is_requester = clicker == request.requester_id
     pending, active = request.status is Status.PENDING, request.status is Status.ACTIVE
-    denial = decide_denial(request, clicker, clicker_is_approver=member, config=config)
+    denial = decide_denial(request, clicker, clicker_is_approver=member, rules=config.rules())
     assert (denial.outcome is Outcome.APPROVE) == (pending and member and not is_requester)
     cancel = decide_cancel(request, clicker)
     assert (cancel.outcome is Outcome.APPROVE) == (pending and is_requester)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from cloud_access_bot.config import AutoApproveRule, BotConfig
 from cloud_access_bot.domain.arns import is_pattern, partition_of, resource_problems
 from cloud_access_bot.domain.catalog import Catalog, escalation_actions
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
+from cloud_access_bot.domain.rules import AutoApproveRule, Rules
 
 PERMISSIONS_MANAGEMENT = "Permissions management"
 
@@ -89,7 +89,7 @@ def pattern_covers(allowed: str, requested: str) -> bool:
 def refused_actions(
     actions: Iterable[str],
     *,
-    config: BotConfig,
+    rules: Rules,
     account_name: str,
     access_level: Callable[[str], str | None],
 ) -> list[Refusal]:
@@ -102,14 +102,14 @@ def refused_actions(
     ``access_level`` gets each action as requested; for a wildcard it should answer the most
     powerful level among the actions the wildcard matches (or None when unknown).
     """
-    account = config.account(account_name)
+    account = rules.account(account_name)
     allowed = account.allowed_dangerous_actions if account else []
     escalation_allowed = bool(account and account.allow_escalation)
     refusals = []
     for action in actions:
         if any(pattern_covers(pattern, action) for pattern in allowed):
             continue
-        forbidden = [p for p in config.never_grantable_actions if patterns_overlap(p, action)]
+        forbidden = [p for p in rules.never_grantable_actions if patterns_overlap(p, action)]
         if forbidden:
             is_plain = "*" not in action and "?" not in action
             what = "is never grantable" if is_plain else "includes actions that are never grantable"
@@ -120,7 +120,7 @@ def refused_actions(
                     f"ask an admin to allow it for {account_name} (allowed_dangerous_actions)",
                 )
             )
-        elif config.deny_permissions_management and access_level(action) == PERMISSIONS_MANAGEMENT:
+        elif rules.deny_permissions_management and access_level(action) == PERMISSIONS_MANAGEMENT:
             refusals.append(
                 Refusal(
                     action,
@@ -150,27 +150,26 @@ def is_escalation(action: str) -> bool:
     return any(patterns_overlap(action, known) for known in escalation_actions())
 
 
-def approvals_required(config: BotConfig, account_name: str, actions: Iterable[str]) -> int:
+def approvals_required(rules: Rules, account_name: str, actions: Iterable[str]) -> int:
     """Distinct approvals a request needs: the account's count, and for privilege escalation
     at least what a production account needs (the highest count of the production accounts,
     or 2 when none is marked production)."""
-    base = config.approvals_required_for(account_name)
+    base = rules.accounts[account_name].approvals_required
     if not any(is_escalation(action) for action in actions):
         return base
-    production = [
-        config.approvals_required_for(name) for name, a in config.accounts.items() if a.production
-    ]
+    production = [a.approvals_required for a in rules.accounts.values() if a.production]
     return max(base, *production) if production else max(base, 2)
 
 
-def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str | None:
+def check_duration(minutes: int, *, rules: Rules, account_name: str) -> str | None:
     """None when the duration may be requested in the account, else why it may not."""
-    if config.account(account_name) is None:
+    account = rules.account(account_name)
+    if account is None:
         return f"{account_name} is not a configured account"
-    cap = config.max_duration_for(account_name)
+    cap = account.max_duration_minutes
     if minutes > cap:
         return f"{minutes} minutes is longer than the {cap}-minute maximum for {account_name}"
-    offered = config.durations_for(account_name)
+    offered = account.durations
     if minutes not in offered:
         listed = ", ".join(str(m) for m in offered)
         return f"{minutes} minutes is not an offered duration for {account_name} ({listed} minutes)"
@@ -225,26 +224,26 @@ class Recheck:
 
 def scope_problems(
     services: Sequence[ServiceAccess],
-    config: BotConfig,
+    rules: Rules,
     account_name: str,
     catalog: Catalog | None = None,
 ) -> list[tuple[str, str]]:
-    """``(resource, why)`` for the resources of ``services`` the account's current config
-    refuses."""
-    account = config.accounts[account_name]
+    """``(resource, why)`` for the resources of ``services`` the account's current rules
+    refuse."""
+    account = rules.accounts[account_name]
     return resource_problems(
         services,
         account_id=account.account_number,
         partition=partition_of(account.iam_role),
-        regions=config.regions_for(account_name),
-        allow_wildcards=config.allow_wildcard_resources,
+        regions=account.regions,
+        allow_wildcards=rules.allow_wildcard_resources,
         catalog=catalog,
     )
 
 
 def recheck(
     request: AccessRequest,
-    config: BotConfig,
+    rules: Rules,
     *,
     now: datetime,
     access_level: Callable[[str], str | None],
@@ -259,7 +258,7 @@ def recheck(
     again).
     """
     name = request.account_name
-    account = config.account(name)
+    account = rules.account(name)
     if account is None:
         return Recheck(f"Account {name} is no longer configured; nothing was granted.")
     if account.account_number != request.account_id:
@@ -267,7 +266,7 @@ def recheck(
             f"Account {name} is now AWS account {account.account_number}, not "
             f"{request.account_id} as requested; nothing was granted. Ask again."
         )
-    if request.login_role not in config.login_roles_for(name):
+    if request.login_role not in account.login_roles:
         return Recheck(
             f"Login role {request.login_role} is no longer configured for {name}; nothing "
             "was granted."
@@ -278,13 +277,13 @@ def recheck(
             "decision; it can no longer be approved. Ask again."
         )
     refusals = refused_actions(
-        request.actions, config=config, account_name=name, access_level=access_level
+        request.actions, rules=rules, account_name=name, access_level=access_level
     )
-    scope = scope_problems(request.services, config, name, catalog)
+    scope = scope_problems(request.services, rules, name, catalog)
     problems = [r.reason for r in refusals] + [why for _, why in scope]
     if problems:
         return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
-    cap = config.max_duration_for(name)
+    cap = account.max_duration_minutes
     if request.duration_minutes > cap:
         return Recheck(capped_minutes=cap)
     return Recheck()
