@@ -193,104 +193,12 @@ def _input(
 
 def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     """The /request modal for the cascade step ``state`` has reached."""
-    blocks: list[dict[str, Any]] = [
-        _input(
-            "reason",
-            "Why do you need access?",
-            {
-                "type": "plain_text_input",
-                "action_id": REASON_ACTION,
-                "multiline": True,
-                "max_length": 1000,
-            },
-            state,
-        ),
-        _input(
-            "duration",
-            "For how long?",
-            {
-                "type": "static_select",
-                "action_id": DURATION_ACTION,
-                "options": [
-                    option(duration_label(m), str(m)) for m in config.durations_for(state.account)
-                ][:100]
-                if state.account in config.accounts
-                else [option(duration_label(m), str(m)) for m in config.durations_minutes][:100],
-            },
-            state,
-        ),
-        _input(
-            "account",
-            "AWS account",
-            {
-                "type": "static_select",
-                "action_id": ACCOUNT_ACTION,
-                "options": [option(_account_label(name, config), name) for name in config.accounts][
-                    :100
-                ],
-                **(
-                    {"initial_option": option(_account_label(state.account, config), state.account)}
-                    if state.account in config.accounts
-                    else {}
-                ),
-            },
-            state,
-            dispatch=True,
-        ),
-    ]
+    blocks = [_reason_input(state), _duration_input(config, state), _account_input(config, state)]
     if state.account in config.accounts:
-        assert state.account is not None
-        blocks.append(
-            _input(
-                "login_role",
-                "Login role you use",
-                {
-                    "type": "static_select",
-                    "action_id": LOGIN_ROLE_ACTION,
-                    "options": [
-                        option(role, role) for role in config.login_roles_for(state.account)
-                    ][:100],
-                },
-                state,
-            )
-        )
-        blocks.extend(_preset_picker(config))
-        blocks.extend(_added_summary(state))
-        blocks.append(
-            _input(
-                "service",
-                "Another AWS service" if state.added else "AWS service",
-                {
-                    "type": "external_select",
-                    "action_id": SERVICE_ACTION,
-                    "min_query_length": 1,
-                    "placeholder": plain("Type to search, e.g. s3"),
-                    **(
-                        {"initial_option": option(state.service, state.service)}
-                        if state.service
-                        else {}
-                    ),
-                },
-                state,
-                optional=bool(state.added),
-                dispatch=True,
-            )
-        )
+        blocks.extend(_account_step(config, state))
     if state.account in config.accounts and state.service:
         blocks.extend(_service_inputs(state))
-        buttons = [(REFRESH_RESOURCES_ACTION, "Refresh resource list")]
-        if len(state.added) + 1 < MAX_SERVICES:
-            buttons.insert(0, (ADD_SERVICE_ACTION, "Add another service"))
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "service_tools",
-                "elements": [
-                    {"type": "button", "action_id": action, "text": plain(label), "value": action}
-                    for action, label in buttons
-                ],
-            }
-        )
+        blocks.append(_service_tools(state))
     return {
         "type": "modal",
         "callback_id": REQUEST_CALLBACK,
@@ -299,6 +207,105 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "close": plain("Cancel"),
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
+    }
+
+
+def _reason_input(state: ModalState) -> dict[str, Any]:
+    return _input(
+        "reason",
+        "Why do you need access?",
+        {
+            "type": "plain_text_input",
+            "action_id": REASON_ACTION,
+            "multiline": True,
+            "max_length": 1000,
+        },
+        state,
+    )
+
+
+def _duration_input(config: BotConfig, state: ModalState) -> dict[str, Any]:
+    """The account's offered durations; every configured one until an account is picked."""
+    minutes = (
+        config.durations_for(state.account)
+        if state.account in config.accounts
+        else config.durations_minutes
+    )
+    return _input(
+        "duration",
+        "For how long?",
+        {
+            "type": "static_select",
+            "action_id": DURATION_ACTION,
+            "options": [option(duration_label(m), str(m)) for m in minutes][:100],
+        },
+        state,
+    )
+
+
+def _account_input(config: BotConfig, state: ModalState) -> dict[str, Any]:
+    return _input(
+        "account",
+        "AWS account",
+        {
+            "type": "static_select",
+            "action_id": ACCOUNT_ACTION,
+            "options": [option(_account_label(name, config), name) for name in config.accounts][
+                :100
+            ],
+            **(
+                {"initial_option": option(_account_label(state.account, config), state.account)}
+                if state.account in config.accounts
+                else {}
+            ),
+        },
+        state,
+        dispatch=True,
+    )
+
+
+def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """Once an account is picked: its login roles, the presets, what was added, the service."""
+    assert state.account is not None
+    login_role = _input(
+        "login_role",
+        "Login role you use",
+        {
+            "type": "static_select",
+            "action_id": LOGIN_ROLE_ACTION,
+            "options": [option(role, role) for role in config.login_roles_for(state.account)][:100],
+        },
+        state,
+    )
+    service = _input(
+        "service",
+        "Another AWS service" if state.added else "AWS service",
+        {
+            "type": "external_select",
+            "action_id": SERVICE_ACTION,
+            "min_query_length": 1,
+            "placeholder": plain("Type to search, e.g. s3"),
+            **({"initial_option": option(state.service, state.service)} if state.service else {}),
+        },
+        state,
+        optional=bool(state.added),
+        dispatch=True,
+    )
+    return [login_role, *_preset_picker(config), *_added_summary(state), service]
+
+
+def _service_tools(state: ModalState) -> dict[str, Any]:
+    """The buttons under a service: "Add another service" (below ``MAX_SERVICES``), "Refresh"."""
+    buttons = [(REFRESH_RESOURCES_ACTION, "Refresh resource list")]
+    if len(state.added) + 1 < MAX_SERVICES:
+        buttons.insert(0, (ADD_SERVICE_ACTION, "Add another service"))
+    return {
+        "type": "actions",
+        "block_id": "service_tools",
+        "elements": [
+            {"type": "button", "action_id": action, "text": plain(label), "value": action}
+            for action, label in buttons
+        ],
     }
 
 
