@@ -24,7 +24,7 @@ from cloud_access_bot.audit.slack_text import audit_subcommand
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.explain import explain
-from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
@@ -108,6 +108,8 @@ class BotRuntime:
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
         # document the granters rewrite.
         lease = DynamoLeases(clients, config_now.dynamodb_table, clock=clock).hold
+        # ...and tasks of this process take turns on them, granters and reconciliation alike.
+        self._locks = KeyedLocks()
         # One HTTP session for every Web API call: connections (and TLS) are reused instead of
         # opening one per call.
         self._http = aiohttp.ClientSession()
@@ -130,9 +132,16 @@ class BotRuntime:
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
-                    clients, config_now.policy_name_prefix, clock=clock, merge=True, lease=lease
+                    clients,
+                    config_now.policy_name_prefix,
+                    clock=clock,
+                    merge=True,
+                    lease=lease,
+                    locks=self._locks,
                 ),
-                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock, lease=lease),
+                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(
+                    clients, clock=clock, lease=lease, locks=self._locks
+                ),
                 AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(
                     clients,
                     deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
@@ -254,7 +263,9 @@ class BotRuntime:
 
     async def reconcile(self) -> int:
         """Remove bot grants IAM still holds but no live request accounts for; audit each."""
-        report = await reconcile(self._clients, self._config(), self.store, now=self._clock())
+        report = await reconcile(
+            self._clients, self._config(), self.store, now=self._clock(), locks=self._locks
+        )
         for problem in report.errors:
             log.warning("reconcile: %s", problem)
         for removed in report.removed:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter
+from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter, KeyedLocks
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
 from cloud_access_bot.domain.model import Status, iso
@@ -106,14 +106,16 @@ async def reconcile(
     *,
     now: datetime,
     grace: timedelta = GRACE,
+    locks: KeyedLocks | None = None,
 ) -> ReconcileReport:
     """Remove orphaned and ended bot grants from every configured account; see the module doc.
 
     One account's failure (a role the bot cannot assume, a throttled call) is reported in
-    ``errors`` and does not stop the others.
+    ``errors`` and does not stop the others. ``locks``: the runtime's, so a removal here takes
+    turns with the granters on each document.
     """
-    inline = InlinePolicyGranter(clients, config.policy_name_prefix)
-    managed = ManagedPolicyGranter(clients)
+    inline = InlinePolicyGranter(clients, config.policy_name_prefix, locks=locks)
+    managed = ManagedPolicyGranter(clients, locks=locks)
 
     async def role_pass(name: str, account: AccountConfig, role: str) -> list[ReconciledGrant]:
         found = await inline.find_grants(account, role)
