@@ -21,13 +21,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
-from cloud_access_bot.domain import approval, guardrails, listing, packing
-from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
+from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
+from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     SESSION_CUT_OFF,
     AccessRequest,
     EventType,
+    RecordedAccount,
     ServiceAccess,
     Status,
     can_transition,
@@ -35,6 +36,7 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
+from cloud_access_bot.domain.reminders import next_reminder
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     ConflictError,
@@ -62,16 +64,6 @@ EXPIRY_CONCURRENCY = 10
 REMOVAL_ATTEMPTS = 3
 #: Times an approval is judged again after losing its write to another approval.
 DECISION_ATTEMPTS = 3
-#: What a request records of its account at submission, so that removal, extension and
-#: activation act on the account and role that were approved, whatever the name means later.
-RECORDED_ACCOUNT_FIELDS = (
-    "iam_role",
-    "access_mode",
-    "managed_policy_name",
-    "managed_policy_path",
-    "broker_role",
-    "revoke_cuts_off_session",
-)
 OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
 
@@ -231,10 +223,8 @@ class AccessService:
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Removal, extension and activation act on this, never on what the name means
             # later (a renamed or reused account name, an account that left the config).
-            extra={
-                **recorded_account(account),
-                "access_levels": listing.access_levels(draft.services, self._access_level),
-            },
+            recorded_account=recorded_account(account),
+            access_levels=listing.access_levels(draft.services, self._access_level),
         )
         auto = approval.auto_approval(request, config.rules(), self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
@@ -392,14 +382,10 @@ class AccessService:
         decision = approval.decide_extension(
             request, clicker, extra_minutes=minutes, rules=self._config().rules()
         )
-        if decision.outcome is Outcome.APPROVE and request.pending_extension:
-            decision = _refused("An extension is already waiting for approval.")
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        asked = request.with_changes(
-            extra={**request.extra, "extension_minutes": minutes, EXTENSION_APPROVALS: []}
-        )
+        asked = extension.asked(request, minutes)
         saved = await self._commit(
             request,
             asked,
@@ -431,8 +417,7 @@ class AccessService:
             )
 
         def with_approval(current: AccessRequest) -> AccessRequest:
-            approvals = [*approval.extension_approvals(current), clicker]
-            return current.with_changes(extra={**current.extra, EXTENSION_APPROVALS: approvals})
+            return extension.approved_by(current, clicker)
 
         decision, request = await self._record_or_decide(
             request, clicker, judge, with_approval, EventType.EXTENSION_APPROVAL_ADDED
@@ -443,13 +428,8 @@ class AccessService:
             await self._notifier.tell(clicker, decision.reason)
             return decision
         minutes = request.pending_extension
-        cleared = {
-            k: v
-            for k, v in request.extra.items()
-            if k not in ("extension_minutes", EXTENSION_APPROVALS)
-        }
         if not approve:
-            denied = request.with_changes(extra=cleared)
+            denied = extension.cleared(request)
             saved = await self._commit(
                 request,
                 denied,
@@ -464,18 +444,14 @@ class AccessService:
                     f"Your extension of request `{request.id}` was refused by <@{clicker}>.",
                 )
             return decision
-        await self._extend(request, clicker, minutes, cleared)
+        await self._extend(request, clicker, minutes)
         return decision
 
-    async def _extend(
-        self, request: AccessRequest, clicker: str, minutes: int, extra: dict[str, Any]
-    ) -> None:
-        assert request.starts_at is not None and request.expires_at is not None
+    async def _extend(self, request: AccessRequest, clicker: str, minutes: int) -> None:
+        longer = extension.extended(request, minutes)
+        end = longer.expires_at
+        assert request.starts_at is not None and end is not None
         account = self._grant_account(request)
-        end = request.expires_at + timedelta(minutes=minutes)
-        longer = request.with_changes(
-            expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
-        )
         try:
             if account is None:
                 raise GrantError(f"Account {request.account_name} is no longer configured.")
@@ -717,7 +693,7 @@ class AccessService:
             a for a in self._config().accounts.values() if a.account_number == request.account_id
         ]
         base = same[0].model_dump() if same else {}
-        recorded = {k: request.extra[k] for k in RECORDED_ACCOUNT_FIELDS if k in request.extra}
+        recorded = request.recorded_account.recorded()
         try:
             return AccountConfig.model_validate(
                 {**base, **recorded, "account_number": request.account_id}
@@ -924,7 +900,7 @@ class AccessService:
                     details[SESSION_CUT_OFF] = removed
             ended = request.with_changes(status=status)
             if SESSION_CUT_OFF in details:
-                ended = ended.with_changes(extra={**request.extra, SESSION_CUT_OFF: removed})
+                ended = ended.with_changes(session_cut_off=removed)
             try:
                 saved = await self._write(request, ended, event, actor, details)
             except ConflictError as conflict:
@@ -963,14 +939,16 @@ def _ended(request: AccessRequest, now: datetime) -> bool:
     return request.expires_at is None or request.expires_at <= now
 
 
-def recorded_account(account: AccountConfig) -> dict[str, str]:
-    """What a request records of its account (``RECORDED_ACCOUNT_FIELDS``, as text)."""
-    recorded = {}
-    for name in RECORDED_ACCOUNT_FIELDS:
-        value = getattr(account, name)
-        if value is not None:
-            recorded[name] = str(value.value if isinstance(value, AccessMode) else value)
-    return recorded
+def recorded_account(account: AccountConfig) -> RecordedAccount:
+    """What a request records of its account at submission."""
+    return RecordedAccount(
+        iam_role=account.iam_role,
+        access_mode=account.access_mode.value,
+        managed_policy_name=account.managed_policy_name,
+        managed_policy_path=account.managed_policy_path,
+        broker_role=account.broker_role,
+        revoke_cuts_off_session=account.revoke_cuts_off_session,
+    )
 
 
 #: Stands in for the login role's RoleId when a grant's size is estimated at submission.
@@ -1010,17 +988,6 @@ def _refused(reason: str) -> Decision:
 
 def _services(request: AccessRequest) -> list[dict[str, Any]]:
     return [s.to_dict() for s in request.services]
-
-
-def next_reminder(
-    created_at: datetime, now: datetime, schedule_minutes: Sequence[int]
-) -> datetime | None:
-    """The first reminder time in the schedule (minutes after creation) that is after ``now``."""
-    for minutes in sorted(schedule_minutes):
-        moment = created_at + timedelta(minutes=minutes)
-        if moment > now:
-            return moment
-    return None
 
 
 def already_decided(request: AccessRequest) -> str:

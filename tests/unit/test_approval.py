@@ -317,6 +317,13 @@ def test_requester_asks_to_extend_within_the_maximum() -> None:
     )
 
 
+def test_a_second_extension_waits_for_the_first_to_be_decided() -> None:
+    waiting = make_request(status=Status.ACTIVE, pending_extension=30)
+    assert extend(waiting) == Decision(
+        Outcome.REFUSE, "An extension is already waiting for approval."
+    )
+
+
 def test_extension_beyond_the_maximum_says_how_much_is_left() -> None:
     decision = extend(make_request(status=Status.ACTIVE, account_name="prod"), extra=240)
     assert decision == Decision(

@@ -284,6 +284,8 @@ def decide_extension(
         return unknown
     if extra_minutes < 1:
         return _refuse("An extension must add at least one minute.")
+    if request.pending_extension:
+        return _refuse("An extension is already waiting for approval.")
     total = request.duration_minutes + extra_minutes
     cap = rules.accounts[request.account_name].max_duration_minutes
     if total > cap:
@@ -297,15 +299,6 @@ def decide_extension(
         f"Extension by {extra_minutes} minutes asked by {_user(clicker)} "
         f"({total} of at most {cap} minutes).",
     )
-
-
-EXTENSION_APPROVALS = "extension_approvals"
-
-
-def extension_approvals(request: AccessRequest) -> tuple[str, ...]:
-    """Approvals recorded for the extension waiting now."""
-    recorded = request.extra.get(EXTENSION_APPROVALS)
-    return tuple(str(a) for a in recorded) if isinstance(recorded, list) else ()
 
 
 def decide_extension_approval(
@@ -333,7 +326,7 @@ def decide_extension_approval(
     if not approve:
         return Decision(Outcome.APPROVE, f"Extension refused by {_user(clicker)}.")
     return _count_approval(
-        extension_approvals(request),
+        request.extension_approvals,
         clicker,
         requester=request.requester_id,
         required=approvals_required(request, rules),

@@ -14,7 +14,7 @@ from typing import Any
 
 from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain import listing
-from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 
 REQUEST_CALLBACK = "access_request"
@@ -524,8 +524,6 @@ def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
     full = _services_text(request)
     if len(full) <= listing.TEXT_CHARS:
         return [{"type": "section", "text": {"type": "mrkdwn", "text": full}}]
-    levels = request.extra.get("access_levels")
-    levels = levels if isinstance(levels, dict) else {}
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",
@@ -539,7 +537,7 @@ def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
         }
     ]
     for access in request.services:
-        text = listing.summary(access, levels.get(access.service))
+        text = listing.summary(access, request.access_levels.get(access.service))
         blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
     return blocks
 
@@ -573,14 +571,14 @@ def full_request_modal(request: AccessRequest) -> dict[str, Any]:
 
 
 def is_session_grant(request: AccessRequest) -> bool:
-    recorded = request.extra.get("access_mode") == AccessMode.SESSION_CREDENTIALS.value
+    recorded = request.recorded_account.access_mode == AccessMode.SESSION_CREDENTIALS.value
     return recorded or (request.policy_name or "").startswith("session:")
 
 
 def session_revoke_note(request: AccessRequest) -> str:
     """What revoking a session_credentials grant really does (shown wherever it is offered)."""
     until = f" until {iso(request.expires_at)}" if request.expires_at else ""
-    if request.extra.get("revoke_cuts_off_session") != "True":
+    if not request.recorded_account.revoke_cuts_off_session:
         return (
             "Revoking ends this request, but AWS cannot end a sign-in session it has issued: "
             f"the session already issued stays usable{until}."
@@ -595,7 +593,7 @@ def session_revoke_note(request: AccessRequest) -> str:
 def session_revoked_text(request: AccessRequest) -> str:
     """What became of the issued session of a revoked session_credentials grant."""
     until = f" until {iso(request.expires_at)}" if request.expires_at else ""
-    if request.extra.get(SESSION_CUT_OFF) is False:
+    if request.session_cut_off is False:
         return (
             "The session already issued was not cut off (AWS cannot end one, and this account "
             f"does not let the bot write a deny on the broker role): it stays usable{until}."
