@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain import extension
 from cloud_access_bot.domain.approval import (
     Decision,
     Outcome,
@@ -21,6 +22,7 @@ from cloud_access_bot.domain.approval import (
     decide_revoke,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
+from cloud_access_bot.domain.reminders import next_reminder
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
 WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -530,3 +532,39 @@ def test_emails_of_one_person_compare_equal_across_case_tags_and_alias_domains()
     assert not same_person("alice@example.com", "alice@example.co.uk", {})
     assert not same_person("alice@example.com", "malice@example.com", aliases)
     assert not same_person("alice@example.com", None, aliases)
+
+
+# --- an extension's steps on its request, and reminders ----------------------------------------
+
+
+def active() -> AccessRequest:
+    return make_request(status=Status.ACTIVE, starts_at=WHEN, expires_at=WHEN + timedelta(hours=1))
+
+
+def test_approvals_gather_on_the_waiting_extension_and_go_when_it_is_written() -> None:
+    waiting = extension.approved_by(
+        extension.approved_by(extension.asked(active(), 30), "UA"), "UB"
+    )
+    assert (waiting.pending_extension, waiting.extension_approvals) == (30, ("UA", "UB"))
+
+    longer = extension.extended(waiting, 30)
+
+    assert longer.expires_at == WHEN + timedelta(minutes=90)
+    assert longer.duration_minutes == 90
+    assert (longer.pending_extension, longer.extension_approvals) == (0, ())
+    assert longer.starts_at == WHEN
+
+
+def test_asking_again_after_a_refusal_starts_with_no_approvals() -> None:
+    refused = extension.cleared(extension.approved_by(extension.asked(active(), 30), "UA"))
+    assert refused == active()
+    assert extension.asked(refused, 15).extension_approvals == ()
+
+
+def test_the_next_reminder_is_the_first_scheduled_moment_after_now() -> None:
+    schedule = [240, 60, 120]
+    assert next_reminder(WHEN, WHEN, schedule) == WHEN + timedelta(minutes=60)
+    assert next_reminder(WHEN, WHEN + timedelta(minutes=60), schedule) == WHEN + timedelta(
+        minutes=120
+    )
+    assert next_reminder(WHEN, WHEN + timedelta(minutes=240), schedule) is None
