@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from cloud_access_bot.domain import rules as domain_rules
-from cloud_access_bot.domain.rules import SelfApproval
+from cloud_access_bot.domain.rules import IDENTITY_CENTER_MODES, AccessMode, SelfApproval
 
 ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/([\w+=,.@/-]{1,512})$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -101,10 +101,10 @@ def _account_number(value: Any) -> str:
 AccountNumber = Annotated[str, BeforeValidator(_account_number)]
 
 
-class AccessMode(StrEnum):
-    INLINE_POLICY = "inline_policy"
-    MANAGED_POLICY = "managed_policy"
-    SESSION_CREDENTIALS = "session_credentials"
+#: The account group requests are made in: added to ``accounts`` when identity_center has
+#: groups, with the Identity Center account's number and the bot's role there. Requests to join
+#: a group are then requests like any other (approvers, audit, App Home, sweeper).
+GROUPS_ACCOUNT = "identity-center-groups"
 
 
 class Binding(StrEnum):
@@ -199,6 +199,100 @@ class Preset(_Strict):
     _check = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
 
 
+PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
+INSTANCE_ARN = re.compile(
+    r"^arn:(aws|aws-us-gov|aws-cn):sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$"
+)
+IDENTITY_STORE_ID = re.compile(r"^d-[0-9a-f]{10}$|^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
+
+
+class TargetRule(_Strict):
+    """Rules of one permission set or group, overriding the account's (or the global) ones."""
+
+    approvals_required: int | None = Field(default=None, ge=1, le=10)
+    approval_groups: list[str] | None = None
+    max_duration_minutes: int | None = Field(default=None, ge=1)
+
+
+class PermissionSetRule(TargetRule):
+    """``- {name: AdministratorAccess, approvals_required: 2, max_duration_minutes: 60}``."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PERMISSION_SET_NAME.match(value):
+            raise ValueError(f"{value!r} is not a permission set name (1-32 of [A-Za-z0-9+=,.@_-])")
+        return value
+
+
+def _permission_set_rules(value: Any) -> Any:
+    """A bare name in ``permission_sets`` is a rule with no overrides."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class UserMatch(StrEnum):
+    """How a requester's Slack profile finds their Identity Center user."""
+
+    #: Their Slack email as the user's email, then as its UserName.
+    EMAIL = "email"
+    #: Their Slack email as the UserName only.
+    USERNAME = "username"
+
+
+class IdentityCenterConfig(_Strict):
+    """The IAM Identity Center instance the permission_set mode and group requests use."""
+
+    region: str
+    instance_arn: str
+    identity_store_id: str
+    iam_role: str = Field(description="Role the bot assumes in the Identity Center account.")
+    user_match: UserMatch = UserMatch.EMAIL
+    groups: dict[str, TargetRule] = Field(default_factory=dict)
+    permission_set_quota: int = Field(
+        default=2000,
+        ge=1,
+        description="Permission sets the instance may hold (its Identity Center quota): "
+        "request_permission_set refuses a grant that would need more.",
+    )
+
+    _region = field_validator("region")(classmethod(lambda cls, v: _check_regions([v])[0]))
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, groups: dict[str, TargetRule]) -> dict[str, TargetRule]:
+        for name in groups:
+            if not 1 <= len(name) <= 75:
+                raise ValueError(f"group {name[:80]!r}: a group's DisplayName of 1-75 characters")
+        return groups
+
+    @field_validator("instance_arn")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not INSTANCE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an instance ARN (arn:aws:sso:::instance/ssoins-…)")
+        return value
+
+    @field_validator("identity_store_id")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not IDENTITY_STORE_ID.match(value):
+            raise ValueError(f"{value!r} is not an identity store id (d-<10 hex digits>)")
+        return value
+
+    @field_validator("iam_role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not ROLE_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+            )
+        return value
+
+
 class AccountConfig(_Strict):
     account_number: AccountNumber
     iam_role: str = Field(description="Role the bot assumes in this account.")
@@ -237,6 +331,12 @@ class AccountConfig(_Strict):
     )
     bind: Binding = Binding.USERID
     regions: list[str] | None = None
+    permission_sets: Annotated[list[PermissionSetRule], BeforeValidator(_permission_set_rules)] = (
+        Field(
+            default_factory=list,
+            description="access_mode permission_set: the permission sets requesters may pick.",
+        )
+    )
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -271,7 +371,12 @@ class AccountConfig(_Strict):
             raise ValueError("access_mode session_credentials needs broker_role")
         if self.access_mode is AccessMode.SESSION_CREDENTIALS and self.bind is not Binding.USERID:
             raise ValueError("bind source_identity needs a login role (not session_credentials)")
+        if self.access_mode is AccessMode.PERMISSION_SET and not self.permission_sets:
+            raise ValueError("access_mode permission_set needs permission_sets")
         return self
+
+    def permission_set(self, name: str) -> PermissionSetRule | None:
+        return next((rule for rule in self.permission_sets if rule.name == name), None)
 
 
 class BotConfig(_Strict):
@@ -334,6 +439,7 @@ class BotConfig(_Strict):
     sweep_interval_seconds: int = Field(default=15, ge=1, le=30)
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
     presets: dict[str, Preset] = Field(default_factory=dict)
+    identity_center: IdentityCenterConfig | None = None
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -355,6 +461,26 @@ class BotConfig(_Strict):
                 if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain.lower()):
                     raise ValueError(f"{domain!r} is not an email domain like example.com")
         return {a.lower(): c.lower() for a, c in aliases.items()}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_account(cls, data: Any) -> Any:
+        """Add GROUPS_ACCOUNT to ``accounts`` when identity_center offers groups."""
+        if not isinstance(data, dict):
+            return data
+        center, accounts = data.get("identity_center"), data.get("accounts")
+        if not (isinstance(center, dict) and center.get("groups") and isinstance(accounts, dict)):
+            return data
+        match = ROLE_ARN.match(str(center.get("iam_role", "")))
+        if match is None or GROUPS_ACCOUNT in accounts:
+            return data  # the role's own error is reported; a clash by _cross_checks
+        groups = {
+            "account_number": match.group(2),
+            "iam_role": center["iam_role"],
+            "account_alias": "IAM Identity Center groups",
+            "access_mode": AccessMode.GROUP_MEMBERSHIP.value,
+        }
+        return {**data, "accounts": {**accounts, GROUPS_ACCOUNT: groups}}
 
     @field_validator("reminder_minutes")
     @classmethod
@@ -398,13 +524,35 @@ class BotConfig(_Strict):
         problems = []
         seen: dict[str, str] = {}
         for name, account in self.accounts.items():
+            if account.access_mode is AccessMode.GROUP_MEMBERSHIP:
+                if name != GROUPS_ACCOUNT or not (
+                    self.identity_center and self.identity_center.groups
+                ):
+                    problems.append(
+                        f"accounts.{name}: access_mode group_membership is only for the groups "
+                        f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
+                    )
+                elif not self.approval_groups:
+                    problems.extend(
+                        f"identity_center.groups.{group}: no approval_groups here and no "
+                        "global approvalGroups"
+                        for group, rule in self.identity_center.groups.items()
+                        if not rule.approval_groups
+                    )
+                continue
             if account.account_number in seen:
                 problems.append(
                     f"accounts.{name}.account_number: {account.account_number} is also "
                     f"account {seen[account.account_number]}"
                 )
             seen[account.account_number] = name
-            if not (account.login_roles or self.login_roles):
+            uses_identity_center = account.access_mode in IDENTITY_CENTER_MODES
+            if uses_identity_center and self.identity_center is None:
+                problems.append(
+                    f"accounts.{name}: access_mode {account.access_mode.value} needs "
+                    "identity_center"
+                )
+            if not (account.login_roles or self.login_roles) and not uses_identity_center:
                 problems.append(f"accounts.{name}: no login_roles here and no global loginRoles")
             if not (account.approval_groups or self.approval_groups):
                 problems.append(
@@ -475,27 +623,47 @@ class BotConfig(_Strict):
         return self.accounts.get(name)
 
     def login_roles_for(self, account_name: str) -> list[str]:
+        """None for IAM Identity Center accounts: people sign in with the permission set."""
         account = self.accounts[account_name]
+        if account.access_mode in IDENTITY_CENTER_MODES:
+            return []
         return account.login_roles or self.login_roles
 
-    def approval_groups_for(self, account_name: str) -> list[str]:
+    def target_rule(self, account_name: str, target: str | None) -> TargetRule | None:
+        """The rules of the permission set or group a request targets (None: the account's)."""
+        if target is None:
+            return None
         account = self.accounts[account_name]
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return self.identity_center.groups.get(target)
+        return account.permission_set(target)
+
+    def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
+        account = self.accounts[account_name]
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approval_groups:
+            return rule.approval_groups
         return account.approval_groups or self.approval_groups
 
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
 
-    def max_duration_for(self, account_name: str) -> int:
+    def max_duration_for(self, account_name: str, target: str | None = None) -> int:
         account = self.accounts[account_name]
-        return min(
+        cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
+        rule = self.target_rule(account_name, target)
+        return min(cap, rule.max_duration_minutes) if rule and rule.max_duration_minutes else cap
 
-    def durations_for(self, account_name: str) -> list[int]:
-        cap = self.max_duration_for(account_name)
+    def durations_for(self, account_name: str, target: str | None = None) -> list[int]:
+        cap = self.max_duration_for(account_name, target)
         return [m for m in self.durations_minutes if m <= cap]
 
-    def approvals_required_for(self, account_name: str) -> int:
+    def approvals_required_for(self, account_name: str, target: str | None = None) -> int:
+        rule = self.target_rule(account_name, target)
+        if rule is not None and rule.approvals_required:
+            return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required
 
     def rules(self) -> domain_rules.Rules:
@@ -517,6 +685,24 @@ class BotConfig(_Strict):
             ),
         )
 
+    def _targets(self, account_name: str) -> list[str]:
+        """The permission sets (permission_set mode) or groups (the groups account) that may
+        be asked for in the account."""
+        account = self.accounts[account_name]
+        if account.access_mode is AccessMode.PERMISSION_SET:
+            return [rule.name for rule in account.permission_sets]
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return list(self.identity_center.groups)
+        return []
+
+    def _limits(self, account_name: str, target: str | None) -> domain_rules.Limits:
+        return domain_rules.Limits(
+            approval_groups=tuple(self.approval_groups_for(account_name, target)),
+            approvals_required=self.approvals_required_for(account_name, target),
+            max_duration_minutes=self.max_duration_for(account_name, target),
+            durations=tuple(self.durations_for(account_name, target)),
+        )
+
     def rules_for(self, account_name: str) -> domain_rules.AccountRules:
         """One account's effective settings (KeyError when it is not configured)."""
         account = self.accounts[account_name]
@@ -524,12 +710,11 @@ class BotConfig(_Strict):
             name=account_name,
             account_number=account.account_number,
             iam_role=account.iam_role,
+            access_mode=account.access_mode,
             login_roles=tuple(self.login_roles_for(account_name)),
             regions=tuple(self.regions_for(account_name)),
-            approval_groups=tuple(self.approval_groups_for(account_name)),
-            approvals_required=self.approvals_required_for(account_name),
-            max_duration_minutes=self.max_duration_for(account_name),
-            durations=tuple(self.durations_for(account_name)),
+            limits=self._limits(account_name, None),
+            targets={t: self._limits(account_name, t) for t in self._targets(account_name)},
             production=account.production,
             allow_escalation=account.allow_escalation,
             allowed_dangerous_actions=tuple(account.allowed_dangerous_actions),

@@ -165,6 +165,25 @@ class Granter(Protocol):
         """Remove what ``grant`` wrote; idempotent. Returns False if it was already gone."""
 
 
+@dataclass(frozen=True)
+class TargetOffer:
+    """A permission set or group a requester may pick, as IAM Identity Center describes it."""
+
+    name: str
+    description: str = ""
+
+
+class IdentityCenterDirectory(Protocol):
+    """What the modal and submit need from IAM Identity Center."""
+
+    async def offers(self, account: AccountConfig) -> list[TargetOffer]:
+        """The account's configured permission sets that exist in Identity Center (for the
+        groups account: the configured groups)."""
+
+    async def has_user(self, email: str) -> bool:
+        """Whether an Identity Center user matches this email (see ``user_match``)."""
+
+
 class Directory(Protocol):
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
         """Active Slack user ids in the configured user groups (ids or exact handles).

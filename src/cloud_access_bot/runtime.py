@@ -25,6 +25,16 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks
+from cloud_access_bot.aws.identity_center import (
+    AssignmentLedger,
+    IdentityCenter,
+    IdentityCenterOffers,
+)
+from cloud_access_bot.aws.identity_center_granters import (
+    GroupMembershipGranter,
+    PermissionSetGranter,
+    RequestPermissionSetGranter,
+)
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
@@ -127,6 +137,11 @@ class BotRuntime:
         self.discovery = discovery or ResourceDiscovery(clients)
         self.notifier = SlackNotifier(self.client, config)
         self.directory = SlackDirectory(self.client)
+        identity_center = IdentityCenter(clients)
+        ledger = AssignmentLedger(clients, config_now.dynamodb_table)
+        self.identity_center = IdentityCenterOffers(
+            identity_center, lambda: config().identity_center
+        )
         self.service = AccessService(
             config=config,
             store=self.store,
@@ -149,6 +164,28 @@ class BotRuntime:
                     cli_credentials=lambda account: account.session_cli_credentials,
                     clock=clock,
                 ),
+                AccessMode.PERMISSION_SET: PermissionSetGranter(
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    locks=self._locks,
+                ),
+                AccessMode.GROUP_MEMBERSHIP: GroupMembershipGranter(
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    locks=self._locks,
+                ),
+                AccessMode.REQUEST_PERMISSION_SET: RequestPermissionSetGranter(
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    clock=clock,
+                    locks=self._locks,
+                ),
             },
             directory=self.directory,
             notifier=self.notifier,
@@ -156,6 +193,7 @@ class BotRuntime:
             clock=clock,
             expiry_concurrency=expiry_concurrency,
             metrics=self.metrics,
+            identity_center=self.identity_center,
         )
         deps = home.Deps(
             client=self.client,
@@ -174,6 +212,7 @@ class BotRuntime:
             suggestions=CatalogSuggestions(self.catalog, self.discovery, config),
             config=config,
             inflight=self.inflight,
+            identity_center=self.identity_center,
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(

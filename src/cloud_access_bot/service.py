@@ -23,6 +23,12 @@ from pydantic import ValidationError
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
 from cloud_access_bot.domain.approval import Decision, Outcome
+from cloud_access_bot.domain.identity_center import (
+    makes_own_role,
+    needs_identity_center_user,
+    no_identity_center_user,
+    target_problems,
+)
 from cloud_access_bot.domain.model import (
     REQUEST_ID,
     SESSION_CUT_OFF,
@@ -45,6 +51,7 @@ from cloud_access_bot.ports import (
     Granter,
     GrantError,
     GrantUnavailable,
+    IdentityCenterDirectory,
     Metrics,
     Notifier,
     Store,
@@ -83,6 +90,14 @@ class Draft:
     #: The resources picked from discovery (not typed): what ``discovered_only`` auto-approve
     #: rules accept.
     discovered: tuple[str, ...] = ()
+    #: access_mode permission_set: the permission set asked for instead of services.
+    permission_set: str | None = None
+    #: A request to join this IAM Identity Center group instead.
+    group: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.permission_set or self.group
 
     def request_id(self) -> str:
         if self.submission_id:
@@ -118,8 +133,10 @@ class AccessService:
         clock: Callable[[], datetime] = utcnow,
         expiry_concurrency: int = EXPIRY_CONCURRENCY,
         metrics: Metrics | None = None,
+        identity_center: IdentityCenterDirectory | None = None,
     ) -> None:
         self._metrics = metrics or Recorder()
+        self._identity_center = identity_center
         self._config = config
         self._expiry_concurrency = expiry_concurrency
         self._store = store
@@ -134,19 +151,30 @@ class AccessService:
     def validate(self, draft: Draft) -> dict[str, str]:
         """Problems with a draft keyed by field (account, login_role, duration, actions, …)."""
         config = self._config()
+        rules = config.rules()
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
+        if draft.target is not None:
+            return errors | target_problems(
+                rules,
+                draft.account_name,
+                permission_set=draft.permission_set,
+                group=draft.group,
+                minutes=draft.duration_minutes,
+            )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
-        if draft.login_role not in config.login_roles_for(draft.account_name):
+        # request_permission_set: the request's own permission set is the role it signs in with.
+        own_role = makes_own_role(rules, draft.account_name)
+        if not own_role and draft.login_role not in config.login_roles_for(draft.account_name):
             errors["login_role"] = (
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
                 f"choose one of {', '.join(config.login_roles_for(draft.account_name))}."
             )
         duration_problem = guardrails.check_duration(
-            draft.duration_minutes, rules=config.rules(), account_name=draft.account_name
+            draft.duration_minutes, rules=rules, account_name=draft.account_name
         )
         if duration_problem:
             errors["duration"] = duration_problem
@@ -155,7 +183,7 @@ class AccessService:
             errors["actions"] = "Pick at least one action."
         refusals = guardrails.refused_actions(
             actions,
-            rules=config.rules(),
+            rules=rules,
             account_name=draft.account_name,
             access_level=self._access_level,
         )
@@ -166,7 +194,7 @@ class AccessService:
         else:
             # Every resource, typed or picked (an option value can be forged): problems with
             # typed ones are shown under the typed ARNs, with picked ones under the picker.
-            scope = guardrails.scope_problems(draft.services, config.rules(), draft.account_name)
+            scope = guardrails.scope_problems(draft.services, rules, draft.account_name)
             for key, picked in (("arns", False), ("resources", True)):
                 found = [why for arn, why in scope if (arn in draft.discovered) is picked]
                 if found:
@@ -186,6 +214,7 @@ class AccessService:
         if errors:
             return SubmitResult(errors=errors)
         config = self._config()
+        rules = config.rules()
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -194,7 +223,12 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        groups = config.approval_groups_for(draft.account_name)
+        if needs_identity_center_user(rules, draft.account_name) and not (
+            self._identity_center and await self._identity_center.has_user(email)
+        ):
+            # Told now, before any approver is asked for something that cannot be granted.
+            return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
+        groups = config.approval_groups_for(draft.account_name, draft.target)
         try:
             approvers = tuple(await self._directory.members_of(groups))
         except DirectoryUnavailable as unavailable:
@@ -217,8 +251,13 @@ class AccessService:
             created_at=now,
             approvers=approvers,
             approvals_required=guardrails.approvals_required(
-                config.rules(), draft.account_name, [a for s in draft.services for a in s.actions]
+                rules,
+                draft.account_name,
+                [a for s in draft.services for a in s.actions],
+                draft.target,
             ),
+            permission_set=draft.permission_set,
+            group=draft.group,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Removal, extension and activation act on this, never on what the name means
@@ -226,7 +265,7 @@ class AccessService:
             recorded_account=recorded_account(account),
             access_levels=listing.access_levels(draft.services, self._access_level),
         )
-        auto = approval.auto_approval(request, config.rules(), self._access_level, draft.discovered)
+        auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -627,7 +666,7 @@ class AccessService:
         config = self._config()
         if config.account(request.account_name) is None:
             return []
-        groups = config.approval_groups_for(request.account_name)
+        groups = config.approval_groups_for(request.account_name, request.target)
         try:
             return await self._directory.members_of(groups, fresh=True)
         except DirectoryUnavailable as unavailable:
@@ -693,7 +732,10 @@ class AccessService:
             a for a in self._config().accounts.values() if a.account_number == request.account_id
         ]
         base = same[0].model_dump() if same else {}
-        recorded = request.recorded_account.recorded()
+        recorded: dict[str, Any] = {**request.recorded_account.recorded()}
+        if request.permission_set and not base.get("permission_sets"):
+            # An assignment has no time window of its own: it must stay removable.
+            recorded["permission_sets"] = [request.permission_set]
         try:
             return AccountConfig.model_validate(
                 {**base, **recorded, "account_number": request.account_id}

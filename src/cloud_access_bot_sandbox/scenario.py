@@ -134,7 +134,7 @@ class Sandbox:
         arns: Sequence[str] = (),
         duration: int = 1,
         reason: str = "Investigate a failed export",
-        login_role: str = LOGIN_ROLE,
+        login_role: str | None = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
     ) -> dict[str, Any]:
@@ -157,8 +157,9 @@ class Sandbox:
         await think()
         await modal.select(views.ACCOUNT_ACTION, account)
         await modal.wait_updated()
-        await think()
-        await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        if login_role:  # None: an account whose modal has no login role
+            await think()
+            await modal.select(views.LOGIN_ROLE_ACTION, login_role)
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()

@@ -129,6 +129,16 @@ def matching_grants(
     return found
 
 
+def target_grants(request: AccessRequest) -> list[Statement]:
+    """What a permission set or group grant gave, as far as the request knows: the permission
+    set's (or group's) policies live in IAM Identity Center, not in the request, so such a grant
+    is reported for every action and resource asked about in its account, rather than missed."""
+    if request.target is None:
+        return []
+    what = "group" if request.group else "permission-set"
+    return [Statement((f"{what}:{request.target}",), ("*",))]
+
+
 def grant_window(request: AccessRequest, events: Sequence[AuditEvent]) -> GrantWindow | None:
     """When the request's grant was in force; None if it was never granted.
 

@@ -17,6 +17,7 @@ from cloud_access_bot.audit.matching import (
     grant_window,
     matching_grants,
     policy_statements,
+    target_grants,
 )
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
 from cloud_access_bot.ports import AuditStore, Store, StoredRequest
@@ -136,7 +137,9 @@ async def who_had_access(
         window = grant_window(request, events)
         if window is None or not window.overlaps(since, until):
             continue
-        grants = matching_grants(policy_statements(request.policy_document), action, resource)
+        grants = target_grants(request) or matching_grants(
+            policy_statements(request.policy_document), action, resource
+        )
         if grants:
             answers.append(Access(request, window, tuple(grants)))
     return sorted(answers, key=lambda a: (a.window.start, a.request.id))

@@ -11,6 +11,12 @@ write are never read for removal nor changed. Removal goes through the granters,
 per-(account, role/policy) locks as grants, so it is safe alongside grants and another
 reconcile in the same process.
 
+IAM Identity Center assignments and memberships carry no mark of who made them, so there the
+bot's ledger is the list (aws/identity_center.py): an entry whose request is not live (or whose
+window ended) is removed through its granter, which never removes what the user already had or
+what another live request shares. Assignments and memberships not in the ledger are never
+touched.
+
 The caller audits the report (EventType.RECONCILED), one entry per removed grant.
 """
 
@@ -23,9 +29,16 @@ from datetime import datetime, timedelta
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter, KeyedLocks
+from cloud_access_bot.aws.identity_center import AssignmentLedger, IdentityCenter, LedgerEntry
+from cloud_access_bot.aws.identity_center_granters import (
+    REQUEST_SET_SUBJECT,
+    GroupMembershipGranter,
+    PermissionSetGranter,
+    RequestPermissionSetGranter,
+)
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
-from cloud_access_bot.domain.model import Status, iso
+from cloud_access_bot.domain.model import AccessRequest, Status, iso
 from cloud_access_bot.ports import GrantError, Store
 
 #: Requests whose grants must stay: in place (ACTIVE) or being written (APPROVED).
@@ -144,6 +157,13 @@ async def reconcile(
             passes.append(
                 (f"{name} policy {account.managed_policy_name}", policy_pass(name, account))
             )
+    if config.identity_center is not None:
+        passes.append(
+            (
+                "IAM Identity Center",
+                identity_center_pass(clients, config, store, now, grace, locks),
+            )
+        )
     results = await asyncio.gather(*(work for _, work in passes), return_exceptions=True)
     report = ReconcileReport()
     for (label, _), result in zip(passes, results, strict=True):
@@ -156,3 +176,56 @@ async def reconcile(
         else:
             report.removed.extend(result)
     return report
+
+
+async def identity_center_pass(
+    clients: AwsClients,
+    config: BotConfig,
+    store: Store,
+    now: datetime,
+    grace: timedelta,
+    locks: KeyedLocks | None = None,
+) -> list[ReconciledGrant]:
+    """Remove the ledger's assignments and memberships no live request accounts for."""
+    center = IdentityCenter(clients)
+    ledger = AssignmentLedger(clients, config.dynamodb_table)
+    settings = config.identity_center
+    granters = {
+        "group": GroupMembershipGranter(center, ledger, lambda: settings, locks=locks),
+        REQUEST_SET_SUBJECT: RequestPermissionSetGranter(
+            center, ledger, lambda: settings, locks=locks
+        ),
+    }
+    assignments = PermissionSetGranter(center, ledger, lambda: settings, locks=locks)
+    removed: list[ReconciledGrant] = []
+    for entry in await ledger.entries():
+        record = await store.get(entry.request_id)
+        why = _ledger_reason(entry, record, now, grace)
+        if why is None:
+            continue
+        granter = granters.get(entry.subject.split("|", 1)[0], assignments)
+        if await granter.release(entry):
+            removed.append(
+                ReconciledGrant(
+                    request_id=entry.request_id,
+                    account_name=record.account_name if record else "",
+                    account_id=record.account_id if record else "",
+                    role=(record.target or "") if record else "",
+                    policy_name=entry.subject,
+                    reason=why,
+                )
+            )
+    return removed
+
+
+def _ledger_reason(
+    entry: LedgerEntry, record: AccessRequest | None, now: datetime, grace: timedelta
+) -> str | None:
+    """Why the ledger entry's grant should go (None: it stays)."""
+    if record is None:
+        return "no request record"
+    if record.status not in LIVE:
+        return f"request is {record.status.value}"
+    if record.expires_at is not None and record.expires_at <= now - grace:
+        return f"window ended at {iso(record.expires_at)}"
+    return None

@@ -97,6 +97,28 @@ def session_policy(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**document, "Statement": statements}
 
 
+async def sized_session_policy(
+    request: AccessRequest,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int,
+    what: str,
+    code: str = "PolicyTooLarge",
+) -> tuple[dict[str, Any], str]:
+    """The grant as a session-style policy (``session_policy``) and its JSON, refused with a
+    readable GrantError when longer than ``limit`` characters (``what`` names the holder)."""
+    document = session_policy(await checked_document(request, "", start, end))
+    text = policy_json(document)
+    if len(text) > limit:
+        raise GrantError(
+            f"This grant needs a {len(text)}-character {what}; AWS allows {limit}. "
+            "Ask for fewer actions or resources.",
+            code,
+        )
+    return document, text
+
+
 def session_seconds(now: datetime, end: datetime, cap: int = ROLE_CHAINED_MAX_SECONDS) -> int:
     """DurationSeconds for a grant ending at ``end``: what is left of it, within STS's range."""
     left = int((end - now).total_seconds())
@@ -177,14 +199,14 @@ class SessionCredentialsGranter:
         self, request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
     ) -> GrantResult:
         broker = self._broker(account)
-        document = session_policy(await checked_document(request, "", start, end))
-        text = policy_json(document)
-        if len(text) > SESSION_POLICY_LIMIT:
-            raise GrantError(
-                f"This grant needs a {len(text)}-character session policy; AWS allows "
-                f"{SESSION_POLICY_LIMIT}. Ask for fewer actions or resources.",
-                "SessionPolicyTooLarge",
-            )
+        document, text = await sized_session_policy(
+            request,
+            start,
+            end,
+            limit=SESSION_POLICY_LIMIT,
+            what="session policy",
+            code="SessionPolicyTooLarge",
+        )
         seconds = session_seconds(self._clock(), end, self._max_seconds)
         credentials = await self._assume(request, account, broker, text, seconds)
         region = (account.regions or [self._clients.region])[0]

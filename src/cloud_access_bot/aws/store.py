@@ -78,7 +78,14 @@ DATETIME_FIELDS = (
     "timeout_at",
     "next_reminder_at",
 )
-OPTIONAL_TEXT_FIELDS = ("decided_by", "decision_reason", "policy_name", "policy_document")
+OPTIONAL_TEXT_FIELDS = (
+    "decided_by",
+    "decision_reason",
+    "policy_name",
+    "policy_document",
+    "permission_set",
+    "group",
+)
 #: Index keys: derived from other attributes, checked by deriving them again (index_keys).
 INDEX_KEYS = tuple(f"{p}_{s}" for p in ("user", "account", "month", "due") for s in ("pk", "sk"))
 #: Attributes of a request item outside the seals: its key, the Slack message references
@@ -299,6 +306,8 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         messages=tuple(MessageRef.from_dict(m) for m in data.get("messages", ())),
         requester_message=MessageRef.from_dict(requester_message) if requester_message else None,
         last_event_hash=data.get("last_event_hash", ""),
+        permission_set=data.get("permission_set"),
+        group=data.get("group"),
         **fields_from_extra(json.loads(data.get("extra") or "{}")),
     )
 

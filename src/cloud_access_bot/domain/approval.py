@@ -113,7 +113,9 @@ def describe_status(request: AccessRequest) -> str:
 
 
 def _not_approver(request: AccessRequest, rules: Rules, verb: str) -> Decision:
-    groups = ", ".join(_group(g) for g in rules.accounts[request.account_name].approval_groups)
+    groups = ", ".join(
+        _group(g) for g in rules.accounts[request.account_name].limits.approval_groups
+    )
     return _refuse(
         f"Only members of the approval groups for {request.account_name} ({groups}) "
         f"can {verb} this request."
@@ -132,7 +134,9 @@ def _unknown_account(request: AccessRequest, rules: Rules) -> Decision | None:
 def approvals_required(request: AccessRequest, rules: Rules) -> int:
     """Distinct approvers needed: the stricter of the count recorded at submission and the
     current configuration, so a configuration change never weakens a pending request."""
-    return max(request.approvals_required, rules.accounts[request.account_name].approvals_required)
+    return max(
+        request.approvals_required, rules.accounts[request.account_name].limits.approvals_required
+    )
 
 
 def decide_approval(
@@ -287,7 +291,7 @@ def decide_extension(
     if request.pending_extension:
         return _refuse("An extension is already waiting for approval.")
     total = request.duration_minutes + extra_minutes
-    cap = rules.accounts[request.account_name].max_duration_minutes
+    cap = rules.accounts[request.account_name].limits_for(request.target).max_duration_minutes
     if total > cap:
         return _refuse(
             f"Extending by {extra_minutes} minutes would make {total} minutes in all, over the "

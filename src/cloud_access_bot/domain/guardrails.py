@@ -22,6 +22,7 @@ from functools import cache
 
 from cloud_access_bot.domain.arns import is_pattern, partition_of, resource_problems
 from cloud_access_bot.domain.catalog import Catalog, escalation_actions
+from cloud_access_bot.domain.identity_center import makes_own_role, offered_targets
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
 from cloud_access_bot.domain.rules import AutoApproveRule, Rules
 
@@ -150,14 +151,16 @@ def is_escalation(action: str) -> bool:
     return any(patterns_overlap(action, known) for known in escalation_actions())
 
 
-def approvals_required(rules: Rules, account_name: str, actions: Iterable[str]) -> int:
-    """Distinct approvals a request needs: the account's count, and for privilege escalation
-    at least what a production account needs (the highest count of the production accounts,
-    or 2 when none is marked production)."""
-    base = rules.accounts[account_name].approvals_required
+def approvals_required(
+    rules: Rules, account_name: str, actions: Iterable[str], target: str | None = None
+) -> int:
+    """Distinct approvals a request needs: the account's count (or its permission set's or
+    group's, ``target``), and for privilege escalation at least what a production account
+    needs (the highest count of the production accounts, or 2 when none is marked production)."""
+    base = rules.accounts[account_name].limits_for(target).approvals_required
     if not any(is_escalation(action) for action in actions):
         return base
-    production = [a.approvals_required for a in rules.accounts.values() if a.production]
+    production = [a.limits.approvals_required for a in rules.accounts.values() if a.production]
     return max(base, *production) if production else max(base, 2)
 
 
@@ -166,10 +169,10 @@ def check_duration(minutes: int, *, rules: Rules, account_name: str) -> str | No
     account = rules.account(account_name)
     if account is None:
         return f"{account_name} is not a configured account"
-    cap = account.max_duration_minutes
+    cap = account.limits.max_duration_minutes
     if minutes > cap:
         return f"{minutes} minutes is longer than the {cap}-minute maximum for {account_name}"
-    offered = account.durations
+    offered = account.limits.durations
     if minutes not in offered:
         listed = ", ".join(str(m) for m in offered)
         return f"{minutes} minutes is not an offered duration for {account_name} ({listed} minutes)"
@@ -266,7 +269,10 @@ def recheck(
             f"Account {name} is now AWS account {account.account_number}, not "
             f"{request.account_id} as requested; nothing was granted. Ask again."
         )
-    if request.login_role not in account.login_roles:
+    if request.target is not None:
+        if request.target not in offered_targets(rules, name):
+            return Recheck(f"{request.target} is no longer offered in {name}; nothing was granted.")
+    elif not makes_own_role(rules, name) and request.login_role not in account.login_roles:
         return Recheck(
             f"Login role {request.login_role} is no longer configured for {name}; nothing "
             "was granted."
@@ -283,7 +289,7 @@ def recheck(
     problems = [r.reason for r in refusals] + [why for _, why in scope]
     if problems:
         return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
-    cap = account.max_duration_minutes
+    cap = account.limits_for(request.target).max_duration_minutes
     if request.duration_minutes > cap:
         return Recheck(capped_minutes=cap)
     return Recheck()

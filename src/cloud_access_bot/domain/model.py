@@ -171,6 +171,10 @@ class AccessRequest:
     messages: tuple[MessageRef, ...] = ()
     requester_message: MessageRef | None = None
     last_event_hash: str = ""
+    #: access_mode permission_set: the permission set asked for (``services`` is then empty).
+    permission_set: str | None = None
+    #: A request to join an IAM Identity Center group (account ``identity-center-groups``).
+    group: str | None = None
     recorded_account: RecordedAccount = RecordedAccount()
     #: Per service, how many of its actions fall in each access level, at submission.
     access_levels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -185,6 +189,11 @@ class AccessRequest:
     @property
     def is_open(self) -> bool:
         return self.status not in TERMINAL
+
+    @property
+    def target(self) -> str | None:
+        """The permission set or group asked for (None: a request for services)."""
+        return self.permission_set or self.group
 
     @property
     def actions(self) -> tuple[str, ...]:

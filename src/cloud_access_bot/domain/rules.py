@@ -13,6 +13,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class AccessMode(StrEnum):
+    """How an account's grants are written."""
+
+    INLINE_POLICY = "inline_policy"
+    MANAGED_POLICY = "managed_policy"
+    SESSION_CREDENTIALS = "session_credentials"
+    #: IAM Identity Center: assign an existing permission set to the user for the window.
+    PERMISSION_SET = "permission_set"
+    #: IAM Identity Center: add the user to a group for the window (the groups account only).
+    GROUP_MEMBERSHIP = "group_membership"
+    #: IAM Identity Center: a permission set made for the request, holding exactly its grant.
+    REQUEST_PERMISSION_SET = "request_permission_set"
+
+
+#: Modes granting through IAM Identity Center (no login role in the account).
+IDENTITY_CENTER_MODES = frozenset(
+    {AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP, AccessMode.REQUEST_PERMISSION_SET}
+)
+
+
 class SelfApproval(StrEnum):
     """Whether a requester may approve their own request."""
 
@@ -33,22 +53,40 @@ class AutoApproveRule:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Who approves, how many of them, for how long: an account's, or one of its permission
+    sets' or groups' (their overrides, else the account's)."""
+
+    approval_groups: tuple[str, ...]
+    approvals_required: int
+    max_duration_minutes: int
+    #: The offered durations within ``max_duration_minutes``.
+    durations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class AccountRules:
     """One account's effective settings (its overrides, else the global defaults)."""
 
     name: str
     account_number: str
     iam_role: str
+    access_mode: AccessMode
+    #: Empty for IAM Identity Center accounts: people sign in with the permission set.
     login_roles: tuple[str, ...]
     regions: tuple[str, ...]
-    approval_groups: tuple[str, ...]
-    approvals_required: int
-    max_duration_minutes: int
-    #: The offered durations within ``max_duration_minutes``.
-    durations: tuple[int, ...]
+    limits: Limits
+    #: What may be asked for by name, with its limits: the permission sets (permission_set
+    #: mode) or the groups (the groups account); empty for other modes.
+    targets: Mapping[str, Limits]
     production: bool
     allow_escalation: bool
     allowed_dangerous_actions: tuple[str, ...]
+
+    def limits_for(self, target: str | None) -> Limits:
+        """The limits of the permission set or group ``target`` (None or not offered: the
+        account's)."""
+        return self.targets.get(target, self.limits) if target else self.limits
 
 
 @dataclass(frozen=True)

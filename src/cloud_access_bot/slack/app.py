@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack.listeners import (
     added_services,
@@ -20,6 +21,7 @@ from cloud_access_bot.slack.listeners import (
     extensions,
     full_request,
     options,
+    permission_sets,
     request_modal,
     slash_command,
 )
@@ -30,6 +32,7 @@ __all__ = ["Inflight", "Subcommand", "Suggestions", "build_app"]
 FEATURES = (
     slash_command,
     request_modal,
+    permission_sets,
     added_services,
     options,
     decisions,
@@ -47,6 +50,7 @@ def build_app(
     config: Callable[[], BotConfig],
     inflight: Inflight,
     subcommands: Mapping[str, Subcommand] | None = None,
+    identity_center: IdentityCenterDirectory | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which listeners/errors.py turns into a plain
@@ -62,6 +66,7 @@ def build_app(
         inflight=inflight,
         command=f"/{config().request_command}",
         subcommands=dict(subcommands or {}),
+        identity_center=identity_center,
     )
     for feature in FEATURES:
         feature.register(app, deps)

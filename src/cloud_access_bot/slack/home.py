@@ -83,8 +83,10 @@ def time_left(request: AccessRequest, now: datetime) -> str:
 
 
 def summary(request: AccessRequest) -> str:
-    """One line: services and actions of a request."""
+    """One line: services and actions of a request (or its permission set or group)."""
     parts = [f"{s.service}: {', '.join(s.actions)}" for s in request.services]
+    if request.target:
+        parts = [f"{'group' if request.group else 'permission set'} {request.target}"]
     return escape(truncate("; ".join(parts), 300))
 
 

@@ -265,18 +265,8 @@ def _account_input(config: BotConfig, state: ModalState) -> dict[str, Any]:
 
 
 def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
-    """Once an account is picked: its login roles, the presets, what was added, the service."""
+    """Once an account is picked: its login role, the presets, what was added, the service."""
     assert state.account is not None
-    login_role = _input(
-        "login_role",
-        "Login role you use",
-        {
-            "type": "static_select",
-            "action_id": LOGIN_ROLE_ACTION,
-            "options": [option(role, role) for role in config.login_roles_for(state.account)][:100],
-        },
-        state,
-    )
     service = _input(
         "service",
         "Another AWS service" if state.added else "AWS service",
@@ -291,7 +281,12 @@ def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
         optional=bool(state.added),
         dispatch=True,
     )
-    return [login_role, *_preset_picker(config), *_added_summary(state), service]
+    return [
+        *_login_role_picker(config, state),
+        *_preset_picker(config),
+        *_added_summary(state),
+        service,
+    ]
 
 
 def _service_tools(state: ModalState) -> dict[str, Any]:
@@ -307,6 +302,27 @@ def _service_tools(state: ModalState) -> dict[str, Any]:
             for action, label in buttons
         ],
     }
+
+
+def _login_role_picker(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The login role select; none for an account without login roles (request_permission_set:
+    each request signs in with its own permission set)."""
+    assert state.account is not None
+    roles = config.login_roles_for(state.account)
+    if not roles:
+        return []
+    return [
+        _input(
+            "login_role",
+            "Login role you use",
+            {
+                "type": "static_select",
+                "action_id": LOGIN_ROLE_ACTION,
+                "options": [option(role, role) for role in roles][:100],
+            },
+            state,
+        )
+    ]
 
 
 def prefilled_modal(
@@ -657,6 +673,12 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
 
 def _services_text(request: AccessRequest) -> str:
     """Every action and resource in mrkdwn (possibly over Slack's 3,000: see services_blocks)."""
+    if request.target:
+        what = "group" if request.group else "permission set"
+        return (
+            f"*IAM Identity Center {what}* `{escape(request.target)}` for the window "
+            "(sessions already opened outlast a revocation)"
+        )
     lines = []
     for access in request.services:
         lines.append(f"*{escape(access.service)}*")

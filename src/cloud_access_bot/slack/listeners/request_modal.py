@@ -8,14 +8,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.identity_center_views import uses_identity_center
+from cloud_access_bot.slack.listeners import permission_sets
 from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
     modal_state,
     selected_option,
-    tell,
+    submit_draft,
     user_of,
 )
 from cloud_access_bot.slack.views import ModalState
@@ -28,6 +29,9 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     async def on_account(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         state = ModalState(account=selected_option(body).get("value"))
+        if state.account and uses_identity_center(deps.config(), state.account):
+            await deps.guarded(user_of(body), permission_sets.show_modal(deps, body, state.account))
+            return
         await deps.guarded(user_of(body), deps.update_modal(body, state))
 
     @app.action(views.SERVICE_ACTION)
@@ -70,11 +74,4 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
             await ack(response_action="errors", errors=error_blocks(errors, state, view))
             return
         await ack()
-        await deps.guarded(user_id, _submit(deps, draft))
-
-
-async def _submit(deps: AppDeps, draft: Draft) -> None:
-    result = await deps.service.submit(draft)
-    if result.errors:
-        note = "Your request was not stored: " + " ".join(result.errors.values())
-        await tell(deps.client, draft.requester_id, note)
+        await deps.guarded(user_id, submit_draft(deps, draft))

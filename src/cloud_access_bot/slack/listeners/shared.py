@@ -17,8 +17,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.presets import PresetDefaults
-from cloud_access_bot.ports import StoreUnavailable
-from cloud_access_bot.service import AccessService
+from cloud_access_bot.ports import IdentityCenterDirectory, StoreUnavailable
+from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.views import ModalState
 
@@ -105,6 +105,8 @@ class AppDeps:
     #: The slash command as typed (``/request``), fixed when the app is built.
     command: str
     subcommands: Mapping[str, Subcommand]
+    #: IAM Identity Center, when configured (the permission set modal reads it).
+    identity_center: IdentityCenterDirectory | None = None
 
     async def guarded(self, user_id: str, work: Awaitable[Any]) -> None:
         """Run a listener's work; whatever fails, the person who acted is told."""
@@ -220,3 +222,11 @@ async def tell(client: AsyncWebClient, user_id: str, text: str) -> None:
         await client.chat_postMessage(channel=channel["channel"]["id"], text=text)
     except SlackApiError as error:
         log.warning("cannot tell %s: %s", user_id, error.response.get("error"))
+
+
+async def submit_draft(deps: AppDeps, draft: Draft) -> None:
+    """Submit a draft the modal accepted; what the service refuses is DMed to the requester."""
+    result = await deps.service.submit(draft)
+    if result.errors:
+        note = "Your request was not stored: " + " ".join(result.errors.values())
+        await tell(deps.client, draft.requester_id, note)
