@@ -244,16 +244,15 @@ def test_rules_carry_each_accounts_effective_settings_as_plain_values() -> None:
 
     dev = rules.account("dev")
     assert dev is not None and rules.account("nope") is None
-    assert (dev.approvals_required, dev.max_duration_minutes, dev.durations) == (
-        2,
-        60,
-        (15, 30, 60),
-    )
+    limits = dev.limits
+    assert (limits.approvals_required, limits.max_duration_minutes) == (2, 60)
+    assert limits.durations == (15, 30, 60) and limits.approval_groups == ("devops",)
+    assert dev.limits_for("no such set") is limits and dev.targets == {}
     assert dev.production and dev.allowed_dangerous_actions == ("iam:PassRole",)
     assert rules.self_approval is SelfApproval.BREAK_GLASS
     assert "sso:*" in rules.never_grantable_actions
     with pytest.raises(FrozenInstanceError):
-        dev.max_duration_minutes = 720  # type: ignore[misc]
+        limits.max_duration_minutes = 720  # type: ignore[misc]
 
 
 def test_account_with_no_duration_under_its_maximum() -> None:

@@ -151,7 +151,7 @@ def admin_request() -> AccessRequest:
 
 
 def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
-    decision = decide_extension(admin_request(), "U1", extra_minutes=15, config=config())
+    decision = decide_extension(admin_request(), "U1", extra_minutes=15, rules=config().rules())
 
     assert decision.outcome is Outcome.REFUSE
     assert "60-minute maximum" in decision.reason
