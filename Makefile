@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-all lint bench infra clean
 
+# Quiet, so that `make demo ARGS=--json` prints nothing but the demo's JSON on stdout.
+.SILENT: demo $(STAMP)
+
 $(STAMP): pyproject.toml constraints.txt
+	echo "installing $(VENV) from constraints.txt" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
@@ -19,7 +23,7 @@ demo: $(STAMP)
 ## The CI test suite (unit, integration against moto server, end-to-end over Socket Mode).
 ## pytest's exit code 5 (no tests collected) is not a failure here.
 test: $(STAMP)
-	$(BIN)/pytest -q -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -q -n auto -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## Everything, including the slow reliability and soak tests.
 test-all: $(STAMP)
@@ -28,7 +32,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests bench
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

@@ -2,8 +2,9 @@
 
 In production AWS runs elsewhere; moto's ``ThreadedMotoServer`` in the bot's own process would
 compete with the bot for the GIL and make every figure about the bot look worse than it is. So
-the benchmark starts moto (``start_moto``, as the demo does) in a child process. The smoke test
-passes the endpoint of the test session's moto instead.
+the benchmark starts moto (``start_moto``, as the demo does) in a child process, with moto's
+TransactWriteItems spared its rollback copy of the whole table (``cheap_transactions``, measured
+in docs/performance.md). The smoke test passes the endpoint of the test session's stock moto.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ START_TIMEOUT_S = 60
 
 
 def _serve(endpoints: Queue[Any]) -> None:
-    """The child: run moto until terminated."""
-    _server, endpoint = start_moto()
+    """The child: run moto until terminated, with the benchmark's speed patch (only here)."""
+    _server, endpoint = start_moto(cheap_transactions=True)
     endpoints.put(endpoint)
     threading.Event().wait()
 

@@ -25,20 +25,20 @@ from bench.world import (
     granted_count,
 )
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, fill_role
+from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter
 from cloud_access_bot.config import AccountConfig
+from cloud_access_bot.domain import packing
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, utcnow
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.service import Draft
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import seed_account
+from cloud_access_bot_sandbox.capacity import fill_role
 from cloud_access_bot_sandbox.scenario import LOGIN_ROLE, Sandbox
 
 SHARED_ACCOUNT_ID = "444444444444"
 #: More requests than any role can hold, so fill_role always reaches CapacityExceeded.
 FILL_ATTEMPTS = 2000
-#: The granter with its overflow into managed policies turned off.
-NO_OVERFLOW = {"attached_policy_quota": 0}
 
 
 def typical_access(buckets: Sequence[str]) -> ServiceAccess:
@@ -165,7 +165,8 @@ async def grants_per_shared_role(prefix: str, overflow: bool) -> tuple[int, int]
             sid=one.id,
         )
         baseline = ROLE_INLINE_POLICY_LIMIT // policy_size(alone)
-        granter = InlinePolicyGranter(clients, prefix, **({} if overflow else NO_OVERFLOW))
+        quota = packing.ATTACHED_POLICIES_PER_ROLE if overflow else 0
+        granter = InlinePolicyGranter(clients, prefix, attached_policy_quota=quota)
         held = await fill_role(granter, account, requests, start, end)
         return held, baseline
     finally:

@@ -6,8 +6,11 @@ import logging
 import os
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+from tests import summary
 
 for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_proxy, None)
@@ -44,3 +47,24 @@ def aws(moto_endpoint: str) -> Iterator[str]:
         pass
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     yield moto_endpoint
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker sends its figures to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["figures"] = summary.collected()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller adds up each worker's figures as the worker finishes."""
+    figures = getattr(node, "workeroutput", {}).get("figures")
+    if figures is not None:
+        summary.add(figures)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in summary.lines():
+        terminalreporter.write_line(line)
+    summary.FIGURES.dump()

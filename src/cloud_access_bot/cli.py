@@ -46,15 +46,18 @@ def _version() -> str:
         return "unknown"
 
 
-def _optional_module(name: str) -> ModuleType | None:
-    """Import a module another part of the project provides, or None while it does not exist.
+#: What ``demo`` needs beyond the product: the stand-ins and the moto they run on.
+SANDBOX_MODULES = ("cloud_access_bot_sandbox", "moto")
+SANDBOX_MISSING = "demo: the demo needs the sandbox: pip install 'cloud-access-bot[demo]'"
 
-    Only the module itself being absent counts: an import error inside it propagates.
-    """
+
+def _sandbox_demo() -> ModuleType | None:
+    """The sandbox's demo script, or None when the sandbox or moto is not installed (the
+    container image ships neither). A missing module of any other name is a bug: it propagates."""
     try:
-        return import_module(name)
+        return import_module("cloud_access_bot_sandbox.demo")
     except ModuleNotFoundError as exc:
-        if exc.name == name:
+        if (exc.name or "").split(".")[0] in SANDBOX_MODULES:
             return None
         raise
 
@@ -147,25 +150,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _settings_error(exc)
     configure_logging(settings.log_level, settings.log_format)
-    runtime = _optional_module("cloud_access_bot.runtime")
-    if runtime is None:
-        source = config_source_from(settings)
-        if _load(source) is None:
-            return EXIT_INVALID
-        print(
-            f"run: settings and {source.description} are valid, "
-            "but the bot runtime is not available yet",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return int(asyncio.run(runtime.run_bot(settings)))
+    from cloud_access_bot.runtime import run_bot  # Bolt and the sweeper: only `run` needs them
+
+    return int(asyncio.run(run_bot(settings)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo = _optional_module("cloud_access_bot_sandbox.demo")
+    demo = _sandbox_demo()
     if demo is None:
-        print("demo: not implemented yet", file=sys.stderr)
-        return EXIT_FAILED
+        print(SANDBOX_MISSING, file=sys.stderr)
+        return EXIT_INVALID
     return int(asyncio.run(demo.run_demo(json_output=args.json)))
 
 

@@ -19,13 +19,15 @@ MOTO_DEFAULT_ACCOUNT = "123456789012"
 
 
 def _serialise_moto_requests() -> None:
-    """Handle moto's requests one at a time, as if each were atomic like AWS's.
+    """Let moto's server handle one request at a time: a transport property, not a semantic one.
 
-    moto's server answers on one thread per connection and its backends are not thread-safe:
-    a query could iterate a table while a write changed it ("dictionary changed size during
-    iteration"), and a cancelled transaction restored a table snapshot taken before a
-    concurrent one committed, erasing the winner. moto runs under the GIL anyway, so one lock
-    costs little.
+    moto's server answers on one thread per connection, but its backends are plain dicts with
+    no locking: a query iterating a table while another thread writes to it fails ("dictionary
+    changed size during iteration"), and a cancelled transaction restores the table snapshot it
+    took before a concurrent one committed, erasing the winner. moto offers no lock of its own
+    (its dispatcher's lock covers only picking the backend). Every request still runs moto's own
+    code, unchanged and whole; only their interleaving is ruled out. moto runs under the GIL
+    anyway, so the lock costs little (see docs/reliability.md).
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -43,11 +45,13 @@ def _serialise_moto_requests() -> None:
 
 
 def _cheapen_moto_transactions() -> None:
-    """Make moto's TransactWriteItems cost what DynamoDB's do, not what the table is large.
+    """A speed patch for the benchmark only: moto's TransactWriteItems without its rollback copy.
 
-    moto deep-copies every table a transaction touches, to roll back a cancelled one. Here its
-    conditions are checked before anything is written (so a cancelled transaction writes
-    nothing and needs no rollback), and the copy is skipped.
+    moto deep-copies every table a transaction touches, to roll back a cancelled one, so one
+    commit costs time in proportion to the table (docs/performance.md has the figure). Here the
+    conditions are checked before anything is written, so a cancelled transaction writes nothing
+    and needs no copy. This is the project's own variant of moto's semantics: tests run on
+    moto's own transactions and never call this; ``start_moto(cheap_transactions=True)`` opts in.
     """
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import TransactionCanceledException
@@ -90,11 +94,16 @@ def _cheapen_moto_transactions() -> None:
     DynamoDBBackend.transact_write_items = checked_first  # type: ignore[method-assign]
 
 
-def start_moto() -> tuple[ThreadedMotoServer, str]:
-    """Start moto on a free loopback port; return the server and its endpoint URL."""
+def start_moto(*, cheap_transactions: bool = False) -> tuple[ThreadedMotoServer, str]:
+    """Start moto on a free loopback port; return the server and its endpoint URL.
+
+    ``cheap_transactions``: the benchmark's speed patch (``_cheapen_moto_transactions``); it
+    stays in this process for good, so only the benchmark's own moto process passes it.
+    """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _serialise_moto_requests()
-    _cheapen_moto_transactions()
+    if cheap_transactions:
+        _cheapen_moto_transactions()
     # Keep connections open between requests, as AWS does: with werkzeug's default HTTP/1.0
     # every call opened a new TCP connection, work for both sides that production never does.
     MotoRequestHandler.protocol_version = "HTTP/1.1"
@@ -162,11 +171,9 @@ async def seed_account(
     return SeededAccount(name, account_id, bot_role_arn, login_role, tuple(buckets), tuple(tables))
 
 
-async def inline_policies(
-    clients: AwsClients, account: SeededAccount
-) -> dict[str, dict[str, object]]:
+async def inline_policies(clients: AwsClients, account: SeededAccount) -> dict[str, dict[str, Any]]:
     """The inline policies now on the account's login role, by name (what IAM holds)."""
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, dict[str, Any]] = {}
     async with clients.assumed("iam", account.bot_role_arn) as iam:
         names = (await iam.list_role_policies(RoleName=account.login_role))["PolicyNames"]
         for policy_name in names:

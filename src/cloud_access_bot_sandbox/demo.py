@@ -78,10 +78,7 @@ async def _story(world: Sandbox, narrator: Narrator) -> dict[str, Any]:
         f"Slack (emulator) has alice, bob and carol (@devops). The bot is connected."
     )
     narrator.say(f"alice types /request: s3:GetObject on {bucket} in {ACCOUNT}, for 1 minute")
-    ack = await world.request(resources=[bucket], actions=["s3:GetObject"], duration=1)
-    if ack.get("response_action") == "errors":
-        raise RuntimeError(f"the modal refused the request: {ack['errors']}")
-    request = await world.latest_request()
+    request = await world.submit(resources=[bucket], actions=["s3:GetObject"], duration=1)
     statuses = [request.status.value]
     narrator.say(f"request {request.id} stored as {request.status.value}; approvers get a DM")
     dm = await world.approval_dm(APPROVERS[0], request.id)

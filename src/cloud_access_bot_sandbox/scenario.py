@@ -177,6 +177,15 @@ class Sandbox:
         await think()
         return await modal.submit()
 
+    async def submit(self, *, user: str = REQUESTER, **fields: Any) -> AccessRequest:
+        """Fill and submit the modal (``request``'s fields) and return the request it stored,
+        never the user's previous one; fails if the modal refused the submission."""
+        before = await self.runtime.store.for_user(user, limit=1)
+        ack = await self.request(user=user, **fields)
+        if ack.get("response_action") == "errors":
+            raise AssertionError(f"the modal refused the submission: {ack['errors']}")
+        return await self.latest_request(user, after=before[0].id if before else None)
+
     @staticmethod
     async def _fill_service(
         modal: ViewHandle,
@@ -211,15 +220,20 @@ class Sandbox:
             await think()
             await modal.fill(views.ARNS_ACTION, "\n".join(arns))
 
-    async def latest_request(self, user: str = REQUESTER) -> AccessRequest:
-        """The user's newest stored request (waits until one exists, and after ``request``
-        until the one it submitted is stored)."""
+    async def latest_request(
+        self, user: str = REQUESTER, *, after: str | None = None
+    ) -> AccessRequest:
+        """The user's newest stored request, waiting until one exists (and, after ``request``,
+        until the one it submitted is stored). ``after``: the id of the newest before a
+        submission; waits until a newer one is stored, for a submission is acked before its
+        request is written (without it, the older request comes back)."""
         store = self.runtime.store
         before = self._before.get(user, set())
 
         async def newest() -> AccessRequest | None:
             found = await store.for_user(user, limit=1)
-            return found[0] if found and found[0].id not in before else None
+            newer = found and found[0].id not in before and found[0].id != after
+            return found[0] if newer else None
 
         return await self.wait_for(newest, "a stored request")
 

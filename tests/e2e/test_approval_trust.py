@@ -8,10 +8,10 @@ under a second Slack account, a workspace without user groups.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
-from tests.e2e.test_grant_changes import ask_extension
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
@@ -25,6 +25,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox_config,
 )
 from cloud_access_bot_sandbox.slack_workspace import Message
+from tests.e2e.test_grant_changes import ask_extension
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
@@ -57,7 +58,7 @@ async def active(world: Sandbox, *approvers: str, **request: Any) -> str:
     request_id = await pending(world, duration=15, **request)
     for count, approver in enumerate(approvers or (BOB,), start=1):
         await world.click(approver, await world.approval_dm(approver, request_id), "approve")
-        await world.wait_for(lambda n=count: _approvals(world, request_id, n), "the approval")
+        await world.wait_for(partial(_approvals, world, request_id, count), "the approval")
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id
 

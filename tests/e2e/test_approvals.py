@@ -27,9 +27,7 @@ def configure(world: Sandbox, **overrides: Any) -> None:
 
 
 async def pending_request(world: Sandbox) -> str:
-    ack = await world.request(resources=[world.accounts["development"].buckets[0]])
-    assert ack.get("response_action") != "errors", ack
-    return (await world.latest_request()).id
+    return (await world.submit(resources=[world.accounts["development"].buckets[0]])).id
 
 
 async def status_of(world: Sandbox, request_id: str) -> Status:

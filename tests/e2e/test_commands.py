@@ -59,9 +59,7 @@ FIND_TIMEOUT = commands.FIND_WAIT_S + 5
 
 
 async def approved(world: Sandbox, **kwargs: Any) -> str:
-    ack = await world.request(**kwargs)
-    assert ack.get("response_action") != "errors", ack
-    request_id = (await world.latest_request()).id
+    request_id = (await world.submit(**kwargs)).id
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
     return request_id

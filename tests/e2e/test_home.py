@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status, utcnow
+from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.slack import home
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
 from cloud_access_bot_sandbox.slack_people import (
@@ -14,14 +14,13 @@ from cloud_access_bot_sandbox.slack_people import (
     find_element,
     view_action_payload,
 )
+from tests.factories import access_request
 
 BOB, CAROL = APPROVERS
 
 
 async def pending_request(world: Sandbox) -> str:
-    ack = await world.request(resources=[world.accounts["development"].buckets[0]])
-    assert ack.get("response_action") != "errors", ack
-    return (await world.latest_request()).id
+    return (await world.submit(resources=[world.accounts["development"].buckets[0]])).id
 
 
 def buttons(tab: ViewHandle) -> list[tuple[str, str]]:
@@ -99,16 +98,11 @@ async def test_cancel_from_home_and_outsider_click_changes_nothing(world: Sandbo
 
 def make_request(index: int, status: Status) -> AccessRequest:
     now = utcnow()
-    return AccessRequest(
+    return access_request(
         id=f"{index:012x}",
         requester_id=REQUESTER,
-        requester_email="alice@example.com",
         account_name="development",
-        account_id="111111111111",
         login_role="SSO-Devops",
-        reason="r",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::b",)),),
         created_at=now,
         status=status,
         approvers=(BOB,),

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from iam_world import ACCOUNTS, CONFIG_BUCKET, Operator, as_bot, seed
-from moto_iam import DENIALS, set_enforcement, teach_moto
 
 from cloud_access_bot import runtime as runtime_module
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.config_source import S3ConfigSource
 from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, seed_workspace
 from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
+from tests.iam.iam_world import ACCOUNTS, CONFIG_BUCKET, Operator, as_bot, seed
+from tests.iam.moto_iam import DENIALS, set_enforcement, teach_moto
 
 
 class Federation:

@@ -13,10 +13,10 @@ from typing import Any
 import aioboto3
 import pytest
 import yaml
-from iam_policies import render, target_account_role
 
 from cloud_access_bot.aws.store import table_definition
 from cloud_access_bot_sandbox.aws import SAML_TRUST_POLICY
+from tests.iam.iam_policies import render, target_account_role
 
 BOT_ACCOUNT = "123456789012"  # moto's account for credentials it did not issue
 INLINE, MANAGED, SESSION = "111111111111", "222222222222", "333333333333"

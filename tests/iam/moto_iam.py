@@ -26,6 +26,7 @@ denied, also where the bot turns AccessDenied into a message or an empty resourc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.request
@@ -78,7 +79,7 @@ def _authorize_dynamodb(original: Callable[..., None]) -> Callable[..., None]:
             return original(self, resource)
         for entry in (getattr(self, "body", None) or {}).get("TransactItems", []):
             kind, operation = next(iter(entry.items()))
-            self._get_action = lambda action=_TRANSACT_ACTIONS[kind]: action  # type: ignore[method-assign]
+            self._get_action = functools.partial(str, _TRANSACT_ACTIONS[kind])  # type: ignore[method-assign]
             try:
                 original(self, _table_arn(self, operation["TableName"]))
             finally:

@@ -10,8 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from iam_world import INLINE, LOGIN_ROLE, MANAGED, REGION, SESSION, Operator, bot_role
-from moto_iam import DENIALS
 
 from cloud_access_bot.aws.discovery import DISCOVERERS
 from cloud_access_bot.aws.granter import InlinePolicyGranter
@@ -21,6 +19,9 @@ from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.ports import Granter
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from tests.factories import access_request
+from tests.iam.iam_world import INLINE, LOGIN_ROLE, MANAGED, REGION, SESSION, Operator, bot_role
+from tests.iam.moto_iam import DENIALS
 
 BOB = APPROVERS[0]
 
@@ -93,7 +94,7 @@ async def revoke_one_expire_other(
 def orphan(account: str, clock: ManualClock) -> tuple[AccessRequest, Any, Any]:
     """A grant no request accounts for (a crash, a hand-edited record): what reconcile removes."""
     now = clock()
-    request = AccessRequest(
+    request = access_request(
         id="deadbeef0000",
         requester_id="U0GONE",
         requester_email="gone@example.com",
@@ -101,7 +102,6 @@ def orphan(account: str, clock: ManualClock) -> tuple[AccessRequest, Any, Any]:
         account_id=account,
         login_role=LOGIN_ROLE,
         reason="left behind",
-        duration_minutes=60,
         services=(
             ServiceAccess("s3", ("s3:GetObject",), (f"arn:aws:s3:::acme-{account}-exports",)),
         ),

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from iam_policies import render
-
 from cloud_access_bot.domain import packing
+from tests.iam.iam_policies import render
 
 
 def test_the_grants_policy_starts_as_the_bot_leaves_it_without_grants() -> None:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from botocore.exceptions import ClientError
-from iam_world import (
+
+from tests.iam.iam_world import (
     FULL_ACCESS,
     INLINE,
     LOGIN_ROLE,
@@ -20,7 +21,7 @@ from iam_world import (
     bot_role,
     seed,
 )
-from moto_iam import DENIALS, set_enforcement
+from tests.iam.moto_iam import DENIALS, set_enforcement
 
 GUARDED = {INLINE: ("cloud-access-bot", "Unrelated"), SESSION: ("cloud-access-bot-broker",)}
 NOTHING = {

@@ -9,7 +9,6 @@ from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.config import AccountConfig
-from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
 from cloud_access_bot_sandbox.aws import SAML_TRUST_POLICY
 
 TARGET = AccountConfig(account_number="111111111111", iam_role="arn:aws:iam::111111111111:role/bot")
@@ -40,20 +39,3 @@ async def inline_policies(
             n: (await iam.get_role_policy(RoleName=role, PolicyName=n))["PolicyDocument"]
             for n in names
         }
-
-
-def access_request(**changes: Any) -> AccessRequest:
-    """Alice's request for s3:GetObject on the logs bucket as Developer in TARGET (``dev``),
-    made at START; ``changes`` replace any field."""
-    return AccessRequest(
-        id="0123456789ab",
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id=TARGET.account_number,
-        login_role=LOGIN_ROLE,
-        reason="debug",
-        duration_minutes=60,
-        services=(ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::logs",)),),
-        created_at=START,
-    ).with_changes(**changes)

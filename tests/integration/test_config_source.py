@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import aioboto3
@@ -75,8 +76,13 @@ class CountingFactory:
                 client.get_object = get_object
                 return client
 
-            async def __aexit__(self, *exc: object) -> None:
-                await self._cm.__aexit__(*exc)
+            async def __aexit__(
+                self,
+                kind: type[BaseException] | None,
+                error: BaseException | None,
+                trace: TracebackType | None,
+            ) -> None:
+                await self._cm.__aexit__(kind, error, trace)
 
         return _Client()
 
@@ -178,7 +184,9 @@ async def test_s3_invalid_config_on_load_names_the_source(aws: str, s3: Any) -> 
     assert caught.value.problems[0].startswith("accounts.dev.iam_role:")
 
 
-async def test_watch_picks_up_a_change_and_stops(aws: str, s3: Any) -> None:
+async def test_watch_picks_up_a_change_and_stops(
+    aws: str, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = await loaded_source(aws, s3)
     reloaded = asyncio.Event()
     refresh = source.refresh
@@ -189,7 +197,7 @@ async def test_watch_picks_up_a_change_and_stops(aws: str, s3: Any) -> None:
             reloaded.set()
         return taken
 
-    source.refresh = observed_refresh
+    monkeypatch.setattr(source, "refresh", observed_refresh)
     stop = asyncio.Event()
     watcher = asyncio.create_task(source.watch(stop, interval=0.05))
 
@@ -201,7 +209,9 @@ async def test_watch_picks_up_a_change_and_stops(aws: str, s3: Any) -> None:
     assert list(source.current.accounts) == ["staging"]
 
 
-async def test_watch_survives_unexpected_errors(tmp_path: Path) -> None:
+async def test_watch_survives_unexpected_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "bot.yml"
     path.write_text(config_text())
     source = FileConfigSource(path)
@@ -216,7 +226,7 @@ async def test_watch_survives_unexpected_errors(tmp_path: Path) -> None:
             failed_three_times.set()
         raise RuntimeError("boom")
 
-    source.refresh = broken_refresh
+    monkeypatch.setattr(source, "refresh", broken_refresh)
     stop = asyncio.Event()
     watcher = asyncio.create_task(source.watch(stop, interval=0.01))
     await asyncio.wait_for(failed_three_times.wait(), timeout=10)

@@ -9,22 +9,22 @@ from typing import Any
 
 import pytest
 from aiobotocore.awsrequest import AioAWSResponse
-from target_account import (
-    END,
-    LOGIN_ROLE,
-    SSO_PATH,
-    START,
-    TARGET,
-    access_request,
-    create_role,
-    inline_policies,
-)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
 from cloud_access_bot.config import AccessMode
 from cloud_access_bot.ports import GrantError
+from tests.factories import access_request
+from tests.integration.target_account import (
+    END,
+    LOGIN_ROLE,
+    SSO_PATH,
+    START,
+    TARGET,
+    create_role,
+    inline_policies,
+)
 
 SSO = TARGET.model_copy(update={"access_mode": AccessMode.MANAGED_POLICY})
 TEAM = {

@@ -13,15 +13,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from target_account import (
-    END,
-    PREFIX,
-    START,
-    TARGET,
-    access_request,
-    create_role,
-    inline_policies,
-)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
@@ -36,6 +27,15 @@ from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
+from tests.factories import access_request
+from tests.integration.target_account import (
+    END,
+    PREFIX,
+    START,
+    TARGET,
+    create_role,
+    inline_policies,
+)
 
 OTHER = AccountConfig(account_number="222222222222", iam_role="arn:aws:iam::222222222222:role/bot")
 

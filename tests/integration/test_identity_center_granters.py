@@ -11,7 +11,6 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from target_account import END, START, access_request
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.identity_center import (
@@ -37,6 +36,8 @@ from cloud_access_bot_sandbox.identity_center import (
     members,
     seed_identity_center,
 )
+from tests.factories import access_request
+from tests.integration.target_account import END, START
 
 TABLE = "idc"
 PROD = AccountConfig(

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from target_account import END, SSO_PATH, START, access_request, create_role
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
@@ -18,6 +17,8 @@ from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.domain.packing import IDLE_STATEMENT, grant_ends
 from cloud_access_bot.domain.policy import policy_size
 from cloud_access_bot.ports import GrantError
+from tests.factories import access_request
+from tests.integration.target_account import END, SSO_PATH, START, create_role
 
 ACCOUNT = AccountConfig(
     account_number="333333333333",

@@ -11,22 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from target_account import (
-    END,
-    LOGIN_ROLE,
-    PREFIX,
-    START,
-    TARGET,
-    access_request,
-    create_role,
-    inline_policies,
-)
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.granter import (
     ROLE_INLINE_POLICY_LIMIT,
     InlinePolicyGranter,
-    fill_role,
     policy_document,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
@@ -34,10 +23,20 @@ from cloud_access_bot.domain.packing import (
     ATTACHED_POLICIES_PER_ROLE,
     MANAGED_POLICY_LIMIT,
     grant_ends,
-    one_policy_each,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size
 from cloud_access_bot.ports import GrantError
+from cloud_access_bot_sandbox.capacity import fill_role, one_policy_each
+from tests.factories import access_request
+from tests.integration.target_account import (
+    END,
+    LOGIN_ROLE,
+    PREFIX,
+    START,
+    TARGET,
+    create_role,
+    inline_policies,
+)
 
 OVERFLOW = f"{PREFIX}overflow-{LOGIN_ROLE}-"
 #: The issue's typical grant: 1 service, 3 actions, 2 resources.

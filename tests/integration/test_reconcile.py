@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from target_account import SSO_PATH, access_request, create_role, inline_policies
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
@@ -20,6 +19,8 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status
 from cloud_access_bot.domain.packing import grant_ends
+from tests.factories import access_request
+from tests.integration.target_account import SSO_PATH, create_role, inline_policies
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 CONFIG = BotConfig.model_validate(

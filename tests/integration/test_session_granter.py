@@ -21,6 +21,7 @@ from cloud_access_bot.aws.session_granter import (
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso, utcnow
 from cloud_access_bot.ports import GrantError
+from tests.factories import access_request
 
 ACCOUNT_ID = "111111111111"
 BROKER = f"arn:aws:iam::{ACCOUNT_ID}:role/access-broker"
@@ -39,18 +40,16 @@ def make_request(
     resources: tuple[str, ...] = (f"arn:aws:s3:::{BUCKET}",),
     minutes: int = 30,
 ) -> AccessRequest:
-    now = utcnow()
-    return AccessRequest(
+    return access_request(
         id="abcdef012345",
         requester_id="U0ALICE",
         requester_email="alice+ops@example.com",
         account_name="development",
         account_id=ACCOUNT_ID,
         login_role="",
-        reason="debug an export",
         duration_minutes=minutes,
         services=(ServiceAccess("s3", actions, resources),),
-        created_at=now,
+        created_at=utcnow(),
     )
 
 

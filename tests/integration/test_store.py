@@ -21,6 +21,7 @@ from cloud_access_bot.domain.model import (
     Status,
 )
 from cloud_access_bot.ports import ConflictError, StoreUnavailable
+from tests.factories import access_request
 
 NOW = datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=UTC)
 SESSION_ACCOUNT = RecordedAccount(
@@ -50,15 +51,9 @@ async def store(clients: AwsClients) -> DynamoStore:
 
 
 def pending(request_id: str = "0123456789ab", **changes: Any) -> AccessRequest:
-    request = AccessRequest(
+    return access_request(
         id=request_id,
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id="111111111111",
-        login_role="Developer",
         reason="debug the ingest job",
-        duration_minutes=60,
         services=(
             ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",)),
             ServiceAccess("dynamodb", ("dynamodb:GetItem",), ("*",)),
@@ -66,8 +61,7 @@ def pending(request_id: str = "0123456789ab", **changes: Any) -> AccessRequest:
         created_at=NOW,
         approvers=("U2", "U3"),
         timeout_at=NOW + timedelta(hours=8),
-    )
-    return request.with_changes(**changes)
+    ).with_changes(**changes)
 
 
 def approve(request: AccessRequest, by: str = "U2") -> AccessRequest:

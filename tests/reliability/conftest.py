@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from reliability_kit import FIGURES, audit
 
 from cloud_access_bot.runtime import BotRuntime
 from cloud_access_bot_sandbox import scenario
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox
+from tests.reliability.reliability_kit import audit
+from tests.summary import FIGURES
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,15 +62,3 @@ async def world(
             assert not emulator.problems, emulator.problems
             assert len(emulator.acks) == len(emulator.envelopes), "an envelope was never acked"
         assert await audit(made) == []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES.envelopes:
-        return
-    FIGURES.dump()
-    terminalreporter.write_line(
-        f"Reliability: {FIGURES.envelopes} envelopes acked ({FIGURES.slow_acks} late), "
-        f"{FIGURES.faults} AWS faults injected, {FIGURES.fuzzed} fuzzed inputs, "
-        f"{FIGURES.requests} requests audited, {FIGURES.lost} lost, "
-        f"{FIGURES.duplicate_grants} duplicate grants"
-    )

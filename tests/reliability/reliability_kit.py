@@ -1,58 +1,35 @@
 """Shared steps and checks of the reliability tests: a full flow, the consistency audit, figures.
 
 The figures (envelopes, faults, fuzzed inputs, requests audited, lost requests, duplicate
-grants) are summed over the run and printed at the end; docs/reliability.md quotes them.
+grants) are summed over the run in tests/summary.py and printed at the end.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
-from dataclasses import asdict, dataclass
+from typing import Any
 
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, LOGIN_ROLE, REQUESTER, Sandbox
+from tests.summary import FIGURES
 
 BOB, CAROL = APPROVERS
 
 
-@dataclass
-class Figures:
-    envelopes: int = 0
-    slow_acks: int = 0
-    faults: int = 0
-    fuzzed: int = 0
-    requests: int = 0
-    lost: int = 0
-    duplicate_grants: int = 0
-
-    def dump(self) -> None:
-        path = os.environ.get("RELIABILITY_FIGURES")
-        if path:
-            with open(path, "w", encoding="utf-8") as out:
-                json.dump(asdict(self), out, indent=2)
-
-
-FIGURES = Figures()
-
-
-async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: object) -> str:
+async def submit(world: Sandbox, user: str = REQUESTER, **kwargs: Any) -> str:
     """Fill and submit the modal (for the first bucket unless told otherwise); the id of the
     PENDING request it stored."""
     if "resources" not in kwargs and "arns" not in kwargs:
         kwargs["resources"] = [world.accounts["development"].buckets[0]]
-    ack = await world.request(user=user, **kwargs)  # type: ignore[arg-type]
-    assert ack.get("response_action") != "errors", ack
-    request = await world.latest_request(user)
+    request = await world.submit(user=user, **kwargs)
     assert request.status is Status.PENDING
     return request.id
 
 
-async def full_flow(world: Sandbox, approver: str = BOB, **kwargs: object) -> str:
+async def full_flow(world: Sandbox, approver: str = BOB, **kwargs: Any) -> str:
     """/request → Approve → ACTIVE with a policy in IAM; the request id."""
     request_id = await submit(world, **kwargs)
     dm = await world.approval_dm(approver, request_id)

@@ -3,18 +3,19 @@ a message people can act on; a DynamoDB outage during a click changes nothing ha
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 import pytest
-from reliability_kit import BOB, stored, submit
 
-from cloud_access_bot.config import AccessMode
-from cloud_access_bot.domain.model import EventType, Status
+from cloud_access_bot.config import AccessMode, AccountConfig
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status
+from cloud_access_bot.ports import GrantResult
 from cloud_access_bot.service import STUCK_APPROVAL
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from tests.reliability.reliability_kit import BOB, stored, submit
 
 
 async def approve(world: Sandbox, request_id: str) -> None:
@@ -128,8 +129,10 @@ async def test_dynamodb_down_after_the_policy_is_written_is_finished_by_the_swee
     granter = world.runtime.service._granters[AccessMode.INLINE_POLICY]
     real = granter.grant
 
-    async def then_dynamodb_fails(*args: Any) -> Any:
-        result = await real(*args)
+    async def then_dynamodb_fails(
+        request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
+    ) -> GrantResult:
+        result = await real(request, account, start, end)
         aws_faults.inject("access_denied", "dynamodb", "TransactWriteItems", times=None)
         return result
 

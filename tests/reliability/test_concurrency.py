@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 
 import pytest
-from reliability_kit import stored, submit
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox
+from tests.reliability.reliability_kit import stored, submit
 
 
 async def test_fifty_approvers_clicking_at_once_grant_once(world: Sandbox) -> None:

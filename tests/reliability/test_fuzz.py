@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_kit import BOB, FIGURES, full_flow, submit
 
 from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.domain.arns import parse_arn
@@ -37,6 +36,8 @@ from cloud_access_bot_sandbox.slack_people import (
     message_action_payload,
     view_submission_payload,
 )
+from tests.reliability.reliability_kit import BOB, full_flow, submit
+from tests.summary import FIGURES
 
 EXAMPLES = 30
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U0BOB>", "<#C123>", "*bold* `x` ```")
@@ -57,7 +58,7 @@ json_value = st.recursive(
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every key path inside a JSON value."""
-    found = []
+    found: list[tuple[Any, ...]] = []
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
@@ -364,12 +365,12 @@ async def test_fuzzed_resources_option_values_and_reasons_never_grant_outside_th
 
 async def test_payloads_bolt_cannot_parse_are_still_acked(world: Sandbox) -> None:
     """Found by the fuzzer: a ``view`` that is not a mapping makes Bolt raise before dispatch."""
-    broken = [
+    broken: list[tuple[str, dict[str, Any]]] = [
         ("interactive", {"type": "block_suggestion", "action_id": "x", "view": []}),
         ("interactive", {"type": "view_submission", "view": "not a view"}),
         ("interactive", {"type": "block_actions", "actions": "nope", "user": 7}),
     ]
     for kind, payload in broken:
         ack = await world.emulator.send_envelope(kind, payload)
-        assert ack.latency_ms < 3000
+        assert ack.latency_ms is not None and ack.latency_ms < 3000
     await full_flow(world)

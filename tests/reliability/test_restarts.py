@@ -8,19 +8,19 @@ resumes, as in a killed process) and the bot is stopped without waiting for in-f
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import datetime
 
 import pytest
-from reliability_kit import BOB, crash, stored, submit
 
-from cloud_access_bot.config import AccessMode
-from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.ports import Granter
+from cloud_access_bot.config import AccessMode, AccountConfig
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status
+from cloud_access_bot.ports import Granter, GrantResult
 from cloud_access_bot.service import STUCK_APPROVAL
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.faults import Freeze
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from tests.reliability.reliability_kit import BOB, crash, stored, submit
 
 
 def granter_of(world: Sandbox) -> Granter:
@@ -73,6 +73,8 @@ async def test_crash_after_submit_before_dms_announces_after_restart(
     clock.advance(minutes=world.config.reminder_minutes[0], seconds=1)
 
     await world.approval_dm(BOB, request.id)
+    announced = [m for m in world.emulator.messages_to(BOB) if request.id in m.flat_text]
+    assert len(announced) == 1, "announced more than once"
 
 
 async def test_crash_after_approval_before_the_policy_is_written_is_finished_by_the_sweeper(
@@ -154,10 +156,12 @@ async def test_sigterm_finishes_the_grant_in_flight(world: Sandbox) -> None:
     real = granter.grant
     entered = asyncio.Event()
 
-    async def slow_grant(*args: Any) -> Any:
+    async def slow_grant(
+        request: AccessRequest, account: AccountConfig, start: datetime, end: datetime
+    ) -> GrantResult:
         entered.set()
         await asyncio.sleep(0.5)
-        return await real(*args)
+        return await real(request, account, start, end)
 
     granter.grant = slow_grant  # type: ignore[method-assign]
     request_id = await submit(world)

@@ -3,14 +3,13 @@ not take yet is finished by the sweeper under the config as it is by then."""
 
 from __future__ import annotations
 
-from reliability_kit import BOB, stored, submit
-
 from cloud_access_bot.domain.model import Status, iso
 from cloud_access_bot.service import STUCK_APPROVAL
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import REQUESTER, ManualClock, Sandbox, sandbox_config
+from tests.reliability.reliability_kit import BOB, stored, submit
 
 
 async def approved_but_not_written(world: Sandbox, aws_faults: AwsFaultProxy) -> str:

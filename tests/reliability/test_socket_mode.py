@@ -7,13 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from reliability_kit import BOB, CAROL, full_flow, submit
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.faults import stop_pongs
 from cloud_access_bot_sandbox.scenario import REQUESTER, Sandbox
 from cloud_access_bot_sandbox.slack_emulator import AckRecord
+from tests.reliability.reliability_kit import BOB, CAROL, full_flow, submit
 
 
 async def redeliver(world: Sandbox, envelope: dict[str, Any]) -> AckRecord:
@@ -116,7 +116,8 @@ async def test_redelivered_submission_stores_one_request(world: Sandbox) -> None
     )
 
     await redeliver(world, submission)
-    await asyncio.sleep(0.5)  # let a second request, if any, be stored
+    # The socket handler tracks an envelope from arrival until its listener has finished.
+    assert await world.runtime.inflight.wait_idle(10), "the redelivery was never handled"
 
     assert len(await world.runtime.store.for_user(REQUESTER)) == 1
 

@@ -17,6 +17,7 @@ from cloud_access_bot.audit.matching import (
     resource_matches,
 )
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType, Status
+from tests.factories import access_request
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -106,23 +107,14 @@ def test_action_and_resource_must_match_in_the_same_statement() -> None:
 
 
 def request(**changes: object) -> AccessRequest:
-    base = AccessRequest(
-        id="0123456789ab",
-        requester_id="U1",
-        requester_email="alice@example.com",
-        account_name="dev",
-        account_id="111111111111",
-        login_role="Developer",
-        reason="debug",
-        duration_minutes=60,
+    return access_request(
         services=(),
         created_at=START - timedelta(minutes=5),
         status=Status.EXPIRED,
         starts_at=START,
         expires_at=END,
         policy_document=POLICY,
-    )
-    return base.with_changes(**changes)
+    ).with_changes(**changes)
 
 
 def event(kind: EventType, at: datetime) -> AuditEvent:

@@ -23,6 +23,7 @@ from cloud_access_bot.domain.approval import (
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.domain.reminders import next_reminder
+from tests.factories import access_request
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
 WHEN = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -56,19 +57,14 @@ def make_config(**top: Any) -> BotConfig:
 
 
 def make_request(**changes: Any) -> AccessRequest:
-    base = AccessRequest(
-        id="0123456789ab",
+    return access_request(
         requester_id=REQUESTER,
         requester_email="req@example.com",
-        account_name="dev",
         account_id="000000000001",
         login_role="SSO-Devops",
-        reason="debug the export job",
-        duration_minutes=60,
         services=READ_ONLY,
         created_at=WHEN,
-    )
-    return base.with_changes(**changes)
+    ).with_changes(**changes)
 
 
 def approve(

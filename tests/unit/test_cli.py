@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.cli import main
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import HealthState, read_health, write_health
 from cloud_access_bot.settings import Settings
+from tests.unit.config_samples import THREE_MISTAKES
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yml"
@@ -168,20 +168,7 @@ def test_run_calls_the_runtime_and_returns_its_code(env: pytest.MonkeyPatch) -> 
     assert token.get_secret_value() == BOT_TOKEN
 
 
-def test_run_without_runtime_validates_then_says_so(
-    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
-    env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
-    env.setenv("BOT_CONFIG_FILE", str(EXAMPLE))
-    env.setenv("LOG_FORMAT", "text")
-    env.setitem(sys.modules, "cloud_access_bot.runtime", None)  # as if the module did not exist
-
-    assert main(["run"]) == 1
-    assert "bot runtime is not available yet" in capsys.readouterr().err
-
-
-def test_run_without_runtime_still_reports_a_bad_config(
+def test_run_with_a_bad_config_names_every_problem_and_exits_2(
     env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bot.yml"
@@ -189,10 +176,12 @@ def test_run_without_runtime_still_reports_a_bad_config(
     env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
     env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     env.setenv("BOT_CONFIG_FILE", str(path))
-    env.setitem(sys.modules, "cloud_access_bot.runtime", None)
+    env.setenv("LOG_FORMAT", "text")
 
     assert main(["run"]) == 2
-    assert "3 problems found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    for field in ("accounts.dev.account_number", "accounts.prod.iam_role", "regions"):
+        assert f"{path}: {field}" in err
 
 
 def test_demo_passes_json_flag(env: pytest.MonkeyPatch) -> None:
@@ -209,13 +198,38 @@ def test_demo_passes_json_flag(env: pytest.MonkeyPatch) -> None:
     assert calls == [True, False]
 
 
-def test_demo_not_available_yet(
-    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env.setitem(sys.modules, "cloud_access_bot_sandbox.demo", None)
+#: Runs ``cloud-access-bot demo`` in a fresh interpreter where the named top-level module
+#: cannot be imported, as in an install without the demo extra.
+WITHOUT_MODULE = """
+import sys
+from importlib.abc import MetaPathFinder
 
-    assert main(["demo"]) == 1
-    assert capsys.readouterr().err == "demo: not implemented yet\n"
+class Absent(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == sys.argv[1]:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+from cloud_access_bot.cli import main
+sys.exit(main(["demo"]))
+"""
+
+
+@pytest.mark.parametrize("absent", ["moto", "cloud_access_bot_sandbox"])
+def test_demo_without_the_sandbox_says_how_to_get_it(absent: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MODULE, absent],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "demo: the demo needs the sandbox: pip install 'cloud-access-bot[demo]'\n"
+    )
 
 
 def test_ctrl_c_exits_130_quietly(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import FrozenInstanceError
 
 import pytest
-from config_samples import THREE_MISTAKES
 
 from cloud_access_bot.config import AccessMode, ConfigError, SelfApproval, parse_config
+from tests.unit.config_samples import THREE_MISTAKES
 
 # perkbox's example from DESIGN.md, plus the two perkbox keys it does not show.
 PERKBOX = """\

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import product
 from typing import Any
 
@@ -14,7 +15,6 @@ from cloud_access_bot.domain.guardrails import (
     approvals_required,
     auto_approvable,
     check_duration,
-    iam_pattern_matches,
     is_escalation,
     pattern_covers,
     patterns_overlap,
@@ -22,6 +22,14 @@ from cloud_access_bot.domain.guardrails import (
 )
 from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.domain.rules import AutoApproveRule
+
+
+def iam_pattern_matches(pattern: str, action: str) -> bool:
+    """Whether the IAM action pattern matches the action name (``iam:*`` ~ ``iam:PassRole``):
+    the plain regex reading of IAM's wildcards, the oracle the guardrails are checked against."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch("".join(parts), action, re.IGNORECASE | re.DOTALL) is not None
+
 
 LEVELS = {
     "s3:getobject": "Read",

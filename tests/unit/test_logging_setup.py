@@ -111,6 +111,8 @@ def test_secrets_in_tracebacks_are_redacted(output: io.StringIO) -> None:
 def test_records_from_other_libraries_are_redacted(output: io.StringIO) -> None:
     logging.getLogger("slack_bolt.App").warning("token %s", BOT_TOKEN)
 
+    [entry] = lines(output)
+    assert (entry["logger"], entry["msg"]) == ("slack_bolt.App", f"token {REDACTED}")
     assert_no_secret(output.getvalue())
 
 

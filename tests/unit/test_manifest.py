@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import yaml
 from slack_sdk.web.async_base_client import AsyncBaseClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.slack.commands import subcommands
+from cloud_access_bot.slack.home import Deps
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ROOT / "src" / "cloud_access_bot"
@@ -143,6 +145,6 @@ def test_messages_to_the_bot_are_turned_off_since_nothing_answers_them() -> None
 def test_slash_command_usage_hint_lists_every_subcommand() -> None:
     (command,) = manifest()["features"]["slash_commands"]
     hint_words = set(re.findall(r"[a-z]+", command["usage_hint"]))
-    names = set(subcommands(deps=None)) | {"help"}  # only the names: deps is not touched
+    names = set(subcommands(deps=cast(Deps, None))) | {"help"}  # only the names: deps unused
 
     assert names <= hint_words, f"usage hint lacks {sorted(names - hint_words)}"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
-from test_approval import WHEN, make_request
 
 from cloud_access_bot.domain.model import EventType
 from cloud_access_bot.metrics import METRICS, Point, Recorder, event_points
 from cloud_access_bot.metrics.emf import EmfSink
 from cloud_access_bot.metrics.prometheus import PrometheusSink
+from tests.unit.test_approval import WHEN, make_request
 
 
 @pytest.mark.parametrize(

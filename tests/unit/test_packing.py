@@ -15,7 +15,6 @@ from cloud_access_bot.domain.packing import (
     holds_grant,
     is_bot_policy,
     managed_document,
-    one_policy_each,
     overflow_name,
     overflow_number,
     plan_managed_grant,
@@ -27,6 +26,7 @@ from cloud_access_bot.domain.packing import (
     without_grant,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, merge_statements, policy_size
+from cloud_access_bot_sandbox.capacity import one_policy_each
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 PREFIX = "cloud-access-bot-"

@@ -33,10 +33,21 @@ BUCKET = "arn:aws:s3:::reports"
 TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
 
 
-def build(*access: ServiceAccess, sid: str = "0123456789ab", **binding: str) -> dict:
-    """The grant policy of ``access``; ``binding``: resource_account, source_identity."""
+def build(
+    *access: ServiceAccess,
+    sid: str = "0123456789ab",
+    resource_account: str | None = None,
+    source_identity: str | None = None,
+) -> dict:
+    """The grant policy of ``access``, bound to ``resource_account``/``source_identity``."""
     return build_grant_policy(
-        access, userid=USERID, not_before=START, not_after=END, sid=sid, **binding
+        access,
+        userid=USERID,
+        not_before=START,
+        not_after=END,
+        sid=sid,
+        resource_account=resource_account,
+        source_identity=source_identity,
     )
 
 

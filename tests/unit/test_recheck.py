@@ -8,6 +8,7 @@ from typing import Any
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.guardrails import recheck
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
+from tests.factories import access_request
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 BUCKET = ServiceAccess("s3", ("s3:GetObject",), ("arn:aws:s3:::reports",))
@@ -23,20 +24,14 @@ def config(**top: Any) -> BotConfig:
 
 
 def request(**changes: Any) -> AccessRequest:
-    base = AccessRequest(
-        id="0123456789ab",
+    return access_request(
         requester_id="UREQ",
         requester_email="req@example.com",
-        account_name="dev",
-        account_id="111111111111",
         login_role="SSO",
-        reason="r",
-        duration_minutes=60,
         services=(BUCKET,),
         created_at=NOW - timedelta(minutes=5),
         timeout_at=NOW + timedelta(minutes=30),
-    )
-    return base.with_changes(**changes)
+    ).with_changes(**changes)
 
 
 def check(req: AccessRequest, cfg: BotConfig, *, approving: bool = True) -> Any:

@@ -36,9 +36,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def error_of(**kwargs: bool) -> str:
+def error_of(*, require_slack: bool) -> str:
     with pytest.raises(SettingsError) as caught:
-        load_settings(**kwargs)
+        load_settings(require_slack=require_slack)
     message = str(caught.value)
     assert "\n" not in message
     return message

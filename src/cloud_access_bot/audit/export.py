@@ -141,22 +141,6 @@ def render(rows: Sequence[Row], columns: Sequence[str], fmt: str) -> str:
     return table(rows, columns)
 
 
-def read_rows(text: str, fmt: str) -> list[Row]:
-    """The rows of a JSON or CSV export, as they were before export."""
-    if fmt == "json":
-        loaded: list[Row] = json.loads(text)
-        return loaded
-    rows: list[Row] = []
-    for record in csv.DictReader(io.StringIO(text)):
-        rows.append(
-            {
-                column: (value.split("\n") if value else []) if column in LIST_COLUMNS else value
-                for column, value in record.items()
-            }
-        )
-    return rows
-
-
 def show_json(request: AccessRequest, events: Sequence[AuditEvent]) -> dict[str, Any]:
     """Everything about one request: fields, the attached policy, every event in full."""
     return {

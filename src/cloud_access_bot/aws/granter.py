@@ -321,27 +321,6 @@ async def delete_policy(iam: Any, arn: str, role: str) -> None:
             raise
 
 
-async def fill_role(
-    granter: InlinePolicyGranter,
-    account: AccountConfig,
-    requests: Iterable[AccessRequest],
-    start: datetime,
-    end: datetime,
-) -> int:
-    """How many of ``requests`` one login role holds at once: they are granted in order until
-    the first CapacityExceeded (the benchmark's ``grants_per_shared_role``)."""
-    held = 0
-    for request in requests:
-        try:
-            await granter.grant(request, account, start, end)
-        except GrantError as exc:
-            if exc.code == "CapacityExceeded":
-                return held
-            raise
-        held += 1
-    raise ValueError(f"the role still had room after {held} grants: pass more requests")
-
-
 class InlinePolicyGranter:
     def __init__(
         self,

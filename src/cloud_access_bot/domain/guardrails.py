@@ -14,7 +14,6 @@ by hand), so refusing needs two pattern-vs-pattern questions besides plain match
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,17 +34,6 @@ class Refusal:
 
     action: str
     reason: str
-
-
-@cache
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def iam_pattern_matches(pattern: str, action: str) -> bool:
-    """Whether the IAM action pattern matches the action name (``iam:*`` ~ ``iam:PassRole``)."""
-    return _pattern_regex(pattern).fullmatch(action) is not None
 
 
 def patterns_overlap(first: str, second: str) -> bool:

@@ -346,17 +346,6 @@ def plan_managed_grant(
     )
 
 
-def one_policy_each(documents: Iterable[Mapping[str, Any]], limit: int = ROLE_INLINE_LIMIT) -> int:
-    """How many of ``documents`` a role holds as one inline policy each (the naive scheme the
-    benchmark compares with): added in order until the next would pass ``limit``."""
-    used = 0
-    for held, document in enumerate(documents):
-        used += policy_size(document)
-        if used > limit:
-            return held
-    raise ValueError("every document fits: pass more")
-
-
 # -- fairness on a shared role ----------------------------------------------------------------
 
 #: A RoleId's length (``AROA`` + 17 characters): stands in for the login role's id when a
