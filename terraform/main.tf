@@ -269,6 +269,7 @@ locals {
         region  = local.region
         actions = jsonencode(key.actions)
       })).Statement],
+      local.audit_archive_statements,
     ])
   })
 }

@@ -96,3 +96,23 @@ output "alarm_arns" {
     { for k, a in aws_cloudwatch_metric_alarm.task_unhealthy : "task_unhealthy" => a.arn },
   )
 }
+
+output "audit_archive_bucket" {
+  description = "The audit archive bucket (config audit_archive.bucket), or null"
+  value       = try(aws_s3_bucket.audit_archive[0].id, null)
+}
+
+output "audit_athena_workgroup" {
+  description = "Athena workgroup for the audit queries of docs/audit.md, or null"
+  value       = try(aws_athena_workgroup.audit[0].name, null)
+}
+
+output "audit_glue_table" {
+  description = "Glue database.table of the archived events, or null"
+  value       = try("${aws_glue_catalog_database.audit[0].name}.${aws_glue_catalog_table.audit_events[0].name}", null)
+}
+
+output "event_bus_arn" {
+  description = "ARN of the bot's EventBridge bus (config event_bus), or null"
+  value       = try(aws_cloudwatch_event_bus.audit[0].arn, null)
+}

@@ -317,3 +317,69 @@ variable "alarm_task_unhealthy_minutes" {
     error_message = "alarm_task_unhealthy_minutes must be between 1 and 60."
   }
 }
+
+################################################################################
+# Audit archive and event bus (audit_archive.tf)
+################################################################################
+
+variable "audit_archive_bucket_name" {
+  description = "S3 bucket for the JSON Lines audit archive (config audit_archive.bucket); null: no archive"
+  type        = string
+  default     = null
+}
+
+variable "audit_archive_prefix" {
+  description = "Key prefix of the archive's objects (config audit_archive.prefix), ending in / or empty"
+  type        = string
+  default     = "events/"
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9!_.*'()-]+/)*$", var.audit_archive_prefix))
+    error_message = "audit_archive_prefix must be empty or end in / (e.g. events/)."
+  }
+}
+
+variable "audit_archive_kms_key_arn" {
+  description = "KMS key encrypting the archive and Athena results; null: the module creates one"
+  type        = string
+  default     = null
+}
+
+variable "audit_archive_object_lock_days" {
+  description = "Object Lock retention in COMPLIANCE mode, in days (nobody can delete an event before); null: no Object Lock. Enabling it later needs a new bucket."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.audit_archive_object_lock_days == null || try(var.audit_archive_object_lock_days >= 1, false)
+    error_message = "audit_archive_object_lock_days must be at least 1, or null."
+  }
+}
+
+variable "audit_archive_infrequent_access_days" {
+  description = "Days after which archive objects move to STANDARD_IA"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.audit_archive_infrequent_access_days >= 30
+    error_message = "audit_archive_infrequent_access_days must be at least 30 (S3's minimum for STANDARD_IA)."
+  }
+}
+
+variable "audit_archive_glacier_days" {
+  description = "Days after which archive objects move to GLACIER_IR (still queryable by Athena)"
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.audit_archive_glacier_days >= 60
+    error_message = "audit_archive_glacier_days must be at least 60 (30 days after STANDARD_IA)."
+  }
+}
+
+variable "event_bus_name" {
+  description = "EventBridge bus the module creates for the bot's state-change events (config event_bus); null: none"
+  type        = string
+  default     = null
+}

@@ -18,7 +18,10 @@ from types import ModuleType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.audit import commands as audit
+from cloud_access_bot.aws.archive import ArchiveOnAws
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
+from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
@@ -35,8 +38,6 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 HEALTH_MAX_AGE_S = 60
-#: What the audit commands call on the table (read only).
-AUDIT_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
 
 
 def _version() -> str:
@@ -177,13 +178,23 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     clients = AwsClients(region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     store = DynamoStore(clients, config.dynamodb_table, config.audit_retention_days)
     try:
-        result = await audit.answer(args, store=store, config=config, now=utcnow())
+        result = await audit.answer(
+            args,
+            store=store,
+            config=config,
+            now=utcnow(),
+            archive=ArchiveOnAws(clients, config.dynamodb_table),
+            trail=CloudTrailLookup(clients),
+        )
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except AssumeRoleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:
-        table = f"DynamoDB table {config.dynamodb_table}"
-        print(f"error: {explain(exc, action=AUDIT_PERMISSIONS, resource=table)}", file=sys.stderr)
+        action, resource = audit.permissions_needed(args, config)
+        print(f"error: {explain(exc, action=action, resource=resource)}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await clients.close()
@@ -244,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_parser = commands.add_parser(
         "audit",
-        help="query the audit trail: list, show, who-had-access, verify",
+        help="query the audit trail: list, show, who-had-access, verify, export, activity, unused",
         description="Answers from the DynamoDB table named by the configuration "
         "(BOT_CONFIG_FILE or BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY). Exit 0 on success, "
         "1 if verify finds a problem or the table cannot be read, 2 for bad arguments.",

@@ -379,6 +379,26 @@ class AccountConfig(_Strict):
         return next((rule for rule in self.permission_sets if rule.name == name), None)
 
 
+class AuditArchive(_Strict):
+    """Where every audit event is also written, as JSON Lines (docs/audit.md "Archive")."""
+
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket name."
+    )
+    prefix: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$",
+        description="Key prefix ending in '/' (e.g. events/), or empty.",
+    )
+
+
+#: An EventBridge bus name, or its ARN.
+EVENT_BUS = (
+    r"^([.\-_A-Za-z0-9]{1,256}"
+    r"|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[.\-_A-Za-z0-9/]{1,256})$"
+)
+
+
 class BotConfig(_Strict):
     """The whole YAML file. Aliases are perkbox's keys; field names are the project's."""
 
@@ -440,6 +460,8 @@ class BotConfig(_Strict):
     policy_name_prefix: str = Field(default="cloud-access-bot-", pattern=r"^[\w+=,.@-]{1,40}$")
     presets: dict[str, Preset] = Field(default_factory=dict)
     identity_center: IdentityCenterConfig | None = None
+    audit_archive: AuditArchive | None = None
+    event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))

@@ -245,3 +245,6 @@ class Metrics(Protocol):
 
     def acked(self, milliseconds: float) -> None:
         """A Socket Mode envelope was acked this long after it arrived."""
+
+    def delivered(self, destination: str, *, delivered: int, failed: int) -> None:
+        """Outbox events sent to ``destination`` (archive, event_bus), and how many failed."""

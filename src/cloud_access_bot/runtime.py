@@ -21,8 +21,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from cloud_access_bot.audit.slack_text import audit_subcommand
+from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.discovery import ResourceDiscovery
+from cloud_access_bot.aws.drainer import OutboxDrainer
+from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks
 from cloud_access_bot.aws.identity_center import (
@@ -113,6 +116,17 @@ class BotRuntime:
             clients,
             config_now.dynamodb_table,
             retention_days=config_now.audit_retention_days,
+            clock=clock,
+            outbox=lambda: config().audit_archive is not None or config().event_bus is not None,
+            queued=lambda: self.drainer.wake(),
+        )
+        self.drainer = OutboxDrainer(
+            clients,
+            config_now.dynamodb_table,
+            config=config,
+            writer=S3Archive(clients),
+            publisher=EventBridgePublisher(clients),
+            metrics=self.metrics,
             clock=clock,
         )
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
@@ -238,6 +252,7 @@ class BotRuntime:
         await asyncio.wait_for(self.handler.connect_async(), connect_timeout)
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
+        self._tasks.append(asyncio.create_task(self.drainer.run(self._stopping), name="outbox"))
         if self._health_file:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
@@ -145,7 +146,9 @@ class Sandbox:
         pause; none by default).
         """
         emulator = self.emulator
-        self._before[user] = {r.id for r in await self.runtime.store.for_user(user, limit=50)}
+        # The table itself, not a runtime's store: the bot may run in another process.
+        table = DynamoStore(self.clients, self.config.dynamodb_table)
+        self._before[user] = {r.id for r in await table.for_user(user, limit=50)}
         await think()
         previous = emulator.top_view(user)
         await emulator.slash_command(user, f"/{self.config.request_command}")

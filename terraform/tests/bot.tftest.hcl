@@ -45,6 +45,13 @@ mock_provider "aws" {
     target = data.aws_iam_policy_document.task_execution
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:999999999999:key/mock" }
+  }
+  override_data {
+    target = data.aws_iam_policy_document.audit_archive_bucket
+    values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
   override_data {
     target = data.aws_iam_policy_document.config_bucket
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
@@ -123,5 +130,45 @@ run "alarms_notify_the_topic" {
   assert {
     condition     = aws_cloudwatch_metric_alarm.task_unhealthy["on"].threshold == 2 && aws_cloudwatch_metric_alarm.task_unhealthy["on"].dimensions == tomap({ ClusterName = "cloud-access-bot", ServiceName = "cloud-access-bot" })
     error_message = "the task-unhealthy alarm does not compare the service's running tasks with desired_count"
+  }
+}
+
+# The audit archive and event bus (audit_archive.tf).
+run "no_archive_no_extra_permissions" {
+  command = apply
+
+  assert {
+    condition     = length(aws_s3_bucket.audit_archive) == 0 && length(local.audit_archive_statements) == 0
+    error_message = "without audit_archive_bucket_name nothing is created and the task role gains nothing"
+  }
+}
+
+run "archive_and_bus_grant_only_their_writes" {
+  command = apply
+
+  variables {
+    audit_archive_bucket_name      = "acme-cloud-access-audit"
+    audit_archive_object_lock_days = 400
+    event_bus_name                 = "cloud-access"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Resource if s.Sid == "WriteAuditArchive"] == ["arn:aws:s3:::cloud-access-bot-config-mock/events/*"]
+    error_message = "the task role may put objects under the archive prefix only"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Condition if s.Sid == "DrainOutbox"] == [{ "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = ["OUTBOX"] } }]
+    error_message = "the task role may delete outbox items only"
+  }
+
+  assert {
+    condition     = aws_s3_bucket_object_lock_configuration.audit_archive[0].rule[0].default_retention[0].mode == "COMPLIANCE"
+    error_message = "Object Lock runs in compliance mode"
+  }
+
+  assert {
+    condition     = length(aws_glue_catalog_table.audit_events[0].storage_descriptor[0].columns) == 24
+    error_message = "the Glue table declares every archive column"
   }
 }

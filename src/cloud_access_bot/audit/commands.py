@@ -7,6 +7,7 @@ accept exactly the same questions; Slack renders the answers itself (audit.slack
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
 from cloud_access_bot.audit import export
+from cloud_access_bot.audit.activity import (
+    Activity,
+    NotGranted,
+    Trail,
+    grant_activity,
+    unused_grants,
+)
+from cloud_access_bot.audit.archive import ArchiveSource, verify_archive
 from cloud_access_bot.audit.queries import (
     DEFAULT_LOOKBACK,
     Access,
@@ -24,12 +33,19 @@ from cloud_access_bot.audit.queries import (
 )
 from cloud_access_bot.audit.verify import VerifyReport, verify_trail
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain import archive as schema
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
 from cloud_access_bot.ports import AuditStore
 
 #: What ``audit list`` covers when --since is not given.
 DEFAULT_LIST_DAYS = 30
 SLACK_COMMANDS = ("list", "show", "who-had-access")
+#: Commands reading CloudTrail in the target accounts (CLI only).
+TRAIL_COMMANDS = ("activity", "unused")
+#: What the audit commands call on the table (read only).
+TABLE_PERMISSIONS = "dynamodb:Query, dynamodb:GetItem and dynamodb:Scan on the table"
+#: ``audit export``'s formats: the archive's JSON Lines, or CSV with the same columns.
+EXPORT_FORMATS = ("jsonl", "csv")
 
 
 class UsageError(Exception):
@@ -63,8 +79,36 @@ def parse_time(text: str) -> datetime:
 
 
 def _user_id(text: str) -> str:
-    """A Slack user id, also from a mention as Slack sends it (``<@U123|alice>``)."""
+    """A Slack user id, also from a mention as Slack sends it (``<@U123|alice>``), or an email
+    (Slack sends ``<mailto:a@b|a@b>``)."""
+    if text.startswith("<mailto:"):
+        return text.removeprefix("<mailto:").removesuffix(">").split("|")[0]
     return text.removeprefix("<@").removesuffix(">").split("|")[0]
+
+
+def _is_email(text: str | None) -> bool:
+    return bool(text) and "@" in str(text)
+
+
+#: How far back ``--approver <email>`` looks for the person's requests to learn their Slack id.
+PEOPLE_LOOKBACK = timedelta(days=400)
+
+
+async def _approver_id(store: AuditStore, text: str, until: datetime) -> str:
+    """The Slack id of ``--approver``: as given, or found by the email of a request it made.
+
+    Approvals store Slack ids only; an email is matched to the id of a requester with that
+    email (someone who never requested anything cannot be named by email)."""
+    if not _is_email(text):
+        return text
+    requests = await store.created_between(until - PEOPLE_LOOKBACK, until)
+    for request in requests:
+        if request.requester_email.lower() == text.lower():
+            return request.requester_id
+    raise UsageError(
+        f"--approver: no request in the last {PEOPLE_LOOKBACK.days} days was made by {text}, "
+        "so its Slack id is unknown here; give the Slack user id (U…) instead"
+    )
 
 
 def _status(text: str) -> Status:
@@ -77,7 +121,8 @@ def _status(text: str) -> Status:
 
 
 def configure_parser(
-    parser: argparse.ArgumentParser, commands: Sequence[str] = ("verify", *SLACK_COMMANDS)
+    parser: argparse.ArgumentParser,
+    commands: Sequence[str] = ("verify", "export", *SLACK_COMMANDS, *TRAIL_COMMANDS),
 ) -> None:
     """Add the audit subcommands (those named in ``commands``) to ``parser``."""
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
@@ -92,10 +137,12 @@ def configure_parser(
         listing = command("list", "requests created in a time range (default: last 30 days)")
         listing.add_argument("--since", type=parse_time, help="created at or after (ISO-8601)")
         listing.add_argument("--until", type=parse_time, help="created at or before (ISO-8601)")
-        listing.add_argument("--user", type=_user_id, help="requester's Slack user id")
+        listing.add_argument("--user", type=_user_id, help="requester's Slack user id or email")
         listing.add_argument("--account", help="account name or 12-digit number")
         listing.add_argument("--status", type=_status, help="e.g. active, denied, revoked")
-        listing.add_argument("--approver", type=_user_id, help="who approved or decided")
+        listing.add_argument(
+            "--approver", type=_user_id, help="who approved or decided (Slack id or email)"
+        )
     if "show" in commands:
         show = command("show", "one request: its grant, policy document and event timeline")
         show.add_argument("request_id")
@@ -107,11 +154,32 @@ def configure_parser(
         when.add_argument("--between", type=parse_time, nargs=2, metavar=("T1", "T2"))
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
+    if "export" in commands:
+        exported = command(
+            "export", "every event of requests created in a range, as the archive's records", False
+        )
+        exported.add_argument("--since", type=parse_time, required=True, help="created at or after")
+        exported.add_argument("--until", type=parse_time, help="created at or before")
+        exported.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
+    if "activity" in commands:
+        activity = command(
+            "activity", "what a grant's session did with it (CloudTrail), grouped by action"
+        )
+        activity.add_argument("request_id")
+    if "unused" in commands:
+        unused = command("unused", "grants ended since T that left most of their actions unused")
+        unused.add_argument("--since", type=parse_time, required=True, help="ended at or after")
+        unused.add_argument("--until", type=parse_time, help="ended at or before (default: now)")
     if "verify" in commands:
         verify = command(
             "verify", "re-check event chains, request fields and deleted requests", formats=False
         )
         verify.add_argument("--since", type=parse_time, help="only requests created since")
+        verify.add_argument(
+            "--archive",
+            action="store_true",
+            help="also check the S3 archive (audit_archive) against the table, and its chains",
+        )
 
 
 def slack_parser(command: str) -> argparse.ArgumentParser:
@@ -119,6 +187,20 @@ def slack_parser(command: str) -> argparse.ArgumentParser:
     parser = _Parser(prog=f"/{command} audit", add_help=False)
     configure_parser(parser, SLACK_COMMANDS)
     return parser
+
+
+def permissions_needed(args: argparse.Namespace, config: BotConfig) -> tuple[str, str]:
+    """What the command calls, and on what: for an error naming the permission missing."""
+    if args.audit_command in TRAIL_COMMANDS:
+        return (
+            "sts:AssumeRole on the account's iam_role, which needs cloudtrail:LookupEvents",
+            "CloudTrail in the target account",
+        )
+    table = f"DynamoDB table {config.dynamodb_table}"
+    if getattr(args, "archive", False) and config.audit_archive is not None:
+        where = f"s3://{config.audit_archive.bucket}/{config.audit_archive.prefix}"
+        return f"{TABLE_PERMISSIONS}, s3:ListBucket and s3:GetObject on {where}", table
+    return TABLE_PERMISSIONS, table
 
 
 def account_id_of(config: BotConfig, text: str) -> str:
@@ -163,25 +245,54 @@ class Accesses:
     question: dict[str, str] = field(default_factory=dict)
 
 
-Result = Listing | Shown | Accesses | VerifyReport
+@dataclass(frozen=True)
+class Unused:
+    activities: list[Activity]
+
+
+@dataclass(frozen=True)
+class Exported:
+    records: list[schema.Record]
+
+
+Result = Listing | Shown | Accesses | VerifyReport | Activity | Unused | Exported
 
 
 async def answer(
-    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime
+    args: argparse.Namespace,
+    *,
+    store: AuditStore,
+    config: BotConfig,
+    now: datetime,
+    archive: ArchiveSource | None = None,
+    trail: Trail | None = None,
 ) -> Result:
-    """Run the query the arguments ask for. Raises UsageError for unanswerable arguments."""
+    """Run the query the arguments ask for. Raises UsageError for unanswerable arguments.
+
+    ``archive`` is read by ``verify --archive`` only, ``trail`` by activity and unused."""
+    if args.audit_command in TRAIL_COMMANDS:
+        assert trail is not None, "activity and unused need CloudTrail"
+        return await _trail_answer(args, store=store, config=config, now=now, trail=trail)
     if args.audit_command == "list":
         until = args.until or now
         since = args.since or until - timedelta(days=DEFAULT_LIST_DAYS)
         where = ListFilter(
             since=since,
             until=until,
-            user=args.user,
+            user=None if _is_email(args.user) else args.user,
             account_id=account_id_of(config, args.account) if args.account else None,
             status=args.status,
-            approver=args.approver,
+            approver=await _approver_id(store, args.approver, until) if args.approver else None,
         )
-        return Listing(await list_requests(store, where), since, until)
+        requests = await list_requests(store, where)
+        if _is_email(args.user):
+            requests = [r for r in requests if r.requester_email.lower() == args.user.lower()]
+        return Listing(requests, since, until)
+    if args.audit_command == "export":
+        until = args.until or now
+        requests = await list_requests(store, ListFilter(since=args.since, until=until))
+        shown = await asyncio.gather(*(request_with_events(store, r.id) for r in requests))
+        return Exported([schema.record(e, found[0]) for found in shown if found for e in found[1]])
     if args.audit_command == "show":
         found = await request_with_events(store, args.request_id)
         if found is None:
@@ -203,13 +314,48 @@ async def answer(
         )
         question = {k: v for k, v in (("action", args.action), ("resource", args.resource)) if v}
         return Accesses(accesses, account_id, since, until, question)
-    return await verify_trail(
-        store,
-        since=args.since,
-        until=now,
-        now=now,
-        retention=timedelta(days=config.audit_retention_days),
+    return await _verify(args, store=store, config=config, now=now, archive=archive)
+
+
+async def _trail_answer(
+    args: argparse.Namespace, *, store: AuditStore, config: BotConfig, now: datetime, trail: Trail
+) -> Activity | Unused:
+    if args.audit_command == "activity":
+        try:
+            return await grant_activity(store, trail, config, args.request_id)
+        except NotGranted as error:
+            raise UsageError(str(error)) from None
+    until = args.until or now
+    created = await list_requests(
+        store, ListFilter(since=args.since - lookback(config), until=until)
     )
+    return Unused(await unused_grants(store, trail, config, created, since=args.since, until=until))
+
+
+async def _verify(
+    args: argparse.Namespace,
+    *,
+    store: AuditStore,
+    config: BotConfig,
+    now: datetime,
+    archive: ArchiveSource | None,
+) -> VerifyReport:
+    retention = timedelta(days=config.audit_retention_days)
+    if args.archive and (config.audit_archive is None or archive is None):
+        raise UsageError("--archive: the configuration has no audit_archive (bucket, prefix)")
+    report = await verify_trail(store, since=args.since, until=now, now=now, retention=retention)
+    if args.archive and config.audit_archive is not None and archive is not None:
+        report.findings += await verify_archive(
+            store,
+            archive,
+            bucket=config.audit_archive.bucket,
+            prefix=config.audit_archive.prefix,
+            since=args.since,
+            now=now,
+            retention=retention,
+        )
+        report.archive = f"s3://{config.audit_archive.bucket}/{config.audit_archive.prefix}"
+    return report
 
 
 def cli_output(result: Result, fmt: str) -> tuple[int, str]:
@@ -227,4 +373,13 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
             rows = [export.event_row(e) for e in result.events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
         return 0, export.show_text(result.request, result.events)
+    if isinstance(result, Exported):
+        if fmt == "csv":
+            return 0, export.render(export.record_rows(result.records), schema.COLUMNS, fmt)
+        return 0, schema.json_lines(result.records).rstrip("\n")
+    if isinstance(result, Activity):
+        return 0, export.activity_text(result, fmt)
+    if isinstance(result, Unused):
+        rows = [export.unused_row(a) for a in result.activities]
+        return 0, export.render(rows, export.UNUSED_COLUMNS, fmt)
     return (0 if result.ok else 1), "\n".join(result.lines())

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cloud_access_bot.audit.activity import Activity
 from cloud_access_bot.audit.queries import Access, approved_by
+from cloud_access_bot.domain import archive
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent
 
 Cell = str | list[str]
@@ -50,7 +52,11 @@ ACCESS_COLUMNS = (
     "approved_by",
 )
 EVENT_COLUMNS = ("seq", "at", "type", "actor", "status", "reason", "details")
-LIST_COLUMNS = frozenset({"approved_by", "actions", "resources"})
+ACTIVITY_COLUMNS = ("action", "calls", "errors", "first", "last")
+UNUSED_COLUMNS = ("request_id", "user", "email", "account", "ended_at", "used", "never_used")
+LIST_COLUMNS = frozenset(
+    {"approved_by", "actions", "resources", "errors", "never_used", *archive.LIST_COLUMNS}
+)
 #: Widest cell of the terminal table; longer text is cut with an ellipsis (exports are whole).
 TABLE_CELL_WIDTH = 60
 
@@ -192,3 +198,51 @@ def show_text(request: AccessRequest, events: Sequence[AuditEvent]) -> str:
         lines.append(json.dumps(json.loads(request.policy_document), indent=2))
     lines += ["", "timeline", table([event_row(e) for e in events], EVENT_COLUMNS)]
     return "\n".join(lines)
+
+
+def activity_text(activity: Activity, fmt: str) -> str:
+    """One grant's use: a heading and the summary, then a row per action (errors by code)."""
+    rows: list[Row] = [
+        {
+            "action": use.action,
+            "calls": str(use.calls),
+            "errors": [f"{code} x{count}" for code, count in sorted(use.errors.items())],
+            "first": moment(use.first),
+            "last": moment(use.last),
+        }
+        for use in activity.uses
+    ]
+    if fmt != "table":
+        return render(rows, ACTIVITY_COLUMNS, fmt)
+    request, window = activity.request, activity.window
+    heading = [
+        f"request {request.id}: {request.requester_email} in {request.account_name} "
+        f"({request.account_id}), {moment(window.start)} → {moment(window.end)}",
+        activity.summary,
+        "",
+    ]
+    return "\n".join(heading) + (table(rows, ACTIVITY_COLUMNS) if rows else "no calls recorded")
+
+
+def unused_row(activity: Activity) -> Row:
+    request = activity.request
+    return {
+        "request_id": request.id,
+        "user": request.requester_id,
+        "email": request.requester_email,
+        "account": request.account_name,
+        "ended_at": moment(activity.window.end),
+        "used": f"{len(activity.granted) - len(activity.unused)} of {len(activity.granted)}",
+        "never_used": list(activity.unused),
+    }
+
+
+def record_rows(records: Sequence[archive.Record]) -> list[Row]:
+    """Archive records as rows: numbers and booleans as their JSON text, lists kept."""
+    return [
+        {
+            column: value if isinstance(value, str | list) else json.dumps(value)
+            for column, value in record.items()
+        }
+        for record in records
+    ]

@@ -61,6 +61,8 @@ class VerifyReport:
     findings: list[Finding] = field(default_factory=list)
     #: Requests whose events predate seals and anchors: checked by the cross-checks only.
     unsealed: int = 0
+    #: The archive checked against the table too (``verify --archive``), if any.
+    archive: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,8 @@ class VerifyReport:
             f"{self.checked} request(s) checked, "
             + (f"{count} problem(s) found" if count else "every event chain intact")
         )
+        if self.archive:
+            lines.append(f"archive {self.archive} checked against the table")
         if self.unsealed:
             lines.append(
                 f"{self.unsealed} request(s) written before seals and anchors: their chain, "
@@ -206,9 +210,24 @@ def check_request(
     return problems
 
 
-def _day_start(moment: datetime) -> datetime:
+def day_start(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
     day = moment.astimezone(UTC)
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def requests_to_check(
+    store: AuditStore, *, since: datetime | None, until: datetime, anchored: Iterable[str]
+) -> list[str]:
+    """Ids of the requests created since the day of ``since`` (all when None), and those the
+    day anchors list."""
+    start = day_start(since)
+    if start is None:
+        requests = await store.all_requests()
+    else:
+        requests = await store.created_between(start, until)
+    return list(dict.fromkeys([r.id for r in requests] + sorted(anchored)))
 
 
 async def verify_trail(
@@ -221,13 +240,8 @@ async def verify_trail(
 ) -> VerifyReport:
     """Check every request created since the day of ``since`` (all of the table when None),
     and every request the day anchors of that range list."""
-    start = None if since is None else _day_start(since)
-    if start is None:
-        requests = await store.all_requests()
-    else:
-        requests = await store.created_between(start, until)
-    anchored = await store.anchored(start, until)
-    ids = list(dict.fromkeys([r.id for r in requests] + sorted(anchored)))
+    anchored = await store.anchored(day_start(since), until)
+    ids = await requests_to_check(store, since=since, until=until, anchored=anchored)
     limit = asyncio.Semaphore(EVENT_READS)
     report = VerifyReport(checked=len(ids))
 

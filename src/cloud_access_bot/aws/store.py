@@ -20,6 +20,8 @@ Layout (Terraform creates the same table; keep the names):
   that creates it (``ADD`` is atomic and idempotent, so replicas need no coordination; sixteen
   shards keep concurrent creations from colliding on one item). ``audit verify`` finds a
   deleted request by its id here. Anchors have no TTL, like request items.
+- outbox item (only while ``outbox`` says events leave the table): ``pk=OUTBOX``,
+  ``sk=<id>#<seq:06d>``, put in the same transaction as its event (aws.outbox).
 
 Every state change and its event are one TransactWriteItems, conditional on the stored version
 and status, so concurrent writers cannot both win and nothing is ever half-written. Times are
@@ -42,6 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code, error_message, is_unavailable
+from cloud_access_bot.aws.outbox import outbox_put
 from cloud_access_bot.domain.audit import attribute_digests, details_json, seal, sealed_changes
 from cloud_access_bot.domain.model import (
     AccessRequest,
@@ -335,12 +338,20 @@ class DynamoStore:
         table: str,
         retention_days: int = 400,
         clock: Callable[[], datetime] = utcnow,
+        outbox: Callable[[], bool] = lambda: False,
+        queued: Callable[[], None] = lambda: None,
     ) -> None:
-        """``clock`` times the events; pass the service's clock so both tell the same time."""
+        """``clock`` times the events; pass the service's clock so both tell the same time.
+
+        ``outbox`` says, at each write, whether events also leave the table (an archive or
+        event bus is configured): then each event is queued in the outbox as it is written.
+        """
         self._clients = clients
         self.table = table
         self._retention = timedelta(days=retention_days)
         self._clock = clock
+        self._outbox = outbox
+        self._queued = queued
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -376,7 +387,9 @@ class DynamoStore:
                 "ExpressionAttributeValues": {":id": {"SS": [stored.id]}},
             }
         }
-        await self._transact(stored.id, [put_request, self._put_event(event), anchor])
+        event_actions = self._put_event(event, stored)
+        await self._transact(stored.id, [put_request, *event_actions, anchor])
+        self._written(event_actions)
         return stored
 
     async def commit(
@@ -417,7 +430,9 @@ class DynamoStore:
                 "ExpressionAttributeValues": values,
             }
         }
-        await self._transact(current.id, [update_request, self._put_event(event)])
+        event_actions = self._put_event(event, written)
+        await self._transact(current.id, [update_request, *event_actions])
+        self._written(event_actions)
         return written
 
     async def set_messages(
@@ -644,7 +659,9 @@ class DynamoStore:
         )
         return seal(event, prev.last_event_hash if prev else "")
 
-    def _put_event(self, event: AuditEvent) -> dict[str, Any]:
+    def _put_event(self, event: AuditEvent, request: AccessRequest) -> list[dict[str, Any]]:
+        """The actions writing ``event`` (``request`` as it left it): its item, and its outbox
+        item when events leave the table."""
         expires = int((event.at + self._retention).timestamp())
         item = {
             "pk": f"REQ#{event.request_id}",
@@ -659,13 +676,19 @@ class DynamoStore:
             "sealed": details_json(event.sealed),
             "ttl": expires,
         }
-        return {
+        put = {
             "Put": {
                 "TableName": self.table,
                 "Item": _typed(item),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+        return [put, outbox_put(self.table, event, request)] if self._outbox() else [put]
+
+    def _written(self, event_actions: list[dict[str, Any]]) -> None:
+        """After a transaction: tell the drainer if it queued an outbox item."""
+        if len(event_actions) > 1:
+            self._queued()
 
     async def _transact(self, request_id: str, actions: list[dict[str, Any]]) -> None:
         """Run one transaction; ConflictError with the stored request if a condition failed.

@@ -32,6 +32,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "SlackApiErrors": (COUNT, "Web API calls answering an error (dimension Error)"),
     "SlackRateLimited": (COUNT, "Web API calls answered with HTTP 429"),
     "AckLatency": (MILLISECONDS, "from a Socket Mode envelope's arrival to its ack"),
+    "OutboxDelivered": (COUNT, "audit events delivered from the outbox (dimension Destination)"),
+    "OutboxFailed": (COUNT, "outbox deliveries that failed, retried later (dimension Destination)"),
 }
 
 #: The Outcome dimension of ``Requests`` for each event that decides or opens a request.
@@ -92,6 +94,15 @@ def slack_points(method: str, error: str) -> list[Point]:
     return [Point("SlackApiErrors", dimensions={"Error": error})]
 
 
+def outbox_points(destination: str, *, delivered: int, failed: int) -> list[Point]:
+    where = {"Destination": destination}
+    return [
+        Point(name, count, where)
+        for name, count in (("OutboxDelivered", delivered), ("OutboxFailed", failed))
+        if count
+    ]
+
+
 class Sink(Protocol):
     def write(self, points: list[Point]) -> None: ...
 
@@ -117,3 +128,6 @@ class Recorder:
 
     def acked(self, milliseconds: float) -> None:
         self._write([Point("AckLatency", milliseconds)])
+
+    def delivered(self, destination: str, *, delivered: int, failed: int) -> None:
+        self._write(outbox_points(destination, delivered=delivered, failed=failed))
