@@ -32,6 +32,9 @@ from pydantic import (
     model_validator,
 )
 
+from cloud_access_bot.domain import rules as domain_rules
+from cloud_access_bot.domain.rules import IDENTITY_CENTER_MODES, AccessMode, SelfApproval
+
 ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/([\w+=,.@/-]{1,512})$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -98,23 +101,6 @@ def _account_number(value: Any) -> str:
 AccountNumber = Annotated[str, BeforeValidator(_account_number)]
 
 
-class AccessMode(StrEnum):
-    INLINE_POLICY = "inline_policy"
-    MANAGED_POLICY = "managed_policy"
-    SESSION_CREDENTIALS = "session_credentials"
-    #: IAM Identity Center: assign an existing permission set to the user for the window.
-    PERMISSION_SET = "permission_set"
-    #: IAM Identity Center: add the user to a group for the window (the groups account only).
-    GROUP_MEMBERSHIP = "group_membership"
-    #: IAM Identity Center: a permission set made for the request, holding exactly its grant.
-    REQUEST_PERMISSION_SET = "request_permission_set"
-
-
-#: Modes granting through IAM Identity Center (no login role in the account).
-IDENTITY_CENTER_MODES = frozenset(
-    {AccessMode.PERMISSION_SET, AccessMode.GROUP_MEMBERSHIP, AccessMode.REQUEST_PERMISSION_SET}
-)
-
 #: The account group requests are made in: added to ``accounts`` when identity_center has
 #: groups, with the Identity Center account's number and the bot's role there. Requests to join
 #: a group are then requests like any other (approvers, audit, App Home, sweeper).
@@ -128,13 +114,6 @@ class Binding(StrEnum):
     """``aws:userid`` = login role's RoleId + ``:`` + email (the session name)."""
     SOURCE_IDENTITY = "source_identity"
     """Also ``aws:SourceIdentity`` = email, for IdPs that set it at sign-in."""
-
-
-class SelfApproval(StrEnum):
-    """Whether a requester may approve their own request."""
-
-    DENY = "deny"
-    BREAK_GLASS = "break_glass"
 
 
 class FindVisibility(StrEnum):
@@ -853,6 +832,60 @@ class BotConfig(_Strict):
         if rule is not None and rule.approvals_required:
             return rule.approvals_required
         return self.accounts[account_name].approvals_required or self.approvals_required
+
+    def rules_in_force(self) -> domain_rules.Rules:
+        """The rules in force under this configuration, as the domain's plain values."""
+        return domain_rules.Rules(
+            accounts={name: self.rules_for(name) for name in self.accounts},
+            never_grantable_actions=tuple(self.never_grantable_actions),
+            deny_permissions_management=self.deny_permissions_management,
+            allow_wildcard_resources=self.allow_wildcard_resources,
+            self_approval=self.self_approval,
+            auto_approve=tuple(
+                domain_rules.AutoApproveRule(
+                    accounts=tuple(rule.accounts),
+                    access_levels=tuple(rule.access_levels),
+                    max_duration_minutes=rule.max_duration_minutes,
+                    discovered_only=rule.discovered_only,
+                )
+                for rule in self.auto_approve
+            ),
+        )
+
+    def _targets(self, account_name: str) -> list[str]:
+        """The permission sets (permission_set mode) or groups (the groups account) that may
+        be asked for in the account."""
+        account = self.accounts[account_name]
+        if account.access_mode is AccessMode.PERMISSION_SET:
+            return [rule.name for rule in account.permission_sets]
+        if account.access_mode is AccessMode.GROUP_MEMBERSHIP and self.identity_center:
+            return list(self.identity_center.groups)
+        return []
+
+    def _limits(self, account_name: str, target: str | None) -> domain_rules.Limits:
+        return domain_rules.Limits(
+            approval_groups=tuple(self.approval_groups_for(account_name, target)),
+            approvals_required=self.approvals_required_for(account_name, target),
+            max_duration_minutes=self.max_duration_for(account_name, target),
+            durations=tuple(self.durations_for(account_name, target)),
+        )
+
+    def rules_for(self, account_name: str) -> domain_rules.AccountRules:
+        """One account's effective settings (KeyError when it is not configured)."""
+        account = self.accounts[account_name]
+        return domain_rules.AccountRules(
+            name=account_name,
+            account_number=account.account_number,
+            iam_role=account.iam_role,
+            access_mode=account.access_mode,
+            login_roles=tuple(self.login_roles_for(account_name)),
+            regions=tuple(self.regions_for(account_name)),
+            limits=self._limits(account_name, None),
+            targets={t: self._limits(account_name, t) for t in self._targets(account_name)},
+            production=account.production,
+            allow_escalation=account.allow_escalation,
+            allowed_dangerous_actions=tuple(account.allowed_dangerous_actions),
+        )
 
 
 def _format_error(error: Any) -> str:

@@ -28,7 +28,7 @@ from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.drainer import OutboxDrainer
 from cloud_access_bot.aws.events import EventBridgePublisher
 from cloud_access_bot.aws.explain import explain
-from cloud_access_bot.aws.granter import InlinePolicyGranter
+from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks
 from cloud_access_bot.aws.identity_center import (
     AssignmentLedger,
     IdentityCenter,
@@ -142,6 +142,8 @@ class BotRuntime:
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
         # document the granters rewrite.
         lease = DynamoLeases(clients, config_now.dynamodb_table, clock=clock).hold
+        # ...and tasks of this process take turns on them, granters and reconciliation alike.
+        self._locks = KeyedLocks()
         # One HTTP session for every Web API call: connections (and TLS) are reused instead of
         # opening one per call.
         self._http = aiohttp.ClientSession()
@@ -169,9 +171,16 @@ class BotRuntime:
             store=self.store,
             granters={
                 AccessMode.INLINE_POLICY: InlinePolicyGranter(
-                    clients, config_now.policy_name_prefix, clock=clock, merge=True, lease=lease
+                    clients,
+                    config_now.policy_name_prefix,
+                    clock=clock,
+                    merge=True,
+                    lease=lease,
+                    locks=self._locks,
                 ),
-                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(clients, clock=clock, lease=lease),
+                AccessMode.MANAGED_POLICY: ManagedPolicyGranter(
+                    clients, clock=clock, lease=lease, locks=self._locks
+                ),
                 AccessMode.SESSION_CREDENTIALS: SessionCredentialsGranter(
                     clients,
                     deliver=lambda request, text: self.notifier.tell(request.requester_id, text),
@@ -180,10 +189,18 @@ class BotRuntime:
                     clock=clock,
                 ),
                 AccessMode.PERMISSION_SET: PermissionSetGranter(
-                    identity_center, ledger, lambda: config().identity_center, lease=lease
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    locks=self._locks,
                 ),
                 AccessMode.GROUP_MEMBERSHIP: GroupMembershipGranter(
-                    identity_center, ledger, lambda: config().identity_center, lease=lease
+                    identity_center,
+                    ledger,
+                    lambda: config().identity_center,
+                    lease=lease,
+                    locks=self._locks,
                 ),
                 AccessMode.REQUEST_PERMISSION_SET: RequestPermissionSetGranter(
                     identity_center,
@@ -191,6 +208,7 @@ class BotRuntime:
                     lambda: config().identity_center,
                     lease=lease,
                     clock=clock,
+                    locks=self._locks,
                 ),
             },
             directory=self.directory,
@@ -319,7 +337,9 @@ class BotRuntime:
 
     async def reconcile(self) -> int:
         """Remove bot grants IAM still holds but no live request accounts for; audit each."""
-        report = await reconcile(self._clients, self._config(), self.store, now=self._clock())
+        report = await reconcile(
+            self._clients, self._config(), self.store, now=self._clock(), locks=self._locks
+        )
         for problem in report.errors:
             log.warning("reconcile: %s", problem)
         for removed in report.removed:

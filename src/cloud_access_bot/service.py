@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain import approval, guardrails, listing, packing
-from cloud_access_bot.domain.approval import EXTENSION_APPROVALS, Decision, Outcome
+from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
+from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
     makes_own_role,
     needs_identity_center_user,
@@ -35,6 +35,7 @@ from cloud_access_bot.domain.model import (
     SESSION_CUT_OFF,
     AccessRequest,
     EventType,
+    RecordedAccount,
     ServiceAccess,
     Status,
     can_transition,
@@ -42,6 +43,7 @@ from cloud_access_bot.domain.model import (
     utcnow,
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
+from cloud_access_bot.domain.reminders import next_reminder
 from cloud_access_bot.domain.tickets import ticket_problem
 from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
@@ -72,16 +74,6 @@ EXPIRY_CONCURRENCY = 10
 REMOVAL_ATTEMPTS = 3
 #: Times an approval is judged again after losing its write to another approval.
 DECISION_ATTEMPTS = 3
-#: What a request records of its account at submission, so that removal, extension and
-#: activation act on the account and role that were approved, whatever the name means later.
-RECORDED_ACCOUNT_FIELDS = (
-    "iam_role",
-    "access_mode",
-    "managed_policy_name",
-    "managed_policy_path",
-    "broker_role",
-    "revoke_cuts_off_session",
-)
 OPEN_STATUSES = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
 
@@ -164,12 +156,13 @@ class AccessService:
     def validate(self, draft: Draft) -> dict[str, str]:
         """Problems with a draft keyed by field (account, login_role, duration, actions, …)."""
         config = self._config()
+        rules = config.rules_in_force()
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
         if draft.target is not None:
             return errors | target_problems(
-                config,
+                rules,
                 draft.account_name,
                 permission_set=draft.permission_set,
                 group=draft.group,
@@ -179,7 +172,7 @@ class AccessService:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
             return errors
         # request_permission_set: the request's own permission set is the role it signs in with.
-        own_role = makes_own_role(config, draft.account_name)
+        own_role = makes_own_role(rules, draft.account_name)
         if not own_role and draft.login_role not in config.login_roles_for(draft.account_name):
             errors["login_role"] = (
                 f"{draft.login_role!r} is not a login role of {draft.account_name}; "
@@ -189,7 +182,7 @@ class AccessService:
         if ticket:
             errors["ticket"] = ticket
         duration_problem = guardrails.check_duration(
-            draft.duration_minutes, config=config, account_name=draft.account_name
+            draft.duration_minutes, rules=rules, account_name=draft.account_name
         )
         if duration_problem:
             errors["duration"] = duration_problem
@@ -197,7 +190,10 @@ class AccessService:
         if not draft.services or not actions:
             errors["actions"] = "Pick at least one action."
         refusals = guardrails.refused_actions(
-            actions, config=config, account_name=draft.account_name, access_level=self._access_level
+            actions,
+            rules=rules,
+            account_name=draft.account_name,
+            access_level=self._access_level,
         )
         if refusals:
             errors["actions"] = " ".join(r.reason for r in refusals)
@@ -206,7 +202,7 @@ class AccessService:
         else:
             # Every resource, typed or picked (an option value can be forged): problems with
             # typed ones are shown under the typed ARNs, with picked ones under the picker.
-            scope = guardrails.scope_problems(draft.services, config, draft.account_name)
+            scope = guardrails.scope_problems(draft.services, rules, draft.account_name)
             for key, picked in (("arns", False), ("resources", True)):
                 found = [why for arn, why in scope if (arn in draft.discovered) is picked]
                 if found:
@@ -231,6 +227,7 @@ class AccessService:
         )
         if ineligible:
             return SubmitResult(errors={"account": ineligible})
+        rules = config.rules_in_force()
         email = await self._directory.email_of(draft.requester_id)
         if not email:
             return SubmitResult(
@@ -239,7 +236,7 @@ class AccessService:
                     "scoped to your AWS session name (your email). Ask a Slack admin."
                 }
             )
-        if needs_identity_center_user(config, draft.account_name) and not (
+        if needs_identity_center_user(rules, draft.account_name) and not (
             self._identity_center and await self._identity_center.has_user(email)
         ):
             # Told now, before any approver is asked for something that cannot be granted.
@@ -267,7 +264,7 @@ class AccessService:
             created_at=now,
             approvers=approvers,
             approvals_required=guardrails.approvals_required(
-                config,
+                rules,
                 draft.account_name,
                 [a for s in draft.services for a in s.actions],
                 draft.target,
@@ -278,14 +275,12 @@ class AccessService:
             next_reminder_at=next_reminder(now, now, config.reminder_minutes),
             # Removal, extension and activation act on this, never on what the name means
             # later (a renamed or reused account name, an account that left the config).
-            extra={
-                **recorded_account(account),
-                "access_levels": listing.access_levels(draft.services, self._access_level),
-                **({"ticket": draft.ticket.strip()} if account.ticket_pattern else {}),
-                **({"warning": warning} if (warning := warning_of(account)) else {}),
-            },
+            recorded_account=recorded_account(account),
+            access_levels=listing.access_levels(draft.services, self._access_level),
+            ticket=draft.ticket.strip() if account.ticket_pattern else None,
+            warning=warning_of(account),
         )
-        auto = approval.auto_approval(request, config, self._access_level, draft.discovered)
+        auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -301,7 +296,7 @@ class AccessService:
                 {
                     "reason": request.reason,
                     "services": _services(request),
-                    **({"ticket": request.extra["ticket"]} if "ticket" in request.extra else {}),
+                    **({"ticket": request.ticket} if request.ticket is not None else {}),
                 },
             )
         except ConflictError as duplicate:
@@ -334,7 +329,7 @@ class AccessService:
             return _refused("unknown request")
         if _overdue(request, self._clock()):
             return await self._time_out_at_click(request, clicker)
-        if guardrails.recorded_account_name(request, self._config()) is None:
+        if guardrails.recorded_account_name(request, self._config().rules_in_force()) is None:
             await self._notifier.tell(clicker, guardrails.account_gone(request))
             return _refused(guardrails.account_gone(request))
         if gone := await self._requester_gone(request, clicker):
@@ -346,7 +341,7 @@ class AccessService:
                 current,
                 clicker,
                 clicker_is_approver=clicker in members,
-                config=self._config(),
+                rules=self._config().rules_in_force(),
                 members=members,
                 clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
@@ -380,7 +375,7 @@ class AccessService:
             request,
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
-            config=self._config(),
+            rules=self._config().rules_in_force(),
         )
         return await self._close(
             request, clicker, decision, Status.DENIED, EventType.DENIED, reason
@@ -450,16 +445,12 @@ class AccessService:
         if request is None:
             return _refused("unknown request")
         decision = approval.decide_extension(
-            request, clicker, extra_minutes=minutes, config=self._config()
+            request, clicker, extra_minutes=minutes, rules=self._config().rules_in_force()
         )
-        if decision.outcome is Outcome.APPROVE and request.pending_extension:
-            decision = _refused("An extension is already waiting for approval.")
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        asked = request.with_changes(
-            extra={**request.extra, "extension_minutes": minutes, EXTENSION_APPROVALS: []}
-        )
+        asked = extension.asked(request, minutes)
         saved = await self._commit(
             request,
             asked,
@@ -486,7 +477,7 @@ class AccessService:
                 clicker_is_approver=clicker in members,
                 clicker_is_requester=await self._is_requester(current, clicker),
                 members=members,
-                config=self._config(),
+                rules=self._config().rules_in_force(),
                 approve=approve,
             )
 
@@ -494,8 +485,7 @@ class AccessService:
             return gone
 
         def with_approval(current: AccessRequest) -> AccessRequest:
-            approvals = [*approval.extension_approvals(current), clicker]
-            return current.with_changes(extra={**current.extra, EXTENSION_APPROVALS: approvals})
+            return extension.approved_by(current, clicker)
 
         decision, request = await self._record_or_decide(
             request, clicker, judge, with_approval, EventType.EXTENSION_APPROVAL_ADDED
@@ -506,13 +496,8 @@ class AccessService:
             await self._notifier.tell(clicker, decision.reason)
             return decision
         minutes = request.pending_extension
-        cleared = {
-            k: v
-            for k, v in request.extra.items()
-            if k not in ("extension_minutes", EXTENSION_APPROVALS)
-        }
         if not approve:
-            denied = request.with_changes(extra=cleared)
+            denied = extension.cleared(request)
             saved = await self._commit(
                 request,
                 denied,
@@ -527,18 +512,16 @@ class AccessService:
                     f"Your extension of request `{request.id}` was refused by <@{clicker}>.",
                 )
             return decision
-        await self._extend(request, clicker, minutes, cleared)
+        await self._extend(request, clicker, minutes)
         return decision
 
-    async def _extend(
-        self, request: AccessRequest, clicker: str, minutes: int, extra: dict[str, Any]
-    ) -> None:
-        assert request.starts_at is not None and request.expires_at is not None
+    async def _extend(self, request: AccessRequest, clicker: str, minutes: int) -> None:
+        assert request.starts_at is not None
         account = self._grant_account(request)
         asked = minutes
         minutes, refusal = self._extension_under_rules(request, asked)
         if refusal:
-            await self._refuse_extension(request, clicker, refusal, extra)
+            await self._refuse_extension(request, clicker, refusal)
             return
         if minutes < asked:
             await self._tell_both(
@@ -548,10 +531,9 @@ class AccessService:
                 f"{request.account_name} is now {request.duration_minutes + minutes} minutes, "
                 f"so it adds {minutes} minutes instead of the {asked} asked for.",
             )
-        end = request.expires_at + timedelta(minutes=minutes)
-        longer = request.with_changes(
-            expires_at=end, duration_minutes=request.duration_minutes + minutes, extra=extra
-        )
+        longer = extension.extended(request, minutes)
+        end = longer.expires_at
+        assert end is not None
         try:
             if account is None:
                 raise GrantError(f"Account {request.account_name} is no longer configured.")
@@ -587,7 +569,7 @@ class AccessService:
         longer = request.with_changes(duration_minutes=request.duration_minutes + minutes)
         verdict = guardrails.recheck(
             longer,
-            self._config(),
+            self._config().rules_in_force(),
             now=self._clock(),
             access_level=self._access_level,
             approving=False,
@@ -605,11 +587,9 @@ class AccessService:
             )
         return room, ""
 
-    async def _refuse_extension(
-        self, request: AccessRequest, clicker: str, reason: str, extra: dict[str, Any]
-    ) -> None:
+    async def _refuse_extension(self, request: AccessRequest, clicker: str, reason: str) -> None:
         """Record an approved extension that current rules refuse, and tell both why."""
-        cleared = request.with_changes(extra=extra)
+        cleared = extension.cleared(request)
         details = {"minutes": request.pending_extension, "reason": reason}
         saved = await self._commit(
             request, cleared, EventType.EXTENSION_DENIED, SYSTEM_ACTOR, details
@@ -784,7 +764,7 @@ class AccessService:
         """The approvers now (fresh membership) of the AWS account the request was made in,
         under whatever name it is configured now; nobody if that cannot be known."""
         config = self._config()
-        name = guardrails.recorded_account_name(request, config)
+        name = guardrails.recorded_account_name(request, config.rules_in_force())
         if name is None:
             return []
         groups = config.approval_groups_for(name, request.target)
@@ -865,7 +845,7 @@ class AccessService:
             a for a in self._config().accounts.values() if a.account_number == request.account_id
         ]
         base = same[0].model_dump() if same else {}
-        recorded = {k: request.extra[k] for k in RECORDED_ACCOUNT_FIELDS if k in request.extra}
+        recorded: dict[str, Any] = {**request.recorded_account.recorded()}
         if request.permission_set and not base.get("permission_sets"):
             # An assignment has no time window of its own: it must stay removable.
             recorded["permission_sets"] = [request.permission_set]
@@ -944,7 +924,11 @@ class AccessService:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
         verdict = guardrails.recheck(
-            request, self._config(), now=now, access_level=self._access_level, approving=True
+            request,
+            self._config().rules_in_force(),
+            now=now,
+            access_level=self._access_level,
+            approving=True,
         )
         if verdict.refusal:
             await self._tell_both(request, actor, verdict.refusal)
@@ -1005,7 +989,7 @@ class AccessService:
             return
         verdict = guardrails.recheck(
             request,
-            self._config(),
+            self._config().rules_in_force(),
             now=self._clock(),
             access_level=self._access_level,
             approving=False,
@@ -1071,7 +1055,7 @@ class AccessService:
                     details[SESSION_CUT_OFF] = removed
             ended = request.with_changes(status=status)
             if SESSION_CUT_OFF in details:
-                ended = ended.with_changes(extra={**request.extra, SESSION_CUT_OFF: removed})
+                ended = ended.with_changes(session_cut_off=removed)
             try:
                 saved = await self._write(request, ended, event, actor, details)
             except ConflictError as conflict:
@@ -1119,14 +1103,16 @@ def _ended(request: AccessRequest, now: datetime) -> bool:
     return request.expires_at is None or request.expires_at <= now
 
 
-def recorded_account(account: AccountConfig) -> dict[str, str]:
-    """What a request records of its account (``RECORDED_ACCOUNT_FIELDS``, as text)."""
-    recorded = {}
-    for name in RECORDED_ACCOUNT_FIELDS:
-        value = getattr(account, name)
-        if value is not None:
-            recorded[name] = str(value.value if isinstance(value, AccessMode) else value)
-    return recorded
+def recorded_account(account: AccountConfig) -> RecordedAccount:
+    """What a request records of its account at submission."""
+    return RecordedAccount(
+        iam_role=account.iam_role,
+        access_mode=account.access_mode.value,
+        managed_policy_name=account.managed_policy_name,
+        managed_policy_path=account.managed_policy_path,
+        broker_role=account.broker_role,
+        revoke_cuts_off_session=account.revoke_cuts_off_session,
+    )
 
 
 #: Stands in for the login role's RoleId when a grant's size is estimated at submission.
@@ -1166,17 +1152,6 @@ def _refused(reason: str) -> Decision:
 
 def _services(request: AccessRequest) -> list[dict[str, Any]]:
     return [s.to_dict() for s in request.services]
-
-
-def next_reminder(
-    created_at: datetime, now: datetime, schedule_minutes: Sequence[int]
-) -> datetime | None:
-    """The first reminder time in the schedule (minutes after creation) that is after ``now``."""
-    for minutes in sorted(schedule_minutes):
-        moment = created_at + timedelta(minutes=minutes)
-        if moment > now:
-            return moment
-    return None
 
 
 def already_decided(request: AccessRequest) -> str:

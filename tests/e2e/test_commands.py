@@ -392,5 +392,5 @@ async def test_revoking_a_session_grant_without_cut_off_says_the_session_lives_o
 
     assert "was not cut off" in answer.text and "stays usable until" in answer.text
     revoked = await world.wait_for_status(request_id, Status.REVOKED)
-    assert revoked.extra["session_cut_off"] is False
+    assert revoked.session_cut_off is False
     await world.emulator.wait_for_message(REQUESTER, lambda m: "was not cut off" in m.text)

@@ -107,7 +107,7 @@ async def test_a_ticket_must_match_and_lands_on_the_card_and_in_the_audit(world:
     ack = await modal.submit()
     assert ack.get("response_action") != "errors", ack
     request = await world.latest_request()
-    assert request.extra["ticket"] == "CHG-4711"
+    assert request.ticket == "CHG-4711"
     card = await world.approval_dm(APPROVERS[0], request.id)
     assert WARNING in card.flat_text and "CHG-4711" in card.flat_text
     events = await world.runtime.store.events(request.id)

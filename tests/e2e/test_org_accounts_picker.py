@@ -142,7 +142,7 @@ async def test_a_name_that_now_means_another_account_is_never_granted(world: San
     card = await world.approval_dm(APPROVERS[0], request.id)
     await world.click(APPROVERS[0], card, views.APPROVE_ACTION)
     failed = await world.wait_for_status(request.id, Status.FAILED)
-    assert "no longer configured" in str(failed.extra) + str(
+    assert "no longer configured" in str(failed.failure_reason) + str(
         [e.details for e in await world.runtime.store.events(request.id)]
     )
     assert await inline_policies(world.clients, world.accounts["production"]) == {}

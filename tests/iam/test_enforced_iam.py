@@ -15,7 +15,7 @@ from cloud_access_bot.aws.discovery import DISCOVERERS
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
 from cloud_access_bot.aws.reconcile import reconcile
-from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, ServiceAccess, Status
+from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.ports import Granter
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
@@ -224,7 +224,7 @@ async def test_a_revoke_cuts_off_the_session_on_the_modules_cut_off_permissions(
 ) -> None:
     ended = await revoked(world)
 
-    assert ended.extra[SESSION_CUT_OFF] is True
+    assert ended.session_cut_off is True
     assert await broker_policies(operator) == [f"{REVOKED_DENY}{ended.id}"]
     assert not DENIALS, denied()
 
@@ -235,7 +235,7 @@ async def test_without_the_modules_cut_off_the_revoke_is_denied_on_the_broker_an
 ) -> None:
     ended = await revoked(world)
 
-    assert ended.extra[SESSION_CUT_OFF] is False
+    assert ended.session_cut_off is False
     assert await broker_policies(operator) == []
     on_broker = {d.action for d in DENIALS if d.resource == broker_role(SESSION)}
     assert {"iam:ListRolePolicies", "iam:GetRole"} <= on_broker, denied()

@@ -16,7 +16,12 @@ from botocore.exceptions import ClientError
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
-from cloud_access_bot.aws.granter import ROLE_INLINE_POLICY_LIMIT, InlinePolicyGranter, grant_error
+from cloud_access_bot.aws.granter import (
+    ROLE_INLINE_POLICY_LIMIT,
+    InlinePolicyGranter,
+    KeyedLocks,
+    grant_error,
+)
 from cloud_access_bot.config import AccountConfig, Binding
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, iso
 from cloud_access_bot.domain.packing import compact, grant_ends
@@ -306,6 +311,22 @@ def test_iam_refusals_read_well(code: str, expected: str) -> None:
     assert mapped.code == code
     assert expected in mapped.message
     assert "account 111111111111" in mapped.message
+
+
+async def test_granters_sharing_the_runtimes_locks_keep_every_statement_on_one_role(
+    clients: AwsClients,
+) -> None:
+    await create_role(clients, TARGET)
+    locks = KeyedLocks()
+    granters = [InlinePolicyGranter(clients, PREFIX, locks=locks) for _ in range(2)]
+    requests = [request(id=f"{n:012x}", requester_email=f"user{n}@example.com") for n in range(12)]
+
+    await asyncio.gather(
+        *(granters[n % 2].grant(r, TARGET, START, END) for n, r in enumerate(requests))
+    )
+
+    stored = await inline_policies(clients, TARGET)
+    assert set(grant_ends(stored.values())) == {r.id for r in requests}
 
 
 async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws(

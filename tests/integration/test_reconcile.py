@@ -12,7 +12,7 @@ import pytest
 
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
-from cloud_access_bot.aws.granter import InlinePolicyGranter, policy_document
+from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks, policy_document
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
 from cloud_access_bot.aws.reconcile import ReconciledGrant, reconcile
 from cloud_access_bot.aws.store import DynamoStore
@@ -179,9 +179,10 @@ async def test_two_reconciles_at_once_remove_each_orphan_once(
     clients: AwsClients, store: DynamoStore
 ) -> None:
     await seed(clients, store)
+    locks = KeyedLocks()  # one process's, as its runtime makes them
     first, second = await asyncio.gather(
-        reconcile(clients, CONFIG, store, now=NOW),
-        reconcile(clients, CONFIG, store, now=NOW),
+        reconcile(clients, CONFIG, store, now=NOW, locks=locks),
+        reconcile(clients, CONFIG, store, now=NOW, locks=locks),
     )
     assert first.errors == second.errors == []
     removed = sorted(r.request_id for r in first.removed + second.removed)

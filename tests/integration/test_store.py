@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from cloud_access_bot.domain.model import (
     AccessRequest,
     EventType,
     MessageRef,
+    RecordedAccount,
     ServiceAccess,
     Status,
 )
@@ -22,6 +24,23 @@ from cloud_access_bot.ports import ConflictError, StoreUnavailable
 from tests.factories import access_request
 
 NOW = datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=UTC)
+SESSION_ACCOUNT = RecordedAccount(
+    iam_role="arn:aws:iam::111111111111:role/bot",
+    access_mode="session_credentials",
+    managed_policy_name="cloud-access-bot-grants",
+    managed_policy_path="/",
+    broker_role="arn:aws:iam::111111111111:role/broker",
+    revoke_cuts_off_session=True,
+)
+#: The ``extra`` attribute of a session grant with an extension waiting, exactly as rows were
+#: written when these values lived in ``AccessRequest.extra`` (account settings as text).
+OLD_EXTRA = (
+    '{"access_levels": {"s3": {"List": 1, "Read": 1}}, "access_mode": "session_credentials", '
+    '"broker_role": "arn:aws:iam::111111111111:role/broker", "extension_approvals": ["U3"], '
+    '"extension_minutes": 30, "iam_role": "arn:aws:iam::111111111111:role/bot", '
+    '"managed_policy_name": "cloud-access-bot-grants", "managed_policy_path": "/", '
+    '"revoke_cuts_off_session": "True"}'
+)
 
 
 @pytest.fixture
@@ -98,13 +117,47 @@ async def test_every_field_round_trips(store: DynamoStore) -> None:
         failure_reason="",
         messages=(MessageRef("D1", "1700000000.000100", "U2"), MessageRef("D2", "1.2", "U3")),
         requester_message=MessageRef("D0", "1.1", "U1"),
-        extra={"ratio": 0.25, "nested": {"list": [1, None, "x"]}},
+        recorded_account=SESSION_ACCOUNT,
+        access_levels={"s3": {"List": 1, "Read": 1}, "dynamodb": {"Read": 1}},
+        pending_extension=30,
+        extension_approvals=("U3",),
+        session_cut_off=False,
     )
     created = await store.create(request, "U1", {"reason": request.reason})
     assert created.version == 1
     assert created.last_event_hash
     assert await store.get(request.id) == created
     assert created == request.with_changes(last_event_hash=created.last_event_hash)
+
+
+async def test_a_row_written_before_the_typed_fields_loads_and_is_written_the_same(
+    store: DynamoStore, clients: AwsClients
+) -> None:
+    typed = pending(
+        recorded_account=SESSION_ACCOUNT,
+        access_levels={"s3": {"List": 1, "Read": 1}},
+        pending_extension=30,
+        extension_approvals=("U3",),
+    )
+    created = await store.create(typed, "U1", {})
+    key = {"pk": {"S": f"REQ#{typed.id}"}, "sk": {"S": "META"}}
+    async with clients.client("dynamodb") as dynamodb:
+        item = (await dynamodb.get_item(TableName="cab-test", Key=key))["Item"]
+        assert item["extra"] == {"S": OLD_EXTRA}  # the format rows have always had
+        old = {**item, "id": {"S": "00000000000a"}, "pk": {"S": "REQ#00000000000a"}}
+        old["extra"] = {
+            "S": OLD_EXTRA.replace('"True"', '"False"')[:-1] + ', "session_cut_off": false}'
+        }
+        await dynamodb.put_item(TableName="cab-test", Item=old)
+
+    loaded = await store.get("00000000000a")
+
+    assert loaded == created.with_changes(
+        id="00000000000a",
+        recorded_account=replace(SESSION_ACCOUNT, revoke_cuts_off_session=False),
+        session_cut_off=False,
+    )
+    assert (loaded.pending_extension, loaded.extension_approvals) == (30, ("U3",))
 
 
 async def test_missing_request_is_none(store: DynamoStore) -> None:

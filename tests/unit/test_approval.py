@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain import extension
 from cloud_access_bot.domain.approval import (
     Decision,
     Outcome,
@@ -21,6 +22,7 @@ from cloud_access_bot.domain.approval import (
     decide_revoke,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
+from cloud_access_bot.domain.reminders import next_reminder
 from tests.factories import access_request
 
 REQUESTER, ALICE, BOB, CAROL = "UREQ", "UALICE", "UBOB", "UCAROL"
@@ -77,7 +79,7 @@ def approve(
         request,
         clicker,
         clicker_is_approver=member,
-        config=config or make_config(),
+        rules=(config or make_config()).rules_in_force(),
         break_glass_reason=reason,
     )
 
@@ -228,20 +230,24 @@ def test_a_late_click_is_told_what_happened(changes: dict[str, Any], reason: str
 
 def test_one_approver_denial_ends_even_a_multi_approval_request() -> None:
     request = make_request(account_name="prod", approvals=(ALICE,))
-    decision = decide_denial(request, BOB, clicker_is_approver=True, config=make_config())
+    decision = decide_denial(
+        request, BOB, clicker_is_approver=True, rules=make_config().rules_in_force()
+    )
     assert decision == Decision(Outcome.APPROVE, "Denied by <@UBOB>.")
 
 
 def test_requester_is_pointed_to_cancel_instead_of_deny() -> None:
     decision = decide_denial(
-        make_request(), REQUESTER, clicker_is_approver=True, config=make_config()
+        make_request(), REQUESTER, clicker_is_approver=True, rules=make_config().rules_in_force()
     )
     assert decision.outcome is Outcome.REFUSE
     assert "cancel it" in decision.reason
 
 
 def test_non_member_cannot_deny() -> None:
-    decision = decide_denial(make_request(), ALICE, clicker_is_approver=False, config=make_config())
+    decision = decide_denial(
+        make_request(), ALICE, clicker_is_approver=False, rules=make_config().rules_in_force()
+    )
     assert (
         decision.reason
         == "Only members of the approval groups for dev (@devops) can deny this request."
@@ -250,7 +256,9 @@ def test_non_member_cannot_deny() -> None:
 
 def test_denying_a_decided_request_says_what_happened() -> None:
     request = make_request(status=Status.APPROVED, decided_by=ALICE)
-    decision = decide_denial(request, BOB, clicker_is_approver=True, config=make_config())
+    decision = decide_denial(
+        request, BOB, clicker_is_approver=True, rules=make_config().rules_in_force()
+    )
     assert decision == Decision(
         Outcome.REFUSE, "This request was already approved by <@UALICE>; access is being granted."
     )
@@ -300,7 +308,9 @@ def test_only_active_access_is_revoked(status: Status) -> None:
 
 
 def extend(request: AccessRequest, clicker: str = REQUESTER, extra: int = 60) -> Decision:
-    return decide_extension(request, clicker, extra_minutes=extra, config=make_config())
+    return decide_extension(
+        request, clicker, extra_minutes=extra, rules=make_config().rules_in_force()
+    )
 
 
 def test_requester_asks_to_extend_within_the_maximum() -> None:
@@ -308,6 +318,13 @@ def test_requester_asks_to_extend_within_the_maximum() -> None:
     assert decision == Decision(
         Outcome.APPROVE,
         "Extension by 180 minutes asked by <@UREQ> (240 of at most 240 minutes).",
+    )
+
+
+def test_a_second_extension_waits_for_the_first_to_be_decided() -> None:
+    waiting = make_request(status=Status.ACTIVE, pending_extension=30)
+    assert extend(waiting) == Decision(
+        Outcome.REFUSE, "An extension is already waiting for approval."
     )
 
 
@@ -339,7 +356,7 @@ def test_extension_only_by_the_requester_of_active_access(
 
 
 def auto(request: AccessRequest, rules: list[dict[str, Any]]) -> Decision | None:
-    return auto_approval(request, make_config(auto_approve=rules), LEVELS.get)
+    return auto_approval(request, make_config(auto_approve=rules).rules_in_force(), LEVELS.get)
 
 
 def test_read_only_short_request_in_non_production_is_auto_approved_naming_the_rule() -> None:
@@ -452,7 +469,11 @@ def test_approval_is_only_ever_granted_as_the_rules_say(
 ) -> None:
     config, request, clicker, member, reason = situation
     decision = decide_approval(
-        request, clicker, clicker_is_approver=member, config=config, break_glass_reason=reason
+        request,
+        clicker,
+        clicker_is_approver=member,
+        rules=config.rules_in_force(),
+        break_glass_reason=reason,
     )
     assert decision.reason
     if decision.outcome is Outcome.REFUSE:
@@ -484,7 +505,9 @@ def test_an_approver_on_a_pending_request_of_someone_else_is_never_turned_away(
     request = request.with_changes(status=Status.PENDING)
     if clicker == request.requester_id or clicker in request.approvals:
         return
-    decision = decide_approval(request, clicker, clicker_is_approver=True, config=config)
+    decision = decide_approval(
+        request, clicker, clicker_is_approver=True, rules=config.rules_in_force()
+    )
     assert decision.outcome in (Outcome.APPROVE, Outcome.RECORD)
 
 
@@ -496,7 +519,9 @@ def test_deny_cancel_and_revoke_follow_who_and_when(
     config, request, clicker, member, _ = situation
     is_requester = clicker == request.requester_id
     pending, active = request.status is Status.PENDING, request.status is Status.ACTIVE
-    denial = decide_denial(request, clicker, clicker_is_approver=member, config=config)
+    denial = decide_denial(
+        request, clicker, clicker_is_approver=member, rules=config.rules_in_force()
+    )
     assert (denial.outcome is Outcome.APPROVE) == (pending and member and not is_requester)
     cancel = decide_cancel(request, clicker)
     assert (cancel.outcome is Outcome.APPROVE) == (pending and is_requester)
@@ -513,3 +538,39 @@ def test_emails_of_one_person_compare_equal_across_case_tags_and_alias_domains()
     assert not same_person("alice@example.com", "alice@example.co.uk", {})
     assert not same_person("alice@example.com", "malice@example.com", aliases)
     assert not same_person("alice@example.com", None, aliases)
+
+
+# --- an extension's steps on its request, and reminders ----------------------------------------
+
+
+def active() -> AccessRequest:
+    return make_request(status=Status.ACTIVE, starts_at=WHEN, expires_at=WHEN + timedelta(hours=1))
+
+
+def test_approvals_gather_on_the_waiting_extension_and_go_when_it_is_written() -> None:
+    waiting = extension.approved_by(
+        extension.approved_by(extension.asked(active(), 30), "UA"), "UB"
+    )
+    assert (waiting.pending_extension, waiting.extension_approvals) == (30, ("UA", "UB"))
+
+    longer = extension.extended(waiting, 30)
+
+    assert longer.expires_at == WHEN + timedelta(minutes=90)
+    assert longer.duration_minutes == 90
+    assert (longer.pending_extension, longer.extension_approvals) == (0, ())
+    assert longer.starts_at == WHEN
+
+
+def test_asking_again_after_a_refusal_starts_with_no_approvals() -> None:
+    refused = extension.cleared(extension.approved_by(extension.asked(active(), 30), "UA"))
+    assert refused == active()
+    assert extension.asked(refused, 15).extension_approvals == ()
+
+
+def test_the_next_reminder_is_the_first_scheduled_moment_after_now() -> None:
+    schedule = [240, 60, 120]
+    assert next_reminder(WHEN, WHEN, schedule) == WHEN + timedelta(minutes=60)
+    assert next_reminder(WHEN, WHEN + timedelta(minutes=60), schedule) == WHEN + timedelta(
+        minutes=120
+    )
+    assert next_reminder(WHEN, WHEN + timedelta(minutes=240), schedule) is None

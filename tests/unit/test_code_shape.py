@@ -17,9 +17,7 @@ LIMIT = 60
 #: Functions over the limit in modules other branches are changing this round, with their
 #: length today as a ceiling: each is to be split by the branch that owns the file, then
 #: removed from here.
-PENDING = {
-    "views.py:request_modal": 109,
-}
+PENDING: dict[str, int] = {}
 
 
 def function_lengths(root: Path) -> dict[str, int]:

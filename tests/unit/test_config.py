@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 import pytest
 
 from cloud_access_bot.config import AccessMode, ConfigError, SelfApproval, parse_config
@@ -231,6 +233,28 @@ def test_per_account_overrides() -> None:
     assert config.regions_for("dev") == ["us-east-1"]
     assert config.account("dev") is config.accounts["dev"]
     assert config.account("nope") is None
+
+
+def test_rules_carry_each_accounts_effective_settings_as_plain_values() -> None:
+    text = minimal(max_duration_minutes="240", self_approval="break_glass").replace(
+        "    iam_role:",
+        "    approvals_required: 2\n    max_duration_minutes: 60\n    production: true\n"
+        "    allowed_dangerous_actions: ['iam:PassRole']\n    iam_role:",
+    )
+
+    rules = parse_config(text, "cfg.yml").rules_in_force()
+
+    dev = rules.account("dev")
+    assert dev is not None and rules.account("nope") is None
+    limits = dev.limits
+    assert (limits.approvals_required, limits.max_duration_minutes) == (2, 60)
+    assert limits.durations == (15, 30, 60) and limits.approval_groups == ("devops",)
+    assert dev.limits_for("no such set") is limits and dev.targets == {}
+    assert dev.production and dev.allowed_dangerous_actions == ("iam:PassRole",)
+    assert rules.self_approval is SelfApproval.BREAK_GLASS
+    assert "sso:*" in rules.never_grantable_actions
+    with pytest.raises(FrozenInstanceError):
+        limits.max_duration_minutes = 720  # type: ignore[misc]
 
 
 def test_account_with_no_duration_under_its_maximum() -> None:

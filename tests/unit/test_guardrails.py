@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_access_bot.config import AutoApproveRule, BotConfig
+from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.guardrails import (
     approvals_required,
     auto_approvable,
@@ -21,6 +21,7 @@ from cloud_access_bot.domain.guardrails import (
     refused_actions,
 )
 from cloud_access_bot.domain.model import ServiceAccess
+from cloud_access_bot.domain.rules import AutoApproveRule
 
 
 def iam_pattern_matches(pattern: str, action: str) -> bool:
@@ -63,7 +64,10 @@ def make_config(**top: Any) -> BotConfig:
 
 def refused(actions: list[str], account: str = "dev", **top: Any) -> dict[str, str]:
     found = refused_actions(
-        actions, config=make_config(**top), account_name=account, access_level=access_level
+        actions,
+        rules=make_config(**top).rules_in_force(),
+        account_name=account,
+        access_level=access_level,
     )
     return {r.action: r.reason for r in found}
 
@@ -184,7 +188,10 @@ def test_account_exception_lifts_the_permissions_management_refusal() -> None:
         }
     )
     found = refused_actions(
-        ["s3:PutBucketPolicy"], config=config, account_name="dev", access_level=access_level
+        ["s3:PutBucketPolicy"],
+        rules=config.rules_in_force(),
+        account_name="dev",
+        access_level=access_level,
     )
     assert found == []
 
@@ -196,7 +203,10 @@ def test_custom_never_grantable_list_replaces_the_default() -> None:
 
 def test_unknown_account_gets_no_exceptions() -> None:
     found = refused_actions(
-        ["iam:PassRole"], config=make_config(), account_name="gone", access_level=access_level
+        ["iam:PassRole"],
+        rules=make_config().rules_in_force(),
+        account_name="gone",
+        access_level=access_level,
     )
     assert [r.action for r in found] == ["iam:PassRole"]
 
@@ -238,11 +248,15 @@ def test_ordinary_actions_are_not_escalation() -> None:
 def test_escalation_needs_the_production_approval_count() -> None:
     accounts = make_config().model_dump(mode="json")["accounts"]
     config = make_config(accounts=accounts)
-    assert approvals_required(config, "dev", ["s3:GetObject"]) == 1
-    assert approvals_required(config, "dev", ["ssm:SendCommand"]) == 2  # no production account
+    assert approvals_required(config.rules_in_force(), "dev", ["s3:GetObject"]) == 1
+    assert (
+        approvals_required(config.rules_in_force(), "dev", ["ssm:SendCommand"]) == 2
+    )  # no production account
     accounts["ops"] |= {"production": True, "approvals_required": 3}
     config = make_config(accounts=accounts)
-    assert approvals_required(config, "dev", ["s3:GetObject", "ssm:SendCommand"]) == 3
+    assert (
+        approvals_required(config.rules_in_force(), "dev", ["s3:GetObject", "ssm:SendCommand"]) == 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -263,7 +277,12 @@ def test_auto_approval_never_for_wildcards_escalation_or_undiscovered_resources(
     resources: tuple[str, ...], actions: tuple[str, ...], discovered_only: bool, expected: bool
 ) -> None:
     services = (ServiceAccess("s3", actions, resources),)
-    rule = AutoApproveRule(discovered_only=discovered_only)
+    rule = AutoApproveRule(
+        accounts=(),
+        access_levels=("List", "Read"),
+        max_duration_minutes=60,
+        discovered_only=discovered_only,
+    )
     assert auto_approvable(services, rule, {"arn:aws:s3:::b"}) is expected
 
 
@@ -271,33 +290,33 @@ def test_auto_approval_never_for_wildcards_escalation_or_undiscovered_resources(
 
 
 def test_offered_duration_is_accepted() -> None:
-    assert check_duration(60, config=make_config(), account_name="dev") is None
+    assert check_duration(60, rules=make_config().rules_in_force(), account_name="dev") is None
     one_minute = make_config(durations_minutes=[1, 15])
-    assert check_duration(1, config=one_minute, account_name="dev") is None
+    assert check_duration(1, rules=one_minute.rules_in_force(), account_name="dev") is None
 
 
 def test_duration_not_offered_lists_the_offered_ones() -> None:
-    assert check_duration(45, config=make_config(), account_name="ops") == (
+    assert check_duration(45, rules=make_config().rules_in_force(), account_name="ops") == (
         "45 minutes is not an offered duration for ops (15, 30, 60 minutes)"
     )
 
 
 def test_duration_over_the_account_maximum_is_refused() -> None:
-    assert check_duration(120, config=make_config(), account_name="ops") == (
+    assert check_duration(120, rules=make_config().rules_in_force(), account_name="ops") == (
         "120 minutes is longer than the 60-minute maximum for ops"
     )
-    assert check_duration(120, config=make_config(), account_name="dev") is None
+    assert check_duration(120, rules=make_config().rules_in_force(), account_name="dev") is None
 
 
 def test_duration_over_the_global_maximum_is_refused_even_if_offered() -> None:
     config = make_config(max_duration_minutes=30)
-    assert check_duration(60, config=config, account_name="dev") == (
+    assert check_duration(60, rules=config.rules_in_force(), account_name="dev") == (
         "60 minutes is longer than the 30-minute maximum for dev"
     )
 
 
 def test_duration_for_unknown_account_is_refused() -> None:
-    assert check_duration(60, config=make_config(), account_name="gone") == (
+    assert check_duration(60, rules=make_config().rules_in_force(), account_name="gone") == (
         "gone is not a configured account"
     )
 
@@ -373,7 +392,7 @@ def test_anything_reaching_a_forbidden_action_is_refused_unless_allowed(
         },
     )
     refusals = refused_actions(
-        requested, config=config, account_name="dev", access_level=access_level
+        requested, rules=config.rules_in_force(), account_name="dev", access_level=access_level
     )
     refused_set = {r.action for r in refusals}
     for action in requested:

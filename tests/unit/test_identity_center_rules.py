@@ -83,7 +83,7 @@ def test_a_bad_instance_arn_names_the_key() -> None:
 
 def test_a_set_not_offered_in_the_account_is_refused_naming_what_is() -> None:
     problems = target_problems(
-        config(), "prod", permission_set="PowerUserAccess", group=None, minutes=15
+        config().rules_in_force(), "prod", permission_set="PowerUserAccess", group=None, minutes=15
     )
 
     assert "ReadOnlyAccess, AdministratorAccess" in problems["permission_set"]
@@ -93,11 +93,21 @@ def test_a_set_longer_than_its_own_maximum_is_refused() -> None:
     assert (
         "60-minute maximum"
         in target_problems(
-            config(), "prod", permission_set="AdministratorAccess", group=None, minutes=240
+            config().rules_in_force(),
+            "prod",
+            permission_set="AdministratorAccess",
+            group=None,
+            minutes=240,
         )["duration"]
     )
     assert (
-        target_problems(config(), "prod", permission_set="ReadOnlyAccess", group=None, minutes=240)
+        target_problems(
+            config().rules_in_force(),
+            "prod",
+            permission_set="ReadOnlyAccess",
+            group=None,
+            minutes=240,
+        )
         == {}
     )
 
@@ -114,19 +124,27 @@ def test_groups_come_as_an_account_of_their_own_with_each_groups_rules() -> None
 
 def test_a_group_asked_for_in_a_permission_set_account_is_refused() -> None:
     problems = target_problems(
-        config(), "prod", permission_set=None, group="prod-support", minutes=15
+        config().rules_in_force(), "prod", permission_set=None, group="prod-support", minutes=15
     )
     assert problems == {"account": "prod does not grant what was asked for."}
     assert (
         target_problems(
-            config(), GROUPS_ACCOUNT, permission_set=None, group="prod-support", minutes=240
+            config().rules_in_force(),
+            GROUPS_ACCOUNT,
+            permission_set=None,
+            group="prod-support",
+            minutes=240,
         )
         == {}
     )
     assert (
         "not a group offered"
         in target_problems(
-            config(), GROUPS_ACCOUNT, permission_set=None, group="admins", minutes=15
+            config().rules_in_force(),
+            GROUPS_ACCOUNT,
+            permission_set=None,
+            group="admins",
+            minutes=15,
         )["permission_set"]
     )
 
@@ -149,7 +167,9 @@ def admin_request() -> AccessRequest:
 
 
 def test_an_extension_is_capped_by_the_permission_sets_own_maximum() -> None:
-    decision = decide_extension(admin_request(), "U1", extra_minutes=15, config=config())
+    decision = decide_extension(
+        admin_request(), "U1", extra_minutes=15, rules=config().rules_in_force()
+    )
 
     assert decision.outcome is Outcome.REFUSE
     assert "60-minute maximum" in decision.reason

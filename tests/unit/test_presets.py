@@ -23,7 +23,7 @@ SSM = Preset(
 
 
 def test_ssm_session_preset_defaults() -> None:
-    defaults = preset_defaults("ssm-session", SSM, CATALOG)
+    defaults = preset_defaults("ssm-session", SSM.actions, CATALOG)
     assert defaults.service == "ssm"
     assert defaults.actions == ("ssm:StartSession", "ssm:TerminateSession", "ssm:ResumeSession")
     assert {"instance", "session"} <= set(defaults.resource_types)
@@ -31,7 +31,7 @@ def test_ssm_session_preset_defaults() -> None:
 
 
 def test_ssm_session_preset_grants_shell_on_one_instance_and_own_sessions_only() -> None:
-    defaults = preset_defaults("ssm-session", SSM, CATALOG)
+    defaults = preset_defaults("ssm-session", SSM.actions, CATALOG)
     instance = "arn:aws:ec2:eu-west-1:111111111111:instance/i-0abc"
     sessions = "arn:aws:ssm:eu-west-1:111111111111:session/alice@example.com-*"
     start = datetime(2030, 1, 1, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_ssm_session_preset_grants_shell_on_one_instance_and_own_sessions_only()
 
 def test_wildcards_are_expanded_and_other_services_left_out() -> None:
     preset = Preset(actions=["s3:List*", "s3:GetObject", "kms:Decrypt"])
-    defaults = preset_defaults("s3-read", preset, CATALOG)
+    defaults = preset_defaults("s3-read", preset.actions, CATALOG)
     assert defaults.service == "s3"
     assert "s3:ListBucket" in defaults.actions and "s3:GetObject" in defaults.actions
     assert all(a.startswith("s3:List") for a in defaults.actions if a != "s3:GetObject")
@@ -66,12 +66,12 @@ def test_wildcards_are_expanded_and_other_services_left_out() -> None:
 
 def test_preset_of_unknown_actions_is_refused() -> None:
     with pytest.raises(ValueError, match="no known IAM action"):
-        preset_defaults("typo", Preset(actions=["s3:GetObjekt"]), CATALOG)
+        preset_defaults("typo", ["s3:GetObjekt"], CATALOG)
 
 
 def test_prefilled_modal_picks_the_preset_actions() -> None:
     config = sandbox_config(presets={"ssm-session": SSM.model_dump()})
-    defaults = preset_defaults("ssm-session", SSM, CATALOG)
+    defaults = preset_defaults("ssm-session", SSM.actions, CATALOG)
     state = ModalState("development", defaults.service)
     view = prefilled_modal(config, state, actions=defaults.actions, note="Preset ssm-session")
     [actions] = [b for b in view["blocks"] if b.get("block_id") == block_id("actions", state)]

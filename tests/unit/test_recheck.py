@@ -36,7 +36,7 @@ def request(**changes: Any) -> AccessRequest:
 
 def check(req: AccessRequest, cfg: BotConfig, *, approving: bool = True) -> Any:
     levels = {"s3:GetObject": "Read"}
-    return recheck(req, cfg, now=NOW, access_level=levels.get, approving=approving)
+    return recheck(req, cfg.rules_in_force(), now=NOW, access_level=levels.get, approving=approving)
 
 
 def test_a_request_under_unchanged_rules_goes_ahead() -> None:

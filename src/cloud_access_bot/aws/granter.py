@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -84,7 +83,8 @@ def no_lease(key: str) -> AbstractAsyncContextManager[None]:
 class KeyedLocks:
     """Serialises read-modify-write of one IAM document: an asyncio.Lock per key within the
     process, then the key's lease across replicas (so a process contends for the lease once
-    per key, not once per task)."""
+    per key, not once per task). The runtime makes one and hands it to every granter and to
+    reconciliation, which rewrite the same documents."""
 
     def __init__(self) -> None:
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
@@ -93,14 +93,6 @@ class KeyedLocks:
     async def hold(self, lease: Lease, *key: str) -> AsyncIterator[None]:
         async with self._locks.setdefault(key, asyncio.Lock()), lease(":".join(key)):
             yield
-
-
-_LOCKS: weakref.WeakKeyDictionary[AwsClients, KeyedLocks] = weakref.WeakKeyDictionary()
-
-
-def locks_for(clients: AwsClients) -> KeyedLocks:
-    """The locks shared by every granter and reconciler working through ``clients``."""
-    return _LOCKS.setdefault(clients, KeyedLocks())
 
 
 @dataclass(frozen=True)
@@ -339,17 +331,20 @@ class InlinePolicyGranter:
         attached_policy_quota: int = packing.ATTACHED_POLICIES_PER_ROLE,
         merge: bool = False,
         lease: Lease = no_lease,
+        locks: KeyedLocks | None = None,
     ) -> None:
         """``attached_policy_quota``: the managed policies a login role may have attached
         (IAM's quota, 10 unless raised); the bot's overflow policies use the slots others leave
         free. 0 turns overflow off: grants then only go inline. ``merge``: write each grant in
         as few statements as grant the same access (``policy.merge_statements``; the typical
         grant takes 411 chars instead of 692). ``lease``: held around every change of a role's
-        documents, so replicas take turns (``leases.DynamoLeases.hold``)."""
+        documents, so replicas take turns (``leases.DynamoLeases.hold``). ``locks``: the
+        runtime's, shared with everything else rewriting the same documents (a granter on its
+        own gets its own)."""
         self._clients = clients
         self._prefix = policy_name_prefix
         self._clock = clock
-        self._locks = locks_for(clients)
+        self._locks = KeyedLocks() if locks is None else locks
         self._lease = lease
         self._quota = attached_policy_quota
         self._merge = merge

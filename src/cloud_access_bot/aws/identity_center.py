@@ -114,7 +114,6 @@ class IdentityCenter:
         poll_interval: float = POLL_INTERVAL_S,
         poll_timeout: float = POLL_TIMEOUT_S,
     ) -> None:
-        #: Also keys the locks the granters share with reconciliation (granter.locks_for).
         self.clients = clients
         self._poll_interval = poll_interval
         self._poll_timeout = poll_timeout

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.aws.granter import Lease, locks_for, no_lease, where
+from cloud_access_bot.aws.granter import KeyedLocks, Lease, no_lease, where
 from cloud_access_bot.aws.identity_center import (
     Assignment,
     AssignmentLedger,
@@ -63,12 +63,15 @@ class _LedgerGranter:
         settings: Callable[[], IdentityCenterConfig | None],
         *,
         lease: Lease = no_lease,
+        locks: KeyedLocks | None = None,
     ) -> None:
+        """``locks``: the runtime's (``granter.KeyedLocks``), shared with reconciliation; a
+        granter on its own gets its own."""
         self._center = center
         self._ledger = ledger
         self._settings = settings
         self._lease = lease
-        self._locks = locks_for(center.clients)
+        self._locks = KeyedLocks() if locks is None else locks
 
     async def revoke(self, request: AccessRequest, account: AccountConfig) -> bool:
         """Remove what the bot granted for this request; False when there is nothing of this
@@ -254,8 +257,9 @@ class RequestPermissionSetGranter(_LedgerGranter):
         *,
         lease: Lease = no_lease,
         clock: Callable[[], datetime] = utcnow,
+        locks: KeyedLocks | None = None,
     ) -> None:
-        super().__init__(center, ledger, settings, lease=lease)
+        super().__init__(center, ledger, settings, lease=lease, locks=locks)
         self._clock = clock
 
     async def grant(

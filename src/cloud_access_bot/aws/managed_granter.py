@@ -35,11 +35,11 @@ from cloud_access_bot.aws.granter import (
     WRITE_ATTEMPTS,
     Document,
     FoundGrant,
+    KeyedLocks,
     Lease,
     capacity_error,
     checked_document,
     in_account,
-    locks_for,
     no_lease,
     policy_document,
     version_to_prune,
@@ -70,11 +70,13 @@ class ManagedPolicyGranter:
         *,
         clock: Callable[[], datetime] = utcnow,
         lease: Lease = no_lease,
+        locks: KeyedLocks | None = None,
     ) -> None:
-        """``lease``: held around every change of a policy, so replicas take turns."""
+        """``lease``: held around every change of a policy, so replicas take turns;
+        ``locks``: the runtime's (``granter.KeyedLocks``), else its own."""
         self._clients = clients
         self._clock = clock
-        self._locks = locks_for(clients)
+        self._locks = KeyedLocks() if locks is None else locks
         self._lease = lease
 
     async def grant(

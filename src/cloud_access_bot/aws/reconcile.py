@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter
+from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter, KeyedLocks
 from cloud_access_bot.aws.identity_center import AssignmentLedger, IdentityCenter, LedgerEntry
 from cloud_access_bot.aws.identity_center_granters import (
     REQUEST_SET_SUBJECT,
@@ -119,14 +119,16 @@ async def reconcile(
     *,
     now: datetime,
     grace: timedelta = GRACE,
+    locks: KeyedLocks | None = None,
 ) -> ReconcileReport:
     """Remove orphaned and ended bot grants from every configured account; see the module doc.
 
     One account's failure (a role the bot cannot assume, a throttled call) is reported in
-    ``errors`` and does not stop the others.
+    ``errors`` and does not stop the others. ``locks``: the runtime's, so a removal here takes
+    turns with the granters on each document.
     """
-    inline = InlinePolicyGranter(clients, config.policy_name_prefix)
-    managed = ManagedPolicyGranter(clients)
+    inline = InlinePolicyGranter(clients, config.policy_name_prefix, locks=locks)
+    managed = ManagedPolicyGranter(clients, locks=locks)
 
     async def role_pass(name: str, account: AccountConfig, role: str) -> list[ReconciledGrant]:
         found = await inline.find_grants(account, role)
@@ -157,7 +159,10 @@ async def reconcile(
             )
     if config.identity_center is not None:
         passes.append(
-            ("IAM Identity Center", identity_center_pass(clients, config, store, now, grace))
+            (
+                "IAM Identity Center",
+                identity_center_pass(clients, config, store, now, grace, locks),
+            )
         )
     results = await asyncio.gather(*(work for _, work in passes), return_exceptions=True)
     report = ReconcileReport()
@@ -174,17 +179,24 @@ async def reconcile(
 
 
 async def identity_center_pass(
-    clients: AwsClients, config: BotConfig, store: Store, now: datetime, grace: timedelta
+    clients: AwsClients,
+    config: BotConfig,
+    store: Store,
+    now: datetime,
+    grace: timedelta,
+    locks: KeyedLocks | None = None,
 ) -> list[ReconciledGrant]:
     """Remove the ledger's assignments and memberships no live request accounts for."""
     center = IdentityCenter(clients)
     ledger = AssignmentLedger(clients, config.dynamodb_table)
     settings = config.identity_center
     granters = {
-        "group": GroupMembershipGranter(center, ledger, lambda: settings),
-        REQUEST_SET_SUBJECT: RequestPermissionSetGranter(center, ledger, lambda: settings),
+        "group": GroupMembershipGranter(center, ledger, lambda: settings, locks=locks),
+        REQUEST_SET_SUBJECT: RequestPermissionSetGranter(
+            center, ledger, lambda: settings, locks=locks
+        ),
     }
-    assignments = PermissionSetGranter(center, ledger, lambda: settings)
+    assignments = PermissionSetGranter(center, ledger, lambda: settings, locks=locks)
     removed: list[ReconciledGrant] = []
     for entry in await ledger.entries():
         record = await store.get(entry.request_id)

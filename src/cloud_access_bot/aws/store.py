@@ -13,6 +13,8 @@ Layout (Terraform creates the same table; keep the names):
   produced; details as canonical JSON text (floats and any JSON value round-trip); ``ttl`` past
   the retention period. TTL is never used to revoke: DynamoDB may delete days late. ``sealed``
   (canonical JSON) holds the digests of the request attributes the step wrote (domain.audit).
+  The recorded account, access levels, pending extension and session outcome are one JSON
+  attribute, ``extra``, under the keys it has always had (``extra_attribute``).
 - day anchor: ``pk=ANCHOR#<yyyy-mm>``, ``sk=DAY#<yyyy-mm-dd>#<first hex digit of the id>``,
   ``request_ids`` (a string set): every request created that day, added in the transaction
   that creates it (``ADD`` is atomic and idempotent, so replicas need no coordination; sixteen
@@ -49,6 +51,7 @@ from cloud_access_bot.domain.model import (
     AuditEvent,
     EventType,
     MessageRef,
+    RecordedAccount,
     ServiceAccess,
     Status,
     parse_iso,
@@ -202,7 +205,7 @@ def request_attributes(request: AccessRequest) -> dict[str, Any]:
         "approvals_required": request.approvals_required,
         "failure_reason": request.failure_reason,
         "last_event_hash": request.last_event_hash,
-        "extra": json.dumps(request.extra, sort_keys=True),
+        "extra": json.dumps(extra_attribute(request), sort_keys=True),
         "user_pk": f"USER#{request.requester_id}",
         "user_sk": f"{created}#{request.id}",
         "account_pk": f"ACCOUNT#{request.account_id}",
@@ -218,6 +221,53 @@ def request_attributes(request: AccessRequest) -> dict[str, Any]:
         values[name] = stamp(moment) if moment else None
     values.update(_due_keys(request))
     return values
+
+
+def extra_attribute(request: AccessRequest) -> dict[str, Any]:
+    """The ``extra`` JSON of a request, as rows written before these were typed fields hold it
+    (account settings as text, keys absent when unset): an old row read and written back is
+    unchanged, so the audit seals over it still match."""
+    extra: dict[str, Any] = {k: str(v) for k, v in request.recorded_account.recorded().items()}
+    if request.access_levels:
+        extra["access_levels"] = {s: dict(n) for s, n in request.access_levels.items()}
+    if request.pending_extension:
+        extra["extension_minutes"] = request.pending_extension
+        extra["extension_approvals"] = list(request.extension_approvals)
+    if request.session_cut_off is not None:
+        extra["session_cut_off"] = request.session_cut_off
+    if request.ticket is not None:
+        extra["ticket"] = request.ticket
+    if request.warning is not None:
+        extra["warning"] = request.warning
+    return extra
+
+
+def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed ``AccessRequest`` fields held in a row's ``extra`` JSON (``extra_attribute``)."""
+
+    def text(name: str) -> str | None:
+        value = extra.get(name)
+        return None if value is None else str(value)
+
+    cuts_off = text("revoke_cuts_off_session")
+    minutes, approvals = extra.get("extension_minutes"), extra.get("extension_approvals")
+    levels, cut_off = extra.get("access_levels"), extra.get("session_cut_off")
+    return {
+        "recorded_account": RecordedAccount(
+            iam_role=text("iam_role"),
+            access_mode=text("access_mode"),
+            managed_policy_name=text("managed_policy_name"),
+            managed_policy_path=text("managed_policy_path"),
+            broker_role=text("broker_role"),
+            revoke_cuts_off_session=None if cuts_off is None else cuts_off == "True",
+        ),
+        "access_levels": levels if isinstance(levels, dict) else {},
+        "pending_extension": minutes if isinstance(minutes, int) and minutes > 0 else 0,
+        "extension_approvals": tuple(map(str, approvals)) if isinstance(approvals, list) else (),
+        "session_cut_off": cut_off if isinstance(cut_off, bool) else None,
+        "ticket": text("ticket"),
+        "warning": text("warning"),
+    }
 
 
 def message_attributes(
@@ -267,7 +317,7 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         last_event_hash=data.get("last_event_hash", ""),
         permission_set=data.get("permission_set"),
         group=data.get("group"),
-        extra=json.loads(data.get("extra") or "{}"),
+        **fields_from_extra(json.loads(data.get("extra") or "{}")),
     )
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from cloud_access_bot.config import AutoApproveRule, BotConfig, SelfApproval
 from cloud_access_bot.domain.guardrails import auto_approvable
 from cloud_access_bot.domain.model import AccessRequest, Status
+from cloud_access_bot.domain.rules import AutoApproveRule, Rules, SelfApproval
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 SLACK_GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
@@ -112,16 +112,18 @@ def describe_status(request: AccessRequest) -> str:
             return f"This request was approved but granting access failed{why}."
 
 
-def _not_approver(request: AccessRequest, config: BotConfig, verb: str) -> Decision:
-    groups = ", ".join(_group(g) for g in config.approval_groups_for(request.account_name))
+def _not_approver(request: AccessRequest, rules: Rules, verb: str) -> Decision:
+    groups = ", ".join(
+        _group(g) for g in rules.accounts[request.account_name].limits.approval_groups
+    )
     return _refuse(
         f"Only members of the approval groups for {request.account_name} ({groups}) "
         f"can {verb} this request."
     )
 
 
-def _unknown_account(request: AccessRequest, config: BotConfig) -> Decision | None:
-    if config.account(request.account_name) is None:
+def _unknown_account(request: AccessRequest, rules: Rules) -> Decision | None:
+    if rules.account(request.account_name) is None:
         return _refuse(
             f"Account {request.account_name} is no longer in the configuration; "
             "this request cannot be decided."
@@ -129,10 +131,12 @@ def _unknown_account(request: AccessRequest, config: BotConfig) -> Decision | No
     return None
 
 
-def approvals_required(request: AccessRequest, config: BotConfig) -> int:
+def approvals_required(request: AccessRequest, rules: Rules) -> int:
     """Distinct approvers needed: the stricter of the count recorded at submission and the
     current configuration, so a configuration change never weakens a pending request."""
-    return max(request.approvals_required, config.approvals_required_for(request.account_name))
+    return max(
+        request.approvals_required, rules.accounts[request.account_name].limits.approvals_required
+    )
 
 
 def decide_approval(
@@ -140,7 +144,7 @@ def decide_approval(
     clicker: str,
     *,
     clicker_is_approver: bool,
-    config: BotConfig,
+    rules: Rules,
     members: Collection[str] | None = None,
     clicker_is_requester: bool | None = None,
     break_glass_reason: str | None = None,
@@ -152,14 +156,14 @@ def decide_approval(
     """
     if request.status is not Status.PENDING:
         return _refuse(describe_status(request))
-    if unknown := _unknown_account(request, config):
+    if unknown := _unknown_account(request, rules):
         return unknown
     if not clicker_is_approver:
-        return _not_approver(request, config, "approve")
+        return _not_approver(request, rules, "approve")
     if clicker_is_requester is None:
         clicker_is_requester = clicker == request.requester_id
     if clicker_is_requester:
-        if config.self_approval is not SelfApproval.BREAK_GLASS:
+        if rules.self_approval is not SelfApproval.BREAK_GLASS:
             return _refuse("You cannot approve your own request; another approver must.")
         if not (break_glass_reason and break_glass_reason.strip()):
             return _refuse(
@@ -175,7 +179,7 @@ def decide_approval(
         request.approvals,
         clicker,
         requester=request.requester_id,
-        required=approvals_required(request, config),
+        required=approvals_required(request, rules),
         members=members,
         what="this request",
         label="Approval",
@@ -225,17 +229,17 @@ def _count_approval(
 
 
 def decide_denial(
-    request: AccessRequest, clicker: str, *, clicker_is_approver: bool, config: BotConfig
+    request: AccessRequest, clicker: str, *, clicker_is_approver: bool, rules: Rules
 ) -> Decision:
     """Judge a click on Deny: one approver's denial ends the request."""
     if request.status is not Status.PENDING:
         return _refuse(describe_status(request))
     if clicker == request.requester_id:
         return _refuse("To withdraw your own request, cancel it instead of denying it.")
-    if unknown := _unknown_account(request, config):
+    if unknown := _unknown_account(request, rules):
         return unknown
     if not clicker_is_approver:
-        return _not_approver(request, config, "deny")
+        return _not_approver(request, rules, "deny")
     return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
 
 
@@ -269,7 +273,7 @@ def decide_revoke(
 
 
 def decide_extension(
-    request: AccessRequest, clicker: str, *, extra_minutes: int, config: BotConfig
+    request: AccessRequest, clicker: str, *, extra_minutes: int, rules: Rules
 ) -> Decision:
     """Judge asking to extend active access by ``extra_minutes``.
 
@@ -280,12 +284,14 @@ def decide_extension(
         return _refuse("Only the requester can ask to extend this access.")
     if request.status is not Status.ACTIVE:
         return _refuse(describe_status(request))
-    if unknown := _unknown_account(request, config):
+    if unknown := _unknown_account(request, rules):
         return unknown
     if extra_minutes < 1:
         return _refuse("An extension must add at least one minute.")
+    if request.pending_extension:
+        return _refuse("An extension is already waiting for approval.")
     total = request.duration_minutes + extra_minutes
-    cap = config.max_duration_for(request.account_name, request.target)
+    cap = rules.accounts[request.account_name].limits_for(request.target).max_duration_minutes
     if total > cap:
         return _refuse(
             f"Extending by {extra_minutes} minutes would make {total} minutes in all, over the "
@@ -299,15 +305,6 @@ def decide_extension(
     )
 
 
-EXTENSION_APPROVALS = "extension_approvals"
-
-
-def extension_approvals(request: AccessRequest) -> tuple[str, ...]:
-    """Approvals recorded for the extension waiting now."""
-    recorded = request.extra.get(EXTENSION_APPROVALS)
-    return tuple(str(a) for a in recorded) if isinstance(recorded, list) else ()
-
-
 def decide_extension_approval(
     request: AccessRequest,
     clicker: str,
@@ -315,7 +312,7 @@ def decide_extension_approval(
     clicker_is_approver: bool,
     clicker_is_requester: bool,
     members: Collection[str] | None,
-    config: BotConfig,
+    rules: Rules,
     approve: bool = True,
 ) -> Decision:
     """Judge a click on "Approve extension" (or "Refuse" with ``approve`` False): the same
@@ -324,19 +321,19 @@ def decide_extension_approval(
     minutes = request.pending_extension
     if request.status is not Status.ACTIVE or not minutes:
         return _refuse(f"No extension of request {request.id} is waiting.")
-    if unknown := _unknown_account(request, config):
+    if unknown := _unknown_account(request, rules):
         return unknown
     if clicker_is_requester or clicker == request.requester_id:
         return _refuse("You cannot decide on your own extension; another approver must.")
     if not clicker_is_approver:
-        return _not_approver(request, config, "extend")
+        return _not_approver(request, rules, "extend")
     if not approve:
         return Decision(Outcome.APPROVE, f"Extension refused by {_user(clicker)}.")
     return _count_approval(
-        extension_approvals(request),
+        request.extension_approvals,
         clicker,
         requester=request.requester_id,
-        required=approvals_required(request, config),
+        required=approvals_required(request, rules),
         members=members,
         what=f"the extension by {minutes} minutes",
         label=f"Approval of the extension by {minutes} minutes",
@@ -347,13 +344,13 @@ def decide_extension_approval(
 def _rule_matches(
     rule: AutoApproveRule,
     request: AccessRequest,
-    config: BotConfig,
+    rules: Rules,
     access_level: Callable[[str], str | None],
     discovered: Collection[str],
 ) -> bool:
     if not auto_approvable(request.services, rule, discovered):
         return False
-    account = config.accounts[request.account_name]
+    account = rules.accounts[request.account_name]
     if rule.accounts:
         if request.account_name not in rule.accounts:
             return False
@@ -367,7 +364,7 @@ def _rule_matches(
 
 def auto_approval(
     request: AccessRequest,
-    config: BotConfig,
+    rules: Rules,
     access_level: Callable[[str], str | None],
     discovered: Collection[str] = (),
 ) -> Decision | None:
@@ -379,10 +376,10 @@ def auto_approval(
     one with a wildcard resource or an escalation action (``guardrails.auto_approvable``);
     ``discovered`` are the resources picked from discovery, for ``discovered_only`` rules.
     """
-    if request.status is not Status.PENDING or config.account(request.account_name) is None:
+    if request.status is not Status.PENDING or rules.account(request.account_name) is None:
         return None
-    for index, rule in enumerate(config.auto_approve):
-        if _rule_matches(rule, request, config, access_level, discovered):
+    for index, rule in enumerate(rules.auto_approve):
+        if _rule_matches(rule, request, rules, access_level, discovered):
             accounts = ", ".join(rule.accounts) or "every non-production account"
             return Decision(
                 Outcome.APPROVE,

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from cloud_access_bot.config import AutoApproveRule, BotConfig
 from cloud_access_bot.domain.arns import is_pattern, partition_of, resource_problems
 from cloud_access_bot.domain.catalog import Catalog, escalation_actions
 from cloud_access_bot.domain.identity_center import makes_own_role, offered_targets
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess
+from cloud_access_bot.domain.rules import AutoApproveRule, Rules
 
 PERMISSIONS_MANAGEMENT = "Permissions management"
 
@@ -78,7 +78,7 @@ def pattern_covers(allowed: str, requested: str) -> bool:
 def refused_actions(
     actions: Iterable[str],
     *,
-    config: BotConfig,
+    rules: Rules,
     account_name: str,
     access_level: Callable[[str], str | None],
 ) -> list[Refusal]:
@@ -91,14 +91,14 @@ def refused_actions(
     ``access_level`` gets each action as requested; for a wildcard it should answer the most
     powerful level among the actions the wildcard matches (or None when unknown).
     """
-    account = config.account(account_name)
+    account = rules.account(account_name)
     allowed = account.allowed_dangerous_actions if account else []
     escalation_allowed = bool(account and account.allow_escalation)
     refusals = []
     for action in actions:
         if any(pattern_covers(pattern, action) for pattern in allowed):
             continue
-        forbidden = [p for p in config.never_grantable_actions if patterns_overlap(p, action)]
+        forbidden = [p for p in rules.never_grantable_actions if patterns_overlap(p, action)]
         if forbidden:
             is_plain = "*" not in action and "?" not in action
             what = "is never grantable" if is_plain else "includes actions that are never grantable"
@@ -109,7 +109,7 @@ def refused_actions(
                     f"ask an admin to allow it for {account_name} (allowed_dangerous_actions)",
                 )
             )
-        elif config.deny_permissions_management and access_level(action) == PERMISSIONS_MANAGEMENT:
+        elif rules.deny_permissions_management and access_level(action) == PERMISSIONS_MANAGEMENT:
             refusals.append(
                 Refusal(
                     action,
@@ -140,28 +140,27 @@ def is_escalation(action: str) -> bool:
 
 
 def approvals_required(
-    config: BotConfig, account_name: str, actions: Iterable[str], target: str | None = None
+    rules: Rules, account_name: str, actions: Iterable[str], target: str | None = None
 ) -> int:
     """Distinct approvals a request needs: the account's count (or its permission set's or
     group's, ``target``), and for privilege escalation at least what a production account
     needs (the highest count of the production accounts, or 2 when none is marked production)."""
-    base = config.approvals_required_for(account_name, target)
+    base = rules.accounts[account_name].limits_for(target).approvals_required
     if not any(is_escalation(action) for action in actions):
         return base
-    production = [
-        config.approvals_required_for(name) for name, a in config.accounts.items() if a.production
-    ]
+    production = [a.limits.approvals_required for a in rules.accounts.values() if a.production]
     return max(base, *production) if production else max(base, 2)
 
 
-def check_duration(minutes: int, *, config: BotConfig, account_name: str) -> str | None:
+def check_duration(minutes: int, *, rules: Rules, account_name: str) -> str | None:
     """None when the duration may be requested in the account, else why it may not."""
-    if config.account(account_name) is None:
+    account = rules.account(account_name)
+    if account is None:
         return f"{account_name} is not a configured account"
-    cap = config.max_duration_for(account_name)
+    cap = account.limits.max_duration_minutes
     if minutes > cap:
         return f"{minutes} minutes is longer than the {cap}-minute maximum for {account_name}"
-    offered = config.durations_for(account_name)
+    offered = account.limits.durations
     if minutes not in offered:
         listed = ", ".join(str(m) for m in offered)
         return f"{minutes} minutes is not an offered duration for {account_name} ({listed} minutes)"
@@ -216,29 +215,29 @@ class Recheck:
 
 def scope_problems(
     services: Sequence[ServiceAccess],
-    config: BotConfig,
+    rules: Rules,
     account_name: str,
     catalog: Catalog | None = None,
 ) -> list[tuple[str, str]]:
-    """``(resource, why)`` for the resources of ``services`` the account's current config
-    refuses."""
-    account = config.accounts[account_name]
+    """``(resource, why)`` for the resources of ``services`` the account's current rules
+    refuse."""
+    account = rules.accounts[account_name]
     return resource_problems(
         services,
         account_id=account.account_number,
         partition=partition_of(account.iam_role),
-        regions=config.regions_for(account_name),
-        allow_wildcards=config.allow_wildcard_resources,
+        regions=account.regions,
+        allow_wildcards=rules.allow_wildcard_resources,
         catalog=catalog,
     )
 
 
-def recorded_account_name(request: AccessRequest, config: BotConfig) -> str | None:
+def recorded_account_name(request: AccessRequest, rules: Rules) -> str | None:
     """The name under which the request's recorded AWS account is configured now — its own
     name while that still means the same account, else the account's new name — or None once
     no configured account has that number. Rules are those of the account the request was
     made in: a name given to another account never lends that account's rules."""
-    same = [n for n, a in config.accounts.items() if a.account_number == request.account_id]
+    same = [n for n, a in rules.accounts.items() if a.account_number == request.account_id]
     if request.account_name in same:
         return request.account_name
     return same[0] if same else None
@@ -254,7 +253,7 @@ def account_gone(request: AccessRequest) -> str:
 
 def recheck(
     request: AccessRequest,
-    config: BotConfig,
+    rules: Rules,
     *,
     now: datetime,
     access_level: Callable[[str], str | None],
@@ -268,15 +267,14 @@ def recheck(
     so shorter access is within what they approved; refusing would only make everyone ask
     again).
     """
-    name = recorded_account_name(request, config)
-    if name is None:
+    name = recorded_account_name(request, rules)
+    account = None if name is None else rules.account(name)
+    if name is None or account is None:
         return Recheck(account_gone(request))
     if request.target is not None:
-        if request.target not in offered_targets(config, name):
+        if request.target not in offered_targets(rules, name):
             return Recheck(f"{request.target} is no longer offered in {name}; nothing was granted.")
-    elif not makes_own_role(config, name) and request.login_role not in config.login_roles_for(
-        name
-    ):
+    elif not makes_own_role(rules, name) and request.login_role not in account.login_roles:
         return Recheck(
             f"Login role {request.login_role} is no longer configured for {name}; nothing "
             "was granted."
@@ -287,13 +285,13 @@ def recheck(
             "decision; it can no longer be approved. Ask again."
         )
     refusals = refused_actions(
-        request.actions, config=config, account_name=name, access_level=access_level
+        request.actions, rules=rules, account_name=name, access_level=access_level
     )
-    scope = scope_problems(request.services, config, name, catalog)
+    scope = scope_problems(request.services, rules, name, catalog)
     problems = [r.reason for r in refusals] + [why for _, why in scope]
     if problems:
         return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
-    cap = config.max_duration_for(name, request.target)
+    cap = account.limits_for(request.target).max_duration_minutes
     if request.duration_minutes > cap:
         return Recheck(capped_minutes=cap)
     return Recheck()

@@ -6,12 +6,12 @@ import math
 import re
 from datetime import datetime
 
-from cloud_access_bot.config import IDENTITY_CENTER_MODES, AccessMode, BotConfig
 from cloud_access_bot.domain.model import AccessRequest, iso
+from cloud_access_bot.domain.rules import IDENTITY_CENTER_MODES, AccessMode, Rules
 
 
 def target_problems(
-    config: BotConfig,
+    rules: Rules,
     account_name: str,
     *,
     permission_set: str | None,
@@ -22,7 +22,7 @@ def target_problems(
 
     The account's mode decides which of the two it may ask for; the other must be absent.
     """
-    account = config.account(account_name)
+    account = rules.account(account_name)
     if account is None:
         return {"account": f"Unknown account {account_name!r}: pick one from the list."}
     if account.access_mode is AccessMode.PERMISSION_SET and group is None:
@@ -31,14 +31,14 @@ def target_problems(
         target, what = group, "group"
     else:
         return {"account": f"{account_name} does not grant what was asked for."}
-    offered = offered_targets(config, account_name)
+    offered = offered_targets(rules, account_name)
     if target not in offered:
         return {
             "permission_set": f"{target!r} is not a {what} offered in {account_name}; "
             f"choose one of {', '.join(offered)}."
         }
-    cap = config.max_duration_for(account_name, target)
-    offered_minutes = config.durations_for(account_name, target)
+    limits = account.limits_for(target)
+    cap, offered_minutes = limits.max_duration_minutes, limits.durations
     if minutes > cap:
         return {
             "duration": f"{minutes} minutes is longer than the {cap}-minute maximum for "
@@ -50,28 +50,22 @@ def target_problems(
     return {}
 
 
-def offered_targets(config: BotConfig, account_name: str) -> list[str]:
+def offered_targets(rules: Rules, account_name: str) -> list[str]:
     """The permission sets (permission_set mode) or groups (the groups account) that may be
     asked for in the account now; empty for other modes."""
-    account = config.account(account_name)
-    if account is None:
-        return []
-    if account.access_mode is AccessMode.PERMISSION_SET:
-        return [rule.name for rule in account.permission_sets]
-    if account.access_mode is AccessMode.GROUP_MEMBERSHIP and config.identity_center:
-        return list(config.identity_center.groups)
-    return []
+    account = rules.account(account_name)
+    return list(account.targets) if account else []
 
 
-def needs_identity_center_user(config: BotConfig, account_name: str) -> bool:
+def needs_identity_center_user(rules: Rules, account_name: str) -> bool:
     """Whether a grant in the account goes to the requester's Identity Center user."""
-    account = config.account(account_name)
+    account = rules.account(account_name)
     return account is not None and account.access_mode in IDENTITY_CENTER_MODES
 
 
-def makes_own_role(config: BotConfig, account_name: str) -> bool:
+def makes_own_role(rules: Rules, account_name: str) -> bool:
     """Whether the account's grants are permission sets made per request (no login role)."""
-    account = config.account(account_name)
+    account = rules.account(account_name)
     return account is not None and account.access_mode is AccessMode.REQUEST_PERMISSION_SET
 
 
@@ -120,7 +114,7 @@ def revoked_session_note(request: AccessRequest) -> str | None:
     """What a revocation leaves of an Identity Center grant's sessions, for the revoke DM
     (None for the other modes): removing an assignment or membership ends no role session
     already issued through the access portal."""
-    mode = request.extra.get("access_mode")
+    mode = request.recorded_account.access_mode
     kept = "a console or CLI session already opened from the AWS access portal is not ended"
     if mode == AccessMode.REQUEST_PERMISSION_SET.value:
         until = f" at {iso(request.expires_at)}" if request.expires_at else ""

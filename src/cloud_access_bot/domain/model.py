@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -70,8 +71,8 @@ def parse_iso(text: str) -> datetime:
 
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
-#: ``extra`` key of an ended session_credentials grant: whether its issued session was cut off
-#: (a deny on the broker role) or stays usable until its window ends.
+#: The audit detail of an ended session_credentials grant saying whether its issued session
+#: was cut off (``AccessRequest.session_cut_off``).
 SESSION_CUT_OFF = "session_cut_off"
 
 
@@ -121,6 +122,24 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class RecordedAccount:
+    """What a request records of its account at submission, so that removal, extension and
+    activation act on the account and role that were approved, whatever the account's name
+    means later (renamed, reused, gone from the configuration). None: not recorded."""
+
+    iam_role: str | None = None
+    access_mode: str | None = None
+    managed_policy_name: str | None = None
+    managed_policy_path: str | None = None
+    broker_role: str | None = None
+    revoke_cuts_off_session: bool | None = None
+
+    def recorded(self) -> dict[str, str | bool]:
+        """The recorded settings by name, leaving out what was not recorded."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+@dataclass(frozen=True)
 class AccessRequest:
     """One request for access, as stored. ``version`` counts the transitions applied."""
 
@@ -156,17 +175,24 @@ class AccessRequest:
     permission_set: str | None = None
     #: A request to join an IAM Identity Center group (account ``identity-center-groups``).
     group: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    recorded_account: RecordedAccount = RecordedAccount()
+    #: Per service, how many of its actions fall in each access level, at submission.
+    access_levels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Minutes of extension asked for and not yet decided (0 when none).
+    pending_extension: int = 0
+    #: Approvals recorded for the extension waiting now.
+    extension_approvals: tuple[str, ...] = ()
+    #: For an ended session_credentials grant: whether its issued session was cut off (a deny
+    #: on the broker role) or stays usable until its window ends; None otherwise.
+    session_cut_off: bool | None = None
+    #: The ticket or change id the account's rules asked for (None when none was required).
+    ticket: str | None = None
+    #: The account's warning banner at submission (production, or a rule's ``warning``).
+    warning: str | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status not in TERMINAL
-
-    @property
-    def pending_extension(self) -> int:
-        """Minutes of extension asked for and not yet decided (0 when none)."""
-        minutes = self.extra.get("extension_minutes")
-        return minutes if isinstance(minutes, int) and minutes > 0 else 0
 
     @property
     def target(self) -> str | None:

@@ -11,9 +11,9 @@ to and reports the others as left out.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cloud_access_bot.config import Preset
 from cloud_access_bot.domain.catalog import Catalog
 
 
@@ -28,9 +28,10 @@ class PresetDefaults:
     left_out: tuple[str, ...] = ()  # configured actions of other services, or unknown
 
 
-def preset_defaults(name: str, preset: Preset, catalog: Catalog) -> PresetDefaults:
-    """The form defaults of ``preset``; ValueError if none of its actions is known."""
-    expanded = {pattern: catalog.expand(pattern) for pattern in preset.actions}
+def preset_defaults(name: str, patterns: Sequence[str], catalog: Catalog) -> PresetDefaults:
+    """The form defaults of the preset ``name`` configured with these action ``patterns``;
+    ValueError if none of them is known."""
+    expanded = {pattern: catalog.expand(pattern) for pattern in patterns}
     services = Counter(action.split(":", 1)[0] for names in expanded.values() for action in names)
     if not services:
         raise ValueError(f"preset {name!r} names no known IAM action")

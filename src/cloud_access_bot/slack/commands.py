@@ -380,7 +380,7 @@ def register_commands(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={"preset_account": "Pick an account."})
             return
         try:
-            defaults = preset_defaults(name, config.presets[name], deps.catalog)
+            defaults = preset_defaults(name, config.presets[name].actions, deps.catalog)
         except ValueError as problem:
             await ack(response_action="errors", errors={"preset": str(problem)})
             return

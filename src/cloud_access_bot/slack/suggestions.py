@@ -123,7 +123,7 @@ class CatalogSuggestions:
         if preset is None:
             return None
         try:
-            return preset_defaults(name, preset, self._catalog)
+            return preset_defaults(name, preset.actions, self._catalog)
         except ValueError:
             return None
 

@@ -16,7 +16,7 @@ from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig
 from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import listing
 from cloud_access_bot.domain.identity_center import revoked_session_note
-from cloud_access_bot.domain.model import SESSION_CUT_OFF, AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.slack.account_picker import account_label
 
@@ -197,92 +197,12 @@ def _input(
 
 def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     """The /request modal for the cascade step ``state`` has reached."""
-    blocks: list[dict[str, Any]] = [
-        _input(
-            "reason",
-            "Why do you need access?",
-            {
-                "type": "plain_text_input",
-                "action_id": REASON_ACTION,
-                "multiline": True,
-                "max_length": 1000,
-            },
-            state,
-        ),
-        _input(
-            "duration",
-            "For how long?",
-            {
-                "type": "static_select",
-                "action_id": DURATION_ACTION,
-                "options": [
-                    option(duration_label(m), str(m)) for m in config.durations_for(state.account)
-                ][:100]
-                if state.account in config.accounts
-                else [option(duration_label(m), str(m)) for m in config.durations_minutes][:100],
-            },
-            state,
-        ),
-        _input(
-            "account",
-            "AWS account",
-            {
-                # Searched (slack/account_picker.py): a static select holds 100 options.
-                "type": "external_select",
-                "action_id": ACCOUNT_ACTION,
-                "min_query_length": 0,
-                "placeholder": plain("Type a name, id, OU or tag"),
-                **(
-                    {"initial_option": option(_account_label(state.account, config), state.account)}
-                    if state.account in config.accounts
-                    else {}
-                ),
-            },
-            state,
-            dispatch=True,
-        ),
-    ]
+    blocks = [_reason_input(state), _duration_input(config, state), _account_input(config, state)]
     if state.account in config.accounts:
-        assert state.account is not None
-        blocks.extend(_login_role_picker(config, state))
-        blocks.extend(_account_notes(config.accounts[state.account], state))
-        blocks.extend(_preset_picker(config))
-        blocks.extend(_added_summary(state))
-        blocks.append(
-            _input(
-                "service",
-                "Another AWS service" if state.added else "AWS service",
-                {
-                    "type": "external_select",
-                    "action_id": SERVICE_ACTION,
-                    "min_query_length": 1,
-                    "placeholder": plain("Type to search, e.g. s3"),
-                    **(
-                        {"initial_option": option(state.service, state.service)}
-                        if state.service
-                        else {}
-                    ),
-                },
-                state,
-                optional=bool(state.added),
-                dispatch=True,
-            )
-        )
+        blocks.extend(_account_step(config, state))
     if state.account in config.accounts and state.service:
         blocks.extend(_service_inputs(state))
-        buttons = [(REFRESH_RESOURCES_ACTION, "Refresh resource list")]
-        if len(state.added) + 1 < MAX_SERVICES:
-            buttons.insert(0, (ADD_SERVICE_ACTION, "Add another service"))
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "service_tools",
-                "elements": [
-                    {"type": "button", "action_id": action, "text": plain(label), "value": action}
-                    for action, label in buttons
-                ],
-            }
-        )
+        blocks.append(_service_tools(state))
     return {
         "type": "modal",
         "callback_id": REQUEST_CALLBACK,
@@ -291,6 +211,101 @@ def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
         "close": plain("Cancel"),
         "private_metadata": state.to_metadata(),
         "blocks": blocks,
+    }
+
+
+def _reason_input(state: ModalState) -> dict[str, Any]:
+    return _input(
+        "reason",
+        "Why do you need access?",
+        {
+            "type": "plain_text_input",
+            "action_id": REASON_ACTION,
+            "multiline": True,
+            "max_length": 1000,
+        },
+        state,
+    )
+
+
+def _duration_input(config: BotConfig, state: ModalState) -> dict[str, Any]:
+    """The account's offered durations; every configured one until an account is picked."""
+    minutes = (
+        config.durations_for(state.account)
+        if state.account in config.accounts
+        else config.durations_minutes
+    )
+    return _input(
+        "duration",
+        "For how long?",
+        {
+            "type": "static_select",
+            "action_id": DURATION_ACTION,
+            "options": [option(duration_label(m), str(m)) for m in minutes][:100],
+        },
+        state,
+    )
+
+
+def _account_input(config: BotConfig, state: ModalState) -> dict[str, Any]:
+    return _input(
+        "account",
+        "AWS account",
+        {
+            # Searched (slack/account_picker.py): a static select holds 100 options.
+            "type": "external_select",
+            "action_id": ACCOUNT_ACTION,
+            "min_query_length": 0,
+            "placeholder": plain("Type a name, id, OU or tag"),
+            **(
+                {"initial_option": option(_account_label(state.account, config), state.account)}
+                if state.account in config.accounts
+                else {}
+            ),
+        },
+        state,
+        dispatch=True,
+    )
+
+
+def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """Once an account is picked: its login role, the presets, what was added, the service."""
+    assert state.account is not None
+    service = _input(
+        "service",
+        "Another AWS service" if state.added else "AWS service",
+        {
+            "type": "external_select",
+            "action_id": SERVICE_ACTION,
+            "min_query_length": 1,
+            "placeholder": plain("Type to search, e.g. s3"),
+            **({"initial_option": option(state.service, state.service)} if state.service else {}),
+        },
+        state,
+        optional=bool(state.added),
+        dispatch=True,
+    )
+    return [
+        *_login_role_picker(config, state),
+        *_account_notes(config.accounts[state.account], state),
+        *_preset_picker(config),
+        *_added_summary(state),
+        service,
+    ]
+
+
+def _service_tools(state: ModalState) -> dict[str, Any]:
+    """The buttons under a service: "Add another service" (below ``MAX_SERVICES``), "Refresh"."""
+    buttons = [(REFRESH_RESOURCES_ACTION, "Refresh resource list")]
+    if len(state.added) + 1 < MAX_SERVICES:
+        buttons.insert(0, (ADD_SERVICE_ACTION, "Add another service"))
+    return {
+        "type": "actions",
+        "block_id": "service_tools",
+        "elements": [
+            {"type": "button", "action_id": action, "text": plain(label), "value": action}
+            for action, label in buttons
+        ],
     }
 
 
@@ -543,8 +558,6 @@ def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
     full = _services_text(request)
     if len(full) <= listing.TEXT_CHARS:
         return [{"type": "section", "text": {"type": "mrkdwn", "text": full}}]
-    levels = request.extra.get("access_levels")
-    levels = levels if isinstance(levels, dict) else {}
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",
@@ -558,7 +571,7 @@ def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
         }
     ]
     for access in request.services:
-        text = listing.summary(access, levels.get(access.service))
+        text = listing.summary(access, request.access_levels.get(access.service))
         blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
     return blocks
 
@@ -592,14 +605,14 @@ def full_request_modal(request: AccessRequest) -> dict[str, Any]:
 
 
 def is_session_grant(request: AccessRequest) -> bool:
-    recorded = request.extra.get("access_mode") == AccessMode.SESSION_CREDENTIALS.value
+    recorded = request.recorded_account.access_mode == AccessMode.SESSION_CREDENTIALS.value
     return recorded or (request.policy_name or "").startswith("session:")
 
 
 def session_revoke_note(request: AccessRequest) -> str:
     """What revoking a session_credentials grant really does (shown wherever it is offered)."""
     until = f" until {iso(request.expires_at)}" if request.expires_at else ""
-    if request.extra.get("revoke_cuts_off_session") != "True":
+    if not request.recorded_account.revoke_cuts_off_session:
         return (
             "Revoking ends this request, but AWS cannot end a sign-in session it has issued: "
             f"the session already issued stays usable{until}."
@@ -614,7 +627,7 @@ def session_revoke_note(request: AccessRequest) -> str:
 def session_revoked_text(request: AccessRequest) -> str:
     """What became of the issued session of a revoked session_credentials grant."""
     until = f" until {iso(request.expires_at)}" if request.expires_at else ""
-    if request.extra.get(SESSION_CUT_OFF) is False:
+    if request.session_cut_off is False:
         return (
             "The session already issued was not cut off (AWS cannot end one, and this account "
             f"does not let the bot write a deny on the broker role): it stays usable{until}."
@@ -672,7 +685,7 @@ def _request_fields(request: AccessRequest) -> list[dict[str, Any]]:
         f"*Account*\n{escape(request.account_name)} ({request.account_id})",
         f"*Login role*\n{escape(request.login_role)}",
         f"*Duration*\n{duration_label(request.duration_minutes)}",
-        *([f"*Ticket*\n{escape(request.extra['ticket'])}"] if request.extra.get("ticket") else []),
+        *([f"*Ticket*\n{escape(request.ticket)}"] if request.ticket else []),
     ]
     return [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields]
 
@@ -755,8 +768,8 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         *services_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
-    if request.extra.get("warning"):
-        blocks.insert(0, banner(str(request.extra["warning"])))
+    if request.warning:
+        blocks.insert(0, banner(request.warning))
     if with_buttons and request.status is Status.PENDING:
         blocks.append(
             _buttons(
