@@ -295,9 +295,15 @@ class ViewHandle:
     async def select(
         self, action_id: str, choice: str | JSON | None, *, block_id: str | None = None
     ) -> JSON | None:
-        """Pick one value: an option value (static, or external after :meth:`suggest`), an
-        option object, a user/channel id or a date; None deselects."""
+        """Pick one value: an option value (static, or external: offered by :meth:`suggest`, or
+        else typed as the query, as a person types a name to find it), an option object, a
+        user/channel id or a date; None deselects."""
         block, element = find_element(self.blocks, action_id, block_id)
+        offered = static_options(element) + self._suggested.get(action_id, [])
+        typed = isinstance(choice, str) and choice not in [o.get("value") for o in offered]
+        if element["type"] == "external_select" and typed:
+            assert isinstance(choice, str)
+            await self.suggest(action_id, choice, block_id=block_id)
         return await self._set(action_id, block["block_id"], self._resolve(element, choice))
 
     async def select_many(
