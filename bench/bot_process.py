@@ -16,12 +16,21 @@ from typing import Any
 
 import yaml
 
+from bench import stalls
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot_sandbox.scenario import Sandbox
 from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 CONNECT_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def bot_command() -> list[str]:
+    """``python -m cloud_access_bot``, or the same probed by ``bench.stalls`` (``--stalls``)."""
+    if os.environ.get(stalls.ENVIRONMENT):
+        return [sys.executable, "-m", "bench.stalls"]
+    return [sys.executable, "-m", "cloud_access_bot"]
 
 
 def bot_environment(emulator: SlackEmulator, workdir: Path) -> dict[str, str]:
@@ -41,6 +50,8 @@ def bot_environment(emulator: SlackEmulator, workdir: Path) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
         }
     )
+    if os.environ.get(stalls.ENVIRONMENT):  # the bot runs from a temporary directory
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
     return env
 
 
@@ -53,9 +64,7 @@ async def running_bot(
     (workdir / "config.yaml").write_text(yaml.safe_dump(dict(config)))
     opened = emulator.connections_opened
     bot = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cloud_access_bot",
+        *bot_command(),
         "run",
         env=bot_environment(emulator, workdir),
         cwd=workdir,  # no stray .env from the repository

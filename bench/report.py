@@ -1,20 +1,39 @@
-"""Metrics, percentiles, the printed table, the machine description and ``results.json``."""
+"""Metrics, percentiles, repeated runs, the printed table, the machine description and
+``results.json``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import platform
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+LoadAverage = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's value of a repeated metric, and the machine's load average when it ended."""
+
+    value: float
+    loadavg: LoadAverage
+
+    def as_json(self) -> dict[str, Any]:
+        return {"value": self.value, "loadavg": list(self.loadavg)}
+
 
 @dataclass(frozen=True)
 class Metric:
-    """One figure; ``baseline`` is the naive approach measured in the same run (or None)."""
+    """One figure; ``baseline`` is the naive approach measured in the same run (or None).
+
+    A repeated metric's ``value`` (and ``baseline``) is the median of its ``runs``.
+    """
 
     name: str
     value: float
@@ -22,9 +41,53 @@ class Metric:
     baseline: float | None = None
     target: str = ""
     note: str = ""
+    runs: tuple[Run, ...] = ()
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """(min, max) over the runs, if there was more than one."""
+        if len(self.runs) < 2:
+            return None
+        values = [run.value for run in self.runs]
+        return min(values), max(values)
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": self.value, "unit": self.unit, "baseline": self.baseline}
+        data: dict[str, Any] = {"value": self.value, "unit": self.unit, "baseline": self.baseline}
+        if self.spread is not None:
+            data["min"], data["max"] = self.spread
+            data["runs"] = [run.as_json() for run in self.runs]
+        return data
+
+
+def load_average() -> LoadAverage:
+    """The machine's 1, 5 and 15 minute load averages (``/proc/loadavg``), zeros elsewhere."""
+    try:
+        one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
+    except (OSError, ValueError):
+        return (0.0, 0.0, 0.0)
+    return (float(one), float(five), float(fifteen))
+
+
+def combined(runs: Sequence[tuple[Sequence[Metric], LoadAverage]]) -> list[Metric]:
+    """One metric per name over repeated runs of a group (each with its load average): the
+    median value and baseline, each run kept. A single run is returned as it is."""
+    if len(runs) == 1:
+        return list(runs[0][0])
+    first, _ = runs[0]
+    by_name = [({m.name: m for m in metrics}, load) for metrics, load in runs]
+    result = []
+    for metric in first:
+        each = [(named[metric.name], load) for named, load in by_name]
+        baselines = [m.baseline for m, _ in each if m.baseline is not None]
+        result.append(
+            dataclasses.replace(
+                metric,
+                value=rounded(statistics.median(m.value for m, _ in each)),
+                baseline=rounded(statistics.median(baselines)) if baselines else None,
+                runs=tuple(Run(m.value, load) for m, load in each),
+            )
+        )
+    return result
 
 
 def percentile(samples: Iterable[float], fraction: float) -> float:
@@ -86,6 +149,9 @@ def table(metrics: Sequence[Metric]) -> str:
     ]
     for metric in metrics:
         value = f"{_number(metric.value)} {metric.unit}"
+        if metric.spread is not None:
+            low, high = metric.spread
+            value += f" ({_number(low)}–{_number(high)}, {len(metric.runs)} runs)"
         baseline = "–" if metric.baseline is None else f"{_number(metric.baseline)} {metric.unit}"
         lines.append(f"| `{metric.name}` | {value} | {baseline} | {metric.target or 'report'} |")
     return "\n".join(lines)
@@ -94,7 +160,8 @@ def table(metrics: Sequence[Metric]) -> str:
 def write_results(
     path: Path, metrics: Sequence[Metric], extra: dict[str, Any] | None = None
 ) -> None:
-    """``{"<metric>": {"value", "unit", "baseline"}, "_machine": {...}, ...}``."""
+    """``{"<metric>": {"value", "unit", "baseline"[, "min", "max", "runs"]}, "_machine": {...},
+    ...}``; ``runs`` (repeated metrics only) holds each run's value and load average."""
     data: dict[str, Any] = {m.name: m.as_json() for m in metrics}
     data["_machine"] = machine()
     data.update(extra or {})

@@ -21,7 +21,7 @@ from bench import (
 )
 from bench.aws_server import reset_moto
 from bench.discovery import DiscoveryScale
-from bench.report import Metric, table, write_results
+from bench.report import LoadAverage, Metric, combined, load_average, table, write_results
 from bench.world import bench_world
 
 
@@ -117,11 +117,12 @@ async def slack_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
         bot_process.running_bot_of(world),
     ):
         paced_people, hurried_people = people[: scale.users], people[scale.users :]
-        paced = await slack_load.load(
-            world, paced_people, roles, concurrency=scale.users, pace=scale.pace_s
-        )
-        saturated = await slack_load.load(world, hurried_people, roles, scale.concurrency)
-        options_ms = await slack_load.options_latencies(world, people[0], scale.option_rounds)
+        with slack_load.no_gc_pauses():
+            paced = await slack_load.load(
+                world, paced_people, roles, concurrency=scale.users, pace=scale.pace_s
+            )
+            saturated = await slack_load.load(world, hurried_people, roles, scale.concurrency)
+            options_ms = await slack_load.options_latencies(world, people[0], scale.option_rounds)
         facts["slack_problems"] = list(world.emulator.problems)
     for name, run in (("paced", paced), ("saturated", saturated)):
         facts[name] = {
@@ -195,6 +196,10 @@ async def organizations_group(scale: Scale, facts: dict[str, Any]) -> list[Metri
 
 
 Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
+#: The groups of latency figures, run ``repeat`` times (each on a reset moto) and reported as
+#: the median with its min–max: one run's tail says more about the machine than the bot.
+REPEATED = frozenset({"slack", "grants", "revocation"})
+DEFAULT_REPEAT = 3
 GROUPS: dict[str, Group] = {
     "slack": slack_group,
     "grants": grants_group,
@@ -214,15 +219,29 @@ async def run(
     output: Path | None,
     mode: str,
     groups: Sequence[str] = tuple(GROUPS),
+    repeat: int = 1,
 ) -> tuple[list[Metric], dict[str, Any]]:
-    """The ``groups``, each on a reset moto; prints the table and writes ``output`` (if given)."""
+    """The ``groups``, each on a reset moto, those of ``REPEATED`` ``repeat`` times; prints
+    the table and writes ``output`` (if given). Each run's facts, time and load average (at
+    its end) go under ``_run.groups.<name>``."""
     progress = Progress()
     metrics: list[Metric] = []
-    facts: dict[str, Any] = {"mode": mode, "scale": asdict(scale)}
+    facts: dict[str, Any] = {"mode": mode, "scale": asdict(scale), "repeat": repeat, "groups": {}}
     for name in groups:
-        await reset_moto(endpoint)
-        progress.say(f"{name}…")
-        metrics += await GROUPS[name](scale, facts)
+        times = repeat if name in REPEATED else 1
+        runs: list[tuple[list[Metric], LoadAverage]] = []
+        facts["groups"][name] = []
+        for index in range(times):
+            await reset_moto(endpoint)
+            progress.say(f"{name} ({index + 1}/{times})…" if times > 1 else f"{name}…")
+            started = time.monotonic()
+            run_facts: dict[str, Any] = {}
+            group_metrics = await GROUPS[name](scale, run_facts)
+            load = load_average()
+            run_facts.update(seconds=round(time.monotonic() - started, 1), loadavg=list(load))
+            facts["groups"][name].append(run_facts)
+            runs.append((group_metrics, load))
+        metrics += combined(runs)
     facts["seconds"] = round(time.monotonic() - progress.started, 1)
     progress.say("done")
     print(table(metrics))

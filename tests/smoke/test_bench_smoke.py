@@ -29,8 +29,16 @@ METRICS = (
     "org_rules_evaluation_p99_ms",
     "org_rss_growth_mb",
     "org_refresh_s",
+    "approve_to_assigned_p50_ms",
+    "approve_to_assigned_p99_ms",
+    "grants_per_account_request_permission_set",
 )
-WITH_BASELINE = ("discovery_cold_s", "grants_per_shared_role", "sweep_ms_40_expired_aws_50ms")
+WITH_BASELINE = (
+    "discovery_cold_s",
+    "grants_per_shared_role",
+    "sweep_ms_40_expired_aws_50ms",
+    "grants_per_account_request_permission_set",
+)
 
 
 async def test_smoke_run_writes_every_metric_with_a_number(aws: str, tmp_path: Path) -> None:
