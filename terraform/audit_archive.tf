@@ -55,6 +55,7 @@ locals {
 }
 
 resource "aws_kms_key" "audit_archive" {
+  #checkov:skip=CKV2_AWS_64:The default key policy delegates to IAM in this account; the task role's policy (terraform/policies) allows only GenerateDataKey/Decrypt on this key
   count = local.archive_key ? 1 : 0
 
   description         = "cloud-access-bot audit archive"
@@ -64,6 +65,9 @@ resource "aws_kms_key" "audit_archive" {
 }
 
 resource "aws_s3_bucket" "audit_archive" {
+  #checkov:skip=CKV_AWS_18:Writes come from one role and are audited by CloudTrail (enable S3 data events there if required) rather than a second log bucket owned by this module
+  #checkov:skip=CKV_AWS_144:Cross-region replication is the operator's choice (it needs a second bucket and key in another region); versioning and optional Object Lock protect the objects here
+  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events: Athena reads the partitions by projection
   count = local.audit_archive ? 1 : 0
 
   bucket              = var.audit_archive_bucket_name
@@ -156,6 +160,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit_archive" {
     }
   }
 
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.audit_archive]
 }
 
@@ -191,6 +206,11 @@ resource "aws_s3_bucket_policy" "audit_archive" {
 
 # Athena: results in their own bucket (the archive's Object Lock would keep them forever).
 resource "aws_s3_bucket" "athena_results" {
+  #checkov:skip=CKV_AWS_18:Query results only, written by Athena and expired after 30 days
+  #checkov:skip=CKV_AWS_144:Query results can be recomputed from the archive; no replication
+  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events
+  #checkov:skip=CKV_AWS_21:Query results expire after 30 days; versions would only keep them longer
+  #checkov:skip=CKV_AWS_145:The workgroup makes Athena encrypt every result with the archive's KMS key (SSE_KMS, enforced)
   count = local.audit_archive ? 1 : 0
 
   bucket = "${var.audit_archive_bucket_name}-athena"
@@ -220,6 +240,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "athena_results" {
 
     expiration {
       days = 30
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
     }
   }
 }
