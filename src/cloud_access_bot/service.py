@@ -567,13 +567,7 @@ class AccessService:
         Over the account's current maximum the extension is capped to reach it; when the grant
         already has the maximum (or more) there is nothing left to add, and it is refused."""
         longer = request.with_changes(duration_minutes=request.duration_minutes + minutes)
-        verdict = guardrails.recheck(
-            longer,
-            self._config().rules_in_force(),
-            now=self._clock(),
-            access_level=self._access_level,
-            approving=False,
-        )
+        verdict = self._recheck(longer, approving=False)
         if verdict.refusal:
             return 0, verdict.refusal
         if verdict.capped_minutes is None:
@@ -918,18 +912,24 @@ class AccessService:
             await self._refresh(saved, event, clicker)
         return decision
 
+    def _recheck(
+        self, request: AccessRequest, *, approving: bool, now: datetime | None = None
+    ) -> guardrails.Recheck:
+        """``guardrails.recheck`` under the configuration in force now."""
+        return guardrails.recheck(
+            request,
+            self._config().rules_in_force(),
+            now=now or self._clock(),
+            access_level=self._access_level,
+            approving=approving,
+        )
+
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType
     ) -> Decision | None:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
-        verdict = guardrails.recheck(
-            request,
-            self._config().rules_in_force(),
-            now=now,
-            access_level=self._access_level,
-            approving=True,
-        )
+        verdict = self._recheck(request, approving=True, now=now)
         if verdict.refusal:
             await self._tell_both(request, actor, verdict.refusal)
             return _refused(verdict.refusal)
@@ -987,13 +987,7 @@ class AccessService:
         if end <= self._clock():
             await self._fail(request, "The approved window ended before the grant was written.")
             return
-        verdict = guardrails.recheck(
-            request,
-            self._config().rules_in_force(),
-            now=self._clock(),
-            access_level=self._access_level,
-            approving=False,
-        )
+        verdict = self._recheck(request, approving=False)
         if verdict.refusal:
             await self._fail(request, verdict.refusal, "RulesChanged")
             return
