@@ -4,7 +4,6 @@ every event: the outbox item was written in the change's own transaction."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, sandbox, sandbox_config
-from tests.e2e.test_sigkill_restart import first_request, start_bot_process
+from tests.e2e.test_sigkill_restart import first_request, process_env, start_bot_process
 
 BOB = APPROVERS[0]
 BUCKET = "acme-audit"
@@ -31,14 +30,7 @@ async def test_sigkill_after_each_state_change_loses_no_archived_event(
                 Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )
         emulator = world.emulator
-        env = {
-            **os.environ,
-            "SLACK_APP_TOKEN": emulator.app_token,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_API_URL": emulator.api_url,
-            "BOT_CONFIG_FILE": str(config),
-            "HEALTH_FILE": str(tmp_path / "health.json"),
-        }
+        env = process_env(emulator, config, tmp_path)
         store = DynamoStore(world.clients, bot_config.dynamodb_table)
         process = await start_bot_process(env)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,6 +43,7 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox,
 )
+from tests.e2e.test_sigkill_restart import process_env
 
 BOB = APPROVERS[0]
 #: How long the proxy holds the call the process is killed in.
@@ -143,16 +143,7 @@ async def world(aws: str, tmp_path: Path) -> AsyncIterator[World]:
         made.config = identity_center_config(seeded.config)
         config = tmp_path / "config.yml"
         config.write_text(json.dumps(made.config.model_dump(mode="json")))
-        emulator = made.emulator
-        env = {
-            **os.environ,
-            "SLACK_APP_TOKEN": emulator.app_token,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_API_URL": emulator.api_url,
-            "BOT_CONFIG_FILE": str(config),
-            "HEALTH_FILE": str(tmp_path / "health.json"),
-            "AWS_ENDPOINT_URL": proxy.endpoint,
-        }
+        env = process_env(made.emulator, config, tmp_path, AWS_ENDPOINT_URL=proxy.endpoint)
         bot = Bot(made, env)
         ids = {**seeded.permission_sets, **seeded.groups}
         try:

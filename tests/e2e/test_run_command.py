@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import sys
@@ -23,6 +22,7 @@ import pytest
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import Sandbox, sandbox, sandbox_config
 from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
+from tests.e2e.test_sigkill_restart import process_env
 
 
 @dataclass
@@ -55,18 +55,12 @@ def bot_env(world: Sandbox, tmp_path: Path, **overrides: str) -> dict[str, str]:
     config = tmp_path / "config.yml"
     if not config.exists():
         config.write_text(json.dumps(world.config.model_dump(mode="json")))
-    emulator = world.emulator
-    return {
-        **os.environ,
-        "SLACK_APP_TOKEN": emulator.app_token,
-        "SLACK_BOT_TOKEN": emulator.bot_token,
-        "SLACK_API_URL": emulator.api_url,
-        "BOT_CONFIG_FILE": str(config),
-        "HEALTH_FILE": str(tmp_path / "health.json"),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "DEBUG",
-        **overrides,
-    }
+    return process_env(
+        world.emulator,
+        config,
+        tmp_path,
+        **{"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG", **overrides},
+    )
 
 
 @asynccontextmanager

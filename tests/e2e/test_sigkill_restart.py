@@ -14,8 +14,25 @@ from cloud_access_bot.domain.model import AccessRequest, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 
 BOB = APPROVERS[0]
+
+
+def process_env(
+    emulator: SlackEmulator, config: Path, tmp_path: Path, **overrides: str
+) -> dict[str, str]:
+    """The environment of a real ``cloud-access-bot run`` against the emulator, reading the
+    config file ``config`` and writing its health file in ``tmp_path``."""
+    return {
+        **os.environ,
+        "SLACK_APP_TOKEN": emulator.app_token,
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_API_URL": emulator.api_url,
+        "BOT_CONFIG_FILE": str(config),
+        "HEALTH_FILE": str(tmp_path / "health.json"),
+        **overrides,
+    }
 
 
 async def start_bot_process(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -42,14 +59,7 @@ async def test_sigkilled_bot_is_replaced_and_the_pending_request_still_grants(
     config.write_text(json.dumps(sandbox_config().model_dump(mode="json")))
     async with sandbox(start=False) as world:
         emulator = world.emulator
-        env = {
-            **os.environ,
-            "SLACK_APP_TOKEN": emulator.app_token,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_API_URL": emulator.api_url,
-            "BOT_CONFIG_FILE": str(config),
-            "HEALTH_FILE": str(tmp_path / "health.json"),
-        }
+        env = process_env(emulator, config, tmp_path)
         store = DynamoStore(world.clients, world.config.dynamodb_table)
         first = await start_bot_process(env)
         second = None
