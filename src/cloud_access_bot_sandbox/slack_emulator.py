@@ -523,8 +523,22 @@ class SlackEmulator:
     def set_usergroup_members(self, handle: str, members: list[str]) -> None:
         self.workspace.usergroup(handle).members = list(members)
 
-    def add_channel(self, name: str) -> str:
-        return self.workspace.add_channel(name)
+    def add_channel(
+        self,
+        name: str,
+        members: list[str] | None = None,
+        *,
+        private: bool = False,
+        bot_member: bool = True,
+    ) -> str:
+        """A channel with ``members`` (and the bot, unless ``bot_member`` is False)."""
+        return self.workspace.add_channel(name, members, private=private, bot_member=bot_member)
+
+    def set_channel_members(self, name: str, members: list[str]) -> None:
+        """Who is in the channel now, besides the bot (which stays as it was)."""
+        channel = self.workspace.channel(name)
+        bot = [m for m in channel.members if m == self.workspace.bot_user_id]
+        channel.members = [*members, *bot]
 
     def dm_channel(self, user_id: str) -> str:
         return self.workspace.dm_channel(user_id)
