@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.directory import check_groups
 from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
@@ -202,3 +205,36 @@ async def test_an_approver_added_to_the_group_after_submission_is_refused(
     await told(world, DAVE, "its approvers were fixed when it was made")
     request = await world.store.get(request_id)
     assert request is not None and request.status is Status.PENDING
+
+
+async def test_check_config_names_every_approver_entry_that_names_nobody(world: Sandbox) -> None:
+    emulator = world.emulator
+    emulator.workspace.add_user("U0GONE", name="gone", email="gone@example.com", deleted=True)
+    emulator.add_channel("empty", [])
+    emulator.add_channel("sre-approvals", [BOB], bot_member=False)
+    config = sandbox_config(
+        approvers=["nobody@example.com", "#no-such-channel", "U0GHOST", "#empty", BOB],
+        notify=["gone@example.com"],
+        fallback_approvers=["@oncall"],
+        approval_channel="#sre-approvals",
+    )
+    client = AsyncWebClient(token=emulator.bot_token, base_url=emulator.api_url)
+
+    problems = await check_groups(client, config)
+
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "approvers.0",
+        "approvers.1",
+        "approvers.2",
+        "approvers.3",
+        "fallback_approvers.0",
+        "notify.0",
+        "approval_channel",
+    ], problems
+    assert "no Slack user has this email" in problems[0]
+    assert "no channel of this name or id that the bot can see" in problems[1]
+    assert "no Slack user has this id" in problems[2]
+    assert "names nobody who is an active member" in problems[3]
+    assert "'@oncall' is not the handle or id of any Slack user group" in problems[4]
+    assert "names nobody who is an active member" in problems[5]
+    assert "the bot is not in this channel; invite it" in problems[6]

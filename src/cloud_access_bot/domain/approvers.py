@@ -99,14 +99,9 @@ def others(people: Sequence[str], requester: str) -> list[str]:
     return [person for person in people if person != requester]
 
 
-def may_decide(clicker: str, recorded: Collection[str], current: Collection[str]) -> bool:
-    """A click counts only from someone the request was sent to at submission (``recorded``)
-    who is still an approver under the configuration and memberships now (``current``)."""
-    return clicker in recorded and clicker in current
-
-
 def deciders(recorded: Sequence[str], current: Collection[str]) -> list[str]:
-    """The recorded approvers who may still decide (whose earlier approvals still count)."""
+    """Who may decide now: the approvers recorded at submission who are still approvers
+    under the configuration and memberships now (so their earlier approvals still count)."""
     return [person for person in recorded if person in current]
 
 
