@@ -872,11 +872,12 @@ class BotConfig(_Strict):
         return account.permission_set(target)
 
     def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
-        account = self.accounts[account_name]
-        rule = self.target_rule(account_name, target)
-        if rule is not None and rule.approval_groups:
-            return rule.approval_groups
-        return account.approval_groups or self.approval_groups
+        """The user groups among the approvers (``approver_specs_for``)."""
+        return [
+            spec.value
+            for spec in self.approver_specs_for(account_name, target)
+            if spec.kind is domain_approvers.Kind.GROUP
+        ]
 
     def approver_specs_for(
         self, account_name: str, target: str | None = None

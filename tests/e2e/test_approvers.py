@@ -4,8 +4,8 @@ Approvers named by email and by channel membership approve; a person notified fo
 information sees the card without buttons and a forged click of theirs counts for nothing;
 the fallback list is used when the group is empty, and a request nobody could decide is refused
 at submit; an approval channel's card takes clicks from anyone in it but only an approver's
-counts, and threads every step; an approver removed from the group after submission, or added
-after it, is refused.
+counts, and threads every step; an approver who left the approvers' channel after submission,
+or joined the group after it, is refused.
 """
 
 from __future__ import annotations
@@ -178,18 +178,24 @@ async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_ea
     assert not about(world.emulator.messages_to(OUTSIDER), request_id), "told in the channel"
 
 
-async def test_an_approver_removed_from_the_group_after_submission_is_refused(
+async def test_an_approver_who_left_the_approvers_channel_after_submission_is_refused(
     world: Sandbox,
 ) -> None:
+    add_dave(world)
+    world.emulator.add_channel("prod-approvers", [DAVE, CAROL])
+    configure(world, development={"approvers": ["#prod-approvers"]})
     request_id = await pending(world)
-    bob_dm = await world.approval_dm(BOB, request_id)
-    world.emulator.set_usergroup_members("devops", [CAROL])
+    dave_dm = await world.approval_dm(DAVE, request_id)
+    world.emulator.set_channel_members("prod-approvers", [CAROL])
 
-    await world.click(BOB, bob_dm, views.APPROVE_ACTION)
+    await world.click(DAVE, dave_dm, views.APPROVE_ACTION)
 
-    await told(world, BOB, "Only members of the approval groups for development")
+    refusal = await told(world, DAVE, "You may not approve this request")
+    assert "(#prod-approvers)" in refusal.flat_text and "no longer" in refusal.flat_text
     request = await world.store.get(request_id)
     assert request is not None and request.status is Status.PENDING
+    await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+    await world.wait_for_status(request_id, Status.ACTIVE)
 
 
 async def test_an_approver_added_to_the_group_after_submission_is_refused(
@@ -238,3 +244,13 @@ async def test_check_config_names_every_approver_entry_that_names_nobody(world: 
     assert "'@oncall' is not the handle or id of any Slack user group" in problems[4]
     assert "names nobody who is an active member" in problems[5]
     assert "the bot is not in this channel; invite it" in problems[6]
+
+
+async def test_a_channel_card_slack_refuses_goes_to_the_approvers_by_dm(world: Sandbox) -> None:
+    world.emulator.add_channel("sre-approvals", [BOB], bot_member=False)  # not invited
+    configure(world, approval_channel="#sre-approvals", approval_dms=False)
+    request_id = await pending(world)
+
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+
+    await world.wait_for_status(request_id, Status.ACTIVE)

@@ -86,10 +86,12 @@ class SlackNotifier:
         if self._break_glass():
             approvers = list(request.approvers)
         card = views.approval_message(request)
-        posts = [self._post_dm(user, card) for user in approvers if audience.dms]
-        results = await asyncio.gather(*posts)
-        messages = [m for m in results if m is not None]
-        messages += await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        if audience.dms or not messages:
+            # Without the channel's card (none, or Slack refused it) the approvers get DMs:
+            # a request is never left with nobody told.
+            results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
+            messages += [m for m in results if m is not None]
         messages += await self._post_information(request, audience)
         audit_channel = self._config().audit_channel
         if audit_channel:
