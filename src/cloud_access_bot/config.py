@@ -758,12 +758,12 @@ class BotConfig(_Strict):
                         f"accounts.{name}: access_mode group_membership is only for the groups "
                         f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
                     )
-                elif not self.approval_groups:
+                elif not (self.approval_groups or self.approvers):
                     problems.extend(
                         f"identity_center.groups.{group}: no approval_groups here and no "
                         "global approvalGroups"
                         for group, rule in self.identity_center.groups.items()
-                        if not rule.approval_groups
+                        if not (rule.approval_groups or rule.approvers)
                     )
                 continue
             if account.account_number in seen:

@@ -523,16 +523,9 @@ class SlackEmulator:
     def set_usergroup_members(self, handle: str, members: list[str]) -> None:
         self.workspace.usergroup(handle).members = list(members)
 
-    def add_channel(
-        self,
-        name: str,
-        members: list[str] | None = None,
-        *,
-        private: bool = False,
-        bot_member: bool = True,
-    ) -> str:
-        """A channel with ``members`` (and the bot, unless ``bot_member`` is False)."""
-        return self.workspace.add_channel(name, members, private=private, bot_member=bot_member)
+    def add_channel(self, name: str, members: list[str] | None = None, **options: bool) -> str:
+        """A channel with ``members`` (``Workspace.add_channel``: ``private``, ``bot_member``)."""
+        return self.workspace.add_channel(name, members, **options)
 
     def set_channel_members(self, name: str, members: list[str]) -> None:
         """Who is in the channel now, besides the bot (which stays as it was)."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,6 +35,8 @@ from cloud_access_bot.domain.people import Person
 from cloud_access_bot.ports import DirectoryUnavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: usergroups.* on a workspace without user groups (Slack's free plan).
 PLAN_UPGRADE_REQUIRED = "plan_upgrade_required"
@@ -100,7 +102,7 @@ class SlackDirectory:
         self._groups: tuple[float, list[Group]] | None = None
         self._members: dict[str, tuple[float, list[str]]] = {}
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._emails: dict[str, tuple[float, str | None]] = {}
+        self._emails: dict[str, tuple[float, str]] = {}
         self._channels: tuple[float, dict[str, str]] | None = None
         self._channel_members: dict[str, tuple[float, list[str]]] = {}
 
@@ -144,22 +146,27 @@ class SlackDirectory:
     async def _active_now(self, user_id: str, *, fresh: bool) -> bool:
         return await (self.is_active(user_id) if fresh else self._is_active(user_id))
 
+    def _hit(self, cache: Mapping[str, tuple[float, T]], key: str, fresh: bool) -> T | None:
+        """The cached value when it may be used: not asked fresh, and within the ttl."""
+        entry = cache.get(key)
+        if entry and not fresh and self._clock() - entry[0] <= self._ttl:
+            return entry[1]
+        return None
+
     async def _user_by_email(self, email: str, *, fresh: bool) -> str | None:
         now = self._clock()
-        cached = self._emails.get(email)
-        if cached and not fresh and now - cached[0] <= self._ttl:
-            return cached[1]
+        if (cached := self._hit(self._emails, email, fresh)) is not None:
+            return cached
         try:
             response = await self._client.users_lookupByEmail(email=email)
         except SlackApiError as error:
             log.info("no Slack user for an approver email: %s", error.response.get("error"))
-            self._emails[email] = (now, None)
             return None
         user = dict(response.get("user") or {})
         user_id = str(user["id"]) if user.get("id") else None
         if user_id:
             self._users[user_id] = (now, user)
-        self._emails[email] = (now, user_id)
+            self._emails[email] = (now, user_id)
         return user_id
 
     async def _list_channels(self, *, fresh: bool) -> dict[str, str]:
@@ -182,9 +189,8 @@ class SlackDirectory:
     async def _members_of_channel(self, channel_id: str, *, fresh: bool) -> list[str]:
         """Everyone in the channel (all pages); nobody when Slack refuses."""
         now = self._clock()
-        cached = self._channel_members.get(channel_id)
-        if cached and not fresh and now - cached[0] <= self._ttl:
-            return cached[1]
+        if (cached := self._hit(self._channel_members, channel_id, fresh)) is not None:
+            return cached
         members: list[str] = []
         try:
             async for page in await self._client.conversations_members(
@@ -333,9 +339,8 @@ class SlackDirectory:
 
     async def _group_members(self, group_id: str, *, fresh: bool) -> list[str]:
         now = self._clock()
-        cached = self._members.get(group_id)
-        if cached and not fresh and now - cached[0] <= self._ttl:
-            return cached[1]
+        if (cached := self._hit(self._members, group_id, fresh)) is not None:
+            return cached
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as error:
