@@ -375,15 +375,30 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        decision = approval.decide_denial(
+        decision = await self._judge_denial(request, clicker)
+        return await self._close(
+            request, clicker, decision, Status.DENIED, EventType.DENIED, reason
+        )
+
+    async def may_deny(self, request_id: str, clicker: str) -> bool:
+        """Whether ``clicker`` may deny the request now, so a click on Deny opens the reason
+        modal only for them; anyone else is told why not (``deny`` judges again)."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return False
+        decision = await self._judge_denial(request, clicker)
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return False
+        return True
+
+    async def _judge_denial(self, request: AccessRequest, clicker: str) -> Decision:
+        return approval.decide_denial(
             request,
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
             rules=self._config().rules_in_force(),
             clicker_was_asked=clicker in request.approvers,
-        )
-        return await self._close(
-            request, clicker, decision, Status.DENIED, EventType.DENIED, reason
         )
 
     async def cancel(self, request_id: str, clicker: str) -> Decision:

@@ -151,14 +151,19 @@ async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_ea
     assert "Approve" in card.flat_text
     assert not about(world.emulator.messages_to(BOB), request_id), "no DM: approval_dms false"
 
-    await world.click(OUTSIDER, card, views.APPROVE_ACTION)
-
-    await world.emulator.wait_until(
-        lambda: any(
-            "Only members of the approval groups" in e.text
+    def refusals() -> list[str]:
+        return [
+            e.text
             for e in world.emulator.ephemerals_to(OUTSIDER)
-        )
-    )
+            if e.channel == channel and "Only members of the approval groups" in e.text
+        ]
+
+    await world.click(OUTSIDER, card, views.APPROVE_ACTION)
+    await world.emulator.wait_until(lambda: len(refusals()) == 1)
+    await world.click(OUTSIDER, card, views.DENY_ACTION)
+    await world.emulator.wait_until(lambda: len(refusals()) == 2)
+
+    assert world.emulator.modal(OUTSIDER) is None, "no reason modal for a stranger's Deny"
     assert not card.history, "a refused click leaves the card as it was"
     assert (await world.store.events(request_id))[-1].type is EventType.REQUESTED
 
