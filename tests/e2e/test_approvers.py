@@ -22,6 +22,7 @@ from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
     OUTSIDER,
     REQUESTER,
+    ManualClock,
     Sandbox,
     sandbox_config,
 )
@@ -259,3 +260,35 @@ async def test_a_channel_card_slack_refuses_goes_to_the_approvers_by_dm(world: S
     await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
 
     await world.wait_for_status(request_id, Status.ACTIVE)
+
+
+async def test_a_channel_only_request_reminds_with_the_cards_place_and_threads_its_timeout(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    channel = world.emulator.add_channel("sre-approvals", [BOB, CAROL])
+    configure(
+        world,
+        approval_channel=channel,
+        approval_dms=False,
+        pending_timeout_minutes=60,
+        reminder_minutes=[10],
+    )
+    request_id = await pending(world)
+    card = await world.emulator.wait_until(
+        lambda: next(iter(about(world.emulator.messages_in(channel), request_id)), None)
+    )
+
+    clock.advance(minutes=11)
+    reminder = await told(world, BOB, "Reminder")
+    clock.advance(minutes=50)
+    await world.wait_for_status(request_id, Status.TIMED_OUT)
+
+    assert f"see the card in <#{channel}>" in reminder.text
+    await world.emulator.wait_until(
+        lambda: any(
+            "Timed out" in m.text
+            for m in world.emulator.messages_in(channel)
+            if m.thread_ts == card.ts
+        )
+    )
+    assert "Approve" not in card.flat_text

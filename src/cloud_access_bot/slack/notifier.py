@@ -173,8 +173,13 @@ class SlackNotifier:
         return self._config().self_approval is SelfApproval.BREAK_GLASS
 
     async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
-        text = views.reminder_text(request)
-        await asyncio.gather(*(self.tell(user, text) for user in approvers))
+        cards = [r.channel for r in request.messages if r.user == APPROVAL_CHANNEL_USER]
+        dmed = {r.user for r in request.messages}
+
+        def text(user: str) -> str:
+            return views.reminder_text(request, cards[0] if cards and user not in dmed else None)
+
+        await asyncio.gather(*(self.tell(user, text(user)) for user in approvers))
 
     async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
         channel = self._config().audit_channel

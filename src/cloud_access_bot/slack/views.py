@@ -851,10 +851,12 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
     return f"Request `{request.id}`: {status_line(request)}"
 
 
-def reminder_text(request: AccessRequest) -> str:
+def reminder_text(request: AccessRequest, channel: str | None = None) -> str:
+    """The nudge to an approver; ``channel``: where the card is, for one who got no DM."""
+    where = f"the card in <#{channel}>" if channel else "the DM above"
     return (
         f":bell: Reminder: access request `{request.id}` from <@{request.requester_id}> for "
-        f"{escape(request.account_name)} is still waiting for your decision (see the DM above)."
+        f"{escape(request.account_name)} is still waiting for your decision (see {where})."
     )
 
 
