@@ -245,7 +245,7 @@ class AccessService:
             return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
         limits = rules.accounts[draft.account_name].limits_for(draft.target)
         try:
-            asked, fell_back = await self._approvers_for(limits, draft.requester_id)
+            asked, fell_back, selves = await self._approvers_for(limits, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
             return SubmitResult(errors={"account": str(unavailable)})
         if unposted := await self._approval_channel_problem(draft.account_name):
@@ -285,7 +285,7 @@ class AccessService:
             warning=warning_of(account),
         )
         auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
-        others = approvers.others(asked, draft.requester_id)
+        others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(errors={"account": nobody_approves(draft.account_name, limits)})
         try:
@@ -793,16 +793,28 @@ class AccessService:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
 
-    async def _approvers_for(self, limits: Limits, requester: str) -> tuple[list[str], bool]:
-        """Who a new request goes to (``approvers.choose``), and whether the fallback list
-        was needed."""
+    async def _approvers_for(
+        self, limits: Limits, requester: str, email: str
+    ) -> tuple[list[str], bool, set[str]]:
+        """Who a new request goes to (``approvers.choose``), whether the fallback list was
+        needed, and which of them are the requester (under any of their Slack accounts)."""
         primary = await self._directory.resolve(limits.approvers)
-        fallback = (
-            await self._directory.resolve(limits.fallback_approvers)
-            if limits.fallback_approvers and not approvers.others(primary, requester)
-            else []
-        )
-        return approvers.choose(primary, fallback, requester)
+        selves = await self._selves(primary, requester, email)
+        fallback: list[str] = []
+        if limits.fallback_approvers and not approvers.others(primary, selves):
+            fallback = await self._directory.resolve(limits.fallback_approvers)
+            selves |= await self._selves(fallback, requester, email)
+        return (*approvers.choose(primary, fallback, selves), selves)
+
+    async def _selves(self, people: Sequence[str], requester: str, email: str) -> set[str]:
+        """The requester's own Slack ids among ``people``: their id, and any account whose
+        email is theirs (``approval.same_person``), who could never approve their request."""
+        aliases = self._config().email_alias_domains
+        return {requester} | {
+            person
+            for person in people
+            if approval.same_person(email, await self._directory.email_of(person), aliases)
+        }
 
     async def _approval_channel_problem(self, account_name: str) -> str | None:
         """When the approvers get no DM, an approval channel the bot cannot find would leave

@@ -292,3 +292,19 @@ async def test_a_channel_only_request_reminds_with_the_cards_place_and_threads_i
         )
     )
     assert "Approve" not in card.flat_text
+
+
+async def test_the_requesters_second_account_is_no_approver_so_the_fallback_is_asked(
+    world: Sandbox,
+) -> None:
+    add_dave(world)
+    world.emulator.workspace.add_user("U0ALICEALT", name="alice2", email="Alice+ops@example.com")
+    world.emulator.set_usergroup_members("devops", [REQUESTER, "U0ALICEALT"])
+    configure(world, fallback_approvers=[DAVE_EMAIL])
+    request_id = await pending(world)
+
+    await world.click(DAVE, await world.approval_dm(DAVE, request_id), views.APPROVE_ACTION)
+
+    await world.wait_for_status(request_id, Status.ACTIVE)
+    [requested, *_] = await world.store.events(request_id)
+    assert requested.details["fallback_approvers"] is True

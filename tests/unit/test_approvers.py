@@ -46,12 +46,14 @@ def test_an_entry_naming_nobody_says_what_is_allowed(written: str) -> None:
 
 
 def test_the_fallback_is_used_only_when_nobody_but_the_requester_is_left() -> None:
-    assert choose(["U1", "U2"], ["U9"], "U1") == (["U1", "U2"], False)
-    assert choose([], ["U9"], "U1") == (["U9"], True)
+    assert choose(["U1", "U2"], ["U9"], {"U1"}) == (["U1", "U2"], False)
+    assert choose([], ["U9"], {"U1"}) == (["U9"], True)
     # Only the requester: the fallback joins (the requester keeps a break-glass click).
-    assert choose(["U1"], ["U9"], "U1") == (["U1", "U9"], True)
+    assert choose(["U1"], ["U9"], {"U1"}) == (["U1", "U9"], True)
+    # The requester's second Slack account is the requester too.
+    assert choose(["U1", "U1ALT"], ["U9"], {"U1", "U1ALT"}) == (["U1", "U1ALT", "U9"], True)
     # A fallback of nobody (or only the requester) changes nothing: submit refuses.
-    assert choose([], ["U1"], "U1") == ([], False)
+    assert choose([], ["U1"], {"U1"}) == ([], False)
 
 
 def test_only_recorded_approvers_still_in_the_current_set_decide() -> None:

@@ -94,9 +94,10 @@ def describe(specs: Sequence[ApproverSpec]) -> str:
     return ", ".join(spec.mention for spec in specs) or "nobody"
 
 
-def others(people: Sequence[str], requester: str) -> list[str]:
-    """The people who could decide on a request other than its requester."""
-    return [person for person in people if person != requester]
+def others(people: Sequence[str], requester: Collection[str]) -> list[str]:
+    """The people who could decide on a request other than its requester (``requester``: the
+    requester's Slack ids, their own and any other account that is the same person)."""
+    return [person for person in people if person not in requester]
 
 
 def deciders(recorded: Sequence[str], current: Collection[str]) -> list[str]:
@@ -111,7 +112,7 @@ def information_only(notified: Sequence[str], approvers: Collection[str]) -> lis
 
 
 def choose(
-    primary: Sequence[str], fallback: Sequence[str], requester: str
+    primary: Sequence[str], fallback: Sequence[str], requester: Collection[str]
 ) -> tuple[list[str], bool]:
     """Who a new request is sent to, and whether the fallback list was needed: the primary
     approvers, unless none of them is someone other than the requester (an empty group,
