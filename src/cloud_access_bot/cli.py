@@ -38,7 +38,7 @@ from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
-from cloud_access_bot.ports import StoreUnavailable
+from cloud_access_bot.ports import StoreUnavailable, TrailUnavailable
 from cloud_access_bot.settings import Settings, SettingsError, load_settings
 from cloud_access_bot.slack import directory as slack_directory
 
@@ -312,7 +312,7 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except AssumeRoleError as exc:
+    except (AssumeRoleError, TrailUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:

@@ -21,9 +21,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from cloud_access_bot.accounts_source import AccountsSource
-from cloud_access_bot.audit.slack_text import audit_subcommand
+from cloud_access_bot.audit.review import UsageReviews
+from cloud_access_bot.audit.slack_text import audit_subcommand, usage_text
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.drainer import OutboxDrainer
 from cloud_access_bot.aws.events import EventBridgePublisher
@@ -219,6 +221,10 @@ class BotRuntime:
             metrics=self.metrics,
             identity_center=self.identity_center,
         )
+        trail = CloudTrailLookup(clients)
+        self.usage_reviews = UsageReviews(
+            self.store, trail, config, self.service.record_usage_review
+        )
         deps = home.Deps(
             client=self.client,
             service=self.service,
@@ -237,6 +243,7 @@ class BotRuntime:
             config=config,
             inflight=self.inflight,
             identity_center=self.identity_center,
+            usage=lambda request: usage_text(self.store, trail, config(), request.id),
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(
@@ -308,6 +315,7 @@ class BotRuntime:
             try:
                 async with self.inflight.track():
                     report = await self.service.sweep()
+                    await self.usage_reviews.run(self._clock())
                     if sweeps % RECONCILE_EVERY == 0:
                         await self.reconcile()
                 sweeps += 1

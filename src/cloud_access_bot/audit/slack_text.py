@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cloud_access_bot.audit import export
+from cloud_access_bot.audit.activity import NotGranted, Trail, grant_activity
 from cloud_access_bot.audit.commands import (
     Accesses,
     Listing,
@@ -101,3 +102,13 @@ def audit_subcommand(
         return await audit_command_text(args, store=store, config=current, now=clock())
 
     return run
+
+
+async def usage_text(store: AuditStore, trail: Trail, config: BotConfig, request_id: str) -> str:
+    """What "What was used" shows: ``audit activity <request_id>``'s table (raises
+    TrailUnavailable when CloudTrail cannot be read)."""
+    try:
+        activity = await grant_activity(store, trail, config, request_id)
+    except NotGranted as why:
+        return str(why)
+    return export.activity_text(activity, "table")
