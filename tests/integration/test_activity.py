@@ -272,3 +272,26 @@ async def test_activity_of_a_grant_with_10000_trail_events(
     print(f"audit activity: 10,000 events, {trail.calls} LookupEvents calls, {seconds:.1f} s")
     assert sum(u.calls for u in activity.uses) == 10_000
     assert activity.summary.startswith("used 3 of 7 actions")
+
+
+async def test_unused_takes_a_recorded_usage_review_without_reading_cloudtrail(
+    store: DynamoStore, clients: AwsClients, trail: Trail
+) -> None:
+    revoked = await granted_and_revoked(store, "a1b2c3d4e5f6")
+    review = {"granted": list(GRANTED), "used": ["s3:GetObject"], "unused": list(GRANTED[1:])}
+    await store.commit(revoked, revoked, EventType.USAGE_REVIEWED, "cloud-access-bot", review)
+    parser = commands._Parser(prog="audit")
+    commands.configure_parser(parser)
+    args = parser.parse_args(["unused", "--since", "2025-03-04", "--until", "2025-03-05"])
+
+    result = await commands.answer(
+        args,
+        store=store,
+        config=CONFIG,
+        now=START + timedelta(days=1),
+        trail=CloudTrailLookup(clients),
+    )
+
+    rows = read_rows(commands.cli_output(result, "json")[1], "json")
+    assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
+    assert trail.calls == 0  # the trail (empty here) was not asked
