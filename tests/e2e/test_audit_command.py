@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from cloud_access_bot.domain.model import Status
+import json
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from cloud_access_bot.audit import commands
+from cloud_access_bot.domain.model import Status, utcnow
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
 
 BOB, CAROL = APPROVERS
@@ -27,3 +33,51 @@ async def test_audit_queries_are_for_admins_only(world: Sandbox) -> None:
     await world.emulator.wait_until(lambda: answer_to(REQUESTER) and answer_to(CAROL))
     assert "Only members of the admin groups" in answer_to(REQUESTER)
     assert request.id in answer_to(CAROL) and "GRANTED" in answer_to(CAROL)
+
+
+async def test_audit_answers_name_people_next_to_their_slack_ids(world: Sandbox) -> None:
+    world.emulator.workspace.add_usergroup("security", [CAROL], name="Security")
+    world.emulator.workspace.users[REQUESTER].real_name = "Alice Example"
+    world.config = sandbox_config(admin_groups=["security"])
+    await world.request(resources=[world.accounts["development"].buckets[0]])
+    request = await world.latest_request()
+    await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
+    await world.wait_for_status(request.id, Status.ACTIVE)
+
+    await world.emulator.slash_command(CAROL, "/request", f"audit show {request.id}")
+    await world.emulator.slash_command(CAROL, "/request", "audit list --user alice@example.com")
+
+    def answers() -> list[str]:
+        return [r.body.get("text", "") for r in world.emulator.responses if r.user_id == CAROL]
+
+    await world.emulator.wait_until(lambda: len(answers()) == 2)
+    (shown,) = [a for a in answers() if a.startswith("*Request*")]
+    (listed,) = [a for a in answers() if a.startswith("*1 request(s)*")]
+    assert "requester   Alice Example &lt;alice@example.com&gt; (U0ALICE)" in shown
+    assert "approved by bob &lt;bob@example.com&gt; (U0BOB)" in shown
+    assert "Alice Example &lt;alice@example.com&gt; (U0ALICE)" in listed
+
+
+async def test_cli_names_people_with_a_bot_token_and_keeps_ids_in_json(world: Sandbox) -> None:
+    await world.request(resources=[world.accounts["development"].buckets[0]])
+    request = await world.latest_request()
+    parser = commands._Parser(prog="audit")
+    commands.configure_parser(parser)
+    args = parser.parse_args(["show", request.id])
+    result = await commands.answer(args, store=world.store, config=world.config, now=utcnow())
+    slack = SlackDirectory(
+        AsyncWebClient(token=world.emulator.bot_token, base_url=world.emulator.api_url)
+    )
+
+    labels = await commands.labels_for(result, slack)
+
+    assert (
+        "requester   alice <alice@example.com> (U0ALICE)"
+        in (commands.cli_output(result, "table", labels)[1])
+    )
+    shown = json.loads(commands.cli_output(result, "json", labels)[1])
+    assert shown["request"]["requester"] == REQUESTER
+    assert (
+        "requester   U0ALICE (alice@example.com)"
+        in (commands.cli_output(result, "table", await commands.labels_for(result, None))[1])
+    )
