@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cloud_access_bot.audit.export import Row
 from cloud_access_bot.audit.people import label, named
 from cloud_access_bot.domain.people import Person
 
@@ -25,7 +26,7 @@ def test_a_label_has_name_email_and_id_and_marks_a_deactivated_person() -> None:
 
 
 def test_only_person_columns_are_named_and_unknown_ids_stay_bare() -> None:
-    rows = [{"requester": "U123", "approved_by": ["U123", "U999"], "reason": "U123"}]
+    rows: list[Row] = [{"requester": "U123", "approved_by": ["U123", "U999"], "reason": "U123"}]
 
     assert named(rows, {"U123": "Alice (U123)"}) == [
         {"requester": "Alice (U123)", "approved_by": ["Alice (U123)", "U999"], "reason": "U123"}
