@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from cloud_access_bot.audit.verify import verify_trail
 from cloud_access_bot.aws.session_granter import session_name
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status
 from cloud_access_bot.slack import views
@@ -27,6 +28,7 @@ from tests.cloudtrail import Trail, record
 BOB = APPROVERS[0]
 ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:ListBucket")
 SESSION = session_name("alice@example.com")
+YEAR = timedelta(days=365)
 
 
 async def revoked_after_ten_minutes(world: Sandbox, clock: ManualClock) -> AccessRequest:
@@ -136,6 +138,10 @@ async def test_the_review_after_the_delay_is_recorded_and_offers_the_smaller_set
     assert len(reviewed) == 1 and reviewed[0].status is Status.REVOKED
     assert reviewed[0].details["used"] == ["s3:GetObject"]
     assert reviewed[0].details["unused"] == ["s3:PutObject", "s3:ListBucket"]
+    # The review is part of the chain and its seals like any other step.
+    now = clock() + timedelta(minutes=1)
+    report = await verify_trail(world.store, since=None, until=now, now=now, retention=YEAR)
+    assert report.ok, report.lines()
 
     await world.click(REQUESTER, dm, views.SMALLER_SET_ACTION)
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)

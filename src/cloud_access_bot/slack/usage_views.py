@@ -13,24 +13,24 @@ from cloud_access_bot.slack import views
 from cloud_access_bot.slack.views import ModalState, ServiceChoice, escape, plain, truncate
 
 USAGE_CALLBACK = "what_was_used"
-#: Characters of the answer per section (Slack: 3,000 per text, with the code fence).
+#: Characters of the escaped answer per section (Slack: 3,000 per text, with the fences).
 PAGE = 2_900
 #: Sections of the answer at most (a modal holds 100 blocks): about 29,000 characters.
 MAX_PAGES = 10
 
 
 def _pages(text: str) -> list[str]:
-    """``text`` in code-block pages cut at line ends; past MAX_PAGES, a note to use the CLI."""
+    """``text`` escaped, in code-block pages cut at line ends (a line longer than a page is
+    cut), each within Slack's 3,000 characters."""
     pages: list[str] = []
     page = ""
-    for line in text.splitlines():
-        line = line[: PAGE - 10]
-        if len(page) + len(line) + 1 > PAGE - 8:
+    for line in (escape(raw)[:PAGE] for raw in text.splitlines()):
+        if page and len(page) + len(line) + 1 > PAGE:
             pages.append(page)
             page = ""
         page += line + "\n"
     pages.append(page)
-    return [f"```\n{escape(p.rstrip())}\n```" for p in pages if p.strip()]
+    return [f"```\n{p.rstrip()}\n```" for p in pages if p.strip()]
 
 
 def usage_modal(
