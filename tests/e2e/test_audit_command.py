@@ -7,7 +7,7 @@ import json
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.audit import commands
-from cloud_access_bot.domain.model import Status, utcnow
+from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
@@ -15,13 +15,19 @@ from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, san
 BOB, CAROL = APPROVERS
 
 
-async def test_audit_queries_are_for_admins_only(world: Sandbox) -> None:
+async def granted_with_carol_as_admin(world: Sandbox) -> AccessRequest:
+    """Alice's request, approved by Bob, with Carol in the admin group."""
     world.emulator.workspace.add_usergroup("security", [CAROL], name="Security")
     world.config = sandbox_config(admin_groups=["security"])
     await world.request(resources=[world.accounts["development"].buckets[0]])
     request = await world.latest_request()
     await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
     await world.wait_for_status(request.id, Status.ACTIVE)
+    return request
+
+
+async def test_audit_queries_are_for_admins_only(world: Sandbox) -> None:
+    request = await granted_with_carol_as_admin(world)
 
     await world.emulator.slash_command(REQUESTER, "/request", f"audit show {request.id}")
     await world.emulator.slash_command(CAROL, "/request", f"audit show {request.id}")
@@ -36,13 +42,8 @@ async def test_audit_queries_are_for_admins_only(world: Sandbox) -> None:
 
 
 async def test_audit_answers_name_people_next_to_their_slack_ids(world: Sandbox) -> None:
-    world.emulator.workspace.add_usergroup("security", [CAROL], name="Security")
     world.emulator.workspace.users[REQUESTER].real_name = "Alice Example"
-    world.config = sandbox_config(admin_groups=["security"])
-    await world.request(resources=[world.accounts["development"].buckets[0]])
-    request = await world.latest_request()
-    await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
-    await world.wait_for_status(request.id, Status.ACTIVE)
+    request = await granted_with_carol_as_admin(world)
 
     await world.emulator.slash_command(CAROL, "/request", f"audit show {request.id}")
     await world.emulator.slash_command(CAROL, "/request", "audit list --user alice@example.com")

@@ -38,9 +38,7 @@ async def revoked_after_ten_minutes(world: Sandbox, clock: ManualClock) -> Acces
     await world.click(BOB, await world.approval_dm(BOB, request.id), views.APPROVE_ACTION)
     await world.wait_for_status(request.id, Status.ACTIVE)
     clock.advance(minutes=10)
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: request.id in m.flat_text and "I'm done" in m.flat_text
-    )
+    mine = await message_with(world, REQUESTER, request.id, "I'm done")
     await world.click(REQUESTER, mine, views.REVOKE_ACTION)
     return await world.wait_for_status(request.id, Status.REVOKED)
 
@@ -63,8 +61,13 @@ def used_get_object(trail: Trail, request: AccessRequest) -> None:
 
 
 async def with_usage_button(world: Sandbox, user: str, request_id: str) -> Message:
+    return await message_with(world, user, request_id, "What was used")
+
+
+async def message_with(world: Sandbox, user: str, *words: str) -> Message:
+    """The message to ``user`` whose text (blocks included) has all ``words``."""
     return await world.emulator.wait_for_message(
-        user, lambda m: request_id in m.flat_text and "What was used" in m.flat_text
+        user, lambda m: all(w in m.flat_text for w in words)
     )
 
 
@@ -88,9 +91,7 @@ async def test_what_was_used_shows_the_sessions_calls_to_requester_not_to_a_stra
     # Mallory forges a click on Alice's message: refused, no modal, no CloudTrail read.
     calls = trail.calls
     await world.click(OUTSIDER, mine, views.USAGE_ACTION)
-    await world.emulator.wait_for_message(
-        OUTSIDER, lambda m: "Only the requester, the approvers and admins" in m.text
-    )
+    await message_with(world, OUTSIDER, "Only the requester, the approvers and admins")
     assert world.emulator.modal(OUTSIDER) is None and trail.calls == calls
 
 
@@ -111,9 +112,7 @@ async def test_what_was_used_says_when_cloudtrail_refuses(
 
 
 async def review_dm(world: Sandbox, request_id: str) -> Message:
-    return await world.emulator.wait_for_message(
-        REQUESTER, lambda m: request_id in m.flat_text and " of 3 actions" in m.text
-    )
+    return await message_with(world, REQUESTER, request_id, " of 3 actions")
 
 
 async def test_the_review_after_the_delay_is_recorded_and_offers_the_smaller_set(
@@ -154,7 +153,7 @@ async def test_the_review_after_the_delay_is_recorded_and_offers_the_smaller_set
 
     # Mallory forging the click gets no modal of Alice's access.
     await world.click(OUTSIDER, dm, views.SMALLER_SET_ACTION)
-    await world.emulator.wait_for_message(OUTSIDER, lambda m: "Only the requester" in m.text)
+    await message_with(world, OUTSIDER, "Only the requester can ask")
     assert world.emulator.modal(OUTSIDER) is None
 
 

@@ -12,6 +12,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,15 +134,11 @@ async def test_activity_groups_the_sessions_calls_in_the_window_with_errors(
     }
 
 
-async def test_unused_lists_the_grants_that_left_most_actions_unused(
-    store: DynamoStore, clients: AwsClients, trail: Trail
-) -> None:
-    await granted_and_revoked(store, "a1b2c3d4e5f6")
-    trail.records = [record(START + timedelta(minutes=1), "s3", "GetObject")]
+async def unused_on_march_4th(store: DynamoStore, clients: AwsClients) -> list[dict[str, Any]]:
+    """``audit unused --since 2025-03-04 --until 2025-03-05 --format json``, read back."""
     parser = commands._Parser(prog="audit")
     commands.configure_parser(parser)
     args = parser.parse_args(["unused", "--since", "2025-03-04", "--until", "2025-03-05"])
-
     result = await commands.answer(
         args,
         store=store,
@@ -149,8 +146,16 @@ async def test_unused_lists_the_grants_that_left_most_actions_unused(
         now=START + timedelta(days=1),
         trail=CloudTrailLookup(clients),
     )
+    return read_rows(commands.cli_output(result, "json")[1], "json")
 
-    rows = read_rows(commands.cli_output(result, "json")[1], "json")
+
+async def test_unused_lists_the_grants_that_left_most_actions_unused(
+    store: DynamoStore, clients: AwsClients, trail: Trail
+) -> None:
+    await granted_and_revoked(store, "a1b2c3d4e5f6")
+    trail.records = [record(START + timedelta(minutes=1), "s3", "GetObject")]
+    rows = await unused_on_march_4th(store, clients)
+
     assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
     assert "s3:PutObject" in rows[0]["never_used"]
 
@@ -280,18 +285,7 @@ async def test_unused_takes_a_recorded_usage_review_without_reading_cloudtrail(
     revoked = await granted_and_revoked(store, "a1b2c3d4e5f6")
     review = {"granted": list(GRANTED), "used": ["s3:GetObject"], "unused": list(GRANTED[1:])}
     await store.commit(revoked, revoked, EventType.USAGE_REVIEWED, "cloud-access-bot", review)
-    parser = commands._Parser(prog="audit")
-    commands.configure_parser(parser)
-    args = parser.parse_args(["unused", "--since", "2025-03-04", "--until", "2025-03-05"])
+    rows = await unused_on_march_4th(store, clients)
 
-    result = await commands.answer(
-        args,
-        store=store,
-        config=CONFIG,
-        now=START + timedelta(days=1),
-        trail=CloudTrailLookup(clients),
-    )
-
-    rows = read_rows(commands.cli_output(result, "json")[1], "json")
     assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
     assert trail.calls == 0  # the trail (empty here) was not asked

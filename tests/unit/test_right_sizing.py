@@ -24,15 +24,8 @@ def calls(*specs: str) -> list[TrailEvent]:
 
 
 def test_used_two_of_seven_names_the_rest_and_the_smaller_set() -> None:
-    granted = (
-        "s3:GetObject",
-        "s3:ListBucket",
-        "s3:PutObject",
-        "s3:DeleteObject",
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-    )
+    s3 = ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject")
+    granted = (*s3, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
     review = right_sizing(
         granted, by_action(calls("s3:GetObject", "s3:GetObject", "dynamodb:Query"))
     )
