@@ -47,8 +47,11 @@ GRANTED = (
 )
 
 
-async def granted_and_revoked(store: DynamoStore, request_id: str) -> AccessRequest:
-    """Granted at START for an hour, revoked after 30 minutes (the store's clock)."""
+async def granted_and_revoked(
+    store: DynamoStore, request_id: str, review_at: datetime | None = None
+) -> AccessRequest:
+    """Granted at START for an hour, revoked after 30 minutes (the store's clock), its usage
+    review due at ``review_at``."""
     request = AccessRequest(
         id=request_id,
         requester_id="U1",
@@ -79,9 +82,8 @@ async def granted_and_revoked(store: DynamoStore, request_id: str) -> AccessRequ
         "bot",
         {},
     )
-    return await store.commit(
-        active, active.with_changes(status=Status.REVOKED), EventType.REVOKED, "U2", {}
-    )
+    revoked = active.with_changes(status=Status.REVOKED, usage_review_at=review_at)
+    return await store.commit(active, revoked, EventType.REVOKED, "U2", {})
 
 
 @pytest.fixture

@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 RETRY = timedelta(minutes=5)
 #: How long past its time a review CloudTrail keeps refusing is recorded as not reviewed.
 GIVE_UP = timedelta(days=1)
-#: Reviews one sweep reads at most (LookupEvents allows 2 calls a second per region).
+#: Reviews one pass reads at most (LookupEvents allows 2 calls a second per region).
 PER_SWEEP = 20
+#: Due reviews one pass looks at, so that postponed ones do not hide those behind them.
+LOOKED_AT = 200
 
 Record = Callable[[AccessRequest, RightSizing | None, dict[str, Any]], Awaitable[bool]]
 
@@ -50,10 +52,10 @@ class UsageReviews:
 
     async def run(self, now: datetime) -> int:
         """Review the grants whose review is due; returns how many were recorded."""
+        due = await self._store.due_reviews(now, limit=LOOKED_AT)
+        ready = [r for r in due if self._retry_at.get(r.id, now) <= now][:PER_SWEEP]
         recorded = 0
-        for request in await self._store.due_reviews(now, limit=PER_SWEEP):
-            if self._retry_at.get(request.id, now) > now:
-                continue
+        for request in ready:
             if await self._review(request, now):
                 recorded += 1
         return recorded

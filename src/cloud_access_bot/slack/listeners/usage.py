@@ -9,14 +9,18 @@ requester only (the service decides both).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
 
 from cloud_access_bot.ports import TrailUnavailable
 from cloud_access_bot.slack import usage_views, views
 from cloud_access_bot.slack.listeners.shared import AppDeps, button_value, tell, user_of
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: AppDeps) -> None:
@@ -32,7 +36,10 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
             shown = usage_views.usage_modal(request, await deps.usage(request))
         except TrailUnavailable as error:
             shown = usage_views.usage_modal(request, problem=str(error))
-        await deps.client.views_update(view_id=opened["view"]["id"], view=shown)
+        try:
+            await deps.client.views_update(view_id=opened["view"]["id"], view=shown)
+        except SlackApiError as error:  # closed meanwhile: nobody is waiting for the answer
+            log.info("usage answer not shown: %s", error.response.get("error"))
 
     async def smaller(body: dict[str, Any]) -> None:
         user = user_of(body)
