@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
+from pathlib import Path
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from cloud_access_bot.audit import commands
-from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
+from cloud_access_bot.domain.model import AccessRequest, Status
 from cloud_access_bot.slack import views
-from cloud_access_bot.slack.directory import SlackDirectory
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
+from tests.e2e.test_sigkill_restart import process_env
 
 BOB, CAROL = APPROVERS
 
@@ -59,26 +59,31 @@ async def test_audit_answers_name_people_next_to_their_slack_ids(world: Sandbox)
     assert "Alice Example &lt;alice@example.com&gt; (U0ALICE)" in listed
 
 
-async def test_cli_names_people_with_a_bot_token_and_keeps_ids_in_json(world: Sandbox) -> None:
+async def test_cli_names_people_with_a_bot_token_and_keeps_ids_in_json(
+    world: Sandbox, tmp_path: Path
+) -> None:
     await world.request(resources=[world.accounts["development"].buckets[0]])
     request = await world.latest_request()
-    parser = commands._Parser(prog="audit")
-    commands.configure_parser(parser)
-    args = parser.parse_args(["show", request.id])
-    result = await commands.answer(args, store=world.store, config=world.config, now=utcnow())
-    slack = SlackDirectory(
-        AsyncWebClient(token=world.emulator.bot_token, base_url=world.emulator.api_url)
+    config = tmp_path / "bot.json"
+    config.write_text(json.dumps(world.config.model_dump(mode="json")))
+    env = process_env(world.emulator, config, tmp_path)
+
+    async def audit(*args: str, **env_changes: str | None) -> str:
+        changed = {k: v for k, v in {**env, **env_changes}.items() if v is not None}
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cloud_access_bot", "audit", *args,
+            env=changed, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await cli.communicate()
+        assert cli.returncode == 0
+        return out.decode()
+
+    named, bare, machine = await asyncio.gather(
+        audit("show", request.id),
+        audit("show", request.id, SLACK_BOT_TOKEN=None),
+        audit("show", request.id, "--format", "json"),
     )
 
-    labels = await commands.labels_for(result, slack)
-
-    assert (
-        "requester   alice <alice@example.com> (U0ALICE)"
-        in (commands.cli_output(result, "table", labels)[1])
-    )
-    shown = json.loads(commands.cli_output(result, "json", labels)[1])
-    assert shown["request"]["requester"] == REQUESTER
-    assert (
-        "requester   U0ALICE (alice@example.com)"
-        in (commands.cli_output(result, "table", await commands.labels_for(result, None))[1])
-    )
+    assert "requester   alice <alice@example.com> (U0ALICE)" in named
+    assert "requester   U0ALICE (alice@example.com)" in bare
+    assert json.loads(machine)["request"]["requester"] == REQUESTER
