@@ -269,7 +269,10 @@ def _group_check(config: BotConfig) -> tuple[list[str], str]:
             [],
             f"approval groups: not checked, Slack could not be reached ({type(exc).__name__})",
         )
-    return problems, "approval groups: each names exactly one Slack user group"
+    return problems, (
+        "approval groups: each names exactly one Slack user group; every approver entry names "
+        "someone active and every approval channel has the bot"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

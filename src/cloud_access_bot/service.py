@@ -829,7 +829,7 @@ class AccessService:
         name = guardrails.recorded_account_name(request, config.rules_in_force())
         if name is None:
             return []
-        limits = config.rules_in_force().accounts[name].limits_for(request.target)
+        limits = config.rules_for(name).limits_for(request.target)
         try:
             # The fallback approvers count too: a request sent to them (its primary approvers
             # named nobody then) stays decidable by them while they remain in that list.
@@ -866,7 +866,7 @@ class AccessService:
     async def _approval_channel_problem(self, account_name: str) -> str | None:
         """When the approvers get no DM, an approval channel the bot cannot find would leave
         the request with nobody told: refused at submit, with why."""
-        account = self._config().rules_in_force().accounts[account_name]
+        account = self._config().rules_for(account_name)
         if account.approval_dms or not account.approval_channel:
             return None
         if await self._directory.channel_id(account.approval_channel):
@@ -884,7 +884,7 @@ class AccessService:
         name = guardrails.recorded_account_name(request, config.rules_in_force())
         if name is None:
             return Audience()
-        account = config.rules_in_force().accounts[name]
+        account = config.rules_for(name)
         notify = account.limits_for(request.target).notify
         channels = [s for s in notify if s.kind is approvers.Kind.CHANNEL]
         people = [s for s in notify if s.kind is not approvers.Kind.CHANNEL]
