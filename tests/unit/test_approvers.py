@@ -17,6 +17,8 @@ from cloud_access_bot.domain.approvers import (
     information_only,
     parse_approver,
 )
+from cloud_access_bot.domain.model import EventType, Status
+from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import sandbox_config
 from tests.factories import access_request
 
@@ -182,3 +184,17 @@ def test_a_refusal_names_approvers_that_are_not_groups() -> None:
         "You may not deny this request: only its approvers for dev (<@U0DAVE>, "
         "#prod-approvers) can, and you are not (or no longer) one of them."
     )
+
+
+def test_each_step_of_a_channel_card_has_a_threaded_line() -> None:
+    recorded = access_request(approvals=("U0BOB",), approvals_required=2)
+    revoked = access_request(status=Status.REVOKED)
+
+    assert views.thread_text(recorded, EventType.APPROVAL_ADDED, "U0BOB") == (
+        ":heavy_plus_sign: Approval added by <@U0BOB>: 1 of 2 approvals."
+    )
+    assert views.thread_text(recorded, EventType.APPROVED, "U0CAROL").startswith(
+        ":white_check_mark: Approved by <@U0CAROL>"
+    )
+    assert views.thread_text(revoked, EventType.REVOKED, "U0ALICE").endswith("by <@U0ALICE>")
+    assert EventType.REMINDED not in views.THREAD_EVENTS
