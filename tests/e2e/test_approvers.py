@@ -114,10 +114,8 @@ async def test_a_notified_person_sees_the_card_without_buttons_and_a_forged_clic
     assert "Approve" not in mallory_card.flat_text
 
 
-async def test_the_fallback_approvers_are_asked_when_the_group_is_empty(world: Sandbox) -> None:
-    add_dave(world)
-    world.emulator.set_usergroup_members("devops", [])
-    configure(world, fallback_approvers=[DAVE])
+async def dave_approves_as_the_fallback(world: Sandbox) -> None:
+    """A request is sent to Dave, a fallback approver (so recorded), and he grants it."""
     request_id = await pending(world)
 
     await world.click(DAVE, await world.approval_dm(DAVE, request_id), views.APPROVE_ACTION)
@@ -125,6 +123,13 @@ async def test_the_fallback_approvers_are_asked_when_the_group_is_empty(world: S
     await world.wait_for_status(request_id, Status.ACTIVE)
     [requested, *_] = await world.store.events(request_id)
     assert requested.details["fallback_approvers"] is True
+
+
+async def test_the_fallback_approvers_are_asked_when_the_group_is_empty(world: Sandbox) -> None:
+    add_dave(world)
+    world.emulator.set_usergroup_members("devops", [])
+    configure(world, fallback_approvers=[DAVE])
+    await dave_approves_as_the_fallback(world)
 
 
 async def test_a_request_nobody_could_decide_is_refused_at_submit(world: Sandbox) -> None:
@@ -301,10 +306,4 @@ async def test_the_requesters_second_account_is_no_approver_so_the_fallback_is_a
     world.emulator.workspace.add_user("U0ALICEALT", name="alice2", email="Alice+ops@example.com")
     world.emulator.set_usergroup_members("devops", [REQUESTER, "U0ALICEALT"])
     configure(world, fallback_approvers=[DAVE_EMAIL])
-    request_id = await pending(world)
-
-    await world.click(DAVE, await world.approval_dm(DAVE, request_id), views.APPROVE_ACTION)
-
-    await world.wait_for_status(request_id, Status.ACTIVE)
-    [requested, *_] = await world.store.events(request_id)
-    assert requested.details["fallback_approvers"] is True
+    await dave_approves_as_the_fallback(world)
