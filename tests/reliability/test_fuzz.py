@@ -131,14 +131,27 @@ async def deliver_all(world: Sandbox, kind: str, payloads: list[dict[str, Any]])
 
 
 def mentions_posted(world: Sandbox) -> list[str]:
-    """Posted texts and blocks that contain a raw broadcast mention."""
+    """Posted texts that Slack would render with a raw broadcast mention: the message's
+    ``text`` and every mrkdwn text object (``plain_text`` is shown as typed, never parsed)."""
     posted = []
     for call in world.emulator.calls:
         if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
-            text = json.dumps({k: call.args.get(k) for k in ("text", "blocks")})
-            if any(m in text for m in ("<!channel>", "<!here>", "<!everyone>")):
-                posted.append(text[:300])
+            texts = [str(call.args.get("text") or ""), *mrkdwn_texts(call.args.get("blocks"))]
+            posted += [
+                text[:300]
+                for text in texts
+                if any(m in text for m in ("<!channel>", "<!here>", "<!everyone>"))
+            ]
     return posted
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [text for item in node for text in mrkdwn_texts(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [str(node["text"])] if node.get("type") == "mrkdwn" and "text" in node else []
+    return own + [text for value in node.values() for text in mrkdwn_texts(value)]
 
 
 @pytest.mark.slow
