@@ -604,6 +604,13 @@ class BotConfig(_Strict):
     identity_center: IdentityCenterConfig | None = None
     audit_archive: AuditArchive | None = None
     event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
+    max_start_ahead_hours: int = Field(
+        default=168,
+        ge=0,
+        le=8760,
+        description='How far ahead a request may ask to start (the modal\'s "Start at"); '
+        "0 turns scheduled starts off and hides the input.",
+    )
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))

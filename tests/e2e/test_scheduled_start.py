@@ -1,0 +1,189 @@
+"""Scheduled starts through the emulator and moto: approved ahead of time, granted by the
+sweeper at the start with the window fixed at approval, refused beyond the horizon or in the
+past, cancelled or revoked before the start without touching AWS, stopped by rules changed
+between approval and start."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
+from cloud_access_bot.domain.schedule import shown
+from cloud_access_bot.service import SYSTEM_ACTOR
+from cloud_access_bot.slack import schedule_views, views
+from cloud_access_bot_sandbox.aws import inline_policies
+from cloud_access_bot_sandbox.scenario import (
+    APPROVERS,
+    REQUESTER,
+    ManualClock,
+    Sandbox,
+    sandbox_config,
+)
+
+BOB, CAROL = APPROVERS
+
+
+def in_minutes(clock: ManualClock, minutes: float) -> datetime:
+    """A start the datetimepicker can send: whole seconds, ``minutes`` from the bot's now."""
+    return (clock() + timedelta(minutes=minutes)).replace(microsecond=0)
+
+
+async def scheduled(world: Sandbox, start: datetime, **request: Any) -> AccessRequest:
+    bucket = world.accounts["development"].buckets[0]
+    stored = await world.submit(resources=[bucket], start=start, **request)
+    assert stored.status is Status.PENDING and stored.scheduled_start == start
+    return stored
+
+
+async def approved_ahead(world: Sandbox, start: datetime) -> AccessRequest:
+    """A request scheduled at ``start`` and approved by Bob before it."""
+    request = await scheduled(world, start)
+    dm = await world.approval_dm(BOB, request.id)
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+    await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "is approved and scheduled" in m.text
+    )
+    stored = await world.store.get(request.id)
+    assert stored is not None and stored.status is Status.APPROVED
+    return stored
+
+
+async def test_approved_ahead_is_granted_by_the_sweeper_at_its_start(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    account = world.accounts["development"]
+    start = in_minutes(clock, 2)
+    request = await scheduled(world, start)
+    bob_dm = await world.approval_dm(BOB, request.id)
+    window = f"starts {shown(start)}, ends {shown(start + timedelta(minutes=1))}"
+    assert window in bob_dm.flat_text
+
+    await world.click(BOB, bob_dm, views.APPROVE_ACTION)
+    told = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "is approved and scheduled" in m.text
+    )
+    assert shown(start) in told.text
+    approved = await world.store.get(request.id)
+    assert approved is not None and approved.status is Status.APPROVED
+    assert (approved.starts_at, approved.expires_at) == (start, start + timedelta(minutes=1))
+    # Nothing in IAM before the start; the requester's message says it is scheduled.
+    await world.runtime.service.sweep()
+    assert await inline_policies(world.clients, account) == {}
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request.id in m.flat_text and "Scheduled – approved" in m.flat_text
+    )
+    assert window in mine.flat_text
+
+    clock.advance(minutes=2, seconds=1)
+    active = await world.wait_for_status(request.id, Status.ACTIVE)
+    document = (await inline_policies(world.clients, account))[active.policy_name or ""]
+    for statement in document["Statement"]:
+        assert statement["Condition"]["DateGreaterThan"] == {"aws:CurrentTime": iso(start)}
+        assert statement["Condition"]["DateLessThan"] == {
+            "aws:CurrentTime": iso(start + timedelta(minutes=1))
+        }
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "Access granted" in m.text)
+    for approver in (BOB, CAROL):
+        await world.emulator.wait_for_message(approver, lambda m: "is active now" in m.text)
+    events = await world.store.events(request.id)
+    assert [(e.type, e.actor) for e in events] == [
+        (EventType.REQUESTED, REQUESTER),
+        (EventType.APPROVED, BOB),
+        (EventType.GRANTED, SYSTEM_ACTOR),
+    ]
+    assert events[0].details["scheduled_start"] == iso(start)
+    assert events[1].details["starts_at"] == iso(start)
+    assert events[1].details["expires_at"] == iso(start + timedelta(minutes=1))
+
+
+async def test_a_start_beyond_the_horizon_is_refused_in_the_modal(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    world.config = sandbox_config(max_start_ahead_hours=24)
+    bucket = world.accounts["development"].buckets[0]
+    ack = await world.request(resources=[bucket], start=in_minutes(clock, 25 * 60))
+    assert ack["response_action"] == "errors"
+    assert "at most 24 hours from now" in ack["errors"][schedule_views.START_BLOCK]
+    assert await world.store.for_user(REQUESTER) == []
+
+
+async def test_a_start_in_the_past_is_refused_in_the_modal(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    bucket = world.accounts["development"].buckets[0]
+    ack = await world.request(resources=[bucket], start=in_minutes(clock, -60))
+    assert ack["response_action"] == "errors"
+    assert "is in the past" in ack["errors"][schedule_views.START_BLOCK]
+    assert await world.store.for_user(REQUESTER) == []
+
+
+async def test_the_requester_cancels_a_scheduled_request_before_its_start(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    start = in_minutes(clock, 10)
+    request = await approved_ahead(world, start)
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request.id in m.flat_text and "Cancel request" in m.flat_text
+    )
+
+    await world.click(REQUESTER, mine, views.CANCEL_ACTION)
+    await world.wait_for_status(request.id, Status.CANCELLED)
+    clock.advance(minutes=11)
+    await world.runtime.service.sweep()
+    assert await world.store.due(Status.APPROVED, clock()) == []
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+    assert (await world.wait_for_status(request.id, Status.CANCELLED)).policy_name is None
+
+
+async def test_an_approver_revokes_a_scheduled_request_before_its_start(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    request = await approved_ahead(world, in_minutes(clock, 10))
+    carol_dm = await world.emulator.wait_for_message(
+        CAROL, lambda m: request.id in m.flat_text and "Revoke now" in m.flat_text
+    )
+
+    await world.click(CAROL, carol_dm, views.REVOKE_ACTION)
+    revoked = await world.wait_for_status(request.id, Status.REVOKED)
+    assert revoked.decided_by == CAROL
+    clock.advance(minutes=11)
+    await world.runtime.service.sweep()
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
+
+async def test_rules_changed_before_the_start_stop_the_grant_and_everyone_is_told(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    request = await approved_ahead(world, in_minutes(clock, 5))
+    world.config = sandbox_config(never_grantable_actions=["iam:*", "s3:GetObject"])
+
+    clock.advance(minutes=5, seconds=1)
+    failed = await world.wait_for_status(request.id, Status.FAILED)
+    assert "s3:GetObject is never grantable" in (failed.failure_reason or "")
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "never grantable" in m.text)
+    for approver in (BOB, CAROL):
+        await world.emulator.wait_for_message(approver, lambda m: "did not start" in m.text)
+
+
+async def test_an_approval_after_the_scheduled_start_starts_the_window_at_approval(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    start = in_minutes(clock, 2)
+    request = await scheduled(world, start)
+    dm = await world.approval_dm(BOB, request.id)
+    clock.advance(minutes=3)
+
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+    active = await world.wait_for_status(request.id, Status.ACTIVE)
+    assert active.starts_at is not None and active.starts_at > start
+    assert active.expires_at == active.starts_at + timedelta(minutes=1)
+
+
+async def test_no_start_input_when_scheduling_is_off(world: Sandbox) -> None:
+    world.config = sandbox_config(max_start_ahead_hours=0)
+    await world.emulator.slash_command(REQUESTER, "/request")
+    modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
+    assert "For how long?" in modal.text
+    assert schedule_views.START_LABEL not in modal.text
