@@ -187,3 +187,16 @@ async def test_no_start_input_when_scheduling_is_off(world: Sandbox) -> None:
     modal = await world.emulator.wait_for_view(REQUESTER, views.REQUEST_CALLBACK)
     assert "For how long?" in modal.text
     assert schedule_views.START_LABEL not in modal.text
+
+
+async def test_a_requester_deactivated_before_the_start_is_granted_nothing(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    request = await approved_ahead(world, in_minutes(clock, 5))
+    world.emulator.workspace.users[REQUESTER].deleted = True
+
+    clock.advance(minutes=5, seconds=1)
+    failed = await world.wait_for_status(request.id, Status.FAILED)
+    assert "no longer an active member" in (failed.failure_reason or "")
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+    await world.emulator.wait_for_message(BOB, lambda m: "did not start" in m.text)

@@ -10,7 +10,7 @@ the approval and the start, so the sweep finds it at its start without scanning.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cloud_access_bot.domain.model import AccessRequest, Status
 
@@ -20,7 +20,7 @@ PAST_GRACE = timedelta(minutes=5)
 
 def shown(moment: datetime) -> str:
     """A moment as people read it: minutes, in UTC, marked as such."""
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def start_problem(start: datetime | None, now: datetime, horizon_hours: int) -> str | None:
