@@ -5,9 +5,11 @@ between approval and start."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud_access_bot.config import AccessMode
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.schedule import shown
 from cloud_access_bot.service import SYSTEM_ACTOR
@@ -200,3 +202,56 @@ async def test_a_requester_deactivated_before_the_start_is_granted_nothing(
     assert "no longer an active member" in (failed.failure_reason or "")
     assert await inline_policies(world.clients, world.accounts["development"]) == {}
     await world.emulator.wait_for_message(BOB, lambda m: "did not start" in m.text)
+
+
+class CancelledWhileGranting:
+    """The runtime's inline-policy granter, except that its first grant, once written, waits
+    until the requester's cancel is recorded: the sweeper read the request before the cancel
+    and writes ACTIVE after it (the race, made certain)."""
+
+    def __init__(self, real: Any, cancel: Callable[[], Awaitable[None]]) -> None:
+        self._real, self._cancel = real, cancel
+        self.raced = False
+
+    async def grant(self, *args: Any) -> Any:
+        result = await self._real.grant(*args)
+        if not self.raced:
+            self.raced = True
+            await self._cancel()
+        return result
+
+    async def revoke(self, *args: Any) -> bool:
+        removed: bool = await self._real.revoke(*args)
+        return removed
+
+
+async def test_a_cancel_racing_the_grant_at_the_start_leaves_nothing_in_iam(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    start = in_minutes(clock, 5)
+    request = await approved_ahead(world, start)
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request.id in m.flat_text and "Cancel request" in m.flat_text
+    )
+
+    async def cancel_on_a_replica_a_little_behind() -> None:
+        behind = clock() - start + timedelta(seconds=1)
+        clock.offset -= behind  # its clock still reads a second before the start
+        await world.click(REQUESTER, mine, views.CANCEL_ACTION)
+        await world.wait_for_status(request.id, Status.CANCELLED)
+        clock.offset += behind
+
+    granters = world.runtime.service._granters  # the race needs a hook between write and record
+    racer = CancelledWhileGranting(
+        granters[AccessMode.INLINE_POLICY], cancel_on_a_replica_a_little_behind
+    )
+    granters[AccessMode.INLINE_POLICY] = racer  # type: ignore[index]
+    clock.advance(minutes=5, seconds=1)
+
+    async def raced_and_removed() -> bool:
+        return racer.raced and not await inline_policies(
+            world.clients, world.accounts["development"]
+        )
+
+    await world.wait_for(raced_and_removed, "the grant written at the start to be taken back")
+    assert (await world.wait_for_status(request.id, Status.CANCELLED)).policy_name is None
