@@ -245,7 +245,7 @@ async def test_a_cancel_racing_the_grant_at_the_start_leaves_nothing_in_iam(
     racer = CancelledWhileGranting(
         granters[AccessMode.INLINE_POLICY], cancel_on_a_replica_a_little_behind
     )
-    granters[AccessMode.INLINE_POLICY] = racer
+    granters[AccessMode.INLINE_POLICY] = racer  # type: ignore[index]
     clock.advance(minutes=5, seconds=1)
 
     async def raced_and_removed() -> bool:
