@@ -13,7 +13,7 @@ from cloud_access_bot.config import AccessMode
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.schedule import shown
 from cloud_access_bot.service import SYSTEM_ACTOR
-from cloud_access_bot.slack import schedule_views, views
+from cloud_access_bot.slack import home, schedule_views, views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.scenario import (
     APPROVERS,
@@ -255,3 +255,36 @@ async def test_a_cancel_racing_the_grant_at_the_start_leaves_nothing_in_iam(
 
     await world.wait_for(raced_and_removed, "the grant written at the start to be taken back")
     assert (await world.wait_for_status(request.id, Status.CANCELLED)).policy_name is None
+
+
+async def test_audit_show_has_the_scheduled_start_and_the_window_fixed_for_it(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    world.emulator.workspace.add_usergroup("security", [CAROL], name="Security")
+    world.config = sandbox_config(admin_groups=["security"])
+    start = in_minutes(clock, 30)
+    request = await approved_ahead(world, start)
+
+    await world.emulator.slash_command(CAROL, "/request", f"audit show {request.id}")
+
+    def answer() -> str:
+        texts = [r.body.get("text", "") for r in world.emulator.responses if r.user_id == CAROL]
+        return texts[-1] if texts else ""
+
+    await world.emulator.wait_until(answer)
+    assert f"scheduled   to start {iso(start)}" in answer()
+    assert f"window      {iso(start)} → {iso(start + timedelta(minutes=1))}" in answer()
+    assert '"scheduled_start": "' + iso(start) + '"' in answer()
+
+
+async def test_home_shows_a_scheduled_request_and_cancels_it(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    start = in_minutes(clock, 30)
+    request = await approved_ahead(world, start)
+
+    await world.emulator.app_home_opened(REQUESTER)
+    mine = await world.emulator.wait_for_home(REQUESTER, lambda t: request.id in t.text)
+    assert f"scheduled, starts {shown(start)}" in mine.text
+    await mine.click(home.HOME_CANCEL, request.id)
+    await world.wait_for_status(request.id, Status.CANCELLED)
