@@ -149,6 +149,9 @@ async def test_an_approver_revokes_a_scheduled_request_before_its_start(
     await world.click(CAROL, carol_dm, views.REVOKE_ACTION)
     revoked = await world.wait_for_status(request.id, Status.REVOKED)
     assert revoked.decided_by == CAROL
+    await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "revoked before its start: nothing was granted" in m.text
+    )
     clock.advance(minutes=11)
     await world.runtime.service.sweep()
     assert await inline_policies(world.clients, world.accounts["development"]) == {}

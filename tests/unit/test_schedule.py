@@ -13,6 +13,7 @@ from cloud_access_bot.domain.schedule import (
     PAST_GRACE,
     awaiting_start,
     due_moment,
+    ended_before_start,
     is_scheduled,
     ready_to_grant,
     start_problem,
@@ -123,6 +124,19 @@ def test_cancel_and_revoke_before_the_start_are_allowed_and_refused_once_it_bega
         Outcome.REFUSE
     )
     assert {Status.CANCELLED, Status.REVOKED} <= TRANSITIONS[Status.APPROVED]
+
+
+def test_ended_before_start_only_when_cancelled_or_revoked_while_the_start_was_ahead() -> None:
+    start = NOW + timedelta(hours=1)
+    early = timedelta(minutes=5)
+    revoked = scheduled_at(start).with_changes(status=Status.REVOKED, decided_at=NOW + early)
+    assert ended_before_start(revoked)
+    assert ended_before_start(revoked.with_changes(status=Status.CANCELLED))
+    # A grant revoked while active keeps its approval time, which is not before its start.
+    active_then_revoked = scheduled_at(NOW - timedelta(minutes=1)).with_changes(
+        status=Status.REVOKED
+    )
+    assert not ended_before_start(active_then_revoked)
 
 
 def test_an_unscheduled_approval_cannot_be_cancelled_while_it_is_being_granted() -> None:

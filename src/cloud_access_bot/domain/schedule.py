@@ -66,6 +66,16 @@ def is_scheduled(request: AccessRequest) -> bool:
     )
 
 
+def ended_before_start(request: AccessRequest) -> bool:
+    """Cancelled or revoked while its start was still ahead: nothing was ever granted."""
+    return (
+        request.status in (Status.CANCELLED, Status.REVOKED)
+        and request.starts_at is not None
+        and request.decided_at is not None
+        and request.starts_at > request.decided_at
+    )
+
+
 def awaiting_start(request: AccessRequest, now: datetime) -> bool:
     """Scheduled and not started yet: it may still be cancelled or revoked without AWS."""
     return is_scheduled(request) and request.starts_at is not None and request.starts_at > now

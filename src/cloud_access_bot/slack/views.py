@@ -18,7 +18,7 @@ from cloud_access_bot.domain import listing
 from cloud_access_bot.domain.identity_center import revoked_session_note
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
-from cloud_access_bot.domain.schedule import is_scheduled
+from cloud_access_bot.domain.schedule import ended_before_start, is_scheduled
 from cloud_access_bot.slack import schedule_views
 from cloud_access_bot.slack.account_picker import account_label
 
@@ -852,6 +852,10 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
         return (
             f":large_green_circle: Access to {escape(request.account_name)} for request "
             f"`{request.id}` now lasts until {iso(request.expires_at)}."
+        )
+    if event is EventType.REVOKED and ended_before_start(request):
+        return (
+            f":no_entry: Request `{request.id}` is revoked before its start: nothing was granted."
         )
     if event is EventType.REVOKED and is_session_grant(request):
         return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"
