@@ -22,6 +22,7 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 BOB, CAROL = APPROVERS
 
@@ -49,6 +50,12 @@ async def approved_ahead(world: Sandbox, start: datetime) -> AccessRequest:
     stored = await world.store.get(request.id)
     assert stored is not None and stored.status is Status.APPROVED
     return stored
+
+
+async def requester_dm_with_cancel(world: Sandbox, request_id: str) -> Message:
+    return await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request_id in m.flat_text and "Cancel request" in m.flat_text
+    )
 
 
 async def test_approved_ahead_is_granted_by_the_sweeper_at_its_start(
@@ -99,37 +106,36 @@ async def test_approved_ahead_is_granted_by_the_sweeper_at_its_start(
     assert events[1].details["expires_at"] == iso(start + timedelta(minutes=1))
 
 
+async def refused_start(world: Sandbox, start: datetime) -> str:
+    """Submit the form with ``start``: the error shown under "Start at" (nothing stored)."""
+    bucket = world.accounts["development"].buckets[0]
+    ack = await world.request(resources=[bucket], start=start)
+    assert ack["response_action"] == "errors"
+    assert await world.store.for_user(REQUESTER) == []
+    return str(ack["errors"][schedule_views.START_BLOCK])
+
+
 async def test_a_start_beyond_the_horizon_is_refused_in_the_modal(
     world: Sandbox, clock: ManualClock
 ) -> None:
     world.config = sandbox_config(max_start_ahead_hours=24)
-    bucket = world.accounts["development"].buckets[0]
-    ack = await world.request(resources=[bucket], start=in_minutes(clock, 25 * 60))
-    assert ack["response_action"] == "errors"
-    assert "at most 24 hours from now" in ack["errors"][schedule_views.START_BLOCK]
-    assert await world.store.for_user(REQUESTER) == []
+    shown_error = await refused_start(world, in_minutes(clock, 25 * 60))
+    assert "at most 24 hours from now" in shown_error
 
 
 async def test_a_start_in_the_past_is_refused_in_the_modal(
     world: Sandbox, clock: ManualClock
 ) -> None:
-    bucket = world.accounts["development"].buckets[0]
-    ack = await world.request(resources=[bucket], start=in_minutes(clock, -60))
-    assert ack["response_action"] == "errors"
-    assert "is in the past" in ack["errors"][schedule_views.START_BLOCK]
-    assert await world.store.for_user(REQUESTER) == []
+    assert "is in the past" in await refused_start(world, in_minutes(clock, -60))
 
 
 async def test_the_requester_cancels_a_scheduled_request_before_its_start(
     world: Sandbox, clock: ManualClock
 ) -> None:
-    start = in_minutes(clock, 10)
-    request = await approved_ahead(world, start)
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: request.id in m.flat_text and "Cancel request" in m.flat_text
+    request = await approved_ahead(world, in_minutes(clock, 10))
+    await world.click(
+        REQUESTER, await requester_dm_with_cancel(world, request.id), views.CANCEL_ACTION
     )
-
-    await world.click(REQUESTER, mine, views.CANCEL_ACTION)
     await world.wait_for_status(request.id, Status.CANCELLED)
     clock.advance(minutes=11)
     await world.runtime.service.sweep()
@@ -233,9 +239,7 @@ async def test_a_cancel_racing_the_grant_at_the_start_leaves_nothing_in_iam(
 ) -> None:
     start = in_minutes(clock, 5)
     request = await approved_ahead(world, start)
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: request.id in m.flat_text and "Cancel request" in m.flat_text
-    )
+    mine = await requester_dm_with_cancel(world, request.id)
 
     async def cancel_on_a_replica_a_little_behind() -> None:
         behind = clock() - start + timedelta(seconds=1)
