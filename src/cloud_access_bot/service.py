@@ -125,6 +125,13 @@ class SweepReport:
     reminded: int = 0
     recovered: int = 0
     errors: int = 0
+    #: Scheduled grants written at their start.
+    started: int = 0
+
+    @property
+    def eventful(self) -> bool:
+        """Whether the sweep did (or failed) anything worth a log line."""
+        return any((self.expired, self.timed_out, self.recovered, self.errors, self.started))
 
 
 class AccessService:
@@ -647,7 +654,10 @@ class AccessService:
             if not schedule.ready_to_grant(request, now, STUCK_APPROVAL):
                 continue  # approved moments ago: its approval is writing the grant
             await self._guard(report, self._activate(request, SYSTEM_ACTOR))
-            report.recovered += 1
+            if schedule.is_scheduled(request):
+                report.started += 1
+            else:
+                report.recovered += 1
         return report
 
     # -- internals ------------------------------------------------------------------------
@@ -1048,7 +1058,10 @@ class AccessService:
             await self._granter(account).revoke(active, account)
 
     async def _tell_approvers(self, request: AccessRequest, text: str) -> None:
-        """A DM to each approver the request was sent to (not the requester)."""
+        """A DM to each approver the request was sent to (not the requester); none when it was
+        never sent to them (auto-approved)."""
+        if not request.messages:
+            return
         people = [a for a in request.approvers if a != request.requester_id]
         await asyncio.gather(*(self._notifier.tell(person, text) for person in people))
 
