@@ -295,3 +295,18 @@ async def test_home_shows_a_scheduled_request_and_cancels_it(
     assert f"scheduled, starts {shown(start)}" in mine.text
     await mine.click(home.HOME_CANCEL, request.id)
     await world.wait_for_status(request.id, Status.CANCELLED)
+
+
+async def test_a_scheduled_request_nobody_decides_is_reminded_and_times_out_as_usual(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    world.config = sandbox_config(pending_timeout_minutes=60, reminder_minutes=[30])
+    request = await scheduled(world, in_minutes(clock, 120))
+    await world.approval_dm(BOB, request.id)
+
+    clock.advance(minutes=31)
+    await world.emulator.wait_for_message(BOB, lambda m: "Reminder" in m.text)
+    clock.advance(minutes=30)
+    timed_out = await world.wait_for_status(request.id, Status.TIMED_OUT)
+    assert timed_out.starts_at is None
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
