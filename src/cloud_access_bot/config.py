@@ -611,6 +611,9 @@ class BotConfig(_Strict):
         description='How far ahead a request may ask to start (the modal\'s "Start at"); '
         "0 turns scheduled starts off and hides the input.",
     )
+    #: Minutes after a grant ends before its use is read from CloudTrail (which delivers
+    #: events up to about 15 minutes late); null: no usage review.
+    usage_review_delay_minutes: int | None = Field(default=15, ge=0, le=24 * 60)
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))

@@ -56,6 +56,9 @@ class EventType(StrEnum):
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
     REMINDED = "REMINDED"
+    #: What an ended grant's session used of it, read from CloudTrail some minutes after the
+    #: end (CloudTrail's delivery delay); details: granted, used and unused actions.
+    USAGE_REVIEWED = "USAGE_REVIEWED"
 
 
 def utcnow() -> datetime:
@@ -193,6 +196,8 @@ class AccessRequest:
     #: When the requester asked the access to start (None: as soon as it is approved); the
     #: window itself is fixed at approval (``domain.schedule.window``).
     scheduled_start: datetime | None = None
+    #: When an ended grant's use is to be read from CloudTrail (None: no review waiting).
+    usage_review_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
