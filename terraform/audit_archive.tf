@@ -51,6 +51,7 @@ locals {
     { name = "actions", type = "array<string>", comment = "IAM actions requested" },
     { name = "resources", type = "array<string>", comment = "" },
     { name = "break_glass", type = "boolean", comment = "approved by break-glass" },
+    { name = "scheduled_start", type = "string", comment = "start asked for, ISO-8601 or empty (at once)" },
   ]
 }
 

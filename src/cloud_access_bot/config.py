@@ -657,6 +657,13 @@ class BotConfig(_Strict):
     identity_center: IdentityCenterConfig | None = None
     audit_archive: AuditArchive | None = None
     event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
+    max_start_ahead_hours: int = Field(
+        default=168,
+        ge=0,
+        le=8760,
+        description='How far ahead a request may ask to start (the modal\'s "Start at"); '
+        "0 turns scheduled starts off and hides the input.",
+    )
     #: Minutes after a grant ends before its use is read from CloudTrail (which delivers
     #: events up to about 15 minutes late); null: no usage review.
     usage_review_delay_minutes: int | None = Field(default=15, ge=0, le=24 * 60)

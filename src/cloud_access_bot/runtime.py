@@ -320,7 +320,7 @@ class BotRuntime:
                         await self.reconcile()
                 sweeps += 1
                 self._swept(started, ok=True, store_problem=None)
-                if report.expired or report.timed_out or report.recovered or report.errors:
+                if report.eventful:
                     log.info("sweep: %s", report)
             except StoreUnavailable as error:
                 table = f"DynamoDB table {self._config().dynamodb_table}"

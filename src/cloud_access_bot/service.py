@@ -22,7 +22,15 @@ from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain import approval, approvers, extension, guardrails, listing, packing
+from cloud_access_bot.domain import (
+    approval,
+    approvers,
+    extension,
+    guardrails,
+    listing,
+    packing,
+    schedule,
+)
 from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
@@ -102,6 +110,8 @@ class Draft:
     permission_set: str | None = None
     #: A request to join this IAM Identity Center group instead.
     group: str | None = None
+    #: When the access should start (None: as soon as it is approved).
+    scheduled_start: datetime | None = None
 
     @property
     def target(self) -> str | None:
@@ -126,6 +136,13 @@ class SweepReport:
     reminded: int = 0
     recovered: int = 0
     errors: int = 0
+    #: Scheduled grants written at their start.
+    started: int = 0
+
+    @property
+    def eventful(self) -> bool:
+        """Whether the sweep did (or failed) anything worth a log line."""
+        return any((self.expired, self.timed_out, self.recovered, self.errors, self.started))
 
 
 class AccessService:
@@ -163,6 +180,11 @@ class AccessService:
         errors: dict[str, str] = {}
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
+        start = schedule.start_problem(
+            draft.scheduled_start, self._clock(), config.max_start_ahead_hours
+        )
+        if start:
+            errors["start"] = start
         if draft.target is not None:
             return errors | target_problems(
                 rules,
@@ -284,6 +306,7 @@ class AccessService:
             access_levels=listing.access_levels(draft.services, self._access_level),
             ticket=draft.ticket.strip() if account.ticket_pattern else None,
             warning=warning_of(account),
+            scheduled_start=draft.scheduled_start,
         )
         auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
         others = approvers.others(asked, selves)
@@ -298,6 +321,7 @@ class AccessService:
                     "services": _services(request),
                     **({"ticket": request.ticket} if request.ticket is not None else {}),
                     **({"fallback_approvers": True} if fell_back else {}),
+                    **_scheduled(request),
                 },
             )
         except ConflictError as duplicate:
@@ -406,7 +430,7 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        decision = approval.decide_cancel(request, clicker)
+        decision = approval.decide_cancel(request, clicker, now=self._clock())
         return await self._close(
             request, clicker, decision, Status.CANCELLED, EventType.CANCELLED, "cancelled"
         )
@@ -420,10 +444,16 @@ class AccessService:
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
             clicker_is_admin=await self._is_admin(clicker),
+            now=self._clock(),
         )
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
+        if request.status is Status.APPROVED:
+            # Scheduled, not started: nothing is in AWS to remove.
+            return await self._close(
+                request, clicker, decision, Status.REVOKED, EventType.REVOKED, decision.reason
+            )
         try:
             ended, current = await self._remove_grant(
                 request, clicker, Status.REVOKED, EventType.REVOKED
@@ -696,9 +726,14 @@ class AccessService:
                 continue
             if await self._guard(report, self._time_out(request, now)) is not None:
                 report.timed_out += 1
-        for request in await self._store.due(Status.APPROVED, now - STUCK_APPROVAL, limit=100):
+        for request in await self._store.due(Status.APPROVED, now, limit=100):
+            if not schedule.ready_to_grant(request, now, STUCK_APPROVAL):
+                continue  # approved moments ago: its approval is writing the grant
             await self._guard(report, self._activate(request, SYSTEM_ACTOR))
-            report.recovered += 1
+            if schedule.is_scheduled(request):
+                report.started += 1
+            else:
+                report.recovered += 1
         return report
 
     # -- internals ------------------------------------------------------------------------
@@ -1075,7 +1110,7 @@ class AccessService:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
             decision = Decision(decision.outcome, f"{decision.reason} {note}", decision.break_glass)
             request = request.with_changes(duration_minutes=verdict.capped_minutes)
-        start, end = request.window(now)
+        start, end = schedule.window(request, now)
         approved = request.with_changes(
             status=Status.APPROVED,
             approvals=(*request.approvals, actor) if actor != SYSTEM_ACTOR else request.approvals,
@@ -1088,12 +1123,17 @@ class AccessService:
         details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
         if note:
             details["duration_minutes"] = request.duration_minutes
+        details |= _scheduled(approved)
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
             return None
         if note:
             await self._tell_both(saved, actor, f"Request `{saved.id}`: {note}")
         await self._refresh(saved, event, actor)
+        if schedule.is_scheduled(saved):
+            # Nothing is granted before the start: the sweeper writes the grant then.
+            await self._tell_both(saved, actor, scheduled_text(saved))
+            return None
         try:
             await self._activate(saved, actor)
         except GrantUnavailable as error:
@@ -1125,8 +1165,11 @@ class AccessService:
             await self._fail(request, "The approved window ended before the grant was written.")
             return
         verdict = self._recheck(request, approving=False)
-        if verdict.refusal:
-            await self._fail(request, verdict.refusal, "RulesChanged")
+        refusal = verdict.refusal
+        if not refusal and schedule.is_scheduled(request):
+            refusal = await self._refusal_at_start(request)
+        if refusal:
+            await self._fail(request, refusal, "RulesChanged")
             return
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
@@ -1151,6 +1194,35 @@ class AccessService:
         saved = await self._commit(request, active, EventType.GRANTED, actor, details)
         if saved is not None:
             await self._refresh(saved, EventType.GRANTED, actor)
+            if schedule.is_scheduled(request):
+                await self._tell_approvers(saved, started_text(saved))
+            return
+        current = await self._store.get(request.id)
+        if current is not None and current.status in (Status.CANCELLED, Status.REVOKED):
+            # Cancelled at its start while the grant was being written: take it back.
+            await self._granter(account).revoke(active, account)
+
+    async def _tell_approvers(self, request: AccessRequest, text: str) -> None:
+        """A DM to each approver the request was sent to (not the requester); none when it was
+        never sent to them (auto-approved)."""
+        if not request.messages:
+            return
+        people = [a for a in request.approvers if a != request.requester_id]
+        await asyncio.gather(*(self._notifier.tell(person, text) for person in people))
+
+    async def _refusal_at_start(self, request: AccessRequest) -> str | None:
+        """Why a scheduled grant may not start now although it was approved earlier: its
+        requester left the workspace or may no longer ask for the account."""
+        if not await self._directory.is_active(request.requester_id):
+            return (
+                f"<@{request.requester_id}> is no longer an active member of this workspace "
+                "(or Slack could not confirm it); nothing was granted at the scheduled start."
+            )
+        name = guardrails.recorded_account_name(request, self._config().rules_in_force())
+        if name is None:
+            return guardrails.account_gone(request)
+        refusal = await refusal_for(self._config(), name, request.requester_id, self._directory)
+        return f"{refusal} Nothing was granted at the scheduled start." if refusal else None
 
     async def _fail(self, request: AccessRequest, reason: str, code: str = "Refused") -> None:
         failed = request.with_changes(status=Status.FAILED, failure_reason=reason)
@@ -1159,6 +1231,11 @@ class AccessService:
         )
         if saved is not None:
             await self._refresh(saved, EventType.GRANT_FAILED, SYSTEM_ACTOR)
+            if schedule.is_scheduled(request):
+                # Approved a while ago: the approvers are told as well as the requester.
+                await self._tell_approvers(
+                    saved, f"Scheduled request `{saved.id}` did not start: {reason}"
+                )
 
     async def _remove_grant(
         self, request: AccessRequest, actor: str, status: Status, event: EventType
@@ -1297,6 +1374,37 @@ def nobody_approves(account_name: str, limits: Limits) -> str:
         f"Nobody can approve requests for {account_name}: its approvers "
         f"({approvers.describe(limits.approvers)}) name no active member other than you, "
         f"{fallback}. Nothing was stored; tell the bot's admins."
+    )
+
+
+def _scheduled(request: AccessRequest) -> dict[str, Any]:
+    """The audit details of a scheduled start: when it was asked to start, and from approval
+    the window fixed for it."""
+    if request.scheduled_start is None:
+        return {}
+    details: dict[str, Any] = {"scheduled_start": iso(request.scheduled_start)}
+    if request.starts_at and request.expires_at:
+        details |= {"starts_at": iso(request.starts_at), "expires_at": iso(request.expires_at)}
+    return details
+
+
+def started_text(request: AccessRequest) -> str:
+    """What approvers are told when a scheduled grant starts."""
+    assert request.expires_at
+    return (
+        f":large_green_circle: Scheduled request `{request.id}` from <@{request.requester_id}> "
+        f"is active now in {request.account_name}, until {schedule.shown(request.expires_at)}."
+    )
+
+
+def scheduled_text(request: AccessRequest) -> str:
+    """What the approver and requester are told when a scheduled request is approved."""
+    assert request.starts_at and request.expires_at
+    return (
+        f":alarm_clock: Request `{request.id}` is approved and scheduled: access to "
+        f"{request.account_name} starts {schedule.shown(request.starts_at)} and ends "
+        f"{schedule.shown(request.expires_at)}. Nothing is granted before then; it can be "
+        "cancelled until it starts."
     )
 
 

@@ -171,6 +171,14 @@ async def seed_account(
     return SeededAccount(name, account_id, bot_role_arn, login_role, tuple(buckets), tuple(tables))
 
 
+async def inline_policy_names(clients: AwsClients, account: SeededAccount) -> list[str]:
+    """The names of the inline policies now on the account's login role (a document fetched
+    after listing may be gone already while the bot is removing it)."""
+    async with clients.assumed("iam", account.bot_role_arn) as iam:
+        names = (await iam.list_role_policies(RoleName=account.login_role))["PolicyNames"]
+    return list(names)
+
+
 async def inline_policies(clients: AwsClients, account: SeededAccount) -> dict[str, dict[str, Any]]:
     """The inline policies now on the account's login role, by name (what IAM holds)."""
     found: dict[str, dict[str, Any]] = {}

@@ -19,7 +19,7 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.runtime import BotRuntime, SlackConnection
-from cloud_access_bot.slack import views
+from cloud_access_bot.slack import schedule_views, views
 from cloud_access_bot_sandbox.aws import SeededAccount, seed_account
 from cloud_access_bot_sandbox.slack_emulator import SlackEmulator
 from cloud_access_bot_sandbox.slack_people import ViewHandle
@@ -143,12 +143,13 @@ class Sandbox:
         login_role: str | None = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
+        start: datetime | None = None,
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
         ``resources`` are searched in the resource picker by name and picked; ``arns`` are
         typed into the free-text field. ``think`` is awaited before every step (a person's
-        pause; none by default).
+        pause; none by default). ``start`` is picked in "Start at" (none: left empty).
         """
         emulator = self.emulator
         self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
@@ -160,6 +161,8 @@ class Sandbox:
         await modal.fill(views.REASON_ACTION, reason)
         await think()
         await modal.select(views.DURATION_ACTION, str(duration))
+        if start is not None:
+            await modal.select(schedule_views.START_ACTION, int(start.timestamp()))
         await think()
         await modal.suggest(views.ACCOUNT_ACTION, account)
         await modal.select(views.ACCOUNT_ACTION, account)

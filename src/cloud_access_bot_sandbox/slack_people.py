@@ -299,11 +299,12 @@ class ViewHandle:
         return await self._set(action_id, block_id, text)
 
     async def select(
-        self, action_id: str, choice: str | JSON | None, *, block_id: str | None = None
+        self, action_id: str, choice: str | int | JSON | None, *, block_id: str | None = None
     ) -> JSON | None:
         """Pick one value: an option value (static, or external: offered by :meth:`suggest`, or
         else typed as the query, as a person types a name to find it), an option object, a
-        user/channel id or a date; None deselects."""
+        user/channel id, a date or a date and time (a datetimepicker's Unix seconds); None
+        deselects."""
         block, element = find_element(self.blocks, action_id, block_id)
         offered = static_options(element) + self._suggested.get(action_id, [])
         typed = isinstance(choice, str) and choice not in [o.get("value") for o in offered]
@@ -320,7 +321,7 @@ class ViewHandle:
         resolved = [self._resolve(element, choice) for choice in choices]
         return await self._set(action_id, block["block_id"], resolved)
 
-    def _resolve(self, element: JSON, choice: str | JSON | None) -> Any:
+    def _resolve(self, element: JSON, choice: str | int | JSON | None) -> Any:
         key = value_key(element)
         if choice is None or isinstance(choice, dict):
             return choice

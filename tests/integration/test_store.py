@@ -122,6 +122,7 @@ async def test_every_field_round_trips(store: DynamoStore) -> None:
         pending_extension=30,
         extension_approvals=("U3",),
         session_cut_off=False,
+        scheduled_start=NOW + timedelta(minutes=2),
     )
     created = await store.create(request, "U1", {"reason": request.reason})
     assert created.version == 1
@@ -256,6 +257,24 @@ async def test_due_finds_expired_active_requests_only(store: DynamoStore) -> Non
     assert done.version == 4
     assert await store.due(Status.ACTIVE, later) == []
     assert await store.due(Status.EXPIRED, later) == []
+
+
+async def test_a_scheduled_approval_is_due_at_its_start_and_an_unscheduled_one_at_approval(
+    store: DynamoStore,
+) -> None:
+    start = NOW + timedelta(hours=2)
+    asked = await store.create(pending("00000000000d", scheduled_start=start), "U1", {})
+    window = {"starts_at": start, "expires_at": start + timedelta(hours=1)}
+    await store.commit(asked, approve(asked).with_changes(**window), EventType.APPROVED, "U2", {})
+    now = await store.create(pending("00000000000e"), "U1", {})
+    at_once = {"starts_at": NOW, "expires_at": NOW + timedelta(hours=1)}
+    await store.commit(now, approve(now).with_changes(**at_once), EventType.APPROVED, "U2", {})
+
+    before = start - timedelta(seconds=1)
+    assert [r.id for r in await store.due(Status.APPROVED, before)] == ["00000000000e"]
+    due = await store.due(Status.APPROVED, start)
+    assert [r.id for r in due] == ["00000000000e", "00000000000d"]
+    assert due[1].scheduled_start == start
 
 
 async def test_due_follows_pages_and_honours_limit(store: DynamoStore) -> None:

@@ -157,6 +157,7 @@ def show_json(request: AccessRequest, events: Sequence[AuditEvent]) -> dict[str,
         "policy_name": request.policy_name,
         "policy_document": json.loads(request.policy_document) if request.policy_document else None,
         "failure_reason": request.failure_reason,
+        "scheduled_start": moment(request.scheduled_start),
         "events": [
             {
                 "seq": e.seq,
@@ -197,6 +198,8 @@ def show_text(
         f"decided by  {who(request.decided_by or '-')}: {request.decision_reason or '-'}",
         f"window      {row['starts_at'] or '-'} → {row['expires_at'] or '-'}",
     ]
+    if request.scheduled_start:
+        lines.append(f"scheduled   to start {moment(request.scheduled_start)} (asked for)")
     lines += [
         f"requested   {s.service}: {', '.join(s.actions)} on {', '.join(s.resources)}"
         for s in request.services

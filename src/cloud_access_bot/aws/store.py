@@ -6,7 +6,8 @@ Layout (Terraform creates the same table; keep the names):
   ``user_sk=<created>#<id>``), ``by_account`` (``account_pk=ACCOUNT#<account id>``,
   ``account_sk=<created>#<id>``) and, only while the request waits for something, ``by_due``
   (``due_pk=DUE#<status>``, ``due_sk=<due time>#<id>``: the pending timeout, the approval time
-  for an interrupted grant, the expiry of active access), and ``by_month``
+  for an interrupted grant or the start of a scheduled one, the expiry of active access), and
+  ``by_month``
   (``month_pk=MONTH#<yyyy-mm of created>``, ``month_sk=<created>#<id>``: audit queries by time
   range read one partition per month, never the whole table). An ended grant whose use is
   still to be read from CloudTrail is in ``by_due`` under its own prefix, ``due_pk=REVIEW#USAGE``,
@@ -47,6 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code, error_message, is_unavailable
 from cloud_access_bot.aws.outbox import outbox_put
+from cloud_access_bot.domain import schedule
 from cloud_access_bot.domain.audit import attribute_digests, details_json, seal, sealed_changes
 from cloud_access_bot.domain.model import (
     AccessRequest,
@@ -84,6 +86,7 @@ DATETIME_FIELDS = (
     "expires_at",
     "timeout_at",
     "next_reminder_at",
+    "scheduled_start",
 )
 OPTIONAL_TEXT_FIELDS = (
     "decided_by",
@@ -183,6 +186,9 @@ def _due_keys(request: AccessRequest) -> dict[str, str]:
     moment: datetime = getattr(request, field) or request.created_at
     if request.status is Status.PENDING and request.next_reminder_at:
         moment = min(moment, request.next_reminder_at)
+    if request.status is Status.APPROVED:
+        # A scheduled start is due when it begins (the sweeper writes the grant then).
+        moment = schedule.due_moment(request) or moment
     return {"due_pk": f"DUE#{request.status}", "due_sk": f"{stamp(moment)}#{request.id}"}
 
 
@@ -329,6 +335,7 @@ def request_from_item(item: dict[str, Any]) -> AccessRequest:
         expires_at=moment("expires_at"),
         timeout_at=moment("timeout_at"),
         next_reminder_at=moment("next_reminder_at"),
+        scheduled_start=moment("scheduled_start"),
         policy_name=data.get("policy_name"),
         policy_document=data.get("policy_document"),
         failure_reason=data.get("failure_reason"),

@@ -24,6 +24,7 @@ from cloud_access_bot.domain import approvers
 from cloud_access_bot.domain.guardrails import auto_approvable
 from cloud_access_bot.domain.model import AccessRequest, Status
 from cloud_access_bot.domain.rules import AutoApproveRule, Rules, SelfApproval
+from cloud_access_bot.domain.schedule import awaiting_start, is_scheduled, shown
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 SLACK_GROUP_ID = re.compile(r"^S[A-Z0-9]+$")
@@ -92,6 +93,11 @@ def describe_status(request: AccessRequest) -> str:
     match request.status:
         case Status.PENDING:
             return "This request is waiting for approval."
+        case Status.APPROVED if is_scheduled(request) and request.starts_at:
+            return (
+                f"This request was already approved{by}{at}; access is scheduled to start "
+                f"{shown(request.starts_at)}."
+            )
         case Status.APPROVED:
             return f"This request was already approved{by}{at}; access is being granted."
         case Status.ACTIVE:
@@ -265,11 +271,13 @@ def decide_denial(
     return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
 
 
-def decide_cancel(request: AccessRequest, clicker: str) -> Decision:
-    """Judge a cancellation: only the requester, only while it is pending."""
+def decide_cancel(request: AccessRequest, clicker: str, *, now: datetime | None = None) -> Decision:
+    """Judge a cancellation: only the requester, only while it is pending or scheduled and not
+    started at ``now`` (nothing is granted yet either way)."""
     if clicker != request.requester_id:
         return _refuse("Only the requester can cancel this request.")
-    if request.status is not Status.PENDING:
+    scheduled = now is not None and awaiting_start(request, now)
+    if request.status is not Status.PENDING and not scheduled:
         return _refuse(describe_status(request))
     return Decision(Outcome.APPROVE, f"Cancelled by the requester {_user(clicker)}.")
 
@@ -280,13 +288,17 @@ def decide_revoke(
     *,
     clicker_is_approver: bool,
     clicker_is_admin: bool = False,
+    now: datetime | None = None,
 ) -> Decision:
     """Judge an early revocation: the requester, an approver for the account or a member of
-    ``admin_groups`` (who may revoke any grant), only while access is active."""
+    ``admin_groups`` (who may revoke any grant), only while access is active or scheduled and
+    not started at ``now``."""
     if clicker != request.requester_id and not (clicker_is_approver or clicker_is_admin):
         return _refuse(
             "Only the requester, an approver for this account or an admin can revoke access."
         )
+    if now is not None and awaiting_start(request, now):
+        return Decision(Outcome.APPROVE, f"Scheduled access revoked by {_user(clicker)}.")
     if request.status is Status.APPROVED:
         return _refuse("Access is still being granted; try again in a moment.")
     if request.status is not Status.ACTIVE:

@@ -44,6 +44,7 @@ COLUMNS = (
     "actions",
     "resources",
     "break_glass",
+    "scheduled_start",
 )
 #: Columns holding a list of texts (arrays in JSON and Glue, one item per line in CSV).
 LIST_COLUMNS = frozenset({"approvals", "actions", "resources"})
@@ -88,6 +89,7 @@ def record(event: AuditEvent, request: AccessRequest) -> Record:
         "actions": list(request.actions),
         "resources": sorted({r for s in request.services for r in s.resources}),
         "break_glass": event.details.get("break_glass") is True,
+        "scheduled_start": moment(request.scheduled_start),
     }
 
 

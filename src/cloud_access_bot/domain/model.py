@@ -26,7 +26,8 @@ class Status(StrEnum):
 #: conditional on the stored version and status, so concurrent deciders cannot both win.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.TIMED_OUT}),
-    Status.APPROVED: frozenset({Status.ACTIVE, Status.FAILED}),
+    # CANCELLED/REVOKED: a scheduled request before its start (nothing is granted yet).
+    Status.APPROVED: frozenset({Status.ACTIVE, Status.FAILED, Status.CANCELLED, Status.REVOKED}),
     Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED, Status.FAILED}),
 }
 
@@ -192,6 +193,9 @@ class AccessRequest:
     ticket: str | None = None
     #: The account's warning banner at submission (production, or a rule's ``warning``).
     warning: str | None = None
+    #: When the requester asked the access to start (None: as soon as it is approved); the
+    #: window itself is fixed at approval (``domain.schedule.window``).
+    scheduled_start: datetime | None = None
     #: When an ended grant's use is to be read from CloudTrail (None: no review waiting).
     usage_review_at: datetime | None = None
 

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain import schedule
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import AccessRequest, Status
 from cloud_access_bot.ports import Directory, Discovery, Store
@@ -79,6 +80,8 @@ def time_left(request: AccessRequest, now: datetime) -> str:
     if request.status is Status.PENDING:
         approvals = f", {len(request.approvals)}/{request.approvals_required} approvals"
         return "waiting for approval" + (approvals if request.approvals_required > 1 else "")
+    if schedule.is_scheduled(request) and request.starts_at:
+        return f"scheduled, starts {schedule.shown(request.starts_at)}"
     return request.status.value.replace("_", " ").lower()
 
 
@@ -132,7 +135,7 @@ def _mine(request: AccessRequest, config: BotConfig, now: datetime) -> list[dict
     session grant does is said next to its Revoke button."""
     section = _request_section(request, now)
     buttons = []
-    if request.status is Status.PENDING:
+    if request.status is Status.PENDING or schedule.is_scheduled(request):
         buttons.append(_button(HOME_CANCEL, "Cancel", request.id))
     if request.status is Status.ACTIVE:
         buttons.append(_button(HOME_REVOKE, "Revoke now", request.id, "danger"))

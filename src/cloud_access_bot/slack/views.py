@@ -18,6 +18,8 @@ from cloud_access_bot.domain import listing
 from cloud_access_bot.domain.identity_center import revoked_session_note
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status, iso
 from cloud_access_bot.domain.presets import PresetDefaults
+from cloud_access_bot.domain.schedule import ended_before_start, is_scheduled
+from cloud_access_bot.slack import schedule_views
 from cloud_access_bot.slack.account_picker import account_label
 
 REQUEST_CALLBACK = "access_request"
@@ -199,7 +201,12 @@ def _input(
 
 def request_modal(config: BotConfig, state: ModalState) -> dict[str, Any]:
     """The /request modal for the cascade step ``state`` has reached."""
-    blocks = [_reason_input(state), _duration_input(config, state), _account_input(config, state)]
+    blocks = [
+        _reason_input(state),
+        _duration_input(config, state),
+        *schedule_views.start_input(config),
+        _account_input(config, state),
+    ]
     if state.account in config.accounts:
         blocks.extend(_account_step(config, state))
     if state.account in config.accounts and state.service:
@@ -738,6 +745,8 @@ def status_line(request: AccessRequest) -> str:
         return f"{emoji} Waiting for approval{approvals}"
     if request.status is Status.ACTIVE and request.expires_at:
         return f"{emoji} Active until {iso(request.expires_at)}{' – approved' + by if by else ''}"
+    if scheduled := schedule_views.scheduled_status(request, by):
+        return scheduled
     if request.status is Status.APPROVED:
         return f"{emoji} Approved{by}; writing the policy…"
     if request.status is Status.FAILED:
@@ -779,6 +788,7 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         },
         reason_block(request),
         *services_blocks(request),
+        *schedule_views.window_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
     if request.warning:
@@ -796,6 +806,10 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         )
     if with_buttons and request.status is Status.ACTIVE:
         blocks.extend(_session_note(request))
+        blocks.append(
+            _buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger"), SHOW_FULL_BUTTON])
+        )
+    if with_buttons and is_scheduled(request):
         blocks.append(
             _buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger"), SHOW_FULL_BUTTON])
         )
@@ -820,8 +834,13 @@ def requester_message(request: AccessRequest, break_glass: bool = False) -> dict
         },
         reason_block(request),
         *services_blocks(request),
+        *schedule_views.window_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
+    if is_scheduled(request):
+        blocks.append(
+            _buttons(request.id, [(CANCEL_ACTION, "Cancel request", None), SHOW_FULL_BUTTON])
+        )
     if request.status is Status.PENDING:
         buttons: list[tuple[str, str, str | None]] = [(CANCEL_ACTION, "Cancel request", None)]
         if break_glass:
@@ -849,6 +868,10 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
         return (
             f":large_green_circle: Access to {escape(request.account_name)} for request "
             f"`{request.id}` now lasts until {iso(request.expires_at)}."
+        )
+    if event is EventType.REVOKED and ended_before_start(request):
+        return (
+            f":no_entry: Request `{request.id}` is revoked before its start: nothing was granted."
         )
     if event is EventType.REVOKED and is_session_grant(request):
         return f":no_entry: Request `{request.id}` is revoked. {session_revoked_text(request)}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.service import Draft
-from cloud_access_bot.slack import views
+from cloud_access_bot.slack import schedule_views, views
 from cloud_access_bot.slack.listeners.shared import Suggestions, input_value
 from cloud_access_bot.slack.views import ModalState, ServiceChoice
 
@@ -69,6 +69,9 @@ async def read_draft(
             )
         )
     role = input_value(values, "login_role", views.LOGIN_ROLE_ACTION).get("selected_option") or {}
+    start, unreadable = schedule_views.read_start(values)
+    if unreadable:
+        errors["start"] = unreadable
     draft = Draft(
         requester_id=user_id,
         account_name=state.account,
@@ -79,6 +82,7 @@ async def read_draft(
         submission_id=str(view.get("id") or "") or None,
         ticket=str(input_value(values, "ticket", views.TICKET_ACTION).get("value") or ""),
         discovered=tuple(discovered),
+        scheduled_start=start,
     )
     return draft, errors
 
