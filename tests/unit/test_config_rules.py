@@ -174,6 +174,29 @@ rules:
     assert "rules.0.set.colour: unknown key (check its spelling)" in problems
 
 
+def test_a_tag_rule_with_tags_not_read_is_refused_naming_the_rule() -> None:
+    text = """
+loginRoles: [Developer]
+approvalGroups: [sre]
+organizations:
+  iam_role: "arn:aws:iam::123456789012:role/r"
+  role_template: "arn:aws:iam::{account_id}:role/x"
+  read_tags: false
+rules:
+  - match: {ou: "/Workloads"}
+    set: {approvals_required: 2}
+  - match: {tags: {env: prod}}
+    set: {production: true}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "bot.yml")
+    assert caught.value.problems == [
+        "rules.1.match.tags: organizations.read_tags is false, so no account has tags to "
+        "match: remove the clause or set read_tags: true"
+    ]
+    assert parse_config(text.replace("read_tags: false", "read_tags: true"), "bot.yml")
+
+
 SEGMENT = st.text("abcXYZ-", min_size=1, max_size=6)
 
 
