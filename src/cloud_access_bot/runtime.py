@@ -73,7 +73,7 @@ from cloud_access_bot.slack.metered import CountingRateLimitRetryHandler, Metere
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
 from cloud_access_bot.slack.suggestions import CatalogSuggestions
-from cloud_access_bot.startup import StartupFailed, preflight
+from cloud_access_bot.startup import StartupFailed, check_discovered_roles, preflight
 
 log = logging.getLogger(__name__)
 
@@ -518,6 +518,7 @@ async def run_bot(settings: Settings) -> int:
         )
         settle_memory()
         await runtime.start()
+        await check_discovered_roles(clients, runtime.accounts.config(), source.current)
     except (StartupFailed, TimeoutError, OSError, aiohttp.ClientError) as error:
         reason = str(error) if isinstance(error, StartupFailed) else repr(error)
         log.error("cannot start: %s", reason)
