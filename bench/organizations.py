@@ -12,6 +12,7 @@ import gc
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from bench.process import rss_mb
 from bench.report import Metric, percentile, rounded
 from cloud_access_bot.accounts_source import AccountsSource
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.discovery import DISCOVERERS, ResourceDiscovery
 from cloud_access_bot.aws.organizations import organization_directory
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
@@ -45,6 +47,7 @@ class OrgScale:
     units: int
     queries: int
     call_delay_s: float  # added to every Organizations call for the refresh figure
+    discovery_runs: int = 5  # timed discoveries in one account, each side
 
 
 #: Ten rules of the kinds the docs describe, so evaluation matches a realistic file.
@@ -220,8 +223,34 @@ async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> 
         return latencies
 
 
+async def one_account_discovery_ms(config: BotConfig, delay_s: float, runs: int) -> float:
+    """Median of a cold discovery of every service in the ``development`` account's regions,
+    the account and regions looked up in ``config`` as a request's modal does; fresh clients
+    and cache each run, after one untimed run (moto builds an account's backends on first use),
+    every AWS call delayed ``delay_s`` through discovery's own hook."""
+    account = config.accounts["development"]
+    pairs = [(account.account_number, account.iam_role)]
+    samples = []
+    for run in range(runs + 1):
+        clients = AwsClients(region="eu-west-1")
+        discovery = ResourceDiscovery(clients, call_delay=delay_s)
+        try:
+            started = time.perf_counter()
+            await discovery.discover(pairs, config.regions_for("development"), list(DISCOVERERS))
+            if run:
+                samples.append((time.perf_counter() - started) * 1000)
+        finally:
+            await clients.close()
+    return statistics.median(samples)
+
+
 async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
     config = org_config()
+    # Discovery in one account with only the two file accounts, before the organisation
+    # exists (moto, too, then knows two accounts); again below with 5,000.
+    discovery_before = await one_account_discovery_ms(
+        sandbox_config(), scale.call_delay_s, scale.discovery_runs
+    )
     seed_started = time.monotonic()
     clients = AwsClients(region="us-east-1")
     try:
@@ -241,8 +270,13 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
     facts["organizations_call_delay_ms"] = scale.call_delay_s * 1000
     facts["organizations_calls_with_tags"] = tagged.calls
     facts["organizations_calls_without_tags"] = untagged.calls
-    facts["organizations_concurrency"] = org_config().organizations.concurrency  # type: ignore[union-attr]
+    assert config.organizations is not None
+    facts["organizations_concurrency"] = config.organizations.concurrency
     latencies = await options_ms(config, snapshot, scale.queries)
+    current = effective(config, snapshot).config
+    discovery_with_org = await one_account_discovery_ms(
+        current, scale.call_delay_s, scale.discovery_runs
+    )
     return [
         Metric(
             "org_account_options_p99_ms",
@@ -259,4 +293,12 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
         Metric("org_rss_growth_mb", rounded(rss_growth_mb(snapshot)), "MB", target="< 50 MB"),
         Metric("org_refresh_s", rounded(tagged.seconds), "s", target="< 30 s"),
         Metric("org_refresh_without_tags_s", rounded(untagged.seconds), "s"),
+        Metric(
+            "org_discovery_one_account_ms",
+            rounded(discovery_with_org),
+            "ms",
+            baseline=rounded(discovery_before),
+            target="≈ baseline (2 accounts)",
+            note="discovery for a request in one account with 5,000 accounts; baseline: with 2",
+        ),
     ]
