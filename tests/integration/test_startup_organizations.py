@@ -12,7 +12,12 @@ from cloud_access_bot.accounts_source import AccountsSource
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.organizations import organization_directory
 from cloud_access_bot.config import BotConfig
-from cloud_access_bot.startup import DISCOVERED_SAMPLE, check_discovered_roles, check_organization
+from cloud_access_bot.startup import (
+    DISCOVERED_SAMPLE,
+    Finding,
+    check_discovered_roles,
+    check_organization,
+)
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
 from cloud_access_bot_sandbox.scenario import sandbox_config
@@ -43,22 +48,32 @@ async def test_the_reader_role_is_checked_in_one_line(clients: AwsClients) -> No
     assert found.line.startswith(f"AWS Organizations reader role {READER_ROLE}: lists root r-")
 
 
-async def test_a_sample_of_discovered_accounts_is_checked_not_every_one(
-    aws: str, clients: AwsClients, caplog: pytest.LogCaptureFixture
-) -> None:
+async def checked_through_proxy(
+    aws: str, clients: AwsClients, fault: str | None = None
+) -> tuple[list[Finding], AwsFaultProxy]:
+    """List the organisation, then check the discovered roles through the fault proxy (with
+    ``fault`` on every AssumeRole), returning the findings and the proxy's record."""
     await seed_organization(clients, TREE)
     file_config = org_config()
     source = AccountsSource(lambda: file_config, lambda c: organization_directory(clients, c))
     assert await source.refresh()
     proxy = AwsFaultProxy(aws)
     await proxy.start()
+    if fault:
+        proxy.inject(fault, "sts", "AssumeRole", times=None)
     through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
     try:
-        with caplog.at_level(logging.INFO, logger="cloud_access_bot.startup"):
-            findings = await check_discovered_roles(through, source.config(), file_config)
+        return await check_discovered_roles(through, source.config(), file_config), proxy
     finally:
         await through.close()
         await proxy.stop()
+
+
+async def test_a_sample_of_discovered_accounts_is_checked_not_every_one(
+    aws: str, clients: AwsClients, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="cloud_access_bot.startup"):
+        findings, proxy = await checked_through_proxy(aws, clients)
     assert len(proxy.calls_to("sts", "AssumeRole")) == DISCOVERED_SAMPLE
     discovered = len(TREE) + 1  # and the management account
     assert [f.line for f in findings] == [
@@ -67,25 +82,13 @@ async def test_a_sample_of_discovered_accounts_is_checked_not_every_one(
     ]
     assert findings[0].line in caplog.text
     # Without organizations, or before the first listing, nothing to check.
-    assert await check_discovered_roles(clients, file_config, file_config) == []
+    assert await check_discovered_roles(clients, org_config(), org_config()) == []
 
 
 async def test_roles_that_cannot_be_assumed_are_each_one_line(
     aws: str, clients: AwsClients
 ) -> None:
-    await seed_organization(clients, TREE)
-    file_config = org_config()
-    source = AccountsSource(lambda: file_config, lambda c: organization_directory(clients, c))
-    assert await source.refresh()
-    proxy = AwsFaultProxy(aws)
-    await proxy.start()
-    proxy.inject("access_denied", "sts", "AssumeRole", times=None)
-    through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
-    try:
-        findings = await check_discovered_roles(through, source.config(), file_config)
-    finally:
-        await through.close()
-        await proxy.stop()
+    findings, _ = await checked_through_proxy(aws, clients, "access_denied")
     *failed, summary = findings
     assert len(failed) == DISCOVERED_SAMPLE and not any(f.ok for f in findings)
     assert all("cannot assume" in f.line and "\n" not in f.line for f in failed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -214,3 +215,14 @@ def test_an_ou_rule_matches_exactly_its_subtree(path: list[str], below: list[str
 def test_a_tag_rule_needs_every_tag(tags: dict[str, str], key: str, value: str) -> None:
     rule = AccountRule.model_validate({"match": {"tags": {key: value}}})
     assert rule_matches(rule, Facts("x", "/", tags)) == (tags.get(key) == value)
+
+
+@pytest.mark.parametrize("name", ["organizations.yml", "identity-center-organizations.yml"])
+def test_the_documented_organisation_examples_load_and_apply(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / name
+    loaded = parse_config(path.read_text(), name)
+    result = effective(loaded, snapshot(PROD, DEV, org("333333333333", "play", "/Sandbox")))
+    assert result.problems == []
+    assert set(result.config.accounts) == {"payments-prod", "payments-dev", "play"}
+    assert result.config.accounts["payments-prod"].production
+    assert result.config.approvals_required_for("payments-prod") == 2
