@@ -24,7 +24,10 @@ from tests.e2e.test_commands import FIND_TIMEOUT
 
 BOB, _ = APPROVERS
 CAP = 3
-TREE = [SeedAccount(f"data-{n}", "/Workloads/Data", {"team": "data"}) for n in range(5)]
+TREE = [
+    *(SeedAccount(f"data-{n}", "/Workloads/Data", {"team": "data"}) for n in range(4)),
+    SeedAccount("ledger", "/Workloads/Ledger", {"team": "finance"}),
+]
 
 
 def org_config(**extra: object) -> BotConfig:
@@ -44,7 +47,7 @@ async def org_world(
     monkeypatch.setattr(commands, "MAX_FIND_ACCOUNTS", CAP)
     async with sandbox(clock=clock, start=False) as world:
         ids = await seed_organization(world.clients, TREE)
-        role = f"arn:aws:iam::{ids['data-3']}:role/cloud-access-bot"
+        role = f"arn:aws:iam::{ids['ledger']}:role/cloud-access-bot"
         async with world.clients.assumed("dynamodb", role, "eu-west-1") as dynamodb:
             await dynamodb.create_table(
                 TableName="ledger-exports",
@@ -86,12 +89,12 @@ async def test_find_reaches_a_discovered_account_and_is_bounded(
     assert summary.startswith(f"Searched {CAP} account(s)")
     assert f"8 accounts qualify; the first {CAP} were searched" in summary
 
-    narrowed = await find(world, "ledger-exports in data-3")
+    narrowed = await find(world, "ledger-exports in ledger")
     shown = " ".join(a.flat_text for a in narrowed)
-    assert "table/ledger-exports" in shown and ids["data-3"] in shown
+    assert "table/ledger-exports" in shown and ids["ledger"] in shown
     assert narrowed[-1].text.splitlines()[-1].startswith("Searched 1 account(s)")
 
-    by_ou = await find(world, "ledger-exports in /workloads/data")
+    by_ou = await find(world, "ledger-exports in /workloads/ledger")
     assert "table/ledger-exports" in " ".join(a.flat_text for a in by_ou)
     nowhere = await find(world, "ledger-exports in no-such-account")
     assert nowhere[-1].text == "None of the accounts you may search matches `no-such-account`."
@@ -102,7 +105,7 @@ async def test_find_keeps_its_visibility_rule_over_discovered_accounts(
 ) -> None:
     world, _ = org_world
     world.config = org_config()
-    nothing = await find(world, "ledger-exports in data-3")
+    nothing = await find(world, "ledger-exports in ledger")
     assert nothing[-1].text == commands.NOTHING_TO_FIND  # alice approves nothing yet
-    approver = await find(world, "ledger-exports in data-3", user=BOB)
+    approver = await find(world, "ledger-exports in ledger", user=BOB)
     assert "table/ledger-exports" in " ".join(a.flat_text for a in approver)
