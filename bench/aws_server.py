@@ -37,7 +37,7 @@ MOTO_FULL_COLLECTION_EVERY = 1000
 def _serve(endpoints: Queue[Any]) -> None:
     """The child: run moto until terminated, with the benchmark's speed patch (only here)."""
     stalls.install_from_environment("moto")
-    _server, endpoint = start_moto(cheap_transactions=True)
+    _server, endpoint = start_moto(cheap_transactions=True, cheap_account_lookup=True)
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, MOTO_FULL_COLLECTION_EVERY)

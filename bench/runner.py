@@ -92,7 +92,9 @@ SMOKE = Scale(
     revocation_grants=4,
     sweep_interval_s=1,
     starts=1,
-    organization=organizations.OrgScale(accounts=20, units=4, queries=6, call_delay_s=0.01),
+    organization=organizations.OrgScale(
+        accounts=20, units=4, queries=6, call_delay_s=0.01, discovery_runs=1
+    ),
 )
 
 

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from cloud_access_bot.config import BotConfig, OrganizationsConfig
+from cloud_access_bot.config import BotConfig
 from cloud_access_bot.config_rules import Effective, effective
 from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.ports import AccountDirectory
@@ -26,7 +26,7 @@ class AccountsSource:
     def __init__(
         self,
         config: Callable[[], BotConfig],
-        directory: Callable[[OrganizationsConfig], AccountDirectory],
+        directory: Callable[[BotConfig], AccountDirectory],
     ) -> None:
         self._file_config = config
         self._directory = directory
@@ -53,16 +53,20 @@ class AccountsSource:
     def config(self) -> BotConfig:
         return self.effective().config
 
+    def file_config(self) -> BotConfig:
+        """The configuration as written, without the discovered accounts."""
+        return self._file_config()
+
     async def refresh(self) -> bool:
         """List the organisation again; True if a new list was taken. Without an
         ``organizations`` section the discovered accounts are dropped."""
-        settings = self._file_config().organizations
-        if settings is None:
+        file_config = self._file_config()
+        if file_config.organizations is None:
             self.snapshot = None
             return False
         async with self._lock:
             try:
-                snapshot = await self._directory(settings).snapshot()
+                snapshot = await self._directory(file_config).snapshot()
             except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 level = logging.DEBUG if problem == self._last_problem else logging.WARNING

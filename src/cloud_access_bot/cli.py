@@ -28,7 +28,7 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
-from cloud_access_bot.aws.organizations import OrganizationsAccounts
+from cloud_access_bot.aws.organizations import organization_directory
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
 from cloud_access_bot.config_rules import effective, evaluate_all
@@ -242,7 +242,7 @@ async def _list_organization(config: BotConfig) -> OrgSnapshot | None:
         return None
     clients = AwsClients(region=os.environ.get("AWS_REGION", "us-east-1"))
     try:
-        return await OrganizationsAccounts(clients, config.organizations.iam_role).snapshot()
+        return await organization_directory(clients, config).snapshot()
     finally:
         await clients.close()
 

@@ -503,6 +503,19 @@ class OrganizationsConfig(_Strict):
         "arn:aws:iam::{account_id}:role/cloud-access-bot."
     )
     refresh_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    read_tags: bool = Field(
+        default=True,
+        description="Read each account's tags for rules and the account picker's search: one "
+        "ListTagsForResource call per account, most of a refresh's calls. false: none "
+        "(then no rule may match on tags).",
+    )
+    concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=32,
+        description="Organizations calls in flight at once during a refresh (AWS throttles "
+        "its read calls at a few per second; botocore's adaptive retry backs off further).",
+    )
 
     @field_validator("iam_role")
     @classmethod
@@ -793,9 +806,21 @@ class BotConfig(_Strict):
         if not self.durations_minutes:
             problems.append("durations_minutes: at least one duration is required")
         problems += self._limit_problems() + self._catalog_problems()
+        problems += self._unread_tag_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _unread_tag_problems(self) -> list[str]:
+        """Rules matching on tags the bot is told not to read would silently never match."""
+        if self.organizations is None or self.organizations.read_tags:
+            return []
+        return [
+            f"rules.{index}.match.tags: organizations.read_tags is false, so no account has "
+            "tags to match: remove the clause or set read_tags: true"
+            for index, rule in enumerate(self.rules)
+            if rule.match.tags
+        ]
 
     def account_problems(self, account: AccountConfig) -> list[str]:
         """What makes one account unusable with this file's global keys (rules already

@@ -51,11 +51,12 @@ def eligibility_of(config: BotConfig, account_name: str) -> Eligibility:
 
 
 async def _refusal(
-    eligibility: Eligibility, person: Person | None, directory: Directory
+    eligibility: Eligibility, person: Person | None, directory: Directory, *, fresh: bool = False
 ) -> str | None:
     in_groups = False
     if person is not None and eligibility.user_groups:
-        in_groups = person.user_id in await directory.members_of(eligibility.user_groups)
+        members = await directory.members_of(eligibility.user_groups, fresh=fresh)
+        in_groups = person.user_id in members
     return refusal(eligibility, person, in_groups=in_groups)
 
 
@@ -65,6 +66,20 @@ async def refusal_for(
     """Why ``user_id`` may not request access to ``account_name`` (None: they may)."""
     person = await directory.person(user_id)
     return await _refusal(eligibility_of(config, account_name), person, directory)
+
+
+async def refusal_now(
+    config: BotConfig, account_id: str, user_id: str, directory: Directory
+) -> str | None:
+    """``refusal_for`` at approval and at grant write: the account found by its recorded
+    number under the configuration in force now, group membership read afresh (the person
+    may have left the group, or the file changed, since they submitted). None also when no
+    account has that number any more: the account checks refuse that request."""
+    names = [name for name, a in config.accounts.items() if a.account_number == account_id]
+    if not names:
+        return None
+    person = await directory.person(user_id)
+    return await _refusal(eligibility_of(config, names[0]), person, directory, fresh=True)
 
 
 class Requestable:

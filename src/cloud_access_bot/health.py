@@ -26,8 +26,8 @@ from cloud_access_bot.domain.model import iso, parse_iso, utcnow
 
 #: The sweeper is stalled when its last successful run is older than this many intervals…
 SWEEP_INTERVALS_ALLOWED = 3
-#: …and than this: one sweep (with a reconcile of every account) may take seconds, which
-#: is no stall when the interval is a second or two (the sandbox's).
+#: …and than this: one sweep may take seconds (reconciliation runs beside it), which is no
+#: stall when the interval is a second or two (the sandbox's).
 SWEEP_STALL_MIN_S = 30.0
 
 

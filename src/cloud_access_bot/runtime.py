@@ -44,8 +44,13 @@ from cloud_access_bot.aws.identity_center_granters import (
 )
 from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter
-from cloud_access_bot.aws.organizations import OrganizationsAccounts
-from cloud_access_bot.aws.reconcile import reconcile
+from cloud_access_bot.aws.organizations import organization_directory
+from cloud_access_bot.aws.reconcile import (
+    RECENT_REQUESTS,
+    frequent_scope,
+    recently_requested,
+    reconcile,
+)
 from cloud_access_bot.aws.session_granter import SessionCredentialsGranter
 from cloud_access_bot.aws.signin import AiohttpTokenFetcher
 from cloud_access_bot.aws.store import DynamoStore
@@ -71,12 +76,20 @@ from cloud_access_bot.slack.metered import CountingRateLimitRetryHandler, Metere
 from cloud_access_bot.slack.notifier import SlackNotifier
 from cloud_access_bot.slack.socket_handler import AckingSocketModeHandler
 from cloud_access_bot.slack.suggestions import CatalogSuggestions
-from cloud_access_bot.startup import StartupFailed, preflight
+from cloud_access_bot.startup import StartupFailed, check_discovered_roles, preflight
 
 log = logging.getLogger(__name__)
 
 #: Reconcile IAM against the store every this many sweeps (about every 5 minutes at 15 s).
 RECONCILE_EVERY = 20
+#: With AWS Organizations those passes check the file's accounts and the recently requested
+#: ones (aws/reconcile.py); every account is checked this often, the first time this long
+#: after start (not during the start-up's own work).
+RECONCILE_ALL_EVERY_S = 24 * 3600.0
+RECONCILE_ALL_FIRST_S = 3600.0
+#: How long ``start`` waits for the first AWS Organizations listing before connecting; a
+#: longer one (thousands of accounts whose tags are read) finishes in the background.
+FIRST_LISTING_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -107,9 +120,7 @@ class BotRuntime:
         self.metrics = metrics or Recorder()
         # Everything below reads the file's accounts plus those Organizations lists, with the
         # rules applied (accounts_source.py).
-        self.accounts = AccountsSource(
-            config, lambda org: OrganizationsAccounts(clients, org.iam_role)
-        )
+        self.accounts = AccountsSource(config, lambda file: organization_directory(clients, file))
         config = self.accounts.config
         self._config = config
         self._clients = clients
@@ -118,8 +129,10 @@ class BotRuntime:
         self._sweep_interval = sweep_interval
         self._ping_interval = ping_interval
         self.inflight = Inflight()
+        self._reconciling: asyncio.Task[None] | None = None
+        self._reconcile_all_at = time.monotonic() + RECONCILE_ALL_FIRST_S
         self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         config_now = config()
         self.health = HealthState(
             connected=False,
@@ -146,6 +159,7 @@ class BotRuntime:
         # Replicas (two run side by side during every ECS deployment) take turns on each IAM
         # document the granters rewrite.
         lease = DynamoLeases(clients, config_now.dynamodb_table, clock=clock).hold
+        self._lease = lease
         # ...and tasks of this process take turns on them, granters and reconciliation alike.
         self._locks = KeyedLocks()
         # One HTTP session for every Web API call: connections (and TLS) are reused instead of
@@ -265,7 +279,7 @@ class BotRuntime:
     async def start(self, connect_timeout: float = 30.0) -> None:
         if self._config().create_table:
             await self.store.ensure_table()
-        await self.accounts.refresh()
+        await self._first_listing()
         self.handler = AckingSocketModeHandler(
             self.app,
             self._slack.app_token,
@@ -285,6 +299,20 @@ class BotRuntime:
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         log.info("connected to Slack over Socket Mode")
 
+    async def _first_listing(self) -> None:
+        """List AWS Organizations before connecting, waiting at most FIRST_LISTING_WAIT_S;
+        a longer listing goes on in the background (the file's accounts work meanwhile)."""
+        listing = asyncio.create_task(self.accounts.refresh(), name="organizations-first")
+        try:
+            await asyncio.wait_for(asyncio.shield(listing), FIRST_LISTING_WAIT_S)
+        except TimeoutError:
+            log.warning(
+                "AWS Organizations is still being listed after %.0f s; its accounts join "
+                "when the listing completes",
+                FIRST_LISTING_WAIT_S,
+            )
+            self._tasks.append(listing)
+
     async def connected(self) -> bool:
         return bool(self.handler and await self.handler.client.is_connected())
 
@@ -295,9 +323,10 @@ class BotRuntime:
             await self.handler.disconnect_async()
         if not await self.inflight.wait_idle(grace):
             log.warning("%d listener(s) still running after %.0f s", self.inflight.count, grace)
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._reconciling] if self._reconciling else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.handler is not None:
@@ -316,8 +345,8 @@ class BotRuntime:
             try:
                 async with self.inflight.track():
                     report = await self.service.sweep()
-                    if sweeps % RECONCILE_EVERY == 0:
-                        await self.reconcile()
+                if sweeps % RECONCILE_EVERY == 0:
+                    self._start_reconcile()
                 sweeps += 1
                 self._swept(started, ok=True, store_problem=None)
                 if report.eventful:
@@ -362,10 +391,43 @@ class BotRuntime:
             store_problem=store_problem,
         )
 
-    async def reconcile(self) -> int:
-        """Remove bot grants IAM still holds but no live request accounts for; audit each."""
+    def _start_reconcile(self) -> None:
+        """Reconcile in the background (a pass over thousands of accounts takes minutes, and
+        expiries must not wait for it); one pass at a time."""
+        if self._reconciling is not None and not self._reconciling.done():
+            return
+        now = time.monotonic()
+        every = now >= self._reconcile_all_at
+        if every:
+            self._reconcile_all_at = now + RECONCILE_ALL_EVERY_S
+
+        async def run() -> None:
+            async with self.inflight.track():
+                try:
+                    await self.reconcile(every_account=every)
+                except Exception:
+                    log.exception("reconcile failed; retrying at the next pass")
+
+        self._reconciling = asyncio.create_task(run(), name="reconcile")
+
+    async def _reconcile_scope(self, config: BotConfig) -> set[str] | None:
+        if config.organizations is None:
+            return None
+        requested = await recently_requested(self.store, self._clock(), RECENT_REQUESTS)
+        return frequent_scope(config, self.accounts.file_config(), requested)
+
+    async def reconcile(self, *, every_account: bool = True) -> int:
+        """Remove bot grants IAM still holds but no live request accounts for; audit each.
+        ``every_account=False``: only the accounts ``_reconcile_scope`` names."""
+        config = self._config()
         report = await reconcile(
-            self._clients, self._config(), self.store, now=self._clock(), locks=self._locks
+            self._clients,
+            config,
+            self.store,
+            now=self._clock(),
+            locks=self._locks,
+            lease=self._lease,
+            accounts=None if every_account else await self._reconcile_scope(config),
         )
         for problem in report.errors:
             log.warning("reconcile: %s", problem)
@@ -482,6 +544,7 @@ async def run_bot(settings: Settings) -> int:
         )
         settle_memory()
         await runtime.start()
+        await check_discovered_roles(clients, runtime.accounts.config(), source.current)
     except (StartupFailed, TimeoutError, OSError, aiohttp.ClientError) as error:
         reason = str(error) if isinstance(error, StartupFailed) else repr(error)
         log.error("cannot start: %s", reason)

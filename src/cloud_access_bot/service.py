@@ -55,7 +55,7 @@ from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unma
 from cloud_access_bot.domain.reminders import next_reminder
 from cloud_access_bot.domain.rules import Limits
 from cloud_access_bot.domain.tickets import ticket_problem
-from cloud_access_bot.eligibility import refusal_for
+from cloud_access_bot.eligibility import refusal_for, refusal_now
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
     Audience,
@@ -1096,15 +1096,29 @@ class AccessService:
             approving=approving,
         )
 
+    async def _no_longer_eligible(self, request: AccessRequest) -> str | None:
+        """Why the requester may no longer have this access (eligibility under the
+        configuration in force now, checked at approval and at grant write), else None."""
+        why = await refusal_now(
+            self._config(), request.account_id, request.requester_id, self._directory
+        )
+        if why is None:
+            return None
+        return (
+            f"Request `{request.id}` was not granted: <@{request.requester_id}> may no longer "
+            f"request access to {request.account_name} under the current configuration. {why}"
+        )
+
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType
     ) -> Decision | None:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
         verdict = self._recheck(request, approving=True, now=now)
-        if verdict.refusal:
-            await self._tell_both(request, actor, verdict.refusal)
-            return _refused(verdict.refusal)
+        refused = verdict.refusal or await self._no_longer_eligible(request)
+        if refused:
+            await self._tell_both(request, actor, refused)
+            return _refused(refused)
         note = ""
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
@@ -1170,6 +1184,11 @@ class AccessService:
             refusal = await self._refusal_at_start(request)
         if refusal:
             await self._fail(request, refusal, "RulesChanged")
+            return
+        ineligible = await self._no_longer_eligible(request)
+        if ineligible:
+            await self._tell_both(request, actor, ineligible)
+            await self._fail(request, ineligible, "NotEligible")
             return
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)

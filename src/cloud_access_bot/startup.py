@@ -6,12 +6,18 @@ each account's role (assumed) and the approval user groups. A bad token or an un
 is fatal: ``run`` exits non-zero with that line. An account whose role cannot be assumed, or
 a group that does not resolve, is reported and the bot starts anyway: its other accounts work,
 and that account's requests fail with the same reason until it is fixed.
+
+With AWS Organizations the reader role is checked before start (``ListRoots``), and once the
+organisation is listed a sample of ``DISCOVERED_SAMPLE`` discovered accounts has its role
+assumed (``check_discovered_roles``): thousands of AssumeRole calls at every start would be
+slow and throttled, and an account whose role is missing says so on its first request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
+from cloud_access_bot.aws.organizations import ORGANIZATIONS_REGION
 from cloud_access_bot.aws.table_check import TableProblem, check_table
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.config_source import ConfigSource
@@ -45,6 +52,8 @@ PAID_PLAN = (
     "approval group resolves and requests cannot be approved by group"
 )
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+#: Discovered accounts whose role is assumed at start; the others show on first use.
+DISCOVERED_SAMPLE = 5
 
 
 class StartupFailed(Exception):
@@ -143,6 +152,57 @@ async def check_role(clients: AwsClients, name: str, config: BotConfig) -> Findi
     return Finding("account_role", f"{where}: role assumed as {identity.get('Arn')}")
 
 
+async def check_organization(clients: AwsClients, config: BotConfig) -> Finding | None:
+    """The ``organizations.iam_role`` can be assumed and lists the organisation's root (None
+    without ``organizations``). Not fatal: the file's accounts work without it."""
+    settings = config.organizations
+    if settings is None:
+        return None
+    where = f"AWS Organizations reader role {settings.iam_role}"
+    try:
+        roots = await clients.with_assumed(
+            "organizations",
+            settings.iam_role,
+            lambda org: org.list_roots(),
+            region=ORGANIZATIONS_REGION,
+        )
+    except Exception as error:
+        line = (
+            f"{where}: cannot be assumed ({error.code}: {error.detail})"
+            if isinstance(error, AssumeRoleError)
+            else explain(error, action="organizations:ListRoots", resource=where)
+        )
+        return Finding("organizations", f"{line}. Only the file's accounts are offered", ok=False)
+    root = next(iter(roots.get("Roots") or [{}])).get("Id", "?")
+    return Finding(
+        "organizations",
+        f"{where}: lists root {root}; accounts are listed at start and every "
+        f"{settings.refresh_minutes} min",
+    )
+
+
+async def check_discovered_roles(
+    clients: AwsClients, config: BotConfig, file_config: BotConfig, sample: int = DISCOVERED_SAMPLE
+) -> list[Finding]:
+    """Assume the role of ``sample`` accounts (chosen at random) of those AWS Organizations
+    added to ``file_config``; one line each that failed and one summary line, each logged."""
+    known = {a.account_number for a in file_config.accounts.values()}
+    discovered = [n for n, a in config.accounts.items() if a.account_number not in known]
+    if config.organizations is None or not discovered:
+        return []
+    chosen = random.sample(discovered, min(sample, len(discovered)))
+    checked = await asyncio.gather(*(check_role(clients, name, config) for name in chosen))
+    failed = [finding for finding in checked if not finding.ok]
+    summary = Finding(
+        "account_role",
+        f"{len(chosen)} of {len(discovered)} accounts from AWS Organizations checked, "
+        f"{len(chosen) - len(failed)} role(s) assumed; the others are checked on their first "
+        "request",
+        ok=not failed,
+    )
+    return [_report(finding) for finding in [*failed, summary]]
+
+
 def _groups(config: BotConfig) -> dict[str, list[str]]:
     """Every approval group, with the accounts it approves for."""
     groups: dict[str, list[str]] = {}
@@ -206,6 +266,9 @@ async def preflight(
         _report(check_config(source, config)),
         _report(await check_store(clients, store, config)),
     ]
+    organization = await check_organization(clients, config)
+    if organization is not None:
+        findings.append(_report(organization))
     for name in config.accounts:
         findings.append(_report(await check_role(clients, name, config)))
     groups = await check_group_names(client, config) or await check_groups(directory, config)

@@ -117,6 +117,9 @@ class AwsFaultProxy:
         self.upstream = upstream.rstrip("/")
         self.calls: list[AwsCall] = []
         self.faults: list[AwsFault] = []
+        #: The most calls to each service that were in the proxy at the same moment.
+        self.peak_in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
@@ -175,10 +178,20 @@ class AwsFaultProxy:
         return [c for c in self.calls if c.service == service and operation in ("*", c.operation)]
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        target = request.headers.get("X-Amz-Target", "")
         match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
         access_key, service = match.groups() if match else ("", "")
+        self._in_flight[service] = now = self._in_flight.get(service, 0) + 1
+        self.peak_in_flight[service] = max(now, self.peak_in_flight.get(service, 0))
+        try:
+            return await self._answer(request, access_key, service)
+        finally:
+            self._in_flight[service] -= 1
+
+    async def _answer(
+        self, request: web.Request, access_key: str, service: str
+    ) -> web.StreamResponse:
+        body = await request.read()
+        target = request.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] if target else _query_action(request, body)
         call = AwsCall(service, operation, access_key)
         fault = next((f for f in self.faults if f.matches(call)), None)

@@ -42,8 +42,8 @@ async def org_world(aws: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox
         )
         world.config = file_config  # the bot lists the organisation itself when it starts
         runtime = await world.start_bot()
-        # The first sweep reconciles every account's login role: 150 assumed roles against
-        # moto, which answers one call at a time. Let it finish so acks measure the picker.
+        # Let the first sweep finish so acks measure the picker (its reconcile, in the
+        # background, checks only the file's accounts: no discovered one has a request).
         await world.emulator.wait_until(
             lambda: runtime.health.last_sweep_at is not None, 60, "the first sweep"
         )

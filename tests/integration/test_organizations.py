@@ -6,8 +6,9 @@ import pytest
 
 from cloud_access_bot.accounts_source import AccountsSource
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.organizations import OrganizationsAccounts
+from cloud_access_bot.aws.organizations import OrganizationsAccounts, organization_directory
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
 
 TREE = [
@@ -62,9 +63,7 @@ async def test_discovered_accounts_join_the_config_with_rules_and_the_role_templ
             }
         },
     )
-    source = AccountsSource(
-        lambda: config, lambda org: OrganizationsAccounts(clients, org.iam_role)
-    )
+    source = AccountsSource(lambda: config, lambda file: organization_directory(clients, file))
     assert await source.refresh()
     effective = source.config()
     prod = effective.accounts["payments-prod"]
@@ -102,3 +101,46 @@ async def test_an_organisation_without_the_read_role_fails_loudly(clients: AwsCl
     """Nothing was created: listing fails rather than returning an empty organisation."""
     with pytest.raises(Exception, match=r"AWSOrganizationsNotInUse"):
         await OrganizationsAccounts(clients, READER_ROLE).snapshot()
+
+
+async def test_without_read_tags_no_account_tags_are_asked_for(
+    aws: str, clients: AwsClients
+) -> None:
+    """Tags are one ListTagsForResource call per account, most of a large refresh."""
+    await seed_organization(clients, TREE)
+    config = org_config(
+        organizations={
+            "iam_role": READER_ROLE,
+            "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
+            "read_tags": False,
+        }
+    )
+    proxy = AwsFaultProxy(aws)
+    await proxy.start()
+    through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
+    try:
+        snapshot = await organization_directory(through, config).snapshot()
+    finally:
+        await through.close()
+        await proxy.stop()
+    assert {a.name for a in snapshot.accounts} >= {"payments-prod", "payments-dev", "Sandbox One"}
+    assert all(not a.tags for a in snapshot.accounts)
+    assert proxy.calls_to("organizations", "ListTagsForResource") == []
+    assert proxy.calls_to("organizations", "ListAccountsForParent")
+
+
+async def test_a_refresh_keeps_to_its_concurrency(aws: str, clients: AwsClients) -> None:
+    await seed_organization(
+        clients, [SeedAccount(f"acct-{n}", "/Workloads", {}) for n in range(12)]
+    )
+    proxy = AwsFaultProxy(aws)
+    await proxy.start()
+    proxy.inject("delay", "organizations", times=None, seconds=0.2)
+    through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
+    try:
+        snapshot = await OrganizationsAccounts(through, READER_ROLE, 4).snapshot()
+    finally:
+        await through.close()
+        await proxy.stop()
+    assert len(snapshot.accounts) == 13
+    assert proxy.peak_in_flight["organizations"] == 4

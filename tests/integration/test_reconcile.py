@@ -13,12 +13,21 @@ import pytest
 from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.granter import InlinePolicyGranter, KeyedLocks, policy_document
+from cloud_access_bot.aws.leases import DynamoLeases
 from cloud_access_bot.aws.managed_granter import ManagedPolicyGranter, policy_arn
-from cloud_access_bot.aws.reconcile import ReconciledGrant, reconcile
+from cloud_access_bot.aws.reconcile import (
+    CONCURRENCY,
+    RECENT_REQUESTS,
+    ReconciledGrant,
+    frequent_scope,
+    recently_requested,
+    reconcile,
+)
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status
 from cloud_access_bot.domain.packing import grant_ends
+from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from tests.factories import access_request
 from tests.integration.target_account import SSO_PATH, create_role, inline_policies
 
@@ -212,3 +221,93 @@ async def test_an_account_the_bot_cannot_reach_is_reported_and_the_rest_reconcil
         "account 444444444444 (AccessDenied): check that role's trust policy allows the bot."
     ]
     assert len(report.removed) == 4
+
+
+def many_accounts(count: int) -> BotConfig:
+    return BotConfig.model_validate(
+        {
+            "loginRoles": ["Developer"],
+            "approvalGroups": ["sre"],
+            "accounts": {
+                f"acct{n:02d}": {
+                    "account_number": f"5555555555{n:02d}",
+                    "iam_role": f"arn:aws:iam::5555555555{n:02d}:role/bot",
+                }
+                for n in range(count)
+            },
+        }
+    )
+
+
+async def test_accounts_are_checked_a_few_at_a_time(
+    aws: str, clients: AwsClients, store: DynamoStore
+) -> None:
+    """Never one role assumption per account all at once (5,000 with AWS Organizations)."""
+    config = many_accounts(CONCURRENCY + 4)
+    for account in config.accounts.values():
+        await create_role(clients, account)
+    proxy = AwsFaultProxy(aws)
+    await proxy.start()
+    proxy.inject("delay", "sts", "AssumeRole", times=None, seconds=0.3)
+    through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
+    try:
+        report = await reconcile(through, config, store, now=NOW)
+    finally:
+        await through.close()
+        await proxy.stop()
+    assert report.errors == []
+    assert len(proxy.calls_to("sts", "AssumeRole")) == len(config.accounts)
+    assert proxy.peak_in_flight["sts"] == CONCURRENCY
+
+
+async def test_only_the_named_accounts_are_checked(clients: AwsClients, store: DynamoStore) -> None:
+    await seed(clients, store)
+    report = await reconcile(clients, CONFIG, store, now=NOW, accounts={"sso"})
+    assert [r.request_id for r in report.removed] == ["bbbbbbbbbbb2"]
+    left = grant_ends((await inline_policies(clients, DEV)).values())
+    assert {"aaaaaaaaaaa2", "aaaaaaaaaaa3", "aaaaaaaaaaa4"} <= set(left)
+
+
+async def test_a_frequent_pass_with_organizations_checks_file_and_requested_accounts(
+    clients: AwsClients, store: DynamoStore
+) -> None:
+    await record(store, request("aaaaaaaaaaa1"), Status.APPROVED, Status.ACTIVE)
+    requested = await recently_requested(store, NOW, RECENT_REQUESTS)
+    assert requested == {DEV.account_number}
+    assert await recently_requested(store, NOW, timedelta(hours=1)) == set()
+
+    discovered = {
+        f"org-{n}": {
+            "account_number": f"77777777777{n}",
+            "iam_role": f"arn:aws:iam::77777777777{n}:role/cloud-access-bot",
+        }
+        for n in range(3)
+    }
+    discovered["dev-in-org"] = DEV.model_dump()
+    org = {
+        "iam_role": "arn:aws:iam::123456789012:role/org-reader",
+        "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
+    }
+    file_config = CONFIG.model_copy(update={"accounts": {"sso": SSO}, "organizations": org})
+    effective = BotConfig.model_validate(
+        {**file_config.model_dump(), "accounts": {"sso": SSO.model_dump(), **discovered}}
+    )
+    assert frequent_scope(effective, file_config, requested) == {"sso", "dev-in-org"}
+    assert frequent_scope(CONFIG, CONFIG, set()) is None  # no Organizations: every account
+
+
+async def test_a_removal_takes_turns_with_another_replicas_lease(
+    clients: AwsClients, store: DynamoStore
+) -> None:
+    """Reconcile rewrites the documents the granters rewrite, so it holds the same
+    cross-replica lease: while another replica holds dev's role, dev's orphans stay."""
+    await seed(clients, store)
+    other = DynamoLeases(clients, "cab-reconcile")
+    mine = DynamoLeases(clients, "cab-reconcile", wait_seconds=0.5)
+    async with other.hold(f"{DEV.account_number}:role:Developer"):
+        report = await reconcile(clients, CONFIG, store, now=NOW, lease=mine.hold)
+    assert len(report.errors) == 1
+    assert "Another copy of the bot is still changing" in report.errors[0]
+    assert [r.request_id for r in report.removed] == ["bbbbbbbbbbb2"]
+    left = grant_ends((await inline_policies(clients, DEV)).values())
+    assert {"aaaaaaaaaaa2", "aaaaaaaaaaa3", "aaaaaaaaaaa4"} <= set(left)

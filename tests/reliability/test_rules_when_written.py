@@ -54,3 +54,25 @@ async def test_a_maximum_lowered_before_the_grant_is_written_caps_it(
     ]
     for statement in document["Statement"]:
         assert statement["Condition"]["DateLessThan"]["aws:CurrentTime"] == iso(active.expires_at)
+
+
+async def test_a_requester_no_longer_eligible_when_the_grant_is_written_is_refused(
+    world: Sandbox, aws_faults: AwsFaultProxy, clock: ManualClock
+) -> None:
+    request_id = await approved_but_not_written(world, aws_faults)
+    world.config = sandbox_config(
+        rules=[
+            {"match": {"name": "development"}, "set": {"eligibility": {"user_groups": ["devops"]}}}
+        ]
+    )
+    aws_faults.clear()
+
+    clock.advance(seconds=STUCK_APPROVAL.total_seconds() + 1)
+
+    failed = await world.wait_for_status(request_id, Status.FAILED)
+    assert "may no longer request access to development" in (failed.failure_reason or "")
+    told = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "may no longer request access" in m.flat_text
+    )
+    assert "Only members of devops may request access to this account." in told.flat_text
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}

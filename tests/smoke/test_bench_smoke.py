@@ -29,6 +29,8 @@ METRICS = (
     "org_rules_evaluation_p99_ms",
     "org_rss_growth_mb",
     "org_refresh_s",
+    "org_refresh_without_tags_s",
+    "org_discovery_one_account_ms",
     "approve_to_assigned_p50_ms",
     "approve_to_assigned_p99_ms",
     "grants_per_account_request_permission_set",
@@ -38,6 +40,7 @@ WITH_BASELINE = (
     "grants_per_shared_role",
     "sweep_ms_40_expired_aws_50ms",
     "grants_per_account_request_permission_set",
+    "org_discovery_one_account_ms",
 )
 
 

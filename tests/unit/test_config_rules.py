@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -174,6 +175,29 @@ rules:
     assert "rules.0.set.colour: unknown key (check its spelling)" in problems
 
 
+def test_a_tag_rule_with_tags_not_read_is_refused_naming_the_rule() -> None:
+    text = """
+loginRoles: [Developer]
+approvalGroups: [sre]
+organizations:
+  iam_role: "arn:aws:iam::123456789012:role/r"
+  role_template: "arn:aws:iam::{account_id}:role/x"
+  read_tags: false
+rules:
+  - match: {ou: "/Workloads"}
+    set: {approvals_required: 2}
+  - match: {tags: {env: prod}}
+    set: {production: true}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "bot.yml")
+    assert caught.value.problems == [
+        "rules.1.match.tags: organizations.read_tags is false, so no account has tags to "
+        "match: remove the clause or set read_tags: true"
+    ]
+    assert parse_config(text.replace("read_tags: false", "read_tags: true"), "bot.yml")
+
+
 SEGMENT = st.text("abcXYZ-", min_size=1, max_size=6)
 
 
@@ -191,3 +215,14 @@ def test_an_ou_rule_matches_exactly_its_subtree(path: list[str], below: list[str
 def test_a_tag_rule_needs_every_tag(tags: dict[str, str], key: str, value: str) -> None:
     rule = AccountRule.model_validate({"match": {"tags": {key: value}}})
     assert rule_matches(rule, Facts("x", "/", tags)) == (tags.get(key) == value)
+
+
+@pytest.mark.parametrize("name", ["organizations.yml", "identity-center-organizations.yml"])
+def test_the_documented_organisation_examples_load_and_apply(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / name
+    loaded = parse_config(path.read_text(), name)
+    result = effective(loaded, snapshot(PROD, DEV, org("333333333333", "play", "/Sandbox")))
+    assert result.problems == []
+    assert set(result.config.accounts) == {"payments-prod", "payments-dev", "play"}
+    assert result.config.accounts["payments-prod"].production
+    assert result.config.approvals_required_for("payments-prod") == 2

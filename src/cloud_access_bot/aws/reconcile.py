@@ -8,8 +8,18 @@ mode), finds each grant by its statements' Sids, and removes the grant when its 
 missing, no longer ACTIVE or APPROVED, or its window ended more than ``grace`` ago (the
 sweeper normally expires it first and audits that). Policies and statements the bot did not
 write are never read for removal nor changed. Removal goes through the granters, under the same
-per-(account, role/policy) locks as grants, so it is safe alongside grants and another
-reconcile in the same process.
+per-(account, role/policy) locks and cross-replica lease as grants, so it is safe alongside
+grants, another reconcile in the same process and another replica.
+
+With thousands of accounts (AWS Organizations) a pass is bounded: at most ``concurrency``
+accounts are checked at once (each assumes that account's role, so never 5,000 assumptions at
+once), and the caller may limit it to ``accounts``: the runtime checks, every few minutes, the
+accounts written in the file and those named by a request created in the last
+``RECENT_REQUESTS`` (the bot writes a grant only after storing an APPROVED request for that
+account, so an account no request names holds no grant of the bot's), and every account once a
+day (``BotRuntime``). Each account is read through its granter, whose client is assumed per
+account; shared clients (``AwsClients.with_assumed_shared``, used by discovery) would save
+little here with at most ``concurrency`` accounts open at once.
 
 IAM Identity Center assignments and memberships carry no mark of who made them, so there the
 bot's ledger is the list (aws/identity_center.py): an entry whose request is not live (or whose
@@ -28,7 +38,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.granter import FoundGrant, InlinePolicyGranter, KeyedLocks
+from cloud_access_bot.aws.granter import (
+    FoundGrant,
+    InlinePolicyGranter,
+    KeyedLocks,
+    Lease,
+    no_lease,
+)
 from cloud_access_bot.aws.identity_center import AssignmentLedger, IdentityCenter, LedgerEntry
 from cloud_access_bot.aws.identity_center_granters import (
     REQUEST_SET_SUBJECT,
@@ -45,6 +61,10 @@ from cloud_access_bot.ports import GrantError, Store
 LIVE = frozenset({Status.ACTIVE, Status.APPROVED})
 #: How long after its window a live request's grant is left for the sweeper to expire.
 GRACE = timedelta(minutes=5)
+#: Accounts checked at once: each is a role assumption and a few IAM reads.
+CONCURRENCY = 8
+#: The frequent pass checks the accounts named by requests created this recently.
+RECENT_REQUESTS = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -120,34 +140,43 @@ async def reconcile(
     now: datetime,
     grace: timedelta = GRACE,
     locks: KeyedLocks | None = None,
+    lease: Lease = no_lease,
+    accounts: Collection[str] | None = None,
+    concurrency: int = CONCURRENCY,
 ) -> ReconcileReport:
-    """Remove orphaned and ended bot grants from every configured account; see the module doc.
+    """Remove orphaned and ended bot grants from the configured accounts (``accounts``: only
+    these names; None: every one); see the module doc.
 
     One account's failure (a role the bot cannot assume, a throttled call) is reported in
-    ``errors`` and does not stop the others. ``locks``: the runtime's, so a removal here takes
-    turns with the granters on each document.
+    ``errors`` and does not stop the others. ``locks`` and ``lease``: the runtime's, so a
+    removal here takes turns with the granters (of this and other replicas) on each document.
     """
-    inline = InlinePolicyGranter(clients, config.policy_name_prefix, locks=locks)
-    managed = ManagedPolicyGranter(clients, locks=locks)
+    inline = InlinePolicyGranter(clients, config.policy_name_prefix, lease=lease, locks=locks)
+    managed = ManagedPolicyGranter(clients, lease=lease, locks=locks)
+    gate = asyncio.Semaphore(concurrency)
 
     async def role_pass(name: str, account: AccountConfig, role: str) -> list[ReconciledGrant]:
-        found = await inline.find_grants(account, role)
+        async with gate:
+            found = await inline.find_grants(account, role)
 
-        async def remove(ids: Collection[str]) -> list[FoundGrant]:
-            return await inline.remove_grants(account, role, ids)
+            async def remove(ids: Collection[str]) -> list[FoundGrant]:
+                return await inline.remove_grants(account, role, ids)
 
-        return await _sweep(name, account, found, remove, store, now, grace)
+            return await _sweep(name, account, found, remove, store, now, grace)
 
     async def policy_pass(name: str, account: AccountConfig) -> list[ReconciledGrant]:
-        found = await managed.find_grants(account)
+        async with gate:
+            found = await managed.find_grants(account)
 
-        async def remove(ids: Collection[str]) -> list[FoundGrant]:
-            return await managed.remove_grants(account, ids)
+            async def remove(ids: Collection[str]) -> list[FoundGrant]:
+                return await managed.remove_grants(account, ids)
 
-        return await _sweep(name, account, found, remove, store, now, grace)
+            return await _sweep(name, account, found, remove, store, now, grace)
 
     passes: list[tuple[str, Awaitable[list[ReconciledGrant]]]] = []
     for name, account in config.accounts.items():
+        if accounts is not None and name not in accounts:
+            continue
         if account.access_mode is AccessMode.INLINE_POLICY:
             passes.extend(
                 (f"{name} role {role}", role_pass(name, account, role))
@@ -161,7 +190,7 @@ async def reconcile(
         passes.append(
             (
                 "IAM Identity Center",
-                identity_center_pass(clients, config, store, now, grace, locks),
+                identity_center_pass(clients, config, store, now, grace, locks, lease),
             )
         )
     results = await asyncio.gather(*(work for _, work in passes), return_exceptions=True)
@@ -185,18 +214,19 @@ async def identity_center_pass(
     now: datetime,
     grace: timedelta,
     locks: KeyedLocks | None = None,
+    lease: Lease = no_lease,
 ) -> list[ReconciledGrant]:
     """Remove the ledger's assignments and memberships no live request accounts for."""
     center = IdentityCenter(clients)
     ledger = AssignmentLedger(clients, config.dynamodb_table)
     settings = config.identity_center
     granters = {
-        "group": GroupMembershipGranter(center, ledger, lambda: settings, locks=locks),
+        "group": GroupMembershipGranter(center, ledger, lambda: settings, lease=lease, locks=locks),
         REQUEST_SET_SUBJECT: RequestPermissionSetGranter(
-            center, ledger, lambda: settings, locks=locks
+            center, ledger, lambda: settings, lease=lease, locks=locks
         ),
     }
-    assignments = PermissionSetGranter(center, ledger, lambda: settings, locks=locks)
+    assignments = PermissionSetGranter(center, ledger, lambda: settings, lease=lease, locks=locks)
     removed: list[ReconciledGrant] = []
     for entry in await ledger.entries():
         record = await store.get(entry.request_id)
@@ -229,3 +259,20 @@ def _ledger_reason(
     if record.expires_at is not None and record.expires_at <= now - grace:
         return f"window ended at {iso(record.expires_at)}"
     return None
+
+
+async def recently_requested(store: Store, now: datetime, window: timedelta) -> set[str]:
+    """The account numbers named by a request created within ``window`` before ``now``."""
+    return {request.account_id for request in await store.created_between(now - window, now)}
+
+
+def frequent_scope(
+    config: BotConfig, file_config: BotConfig, requested: set[str]
+) -> set[str] | None:
+    """The names of the accounts a frequent pass checks (None: every one). Without AWS
+    Organizations every account (they are the file's, a handful to hundreds); with it, the
+    file's accounts and those whose number a recent request names (``requested``)."""
+    if config.organizations is None:
+        return None
+    numbers = requested | {a.account_number for a in file_config.accounts.values()}
+    return {name for name, a in config.accounts.items() if a.account_number in numbers}

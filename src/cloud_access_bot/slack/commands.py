@@ -7,7 +7,8 @@ of which open the request modal pre-filled.
 
 ``find`` searches every account the person may see (config ``find_visibility``) and its regions
 at once (resource discovery, cached) for an EC2 instance id or IP address, or a bucket, table,
-function, queue or topic name.
+function, queue or topic name; at most ``MAX_FIND_ACCOUNTS`` accounts, the person's recent ones
+first, and ``find <query> in <text>`` narrows them by name, alias, id or OU path.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ FIND_WAIT_S = 20.0
 MAX_MATCHES = 10
 #: Own requests ``find`` looks at for accounts the person was granted access in.
 MAX_OWN_REQUESTS = 50
+#: Accounts one ``find`` searches at most: each is a role assumption and six listings per
+#: region, and with AWS Organizations a person may see thousands of accounts.
+MAX_FIND_ACCOUNTS = 40
 MAX_LISTED = 25
 
 FIND_REQUEST_ACTION = "find_request_access"
@@ -242,7 +246,8 @@ def subcommands(deps: Deps) -> dict[str, Subcommand]:
         query = " ".join(args).strip()
         if not query:
             return (
-                "Usage: `find <instance id, IP address, bucket, table, function, queue or topic>`"
+                "Usage: `find <instance id, IP address, bucket, table, function, queue or topic>"
+                " [in <account name, id or OU path>]`"
             )
         return await find_answer(deps, user_id, query, str(body.get("response_url") or ""))
 
@@ -265,6 +270,31 @@ NOTHING_TO_FIND = (
 SEARCHED_ONLY = "Only the accounts you approve for or have been granted access in are searched."
 
 
+def split_scope(query: str) -> tuple[str, str]:
+    """``i-0abc in payments`` → what to find and where (``""``: anywhere)."""
+    what, _, where = query.partition(" in ")
+    return what.strip(), where.strip()
+
+
+def narrowed(config: BotConfig, names: Sequence[str], where: str) -> list[str]:
+    """The accounts among ``names`` whose name, alias, number or OU path contains ``where``."""
+    needle = where.lower()
+
+    def words(name: str) -> str:
+        account = config.accounts[name]
+        known = (name, account.account_alias, account.account_number, account.ou_path)
+        return " ".join(text or "" for text in known).lower()
+
+    return [name for name in names if needle in words(name)]
+
+
+def capped_note(matched: int) -> str:
+    return (
+        f"{matched} accounts qualify; the first {MAX_FIND_ACCOUNTS} were searched (your recent "
+        "ones first): add `in <account name, id or OU path>` to search others."
+    )
+
+
 async def searchable_accounts(deps: Deps, user_id: str) -> list[str]:
     """The accounts ``find`` searches for ``user_id`` (config ``find_visibility``).
 
@@ -274,12 +304,17 @@ async def searchable_accounts(deps: Deps, user_id: str) -> list[str]:
     request" means here. Accounts are matched by number, so a renamed account stays visible.
     """
     config = deps.config()
-    names = list(config.accounts)
+    mine = await deps.store.for_user(user_id, limit=MAX_OWN_REQUESTS)
+    # The accounts of the person's recent requests first (newest first), then the others.
+    recent = {number: rank for rank, number in enumerate(dict.fromkeys(r.account_id for r in mine))}
+    names = sorted(
+        config.accounts,
+        key=lambda name: recent.get(config.accounts[name].account_number, len(recent)),
+    )
     if config.find_visibility is FindVisibility.PUBLIC:
         return names
     if config.admin_groups and user_id in await deps.directory.members_of(config.admin_groups):
         return names
-    mine = await deps.store.for_user(user_id, limit=MAX_OWN_REQUESTS)
     granted = {r.account_id for r in mine if r.starts_at is not None}
     groups = {name: config.approver_specs_for(name) for name in names}
     members = {g: await deps.directory.resolve(g) for g in set(groups.values())}
@@ -294,14 +329,20 @@ async def find_answer(deps: Deps, user_id: str, query: str, response_url: str) -
     """Search for ``query`` where ``user_id`` may look; post the results to ``response_url``
     (they carry buttons) and answer with a summary line, or answer with everything."""
     started = time.monotonic()
-    accounts = await searchable_accounts(deps, user_id)
+    visible = await searchable_accounts(deps, user_id)
     config = deps.config()
-    if not accounts:
+    if not visible:
         return NOTHING_TO_FIND
-    found, failures, searched = await find_everywhere(deps, query, accounts)
+    query, where = split_scope(query)
+    accounts = narrowed(config, visible, where) if where else visible
+    if not accounts:
+        return f"None of the accounts you may search matches `{escape(truncate(where, 100))}`."
+    found, failures, searched = await find_everywhere(deps, query, accounts[:MAX_FIND_ACCOUNTS])
     message = find_message(query, found, failures, config)
     took = f"Searched {searched} account(s) in {time.monotonic() - started:.1f} s."
-    if searched < len(config.accounts):
+    if len(accounts) > MAX_FIND_ACCOUNTS:
+        took += f" {capped_note(len(accounts))}"
+    if len(visible) < len(config.accounts):
         took += f" {SEARCHED_ONLY}"
     if not found or not response_url:
         return f"{message['text']}\n{took}"
