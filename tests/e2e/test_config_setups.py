@@ -81,6 +81,9 @@ async def test_perkbox_config_loads_unchanged_and_grants(world: Sandbox, tmp_pat
 
 
 async def test_the_example_config_grants(world: Sandbox) -> None:
+    # The channels it names, as its operator creates them and invites the bot.
+    for channel in ("access-approvals", "access-requests", "dev-approvals", "dev-approvers"):
+        world.emulator.workspace.add_channel(channel, [BOB])
     # Its auto_approve rule covers reading a listed bucket in acme-development for 15 min.
     await granted(
         world, REPO / "config.example.yml", "acme-development", "SSO-Developers", auto_approved=True
