@@ -51,6 +51,7 @@ locals {
     { name = "actions", type = "array<string>", comment = "IAM actions requested" },
     { name = "resources", type = "array<string>", comment = "" },
     { name = "break_glass", type = "boolean", comment = "approved by break-glass" },
+    { name = "access_levels", type = "array<string>", comment = "IAM access levels of the actions (write access: Write, Permissions management, Tagging, Unknown)" },
   ]
 }
 
