@@ -13,9 +13,11 @@ table with ``cloud-access-bot audit who-had-access --write`` and ``audit show``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,8 @@ PREFIX = "events/"
 QUESTION = "Who had write access during a day, who approved, what they did"
 
 
-@pytest.fixture
-async def archived_world(aws: str, clock: ManualClock) -> AsyncIterator[Sandbox]:
+@contextlib.asynccontextmanager
+async def archived_sandbox(clock: ManualClock) -> AsyncIterator[Sandbox]:
     """The sandbox bot with ``audit_archive`` on, its bucket made before the bot starts."""
     config = sandbox_config(audit_archive={"bucket": BUCKET, "prefix": PREFIX})
     async with sandbox(start=False, config=config, clock=clock) as world:
@@ -56,6 +58,12 @@ async def archived_world(aws: str, clock: ManualClock) -> AsyncIterator[Sandbox]
                 Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )
         await world.start_bot()
+        yield world
+
+
+@pytest.fixture
+async def archived_world(aws: str, clock: ManualClock) -> AsyncIterator[Sandbox]:
+    async with archived_sandbox(clock) as world:
         yield world
 
 
@@ -140,7 +148,7 @@ async def test_athena_and_the_cli_name_the_same_write_grants_approvers_and_use(
     clock.advance(minutes=16)  # every review is due
     everyone = (alice, bob, carol, mallory)
     for request in everyone:
-        await world.wait_for(lambda r=request: reviewed(world, r.id), "its usage review", 20)
+        await world.wait_for(partial(reviewed, world, request.id), "its usage review", 20)
 
     async def drained() -> bool:
         async with world.clients.client("dynamodb") as dynamodb:
