@@ -90,6 +90,9 @@ def account_lines(config: BotConfig, name: str) -> list[str]:
         *(f"@{d}" for d in eligibility.email_domains),
         *eligibility.users,
     ]
+    channel = config.approval_channel_for(account)
+    only = "" if config.approval_dms_for(account) else " only"
+    card = f"; cards in {channel}{only}" if channel else ""
     return [
         f"  {name}: {account.account_number}"
         + (f" alias {account.account_alias}" if account.account_alias else "")
@@ -99,6 +102,7 @@ def account_lines(config: BotConfig, name: str) -> list[str]:
         f"    login roles: {_join(config.login_roles_for(name))}",
         f"    approval groups: {_join(config.approval_groups_for(name))}"
         f" ({config.approvals_required_for(name)} approval(s) needed)",
+        f"    approvers: {_join([str(s) for s in config.approver_specs_for(name)])}{card}",
         f"    durations (minutes): {_join(config.durations_for(name))}"
         f", max {config.max_duration_for(name)}",
         f"    regions: {_join(config.regions_for(name))}",
@@ -265,7 +269,10 @@ def _group_check(config: BotConfig) -> tuple[list[str], str]:
             [],
             f"approval groups: not checked, Slack could not be reached ({type(exc).__name__})",
         )
-    return problems, "approval groups: each names exactly one Slack user group"
+    return problems, (
+        "approval groups: each names exactly one Slack user group; every approver entry names "
+        "someone active and every approval channel has the bot"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

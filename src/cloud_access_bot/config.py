@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from cloud_access_bot.domain import approvers as domain_approvers
 from cloud_access_bot.domain import rules as domain_rules
 from cloud_access_bot.domain.rules import IDENTITY_CENTER_MODES, AccessMode, SelfApproval
 
@@ -210,6 +211,35 @@ def _ticket_pattern(value: str) -> str:
 TicketPattern = Annotated[str, BeforeValidator(_ticket_pattern)]
 
 
+def _approver_entries(values: Any) -> Any:
+    """Each entry of ``approvers``, ``fallback_approvers`` or ``notify`` must name people
+    (``domain.approvers.parse_approver``); the error says which forms are allowed."""
+    if isinstance(values, list):
+        for value in values:
+            domain_approvers.parse_approver(str(value))
+    return values
+
+
+#: ``approvers: [U0123ABCD, alice@example.com, "@sre", "#prod-approvers"]``.
+ApproverEntries = Annotated[list[str], BeforeValidator(_approver_entries)]
+
+
+def _approval_channel(value: str | None) -> str | None:
+    if value is not None and not CHANNEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a Slack channel: a channel id (C0123ABCD) or a name of "
+            "lowercase letters, digits, '-' and '_' (e.g. #sre-approvals)"
+        )
+    return value
+
+
+ApprovalChannel = Annotated[str | None, BeforeValidator(_approval_channel)]
+
+
+def _specs(entries: Sequence[str] | None) -> tuple[domain_approvers.ApproverSpec, ...]:
+    return tuple(domain_approvers.parse_approver(entry) for entry in entries or ())
+
+
 class Eligibility(_Strict):
     """Who may request access: anyone matching one of the lists (all empty: any full member).
     Slack guests and deactivated users are refused unless ``allow_guests``."""
@@ -241,6 +271,7 @@ class TargetRule(_Strict):
     approvals_required: int | None = Field(default=None, ge=1, le=10)
     approval_groups: list[str] | None = None
     max_duration_minutes: int | None = Field(default=None, ge=1)
+    approvers: ApproverEntries | None = None
 
 
 class PermissionSetRule(TargetRule):
@@ -382,6 +413,23 @@ class AccountConfig(_Strict):
             description="access_mode permission_set: the permission sets requesters may pick.",
         )
     )
+    approvers: ApproverEntries | None = Field(
+        default=None,
+        description="Who may approve besides approval_groups: user ids, emails, groups, "
+        "#channels (their members). Else the global approvers.",
+    )
+    fallback_approvers: ApproverEntries | None = Field(
+        default=None, description="Who may approve when the approvers resolve to nobody."
+    )
+    notify: ApproverEntries | None = Field(
+        default=None, description="Shown the approval card for information only (no buttons)."
+    )
+    approval_channel: ApprovalChannel = Field(
+        default=None, description="Channel the approval card is posted to, with its buttons."
+    )
+    approval_dms: bool | None = Field(
+        default=None, description="Whether approvers also get the card by DM (default true)."
+    )
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -507,6 +555,11 @@ class RuleSettings(_Strict):
     ticket_pattern: TicketPattern | None = None
     warning: str | None = Field(default=None, max_length=300)
     eligibility: Eligibility | None = None
+    approvers: ApproverEntries | None = None
+    fallback_approvers: ApproverEntries | None = None
+    notify: ApproverEntries | None = None
+    approval_channel: ApprovalChannel = None
+    approval_dms: bool | None = None
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -607,6 +660,15 @@ class BotConfig(_Strict):
     #: Minutes after a grant ends before its use is read from CloudTrail (which delivers
     #: events up to about 15 minutes late); null: no usage review.
     usage_review_delay_minutes: int | None = Field(default=15, ge=0, le=24 * 60)
+    approvers: ApproverEntries = Field(
+        default_factory=list,
+        description="Who may approve besides approvalGroups (user ids, emails, groups, "
+        "#channels for their members), where an account names no approvers of its own.",
+    )
+    fallback_approvers: ApproverEntries = Field(default_factory=list)
+    notify: ApproverEntries = Field(default_factory=list)
+    approval_channel: ApprovalChannel = None
+    approval_dms: bool = True
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))
@@ -699,12 +761,12 @@ class BotConfig(_Strict):
                         f"accounts.{name}: access_mode group_membership is only for the groups "
                         f"of identity_center (the bot adds account {GROUPS_ACCOUNT} itself)"
                     )
-                elif not self.approval_groups:
+                elif not (self.approval_groups or self.approvers):
                     problems.extend(
                         f"identity_center.groups.{group}: no approval_groups here and no "
                         "global approvalGroups"
                         for group, rule in self.identity_center.groups.items()
-                        if not rule.approval_groups
+                        if not (rule.approval_groups or rule.approvers)
                     )
                 continue
             if account.account_number in seen:
@@ -737,8 +799,12 @@ class BotConfig(_Strict):
             problems.append(f"access_mode {account.access_mode.value} needs identity_center")
         if not (account.login_roles or self.login_roles) and not uses_identity_center:
             problems.append("no login_roles here and no global loginRoles")
-        if not (account.approval_groups or self.approval_groups):
+        if not (
+            account.approval_groups or account.approvers or self.approval_groups or self.approvers
+        ):
             problems.append("no approval_groups here and no global approvalGroups")
+        if not self.approval_dms_for(account) and not self.approval_channel_for(account):
+            problems.append("approval_dms is false and no approval_channel: nobody is asked")
         cap = min(
             account.max_duration_minutes or self.max_duration_minutes, self.max_duration_minutes
         )
@@ -809,11 +875,37 @@ class BotConfig(_Strict):
         return account.permission_set(target)
 
     def approval_groups_for(self, account_name: str, target: str | None = None) -> list[str]:
+        """The user groups among the approvers (``approver_specs_for``)."""
+        return [
+            spec.value
+            for spec in self.approver_specs_for(account_name, target)
+            if spec.kind is domain_approvers.Kind.GROUP
+        ]
+
+    def approver_specs_for(
+        self, account_name: str, target: str | None = None
+    ) -> tuple[domain_approvers.ApproverSpec, ...]:
+        """Who may approve: ``approval_groups`` and ``approvers`` of the most specific level
+        that names any (the permission set or group, the account, the global keys)."""
         account = self.accounts[account_name]
         rule = self.target_rule(account_name, target)
-        if rule is not None and rule.approval_groups:
-            return rule.approval_groups
-        return account.approval_groups or self.approval_groups
+        levels = [
+            (rule.approval_groups, rule.approvers) if rule else (None, None),
+            (account.approval_groups, account.approvers),
+            (self.approval_groups, self.approvers),
+        ]
+        for groups, entries in levels:
+            if groups or entries:
+                return domain_approvers.merged(
+                    domain_approvers.groups(groups or ()), _specs(entries)
+                )
+        return ()
+
+    def approval_channel_for(self, account: AccountConfig) -> str | None:
+        return account.approval_channel or self.approval_channel
+
+    def approval_dms_for(self, account: AccountConfig) -> bool:
+        return self.approval_dms if account.approval_dms is None else account.approval_dms
 
     def regions_for(self, account_name: str) -> list[str]:
         return self.accounts[account_name].regions or self.regions
@@ -866,11 +958,17 @@ class BotConfig(_Strict):
         return []
 
     def _limits(self, account_name: str, target: str | None) -> domain_rules.Limits:
+        account = self.accounts[account_name]
+        fallback = account.fallback_approvers
+        notify = account.notify
         return domain_rules.Limits(
             approval_groups=tuple(self.approval_groups_for(account_name, target)),
             approvals_required=self.approvals_required_for(account_name, target),
             max_duration_minutes=self.max_duration_for(account_name, target),
             durations=tuple(self.durations_for(account_name, target)),
+            approvers=self.approver_specs_for(account_name, target),
+            fallback_approvers=_specs(self.fallback_approvers if fallback is None else fallback),
+            notify=_specs(self.notify if notify is None else notify),
         )
 
     def rules_for(self, account_name: str) -> domain_rules.AccountRules:
@@ -888,6 +986,8 @@ class BotConfig(_Strict):
             production=account.production,
             allow_escalation=account.allow_escalation,
             allowed_dangerous_actions=tuple(account.allowed_dangerous_actions),
+            approval_channel=self.approval_channel_for(account),
+            approval_dms=self.approval_dms_for(account),
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.activity import RightSizing
+from cloud_access_bot.domain.approvers import ApproverSpec
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -212,10 +213,40 @@ class Directory(Protocol):
     async def person(self, user_id: str) -> Person | None:
         """Who ``user_id`` is for eligibility (None: Slack does not know them)."""
 
+    async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
+        """The active people the approver entries name (user ids, emails, groups, channel
+        members), each once. ``fresh`` re-reads memberships: how a click is authorised.
+        Raises DirectoryUnavailable as ``members_of`` does."""
+
+    async def channel_id(self, channel: str, *, fresh: bool = False) -> str | None:
+        """The id of a channel named by id or ``#name`` that the bot can see, else None."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Where a new request's card goes besides the approvers' DMs, resolved at submission:
+    the approval channel (with buttons), and who sees it for information only."""
+
+    #: Whether the approvers get the card by DM.
+    dms: bool = True
+    #: The approval channel's id: the card with its buttons, and a threaded reply per step.
+    channel: str | None = None
+    #: People who get the card by DM without buttons (not approvers of the request).
+    notified: tuple[str, ...] = ()
+    #: Channels that get the card without buttons.
+    notified_channels: tuple[str, ...] = ()
+
+
+#: The approvers' DMs only: no approval channel, nobody notified.
+DMS_ONLY = Audience()
+
 
 class Notifier(Protocol):
-    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
-        """DM every approver and the requester about a new request; return the messages."""
+    async def announce(
+        self, request: AccessRequest, audience: Audience = DMS_ONLY
+    ) -> tuple[list[MessageRef], MessageRef | None]:
+        """Tell every approver (by DM, and in the approval channel when there is one), the
+        people notified and the requester about a new request; return the messages."""
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
         """Bring every message about ``request`` up to date and tell the requester what changed."""

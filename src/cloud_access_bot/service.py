@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
+from cloud_access_bot.domain import approval, approvers, extension, guardrails, listing, packing
 from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
@@ -45,10 +45,12 @@ from cloud_access_bot.domain.model import (
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
 from cloud_access_bot.domain.reminders import next_reminder
+from cloud_access_bot.domain.rules import Limits
 from cloud_access_bot.domain.tickets import ticket_problem
 from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
 from cloud_access_bot.ports import (
+    Audience,
     ConflictError,
     Directory,
     DirectoryUnavailable,
@@ -242,11 +244,13 @@ class AccessService:
         ):
             # Told now, before any approver is asked for something that cannot be granted.
             return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
-        groups = config.approval_groups_for(draft.account_name, draft.target)
+        limits = rules.accounts[draft.account_name].limits_for(draft.target)
         try:
-            approvers = tuple(await self._directory.members_of(groups))
+            asked, fell_back, selves = await self._approvers_for(limits, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
             return SubmitResult(errors={"account": str(unavailable)})
+        if unposted := await self._approval_channel_problem(draft.account_name):
+            return SubmitResult(errors={"account": unposted})
         account = config.accounts[draft.account_name]
         now = self._clock()
         unfair = await self._fair_share_problem(draft, account, email, now)
@@ -263,7 +267,7 @@ class AccessService:
             duration_minutes=draft.duration_minutes,
             services=draft.services,
             created_at=now,
-            approvers=approvers,
+            approvers=tuple(asked),
             approvals_required=guardrails.approvals_required(
                 rules,
                 draft.account_name,
@@ -282,14 +286,9 @@ class AccessService:
             warning=warning_of(account),
         )
         auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
-        others = [a for a in approvers if a != draft.requester_id]
+        others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
-            return SubmitResult(
-                errors={
-                    "account": f"Nobody can approve requests for {draft.account_name}: the "
-                    f"approval groups ({', '.join(groups)}) have no other active members."
-                }
-            )
+            return SubmitResult(errors={"account": nobody_approves(draft.account_name, limits)})
         try:
             stored = await self._store.create(
                 request,
@@ -298,6 +297,7 @@ class AccessService:
                     "reason": request.reason,
                     "services": _services(request),
                     **({"ticket": request.ticket} if request.ticket is not None else {}),
+                    **({"fallback_approvers": True} if fell_back else {}),
                 },
             )
         except ConflictError as duplicate:
@@ -312,8 +312,11 @@ class AccessService:
         return SubmitResult(request=stored)
 
     async def _announce(self, stored: AccessRequest) -> None:
-        """DM the approvers and the requester, and remember the messages."""
-        messages, requester_message = await self._notifier.announce(stored)
+        """DM the approvers and the requester, post to the approval channel, and remember the
+        messages."""
+        messages, requester_message = await self._notifier.announce(
+            stored, await self._audience(stored)
+        )
         await self._store.set_messages(stored.id, messages, requester_message)
         latest = await self._store.get(stored.id)
         if latest is not None and latest.version != stored.version:
@@ -343,9 +346,10 @@ class AccessService:
                 clicker,
                 clicker_is_approver=clicker in members,
                 rules=self._config().rules_in_force(),
-                members=members,
+                members=approvers.deciders(current.approvers, members),
                 clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
+                clicker_was_asked=clicker in current.approvers,
             )
 
         decision, request = await self._record_or_decide(
@@ -372,14 +376,30 @@ class AccessService:
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
-        decision = approval.decide_denial(
+        decision = await self._judge_denial(request, clicker)
+        return await self._close(
+            request, clicker, decision, Status.DENIED, EventType.DENIED, reason
+        )
+
+    async def may_deny(self, request_id: str, clicker: str) -> bool:
+        """Whether ``clicker`` may deny the request now, so a click on Deny opens the reason
+        modal only for them; anyone else is told why not (``deny`` judges again)."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return False
+        decision = await self._judge_denial(request, clicker)
+        if decision.outcome is Outcome.REFUSE:
+            await self._notifier.tell(clicker, decision.reason)
+            return False
+        return True
+
+    async def _judge_denial(self, request: AccessRequest, clicker: str) -> Decision:
+        return approval.decide_denial(
             request,
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
             rules=self._config().rules_in_force(),
-        )
-        return await self._close(
-            request, clicker, decision, Status.DENIED, EventType.DENIED, reason
+            clicker_was_asked=clicker in request.approvers,
         )
 
     async def cancel(self, request_id: str, clicker: str) -> Decision:
@@ -477,9 +497,10 @@ class AccessService:
                 clicker,
                 clicker_is_approver=clicker in members,
                 clicker_is_requester=await self._is_requester(current, clicker),
-                members=members,
+                members=approvers.deciders(current.approvers, members),
                 rules=self._config().rules_in_force(),
                 approve=approve,
+                clicker_was_asked=clicker in current.approvers,
             )
 
         if approve and (gone := await self._requester_gone(request, clicker)):
@@ -808,12 +829,81 @@ class AccessService:
         name = guardrails.recorded_account_name(request, config.rules_in_force())
         if name is None:
             return []
-        groups = config.approval_groups_for(name, request.target)
+        limits = config.rules_for(name).limits_for(request.target)
         try:
-            return await self._directory.members_of(groups, fresh=True)
+            # The fallback approvers count too: a request sent to them (its primary approvers
+            # named nobody then) stays decidable by them while they remain in that list.
+            return await self._directory.resolve(
+                approvers.merged(limits.approvers, limits.fallback_approvers), fresh=True
+            )
         except DirectoryUnavailable as unavailable:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
+
+    async def _approvers_for(
+        self, limits: Limits, requester: str, email: str
+    ) -> tuple[list[str], bool, set[str]]:
+        """Who a new request goes to (``approvers.choose``), whether the fallback list was
+        needed, and which of them are the requester (under any of their Slack accounts)."""
+        primary = await self._directory.resolve(limits.approvers)
+        selves = await self._selves(primary, requester, email)
+        fallback: list[str] = []
+        if limits.fallback_approvers and not approvers.others(primary, selves):
+            fallback = await self._directory.resolve(limits.fallback_approvers)
+            selves |= await self._selves(fallback, requester, email)
+        return (*approvers.choose(primary, fallback, selves), selves)
+
+    async def _selves(self, people: Sequence[str], requester: str, email: str) -> set[str]:
+        """The requester's own Slack ids among ``people``: their id, and any account whose
+        email is theirs (``approval.same_person``), who could never approve their request."""
+        aliases = self._config().email_alias_domains
+        return {requester} | {
+            person
+            for person in people
+            if approval.same_person(email, await self._directory.email_of(person), aliases)
+        }
+
+    async def _approval_channel_problem(self, account_name: str) -> str | None:
+        """When the approvers get no DM, an approval channel the bot cannot find would leave
+        the request with nobody told: refused at submit, with why."""
+        account = self._config().rules_for(account_name)
+        if account.approval_dms or not account.approval_channel:
+            return None
+        if await self._directory.channel_id(account.approval_channel):
+            return None
+        return (
+            f"Requests for {account_name} are posted to the channel "
+            f"{account.approval_channel}, which I cannot find (or am not in). Nothing was "
+            "stored; ask the bot's admins to invite me there or fix approval_channel."
+        )
+
+    async def _audience(self, request: AccessRequest) -> Audience:
+        """The approval channel and the information-only people and channels of a request,
+        under the configuration now (no approver of the request gets an information copy)."""
+        config = self._config()
+        name = guardrails.recorded_account_name(request, config.rules_in_force())
+        if name is None:
+            return Audience()
+        account = config.rules_for(name)
+        notify = account.limits_for(request.target).notify
+        channels = [s for s in notify if s.kind is approvers.Kind.CHANNEL]
+        people = [s for s in notify if s.kind is not approvers.Kind.CHANNEL]
+        try:
+            notified = await self._directory.resolve(people)
+        except DirectoryUnavailable:
+            notified = []
+        channel_ids = [await self._directory.channel_id(c.value) for c in channels]
+        approval_channel = (
+            await self._directory.channel_id(account.approval_channel)
+            if account.approval_channel
+            else None
+        )
+        return Audience(
+            dms=account.approval_dms,
+            channel=approval_channel,
+            notified=tuple(approvers.information_only(notified, request.approvers)),
+            notified_channels=tuple(c for c in channel_ids if c and c != approval_channel),
+        )
 
     async def _requester_gone(self, request: AccessRequest, clicker: str) -> Decision | None:
         """A refusal when the requester is no longer an active member of the workspace (an
@@ -1194,6 +1284,20 @@ def _refused(reason: str) -> Decision:
 
 def _services(request: AccessRequest) -> list[dict[str, Any]]:
     return [s.to_dict() for s in request.services]
+
+
+def nobody_approves(account_name: str, limits: Limits) -> str:
+    """Why a request cannot be stored: nobody but the requester could decide on it."""
+    fallback = (
+        f"nor do its fallback approvers ({approvers.describe(limits.fallback_approvers)})"
+        if limits.fallback_approvers
+        else "and no fallback_approvers are configured"
+    )
+    return (
+        f"Nobody can approve requests for {account_name}: its approvers "
+        f"({approvers.describe(limits.approvers)}) name no active member other than you, "
+        f"{fallback}. Nothing was stored; tell the bot's admins."
+    )
 
 
 def already_decided(request: AccessRequest) -> str:

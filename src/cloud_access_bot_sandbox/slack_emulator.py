@@ -523,8 +523,15 @@ class SlackEmulator:
     def set_usergroup_members(self, handle: str, members: list[str]) -> None:
         self.workspace.usergroup(handle).members = list(members)
 
-    def add_channel(self, name: str) -> str:
-        return self.workspace.add_channel(name)
+    def add_channel(self, name: str, members: list[str] | None = None, **options: bool) -> str:
+        """A channel with ``members`` (``Workspace.add_channel``: ``private``, ``bot_member``)."""
+        return self.workspace.add_channel(name, members, **options)
+
+    def set_channel_members(self, name: str, members: list[str]) -> None:
+        """Who is in the channel now, besides the bot (which stays as it was)."""
+        channel = self.workspace.channel(name)
+        bot = [m for m in channel.members if m == self.workspace.bot_user_id]
+        channel.members = [*members, *bot]
 
     def dm_channel(self, user_id: str) -> str:
         return self.workspace.dm_channel(user_id)

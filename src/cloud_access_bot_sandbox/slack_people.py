@@ -103,6 +103,12 @@ def view_action_payload(
     }
 
 
+def _channel_name(workspace: Workspace, channel_id: str) -> str:
+    """What block_actions name the channel: its name, or "directmessage" for a DM."""
+    channel = workspace.channels.get(channel_id)
+    return channel.name if channel else "directmessage"
+
+
 def message_action_payload(
     workspace: Workspace,
     user_id: str,
@@ -121,7 +127,7 @@ def message_action_payload(
             "is_ephemeral": False,
         },
         "trigger_id": trigger_id,
-        "channel": {"id": message.channel, "name": "directmessage"},
+        "channel": {"id": message.channel, "name": _channel_name(workspace, message.channel)},
         "message": message.to_api(),
         "state": {"values": {}},
         "response_url": response_url,

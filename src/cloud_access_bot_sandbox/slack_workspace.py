@@ -97,6 +97,33 @@ class UserGroup:
 
 
 @dataclass
+class Channel:
+    """A public or private channel and who is in it (the bot only when invited)."""
+
+    id: str
+    name: str
+    members: list[str]
+    is_private: bool = False
+    is_archived: bool = False
+
+    def to_api(self, bot_user_id: str) -> JSON:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_member": bot_user_id in self.members,
+            "num_members": len(self.members),
+        }
+
+
+#: conversations.list / conversations.members: ``limit`` when none is given, and its maximum.
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+
+
+@dataclass
 class Message:
     """A message the app posted; ``history`` holds earlier versions ({"text", "blocks"})."""
 
@@ -217,7 +244,7 @@ class Workspace:
         self.usergroups: dict[str, UserGroup] = {}
         #: False: a free Slack plan, where every usergroups.* call answers plan_upgrade_required.
         self.has_usergroups = True
-        self.channels: dict[str, str] = {}  # id → name (public channels added by tests)
+        self.channels: dict[str, Channel] = {}  # channels added by tests, by id
         self.dm_channels: dict[str, str] = {}  # user id → D… channel id
         self.messages: dict[str, list[Message]] = {}  # channel id → messages in post order
         self.ephemerals: list[Ephemeral] = []
@@ -240,6 +267,8 @@ class Workspace:
             "chat.delete": self._chat_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
+            "conversations.list": self._conversations_list,
+            "conversations.members": self._conversations_members,
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
@@ -274,10 +303,28 @@ class Workspace:
                 return group
         raise KeyError(f"no user group with handle {handle!r}")
 
-    def add_channel(self, name: str) -> str:
-        channel_id = _random_id("C")
-        self.channels[channel_id] = name
+    def add_channel(
+        self,
+        name: str,
+        members: list[str] | None = None,
+        *,
+        private: bool = False,
+        bot_member: bool = True,
+    ) -> str:
+        """Create a channel (``G…`` when private) with ``members``; the bot is invited
+        unless ``bot_member`` is False (then it may not post there: ``not_in_channel``)."""
+        channel_id = _random_id("G" if private else "C")
+        people = list(members or [])
+        if bot_member:
+            people.append(self.bot_user_id)
+        self.channels[channel_id] = Channel(channel_id, name, people, private)
         return channel_id
+
+    def channel(self, name: str) -> Channel:
+        for channel in self.channels.values():
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no channel named {name!r}")
 
     def dm_channel(self, user_id: str) -> str:
         """The app's DM channel with ``user_id`` (stable; created on first use)."""
@@ -473,9 +520,24 @@ class Workspace:
         channel = str(channel or "")
         if channel in self.users and not self.users[channel].deleted:
             return self.dm_channel(channel)
-        if channel in self.dm_channels.values() or channel in self.channels:
+        if channel in self.dm_channels.values() or self._visible(channel):
             return channel
         raise ApiError("channel_not_found")
+
+    def _visible(self, channel_id: str) -> bool:
+        """Whether the bot can see the channel: every public one, private ones it is in."""
+        channel = self.channels.get(channel_id)
+        return channel is not None and (
+            not channel.is_private or self.bot_user_id in channel.members
+        )
+
+    def _bot_may_post(self, channel_id: str) -> None:
+        """chat:write posts only where the bot is a member (chat:write.public is not asked)."""
+        channel = self.channels.get(channel_id)
+        if channel is not None and self.bot_user_id not in channel.members:
+            raise ApiError("not_in_channel")
+        if channel is not None and channel.is_archived:
+            raise ApiError("is_archived")
 
     def _message_blocks(self, args: JSON) -> list[JSON]:
         blocks = self._json_arg(args, "blocks", required=False) or []
@@ -493,6 +555,7 @@ class Workspace:
 
     def _chat_post_message(self, args: JSON) -> JSON:
         channel = self._resolve_channel(args.get("channel"))
+        self._bot_may_post(channel)
         blocks = self._message_blocks(args)
         text = str(args.get("text") or "")
         if not text and not blocks:
@@ -536,7 +599,8 @@ class Workspace:
     def _chat_post_ephemeral(self, args: JSON) -> JSON:
         channel = self._resolve_channel(args.get("channel"))
         user_id = str(args.get("user", ""))
-        if user_id not in self.users:
+        in_channel = channel not in self.channels or user_id in self.channels[channel].members
+        if user_id not in self.users or not in_channel:
             raise ApiError("user_not_in_channel")
         blocks = self._message_blocks(args)
         ephemeral = Ephemeral(channel, user_id, str(args.get("text") or ""), blocks, self.new_ts())
@@ -553,6 +617,47 @@ class Workspace:
         if user.deleted:
             raise ApiError("user_disabled")
         return {"channel": {"id": self.dm_channel(user.id), "is_im": True, "user": user.id}}
+
+    @staticmethod
+    def _page(items: list[Any], args: JSON) -> tuple[list[Any], str]:
+        """One page of a cursor-paginated list and the next cursor ("" on the last page)."""
+        try:
+            limit = int(args.get("limit") or DEFAULT_PAGE)
+        except ValueError:
+            raise ApiError("invalid_limit") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise ApiError("invalid_limit")
+        cursor = str(args.get("cursor") or "")
+        start = 0
+        if cursor:
+            if not cursor.startswith("next:") or not cursor[5:].isdigit():
+                raise ApiError("invalid_cursor")
+            start = int(cursor[5:])
+        end = start + limit
+        return items[start:end], f"next:{end}" if end < len(items) else ""
+
+    def _conversations_list(self, args: JSON) -> JSON:
+        types = {t.strip() for t in str(args.get("types") or "public_channel").split(",")}
+        if not types <= {"public_channel", "private_channel", "mpim", "im"}:
+            raise ApiError("invalid_types")
+        listed = [
+            c.to_api(self.bot_user_id)
+            for c in self.channels.values()
+            if self._visible(c.id)
+            and ("private_channel" if c.is_private else "public_channel") in types
+            and not (c.is_archived and _flag(args.get("exclude_archived")))
+        ]
+        page, cursor = self._page(listed, args)
+        return {"channels": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_members(self, args: JSON) -> JSON:
+        channel_id = str(args.get("channel") or "")
+        if channel_id in self.dm_channels.values():
+            raise ApiError("method_not_supported_for_channel_type")
+        if not self._visible(channel_id):
+            raise ApiError("channel_not_found")
+        page, cursor = self._page(list(self.channels[channel_id].members), args)
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
     def _paid_plan(self) -> None:
         if not self.has_usergroups:

@@ -489,3 +489,66 @@ async def test_submission_answers_update_push_and_clear_the_modal_stack(
 
     assert not first.is_open and not pushed.is_open and emulator.modal(ALICE) is None
     assert emulator.problems == []
+
+
+async def test_channels_list_and_page_their_members_as_slack_does(
+    app: AsyncApp, emulator: SlackEmulator
+) -> None:
+    people = [f"U0P{i:03d}" for i in range(5)]
+    approvers = emulator.add_channel("prod-approvers", people)
+    emulator.add_channel("secret", [ALICE], private=True, bot_member=False)
+    hidden = emulator.workspace.channel("secret").id
+
+    listed = [
+        c["name"]
+        async for page in await app.client.conversations_list(
+            types="public_channel,private_channel", limit=1
+        )
+        for c in page["channels"]
+    ]
+    members = [
+        m
+        async for page in await app.client.conversations_members(channel=approvers, limit=2)
+        for m in page["members"]
+    ]
+    first = await app.client.conversations_members(channel=approvers, limit=2)
+    errors = {}
+    for name, call in {
+        "private, bot not invited": app.client.conversations_members(channel=hidden),
+        "bad cursor": app.client.conversations_members(channel=approvers, cursor="nope"),
+        "bad limit": app.client.conversations_members(channel=approvers, limit=5000),
+        "a DM": app.client.conversations_members(channel=emulator.dm_channel(ALICE)),
+    }.items():
+        with pytest.raises(SlackApiError) as refused:
+            await call
+        errors[name] = refused.value.response["error"]
+
+    assert listed == ["prod-approvers"], "a private channel the bot is not in is not listed"
+    assert members == [*people, emulator.workspace.bot_user_id]
+    assert first["response_metadata"]["next_cursor"]
+    assert errors == {
+        "private, bot not invited": "channel_not_found",
+        "bad cursor": "invalid_cursor",
+        "bad limit": "invalid_limit",
+        "a DM": "method_not_supported_for_channel_type",
+    }
+
+
+async def test_the_bot_posts_only_where_it_is_a_member_and_ephemerals_reach_members(
+    app: AsyncApp, emulator: SlackEmulator
+) -> None:
+    inside = emulator.add_channel("sre-approvals", [ALICE])
+    outside = emulator.add_channel("general", [ALICE, BOB], bot_member=False)
+
+    card = await app.client.chat_postMessage(channel=inside, text="card")
+    reply = await app.client.chat_postMessage(channel=inside, text="step", thread_ts=card["ts"])
+    await app.client.chat_postEphemeral(channel=inside, user=ALICE, text="only you")
+    with pytest.raises(SlackApiError) as not_in_channel:
+        await app.client.chat_postMessage(channel=outside, text="card")
+    with pytest.raises(SlackApiError) as not_a_member:
+        await app.client.chat_postEphemeral(channel=inside, user=BOB, text="only you")
+
+    assert reply["message"]["thread_ts"] == card["ts"]
+    assert [e.text for e in emulator.ephemerals_to(ALICE)] == ["only you"]
+    assert not_in_channel.value.response["error"] == "not_in_channel"
+    assert not_a_member.value.response["error"] == "user_not_in_channel"

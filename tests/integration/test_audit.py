@@ -33,6 +33,7 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain.activity import RightSizing
+from cloud_access_bot.domain.approvers import ApproverSpec
 from cloud_access_bot.domain.audit import event_hash, verify_chain
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import (
@@ -43,6 +44,7 @@ from cloud_access_bot.domain.model import (
     Status,
 )
 from cloud_access_bot.domain.people import Person
+from cloud_access_bot.ports import DMS_ONLY, Audience
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot_sandbox.aws import SeededAccount, inline_policies, seed_account
 from tests.factories import access_request
@@ -104,7 +106,15 @@ class People:
         email = await self.email_of(user_id)
         return Person(user_id=user_id, email=email, guest=False, deactivated=False)
 
-    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
+    async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
+        return [VICTOR, WENDY]
+
+    async def channel_id(self, channel: str, *, fresh: bool = False) -> str | None:
+        return None
+
+    async def announce(
+        self, request: AccessRequest, audience: Audience = DMS_ONLY
+    ) -> tuple[list[MessageRef], MessageRef | None]:
         return [], None
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:

@@ -34,6 +34,10 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     "conversations.open": frozenset({"im:write"}),
+    # The bot lists and reads public and private channels only (types=public_channel,
+    # private_channel): channels:read and groups:read; never im:read / mpim:read.
+    "conversations.list": frozenset({"channels:read", "groups:read"}),
+    "conversations.members": frozenset({"channels:read", "groups:read"}),
     "team.info": frozenset({"team:read"}),
     "usergroups.list": frozenset({"usergroups:read"}),
     "usergroups.users.list": frozenset({"usergroups:read"}),

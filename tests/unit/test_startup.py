@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
+from cloud_access_bot.domain.approvers import ApproverSpec
 from cloud_access_bot.domain.people import Person
 from cloud_access_bot.startup import PAID_PLAN, check_groups
 from cloud_access_bot_sandbox.scenario import sandbox_config
@@ -24,22 +25,6 @@ def _answer(error: str) -> SlackResponse:
     )
 
 
-class FreeWorkspace:
-    """A Directory on a free Slack plan: usergroups.list answers plan_upgrade_required."""
-
-    async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
-        raise SlackApiError("usergroups.list failed", _answer("plan_upgrade_required"))
-
-    async def email_of(self, user_id: str) -> str | None:
-        return None
-
-    async def person(self, user_id: str) -> Person | None:
-        return None
-
-    async def is_active(self, user_id: str) -> bool:
-        return True
-
-
 class Workspace:
     def __init__(self, groups: dict[str, list[str]]) -> None:
         self.groups = groups
@@ -47,6 +32,12 @@ class Workspace:
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
         return [m for g in groups for m in self.groups.get(g, [])]
 
+    async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
+        return await self.members_of([s.value for s in specs], fresh=fresh)
+
+    async def channel_id(self, channel: str, *, fresh: bool = False) -> str | None:
+        return None
+
     async def email_of(self, user_id: str) -> str | None:
         return None
 
@@ -55,6 +46,16 @@ class Workspace:
 
     async def is_active(self, user_id: str) -> bool:
         return True
+
+
+class FreeWorkspace(Workspace):
+    """A Directory on a free Slack plan: usergroups.list answers plan_upgrade_required."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
+        raise SlackApiError("usergroups.list failed", _answer("plan_upgrade_required"))
 
 
 async def test_a_free_workspace_is_told_user_groups_need_a_paid_plan() -> None:

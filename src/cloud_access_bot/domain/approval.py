@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from cloud_access_bot.domain import approvers
 from cloud_access_bot.domain.guardrails import auto_approvable
 from cloud_access_bot.domain.model import AccessRequest, Status
 from cloud_access_bot.domain.rules import AutoApproveRule, Rules, SelfApproval
@@ -112,13 +113,25 @@ def describe_status(request: AccessRequest) -> str:
             return f"This request was approved but granting access failed{why}."
 
 
-def _not_approver(request: AccessRequest, rules: Rules, verb: str) -> Decision:
-    groups = ", ".join(
-        _group(g) for g in rules.accounts[request.account_name].limits.approval_groups
-    )
+def _not_approver(
+    request: AccessRequest, rules: Rules, verb: str, was_asked: bool = True
+) -> Decision:
+    if not was_asked:
+        return _refuse(
+            f"You may not {verb} this request: its approvers were fixed when it was made, and "
+            "you were not one of them."
+        )
+    limits = rules.accounts[request.account_name].limits_for(request.target)
+    entries = limits.approvers or approvers.groups(limits.approval_groups)
+    if all(entry.kind is approvers.Kind.GROUP for entry in entries):
+        groups = ", ".join(_group(g.value) for g in entries)
+        return _refuse(
+            f"Only members of the approval groups for {request.account_name} ({groups}) "
+            f"can {verb} this request."
+        )
     return _refuse(
-        f"Only members of the approval groups for {request.account_name} ({groups}) "
-        f"can {verb} this request."
+        f"You may not {verb} this request: only its approvers for {request.account_name} "
+        f"({approvers.describe(entries)}) can, and you are not (or no longer) one of them."
     )
 
 
@@ -148,18 +161,21 @@ def decide_approval(
     members: Collection[str] | None = None,
     clicker_is_requester: bool | None = None,
     break_glass_reason: str | None = None,
+    clicker_was_asked: bool = True,
 ) -> Decision:
     """Judge a click on Approve: approve, record one more approval, or refuse.
 
     ``members`` (the approval groups' members now; None: not re-checked) decides which of the
-    approvals recorded earlier still count.
+    approvals recorded earlier still count. ``clicker_was_asked``: whether the clicker is one
+    of the approvers recorded at submission (a click counts only from one of them).
     """
     if request.status is not Status.PENDING:
         return _refuse(describe_status(request))
     if unknown := _unknown_account(request, rules):
         return unknown
-    if not clicker_is_approver:
-        return _not_approver(request, rules, "approve")
+    if not (clicker_is_approver and clicker_was_asked):
+        asked = clicker_was_asked or not clicker_is_approver
+        return _not_approver(request, rules, "approve", asked)
     if clicker_is_requester is None:
         clicker_is_requester = clicker == request.requester_id
     if clicker_is_requester:
@@ -229,7 +245,12 @@ def _count_approval(
 
 
 def decide_denial(
-    request: AccessRequest, clicker: str, *, clicker_is_approver: bool, rules: Rules
+    request: AccessRequest,
+    clicker: str,
+    *,
+    clicker_is_approver: bool,
+    rules: Rules,
+    clicker_was_asked: bool = True,
 ) -> Decision:
     """Judge a click on Deny: one approver's denial ends the request."""
     if request.status is not Status.PENDING:
@@ -238,8 +259,9 @@ def decide_denial(
         return _refuse("To withdraw your own request, cancel it instead of denying it.")
     if unknown := _unknown_account(request, rules):
         return unknown
-    if not clicker_is_approver:
-        return _not_approver(request, rules, "deny")
+    if not (clicker_is_approver and clicker_was_asked):
+        asked = clicker_was_asked or not clicker_is_approver
+        return _not_approver(request, rules, "deny", asked)
     return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
 
 
@@ -314,6 +336,7 @@ def decide_extension_approval(
     members: Collection[str] | None,
     rules: Rules,
     approve: bool = True,
+    clicker_was_asked: bool = True,
 ) -> Decision:
     """Judge a click on "Approve extension" (or "Refuse" with ``approve`` False): the same
     rules as deciding on the request (current approvers only, never the requester under any
@@ -325,8 +348,9 @@ def decide_extension_approval(
         return unknown
     if clicker_is_requester or clicker == request.requester_id:
         return _refuse("You cannot decide on your own extension; another approver must.")
-    if not clicker_is_approver:
-        return _not_approver(request, rules, "extend")
+    if not (clicker_is_approver and clicker_was_asked):
+        asked = clicker_was_asked or not clicker_is_approver
+        return _not_approver(request, rules, "extend", asked)
     if not approve:
         return Decision(Outcome.APPROVE, f"Extension refused by {_user(clicker)}.")
     return _count_approval(

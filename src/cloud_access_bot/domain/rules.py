@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cloud_access_bot.domain.approvers import ApproverSpec
+
 
 class AccessMode(StrEnum):
     """How an account's grants are written."""
@@ -62,6 +64,13 @@ class Limits:
     max_duration_minutes: int
     #: The offered durations within ``max_duration_minutes``.
     durations: tuple[int, ...]
+    #: Who may approve: ``approval_groups`` and ``approvers`` of the most specific level that
+    #: names any (permission set or group, account, global), as entries.
+    approvers: tuple[ApproverSpec, ...] = ()
+    #: Who may approve when ``approvers`` resolves to nobody but the requester.
+    fallback_approvers: tuple[ApproverSpec, ...] = ()
+    #: Who is shown the card for information only (no buttons; their clicks never count).
+    notify: tuple[ApproverSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,10 @@ class AccountRules:
     production: bool
     allow_escalation: bool
     allowed_dangerous_actions: tuple[str, ...]
+    #: The channel (id or ``#name``) the approval card is posted to, with buttons.
+    approval_channel: str | None = None
+    #: Whether each approver also gets the card in a DM.
+    approval_dms: bool = True
 
     def limits_for(self, target: str | None) -> Limits:
         """The limits of the permission set or group ``target`` (None or not offered: the

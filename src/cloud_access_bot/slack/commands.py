@@ -281,8 +281,8 @@ async def searchable_accounts(deps: Deps, user_id: str) -> list[str]:
         return names
     mine = await deps.store.for_user(user_id, limit=MAX_OWN_REQUESTS)
     granted = {r.account_id for r in mine if r.starts_at is not None}
-    groups = {name: tuple(config.approval_groups_for(name)) for name in names}
-    members = {g: await deps.directory.members_of(g) for g in set(groups.values())}
+    groups = {name: config.approver_specs_for(name) for name in names}
+    members = {g: await deps.directory.resolve(g) for g in set(groups.values())}
     return [
         name
         for name in names

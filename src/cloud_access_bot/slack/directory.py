@@ -6,31 +6,45 @@ group can name it ``devops``, and a name that took over a configured handle woul
 approval DMs, and the right to approve, to its members. A configured group that matches no
 group, or more than one, resolves to nobody (and is a configuration error reported by
 :func:`group_problems` at start and in ``check-config``).
+
+Approvers may also be named as user ids, emails (``users.lookupByEmail``) and channels, for
+their members (``conversations.members``, every page); a channel is named by id or by its exact
+``#name`` (``conversations.list``). :meth:`SlackDirectory.resolve` turns such entries into the
+active people they name; :func:`approver_problems` reports entries that name nobody.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.approvers import (
+    CHANNEL_ID,
+    ApproverSpec,
+    Kind,
+    parse_approver,
+)
 from cloud_access_bot.domain.people import Person
 from cloud_access_bot.ports import DirectoryUnavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: usergroups.* on a workspace without user groups (Slack's free plan).
 PLAN_UPGRADE_REQUIRED = "plan_upgrade_required"
 FREE_PLAN_MESSAGE = (
     "Approvers are Slack user groups, and this Slack workspace's plan has none "
     "(usergroups.list answered plan_upgrade_required). Nothing was stored. A Slack admin "
-    "must upgrade the workspace's plan before requests can be approved."
+    "must upgrade the workspace's plan before requests can be approved, or the bot's admins "
+    "can name approvers by user id, email or #channel instead (approvers)."
 )
 
 
@@ -88,6 +102,129 @@ class SlackDirectory:
         self._groups: tuple[float, list[Group]] | None = None
         self._members: dict[str, tuple[float, list[str]]] = {}
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._emails: dict[str, tuple[float, str]] = {}
+        self._channels: tuple[float, dict[str, str]] | None = None
+        self._channel_members: dict[str, tuple[float, list[str]]] = {}
+
+    async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
+        """The active people the entries name, each once, in entry order (an entry naming
+        nobody is logged and adds nobody). ``fresh`` re-reads memberships and users."""
+        people: list[str] = []
+        for spec in specs:
+            for user_id in await self._named(spec, fresh=fresh):
+                if user_id not in people and await self._active_now(user_id, fresh=fresh):
+                    people.append(user_id)
+        return people
+
+    async def channel_id(self, channel: str, *, fresh: bool = False) -> str | None:
+        """The id of the channel named by id (``C…``/``G…``) or exact ``#name`` that the bot
+        can see; None when there is none."""
+        if CHANNEL_ID.match(channel):
+            return channel
+        wanted = channel.removeprefix("#")
+        found = (await self._list_channels(fresh=fresh)).get(wanted)
+        if found is None and not fresh:
+            found = (await self._list_channels(fresh=True)).get(wanted)
+        return found
+
+    async def _named(self, spec: ApproverSpec, *, fresh: bool) -> list[str]:
+        match spec.kind:
+            case Kind.USER:
+                return [spec.value]
+            case Kind.EMAIL:
+                user_id = await self._user_by_email(spec.value, fresh=fresh)
+                return [user_id] if user_id else []
+            case Kind.GROUP:
+                return await self.members_of([spec.value], fresh=fresh)
+            case Kind.CHANNEL:
+                channel_id = await self.channel_id(spec.value)
+                if channel_id is None:
+                    log.warning("approver channel %s ignored: the bot cannot see it", spec.value)
+                    return []
+                return await self._members_of_channel(channel_id, fresh=fresh)
+
+    async def _active_now(self, user_id: str, *, fresh: bool) -> bool:
+        return await (self.is_active(user_id) if fresh else self._is_active(user_id))
+
+    def _hit(self, cache: Mapping[str, tuple[float, T]], key: str, fresh: bool) -> T | None:
+        """The cached value when it may be used: not asked fresh, and within the ttl."""
+        entry = cache.get(key)
+        if entry and not fresh and self._clock() - entry[0] <= self._ttl:
+            return entry[1]
+        return None
+
+    async def _user_by_email(self, email: str, *, fresh: bool) -> str | None:
+        now = self._clock()
+        if (cached := self._hit(self._emails, email, fresh)) is not None:
+            return cached
+        try:
+            response = await self._client.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            log.info("no Slack user for an approver email: %s", error.response.get("error"))
+            return None
+        user = dict(response.get("user") or {})
+        user_id = str(user["id"]) if user.get("id") else None
+        if user_id:
+            self._users[user_id] = (now, user)
+            self._emails[email] = (now, user_id)
+        return user_id
+
+    async def _list_channels(self, *, fresh: bool) -> dict[str, str]:
+        """Channel name → id of every channel the bot can see (all pages)."""
+        now = self._clock()
+        if self._channels is None or fresh or now - self._channels[0] > self._ttl:
+            listed: dict[str, str] = {}
+            try:
+                async for page in await self._client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200
+                ):
+                    for channel in page.get("channels", []):
+                        listed[str(channel.get("name"))] = str(channel.get("id"))
+            except SlackApiError as error:
+                log.warning("cannot list channels: %s", error.response.get("error"))
+                return self._channels[1] if self._channels else {}
+            self._channels = (now, listed)
+        return self._channels[1]
+
+    async def _members_of_channel(self, channel_id: str, *, fresh: bool) -> list[str]:
+        """Everyone in the channel (all pages); nobody when Slack refuses."""
+        now = self._clock()
+        if (cached := self._hit(self._channel_members, channel_id, fresh)) is not None:
+            return cached
+        members: list[str] = []
+        try:
+            async for page in await self._client.conversations_members(
+                channel=channel_id, limit=200
+            ):
+                members.extend(str(m) for m in page.get("members", []))
+        except SlackApiError as error:
+            log.warning("cannot list members of %s: %s", channel_id, error.response.get("error"))
+            return []
+        self._channel_members[channel_id] = (now, members)
+        return members
+
+    async def entry_problem(self, entry: str) -> str | None:
+        """Why a configured approver entry names nobody active (None when it names someone)."""
+        spec = parse_approver(entry)
+        if spec.kind is Kind.GROUP:
+            try:
+                problem = group_problem(spec.value, await self._list_groups(fresh=False))
+            except DirectoryUnavailable as unavailable:
+                return f"{entry!r}: {unavailable}"
+            if problem:
+                return problem
+        if spec.kind is Kind.EMAIL and not await self._user_by_email(spec.value, fresh=True):
+            return f"{entry!r}: no Slack user has this email."
+        if spec.kind is Kind.CHANNEL and not await self.channel_id(spec.value, fresh=True):
+            return (
+                f"{entry!r}: no channel of this name or id that the bot can see (a private "
+                "channel must invite the bot)."
+            )
+        if spec.kind is Kind.USER and await self._user(spec.value) is None:
+            return f"{entry!r}: no Slack user has this id."
+        if not await self.resolve([spec], fresh=True):
+            return f"{entry!r} names nobody who is an active member of the workspace."
+        return None
 
     async def members_of(self, groups: Sequence[str], *, fresh: bool = False) -> list[str]:
         ids = await self._group_ids(groups, fresh=fresh)
@@ -120,16 +257,51 @@ class SlackDirectory:
     async def group_problems(self, config: BotConfig) -> list[str]:
         """Every configured approval or admin group that does not name exactly one Slack user
         group, one line each with its config key (empty when all resolve)."""
+        named = configured_groups(config)
         try:
-            groups = await self._list_groups(fresh=True)
+            groups = await self._list_groups(fresh=True) if named else []
         except DirectoryUnavailable as error:
             return [str(error)]
         problems = []
-        for key, configured in configured_groups(config):
+        for key, configured in named:
             problem = group_problem(configured, groups)
             if problem:
                 problems.append(f"{key}: {problem}")
+        return problems + await self.approver_problems(config)
+
+    async def approver_problems(self, config: BotConfig) -> list[str]:
+        """Every ``approvers``, ``fallback_approvers`` and ``notify`` entry that names nobody
+        active, and every ``approval_channel`` the bot cannot post to: one line each."""
+        problems = []
+        for key, entry in configured_entries(config):
+            problem = await self.entry_problem(entry)
+            if problem:
+                problems.append(f"{key}: {problem}")
+        for key, channel in configured_channels(config):
+            problem = await self.channel_problem(channel)
+            if problem:
+                problems.append(f"{key}: {problem}")
         return problems
+
+    async def channel_problem(self, channel: str) -> str | None:
+        """Why the bot cannot post approval cards to ``channel`` (None when it can)."""
+        channel_id = await self.channel_id(channel, fresh=True)
+        if channel_id is None:
+            return (
+                f"{channel!r}: no channel of this name or id that the bot can see (a private "
+                "channel must invite the bot)."
+            )
+        members = await self._members_of_channel(channel_id, fresh=True)
+        bot = await self._bot_user_id()
+        if bot and bot not in members:
+            return f"{channel!r}: the bot is not in this channel; invite it (/invite @bot)."
+        return None
+
+    async def _bot_user_id(self) -> str | None:
+        try:
+            return str((await self._client.auth_test()).get("user_id") or "") or None
+        except SlackApiError:
+            return None
 
     async def _list_groups(self, *, fresh: bool) -> list[Group]:
         now = self._clock()
@@ -169,9 +341,8 @@ class SlackDirectory:
 
     async def _group_members(self, group_id: str, *, fresh: bool) -> list[str]:
         now = self._clock()
-        cached = self._members.get(group_id)
-        if cached and not fresh and now - cached[0] <= self._ttl:
-            return cached[1]
+        if (cached := self._hit(self._members, group_id, fresh)) is not None:
+            return cached
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as error:
@@ -224,3 +395,46 @@ def configured_groups(config: BotConfig) -> list[tuple[str, str]]:
         )
     found.extend((f"admin_groups.{i}", g) for i, g in enumerate(config.admin_groups))
     return found
+
+
+APPROVER_KEYS = ("approvers", "fallback_approvers", "notify")
+
+
+def _places(config: BotConfig) -> list[tuple[str, Any]]:
+    """Where approver keys may be written: globally, in ``rules:``, per account."""
+    places: list[tuple[str, Any]] = [("", config)]
+    places += [(f"rules.{i}.set.", rule.set) for i, rule in enumerate(config.rules)]
+    places += [(f"accounts.{name}.", account) for name, account in config.accounts.items()]
+    return places
+
+
+def _first_key(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each value once, with the first key naming it (accounts a rule filled in repeat the
+    rule's values: thousands of accounts must not mean thousands of look-ups)."""
+    first: dict[str, str] = {}
+    for key, value in found:
+        first.setdefault(value, key)
+    return [(key, value) for value, key in first.items()]
+
+
+def configured_entries(config: BotConfig) -> list[tuple[str, str]]:
+    """(config key, entry) for every approver and notify entry the configuration names."""
+    return _first_key(
+        [
+            (f"{prefix}{key}.{i}", entry)
+            for prefix, place in _places(config)
+            for key in APPROVER_KEYS
+            for i, entry in enumerate(getattr(place, key) or [])
+        ]
+    )
+
+
+def configured_channels(config: BotConfig) -> list[tuple[str, str]]:
+    """(config key, channel) for every ``approval_channel`` the configuration names."""
+    return _first_key(
+        [
+            (f"{prefix}approval_channel", place.approval_channel)
+            for prefix, place in _places(config)
+            if place.approval_channel
+        ]
+    )

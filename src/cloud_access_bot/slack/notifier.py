@@ -1,10 +1,18 @@
-"""Tells people about requests over Slack: approver DMs, the requester's DM, the audit channel."""
+"""Tells people about requests over Slack: approver DMs, the approval channel's card and its
+thread, information-only copies, the requester's DM, the audit channel.
+
+Anyone in an approval channel can click its buttons; the service decides whether the click
+counts. A refusal is then answered to the clicker alone in that channel (an ephemeral message,
+see :func:`replies_in`), not as a DM.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -13,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
+from cloud_access_bot.ports import DMS_ONLY, Audience
 from cloud_access_bot.slack import usage_views, views
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,26 @@ NOTIFY_REQUESTER = frozenset(
 
 #: ``MessageRef.user`` of the audit channel's post about a request.
 AUDIT_CHANNEL_USER = "#audit"
+#: ``MessageRef.user`` of the approval channel's card (buttons, and a thread of its steps).
+APPROVAL_CHANNEL_USER = "#approval"
+#: ``MessageRef.user`` of a copy for information only (a notified person or channel).
+NOTIFIED_USER = "#notified"
+#: Messages shown without buttons.
+WITHOUT_BUTTONS = frozenset({AUDIT_CHANNEL_USER, NOTIFIED_USER})
+
+#: (channel, user): the channel a click came from and who clicked, while its listener runs.
+_CLICKED_IN: ContextVar[tuple[str, str] | None] = ContextVar("clicked_in", default=None)
+
+
+@contextlib.contextmanager
+def replies_in(channel: str, user_id: str) -> Iterator[None]:
+    """While a click from ``channel`` is handled, what the clicker is told goes to them alone
+    in that channel (``chat.postEphemeral``) instead of a DM."""
+    token = _CLICKED_IN.set((channel, user_id))
+    try:
+        yield
+    finally:
+        _CLICKED_IN.reset(token)
 
 
 class SlackNotifier:
@@ -51,13 +80,20 @@ class SlackNotifier:
             except Exception:
                 log.exception("change listener failed for request %s", request.id)
 
-    async def announce(self, request: AccessRequest) -> tuple[list[MessageRef], MessageRef | None]:
+    async def announce(
+        self, request: AccessRequest, audience: Audience = DMS_ONLY
+    ) -> tuple[list[MessageRef], MessageRef | None]:
         approvers = [a for a in request.approvers if a != request.requester_id]
         if self._break_glass():
             approvers = list(request.approvers)
-        posts = [self._post_dm(user, views.approval_message(request)) for user in approvers]
-        results = await asyncio.gather(*posts)
-        messages = [m for m in results if m is not None]
+        card = views.approval_message(request)
+        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        if audience.dms or not messages:
+            # Without the channel's card (none, or Slack refused it) the approvers get DMs:
+            # a request is never left with nobody told.
+            results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
+            messages += [m for m in results if m is not None]
+        messages += await self._post_information(request, audience)
         audit_channel = self._config().audit_channel
         if audit_channel:
             audit = await self._post(
@@ -75,7 +111,7 @@ class SlackNotifier:
         updates = [
             self._update(
                 ref,
-                views.approval_message(request, with_buttons=ref.user != AUDIT_CHANNEL_USER),
+                views.approval_message(request, with_buttons=ref.user not in WITHOUT_BUTTONS),
             )
             for ref in request.messages
         ]
@@ -87,6 +123,15 @@ class SlackNotifier:
                 )
             )
         await asyncio.gather(*updates)
+        if event in views.THREAD_EVENTS:
+            reply = views.thread_text(request, event, actor)
+            await asyncio.gather(
+                *(
+                    self._post(ref.channel, {"text": reply, "thread_ts": ref.ts})
+                    for ref in request.messages
+                    if ref.user == APPROVAL_CHANNEL_USER
+                )
+            )
         if event in NOTIFY_REQUESTER:
             text = views.update_text(request, event)
             account = self._config().account(request.account_name)
@@ -96,7 +141,29 @@ class SlackNotifier:
         await self._changed(request)
 
     async def tell(self, user_id: str, text: str) -> None:
+        clicked = _CLICKED_IN.get()
+        if clicked and clicked[0] and clicked[1] == user_id:
+            try:
+                await self._client.chat_postEphemeral(channel=clicked[0], user=user_id, text=text)
+                return
+            except SlackApiError as error:
+                log.info("ephemeral to %s refused: %s", user_id, error.response.get("error"))
         await self._post_dm(user_id, {"text": text})
+
+    async def _post_information(
+        self, request: AccessRequest, audience: Audience
+    ) -> list[MessageRef]:
+        """The card without buttons to the notified people and channels."""
+        copy = views.approval_message(request, with_buttons=False)
+        sent = await asyncio.gather(*(self._post_dm(user, copy) for user in audience.notified))
+        refs = [MessageRef(m.channel, m.ts, NOTIFIED_USER) for m in sent if m is not None]
+        return refs + await self._post_channels(audience.notified_channels, copy, NOTIFIED_USER)
+
+    async def _post_channels(
+        self, channels: Sequence[str], message: dict[str, Any], marker: str
+    ) -> list[MessageRef]:
+        sent = await asyncio.gather(*(self._post(c, message) for c in channels if c))
+        return [MessageRef(m.channel, m.ts, marker) for m in sent if m is not None]
 
     async def ask_extension(self, request: AccessRequest) -> None:
         message = views.extension_message(request)
@@ -107,8 +174,13 @@ class SlackNotifier:
         return self._config().self_approval is SelfApproval.BREAK_GLASS
 
     async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
-        text = views.reminder_text(request)
-        await asyncio.gather(*(self.tell(user, text) for user in approvers))
+        cards = [r.channel for r in request.messages if r.user == APPROVAL_CHANNEL_USER]
+        dmed = {r.user for r in request.messages}
+
+        def text(user: str) -> str:
+            return views.reminder_text(request, cards[0] if cards and user not in dmed else None)
+
+        await asyncio.gather(*(self.tell(user, text(user)) for user in approvers))
 
     async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
         channel = self._config().audit_channel

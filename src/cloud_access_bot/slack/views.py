@@ -867,10 +867,12 @@ def update_text(request: AccessRequest, event: EventType | None = None) -> str:
     return f"Request `{request.id}`: {status_line(request)}"
 
 
-def reminder_text(request: AccessRequest) -> str:
+def reminder_text(request: AccessRequest, channel: str | None = None) -> str:
+    """The nudge to an approver; ``channel``: where the card is, for one who got no DM."""
+    where = f"the card in <#{channel}>" if channel else "the DM above"
     return (
         f":bell: Reminder: access request `{request.id}` from <@{request.requester_id}> for "
-        f"{escape(request.account_name)} is still waiting for your decision (see the DM above)."
+        f"{escape(request.account_name)} is still waiting for your decision (see {where})."
     )
 
 
@@ -884,3 +886,36 @@ def help_text(command: str, subcommands: Sequence[str]) -> str:
         "Approvers get a DM with Approve / Deny; access ends by itself when the time is up.",
     ]
     return "\n".join(lines)
+
+
+#: The steps of a request that the approval channel's card gets a threaded reply for.
+THREAD_EVENTS = frozenset(
+    {
+        EventType.APPROVAL_ADDED,
+        EventType.APPROVED,
+        EventType.AUTO_APPROVED,
+        EventType.DENIED,
+        EventType.CANCELLED,
+        EventType.TIMED_OUT,
+        EventType.GRANTED,
+        EventType.GRANT_FAILED,
+        EventType.EXPIRED,
+        EventType.REVOKED,
+        EventType.EXTENDED,
+    }
+)
+
+
+def thread_text(request: AccessRequest, event: EventType, actor: str) -> str:
+    """The threaded reply under the approval channel's card for one step of the request."""
+    by = f" by <@{actor}>" if actor.startswith(("U", "W")) else ""
+    if event is EventType.APPROVAL_ADDED:
+        return (
+            f":heavy_plus_sign: Approval added{by}: {len(request.approvals)} of "
+            f"{request.approvals_required} approvals."
+        )
+    if event in (EventType.APPROVED, EventType.AUTO_APPROVED):
+        return f":white_check_mark: Approved{by}; access is being granted."
+    if event is EventType.REVOKED:
+        return f"{status_line(request)}{by}"
+    return status_line(request)

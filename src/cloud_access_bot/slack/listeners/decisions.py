@@ -11,10 +11,13 @@ from cloud_access_bot.slack import views
 from cloud_access_bot.slack.listeners.form import reason_of
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
+    button_value,
+    channel_of,
     decision_button,
     modal_button,
     user_of,
 )
+from cloud_access_bot.slack.notifier import replies_in
 
 
 def register(app: AsyncApp, deps: AppDeps) -> None:
@@ -22,8 +25,21 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     decision_button(app, deps, views.APPROVE_ACTION, service.approve)
     decision_button(app, deps, views.CANCEL_ACTION, service.cancel)
     decision_button(app, deps, views.REVOKE_ACTION, service.revoke)
-    modal_button(app, deps, views.DENY_ACTION, views.deny_modal)
     modal_button(app, deps, views.BREAK_GLASS_ACTION, views.break_glass_modal)
+
+    @app.action(views.DENY_ACTION)
+    async def on_deny(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The reason modal opens only for someone who may deny: a stranger clicking Deny on
+        an approval channel's card is told so there, at once."""
+        await ack()
+        clicker, request_id = user_of(body), button_value(body)[:64]
+
+        async def open_if_allowed() -> None:
+            if await service.may_deny(request_id, clicker):
+                await deps.open_view(body, views.deny_modal(request_id))
+
+        with replies_in(channel_of(body), clicker):
+            await deps.guarded(clicker, open_if_allowed())
 
     @app.view(views.DENY_CALLBACK)
     async def on_deny_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.ports import IdentityCenterDirectory, StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.notifier import replies_in
 from cloud_access_bot.slack.views import ModalState
 
 log = logging.getLogger(__name__)
@@ -150,11 +151,14 @@ def decision_button(
     decide: Callable[[str, str], Awaitable[Any]],
 ) -> None:
     """A button naming a request in its value: the click acks, then ``decide(request id,
-    clicker)`` runs guarded (the service checks who may decide, and answers in Slack)."""
+    clicker)`` runs guarded (the service checks who may decide, and answers in Slack: in the
+    channel, to the clicker alone, when the click came from a channel's card)."""
 
     async def on_decision(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await deps.guarded(user_of(body), decide(button_value(body), user_of(body)))
+        clicker = user_of(body)
+        with replies_in(channel_of(body), clicker):
+            await deps.guarded(clicker, decide(button_value(body), clicker))
 
     app.action(action_id)(on_decision)
 
@@ -177,6 +181,13 @@ def user_of(body: dict[str, Any]) -> str:
     if isinstance(user, dict):
         return str(user.get("id", ""))
     return str(body.get("user_id", ""))
+
+
+def channel_of(body: dict[str, Any]) -> str:
+    """The channel (not a DM) holding the message that was clicked; "" otherwise."""
+    channel = body.get("channel")
+    channel_id = str(channel.get("id") or "") if isinstance(channel, dict) else ""
+    return channel_id if channel_id.startswith(("C", "G")) else ""
 
 
 def button_value(body: dict[str, Any]) -> str:
