@@ -7,7 +7,7 @@ tests/cloudtrail.py) grants, revokes, expires and reviews; its drain writes the 
 moto's S3. The archive's objects are then downloaded with aioboto3, keeping their ``dt=``
 folders, and every query of docs/audit.md runs on them exactly as documented (Trino SQL,
 translated to DuckDB by sqlglot, tests/athena.py). The CLI answers the same question from the
-table with ``cloud-access-bot audit who-had-access --write`` and ``audit show``.
+table with ``cloud-access-bot audit who-had-access --write``, ``audit show`` and ``audit activity``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
@@ -189,6 +190,13 @@ async def test_athena_and_the_cli_name_the_same_write_grants_approvers_and_use(
     for name in ("BOT_CONFIG_S3_BUCKET", "BOT_CONFIG_S3_KEY", "SLACK_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BOT_CONFIG_FILE", str(config))
+    # The CLI's own clients: DynamoDB and STS on moto, CloudTrail on tests/cloudtrail.py (one
+    # AWS_ENDPOINT_URL would send CloudTrail to moto too). The bot is done by now.
+    await world.stop_bot()
+    moto = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto)
     since, until = day.isoformat(), (day + timedelta(days=1)).isoformat()
     grants = await cli(
         capsys, "who-had-access", "--account", "production", "--between", since, until, "--write"
@@ -197,6 +205,9 @@ async def test_athena_and_the_cli_name_the_same_write_grants_approvers_and_use(
     for grant in grants:
         shown = await cli(capsys, "show", grant["request_id"])
         (review,) = (e for e in shown["events"] if e["type"] == "USAGE_REVIEWED")
+        # audit activity reads CloudTrail again: the calls behind the review's "used".
+        activity = await cli(capsys, "activity", grant["request_id"])
+        assert [row["action"] for row in activity] == review["details"]["used"]
         cli_answer.append(
             {k: grant[k] for k in ("request_id", "user", "email", "starts_at", "ends_at")}
             | {"approved_by": grant["approved_by"], "access_levels": grant["access_levels"]}
