@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot.errors import ErrorLevel
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "audit.md"
@@ -69,8 +70,11 @@ def athena(archive: Path) -> duckdb.DuckDBPyConnection:
 
 
 def run(connection: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    """The rows of an Athena (Trino) query, as dicts."""
-    (translated,) = sqlglot.transpile(sql, read="trino", write="duckdb")
+    """The rows of an Athena (Trino) query, as dicts (a syntax error in it raises)."""
+    # RAISE: a construct DuckDB cannot express fails the test instead of being dropped.
+    (translated,) = sqlglot.transpile(
+        sql, read="trino", write="duckdb", unsupported_level=ErrorLevel.RAISE
+    )
     cursor = connection.execute(translated)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
