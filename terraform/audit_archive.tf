@@ -52,6 +52,7 @@ locals {
     { name = "resources", type = "array<string>", comment = "" },
     { name = "break_glass", type = "boolean", comment = "approved by break-glass" },
     { name = "scheduled_start", type = "string", comment = "start asked for, ISO-8601 or empty (at once)" },
+    { name = "access_levels", type = "array<string>", comment = "IAM access levels of the actions (write access: Write, Permissions management, Tagging, Unknown)" },
   ]
 }
 

@@ -168,7 +168,7 @@ run "archive_and_bus_grant_only_their_writes" {
   }
 
   assert {
-    condition     = length(aws_glue_catalog_table.audit_events[0].storage_descriptor[0].columns) == 24
+    condition     = length(aws_glue_catalog_table.audit_events[0].storage_descriptor[0].columns) == 26
     error_message = "the Glue table declares every archive column"
   }
 }

@@ -87,3 +87,20 @@ async def test_cli_names_people_with_a_bot_token_and_keeps_ids_in_json(
     assert "requester   alice <alice@example.com> (U0ALICE)" in named
     assert "requester   U0ALICE (alice@example.com)" in bare
     assert json.loads(machine)["request"]["requester"] == REQUESTER
+
+
+async def test_who_had_write_access_in_slack_leaves_out_a_read_only_grant(world: Sandbox) -> None:
+    request = await granted_with_carol_as_admin(world)  # s3:GetObject: Read only
+
+    who = "audit who-had-access --account acme-development"
+    await world.emulator.slash_command(CAROL, "/request", who)
+    await world.emulator.slash_command(CAROL, "/request", f"{who} --write")
+
+    def answers() -> list[str]:
+        return [r.body.get("text", "") for r in world.emulator.responses if r.user_id == CAROL]
+
+    await world.emulator.wait_until(lambda: len(answers()) == 2)
+    (everyone,) = [a for a in answers() if "access `write`" not in a]
+    (writers,) = [a for a in answers() if "access `write`" in a]
+    assert everyone.startswith("*1 grant(s)*") and request.id in everyone
+    assert writers.startswith("*0 grant(s)*") and request.id not in writers

@@ -249,12 +249,20 @@ async def who(
     since: timedelta,
     until: timedelta | None = None,
     query: dict[str, str] | None = None,
+    *,
+    write: bool = False,
 ) -> list[str]:
     start = T0 + since
     end = T0 + (until if until is not None else since)
     asked = query or {}
     found = await who_had_access(
-        world.store, account, start, end, action=asked.get("action"), resource=asked.get("resource")
+        world.store,
+        account,
+        start,
+        end,
+        action=asked.get("action"),
+        resource=asked.get("resource"),
+        write=write,
     )
     names = {v: k for k, v in world.ids.items()}
     return [names[a.request.id] for a in found]
@@ -321,6 +329,14 @@ async def test_who_had_access_in_production_and_over_ranges(world: World) -> Non
     assert await who(world, DEV, minutes(60), minutes(300)) == []
 
 
+async def test_who_had_write_access_goes_by_the_recorded_access_levels(world: World) -> None:
+    # r4 was granted s3:PutObject (Write), r5 s3:GetObject (Read) over the same range.
+    assert await who(world, PROD, minutes(100), minutes(200), write=True) == ["r4"]
+    # r1 had s3:PutObject; r2's s3:Get* covers only Read actions, so r2 never had write access.
+    assert await who(world, DEV, minutes(0), minutes(60)) == ["r1", "r2"]
+    assert await who(world, DEV, minutes(0), minutes(60), write=True) == ["r1"]
+
+
 async def test_who_had_access_rows_name_user_grant_and_approver(world: World) -> None:
     found = await who_had_access(
         world.store, DEV, T0 + minutes(20), T0 + minutes(20), action="s3:GetObject"
@@ -338,6 +354,7 @@ async def test_who_had_access_rows_name_user_grant_and_approver(world: World) ->
         "actions": ["s3:GetObject"],
         "resources": ["arn:aws:s3:::dev-logs/*"],
         "approved_by": [WENDY],
+        "access_levels": ["Read"],
     }
     assert rows[world.ids["r1"]]["ended_by"] == "EXPIRY"
 

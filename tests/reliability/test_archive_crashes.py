@@ -16,22 +16,15 @@ from cloud_access_bot.aws.drainer import LEASE_TTL
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.faults import AwsFaultProxy, Freeze
-from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox, sandbox, sandbox_config
+from cloud_access_bot_sandbox.scenario import ManualClock, Sandbox
+from tests.e2e.test_answering_an_auditor import BUCKET, archived_sandbox
 from tests.reliability.reliability_kit import BOB, crash, stored, submit
-
-BUCKET = "acme-audit"
 
 
 @pytest.fixture
 async def world(aws_faults: AwsFaultProxy, clock: ManualClock) -> AsyncIterator[Sandbox]:
     """The sandbox with the archive configured, its bucket made before the bot starts."""
-    config = sandbox_config(audit_archive={"bucket": BUCKET, "prefix": "events/"})
-    async with sandbox(config=config, clock=clock, start=False) as made:
-        async with made.clients.client("s3") as s3:
-            await s3.create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-            )
-        await made.start_bot()
+    async with archived_sandbox(clock) as made:
         yield made
 
 

@@ -155,6 +155,11 @@ def configure_parser(
         when.add_argument("--between", type=parse_time, nargs=2, metavar=("T1", "T2"))
         who.add_argument("--action", help="an IAM action, wildcards allowed (s3:Put*)")
         who.add_argument("--resource", help="an ARN, wildcards allowed")
+        who.add_argument(
+            "--write",
+            action="store_true",
+            help="only grants with write access (Write, Permissions management, Tagging, Unknown)",
+        )
     if "export" in commands:
         exported = command(
             "export", "every event of requests created in a range, as the archive's records", False
@@ -311,9 +316,12 @@ async def answer(
             until,
             action=args.action,
             resource=args.resource,
+            write=args.write,
             lookback=lookback(config),
         )
         question = {k: v for k, v in (("action", args.action), ("resource", args.resource)) if v}
+        if args.write:
+            question["access"] = "write"
         return Accesses(accesses, account_id, since, until, question)
     return await _verify(args, store=store, config=config, now=now, archive=archive)
 

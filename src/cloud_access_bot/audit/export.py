@@ -18,6 +18,7 @@ from cloud_access_bot.audit.activity import Activity
 from cloud_access_bot.audit.queries import Access, approved_by
 from cloud_access_bot.domain import archive
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent
+from cloud_access_bot.domain.write_access import granted_levels
 
 Cell = str | list[str]
 Row = dict[str, Cell]
@@ -50,6 +51,7 @@ ACCESS_COLUMNS = (
     "actions",
     "resources",
     "approved_by",
+    "access_levels",
 )
 EVENT_COLUMNS = ("seq", "at", "type", "actor", "status", "reason", "details")
 ACTIVITY_COLUMNS = ("action", "calls", "errors", "first", "last")
@@ -99,6 +101,7 @@ def access_row(access: Access) -> Row:
         "actions": access.actions,
         "resources": access.resources,
         "approved_by": list(approved_by(request)),
+        "access_levels": granted_levels(request),
     }
 
 

@@ -20,6 +20,7 @@ from cloud_access_bot.audit.matching import (
     target_grants,
 )
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
+from cloud_access_bot.domain.write_access import gives_write
 from cloud_access_bot.ports import AuditStore, Store, StoredRequest
 
 #: How long before a window a request may have been created, unless the caller knows better
@@ -124,14 +125,22 @@ async def who_had_access(
     *,
     action: str | None = None,
     resource: str | None = None,
+    write: bool = False,
     lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> list[Access]:
     """Grants in the account in force at some moment of [since, until] that match the question.
 
     ``since == until`` asks about one moment. Windows are start-inclusive, end-exclusive.
+    ``write`` keeps only grants that gave write access (domain.write_access).
     """
     created = await store.created_between(since - lookback, until, account_id=account_id)
-    granted = [r for r in created if r.policy_document is not None and r.starts_at is not None]
+    granted = [
+        r
+        for r in created
+        if r.policy_document is not None
+        and r.starts_at is not None
+        and (not write or gives_write(r))
+    ]
     answers = []
     for request, events in zip(granted, await _events_of(store, granted), strict=True):
         window = grant_window(request, events)

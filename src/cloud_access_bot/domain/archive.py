@@ -17,6 +17,7 @@ from typing import Any
 
 from cloud_access_bot.domain.audit import details_json
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, EventType, Status, parse_iso
+from cloud_access_bot.domain.write_access import granted_levels
 
 #: Every column, in order; terraform/audit_archive.tf declares the same Glue schema.
 COLUMNS = (
@@ -45,9 +46,10 @@ COLUMNS = (
     "resources",
     "break_glass",
     "scheduled_start",
+    "access_levels",
 )
 #: Columns holding a list of texts (arrays in JSON and Glue, one item per line in CSV).
-LIST_COLUMNS = frozenset({"approvals", "actions", "resources"})
+LIST_COLUMNS = frozenset({"approvals", "actions", "resources", "access_levels"})
 
 Record = dict[str, Any]
 
@@ -90,6 +92,7 @@ def record(event: AuditEvent, request: AccessRequest) -> Record:
         "resources": sorted({r for s in request.services for r in s.resources}),
         "break_glass": event.details.get("break_glass") is True,
         "scheduled_start": moment(request.scheduled_start),
+        "access_levels": granted_levels(request),
     }
 
 
