@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
-from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
+from cloud_access_bot.domain import approval, extension, guardrails, listing, packing, routing
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
     makes_own_role,
@@ -44,6 +44,7 @@ from cloud_access_bot.domain.model import (
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
 from cloud_access_bot.domain.reminders import next_reminder
+from cloud_access_bot.domain.rules import Rules
 from cloud_access_bot.domain.tickets import ticket_problem
 from cloud_access_bot.eligibility import refusal_for
 from cloud_access_bot.metrics import Recorder
@@ -161,12 +162,16 @@ class AccessService:
         if not draft.reason.strip():
             errors["reason"] = "Say why you need this access."
         if draft.target is not None:
-            return errors | target_problems(
-                rules,
-                draft.account_name,
-                permission_set=draft.permission_set,
-                group=draft.group,
-                minutes=draft.duration_minutes,
+            return (
+                errors
+                | self._routed_duration(draft, rules)
+                | target_problems(
+                    rules,
+                    draft.account_name,
+                    permission_set=draft.permission_set,
+                    group=draft.group,
+                    minutes=draft.duration_minutes,
+                )
             )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
@@ -186,6 +191,8 @@ class AccessService:
         )
         if duration_problem:
             errors["duration"] = duration_problem
+        else:
+            errors |= self._routed_duration(draft, rules)
         actions = [a for s in draft.services for a in s.actions]
         if not draft.services or not actions:
             errors["actions"] = "Pick at least one action."
@@ -241,9 +248,12 @@ class AccessService:
         ):
             # Told now, before any approver is asked for something that cannot be granted.
             return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
-        groups = config.approval_groups_for(draft.account_name, draft.target)
+        routed = self._routing(
+            rules, draft.account_name, [a for s in draft.services for a in s.actions], draft.target
+        )
+        groups = list(routed.limits.approval_groups)
         try:
-            approvers = tuple(await self._directory.members_of(groups))
+            approvers = tuple(await self._members_of_all(routed.approver_sets))
         except DirectoryUnavailable as unavailable:
             return SubmitResult(errors={"account": str(unavailable)})
         account = config.accounts[draft.account_name]
@@ -263,11 +273,14 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=approvers,
-            approvals_required=guardrails.approvals_required(
-                rules,
-                draft.account_name,
-                [a for s in draft.services for a in s.actions],
-                draft.target,
+            approvals_required=max(
+                routed.limits.approvals_required,
+                guardrails.approvals_required(
+                    rules,
+                    draft.account_name,
+                    [a for s in draft.services for a in s.actions],
+                    draft.target,
+                ),
             ),
             permission_set=draft.permission_set,
             group=draft.group,
@@ -279,8 +292,9 @@ class AccessService:
             access_levels=listing.access_levels(draft.services, self._access_level),
             ticket=draft.ticket.strip() if account.ticket_pattern else None,
             warning=warning_of(account),
+            routing_rules=routed.applied,
         )
-        auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
+        auto = self._auto_approval(request, rules, routed, draft.discovered)
         others = [a for a in approvers if a != draft.requester_id]
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(
@@ -338,7 +352,7 @@ class AccessService:
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
             return approval.decide_approval(
-                current,
+                self._under_routes(current),
                 clicker,
                 clicker_is_approver=clicker in members,
                 rules=self._config().rules_in_force(),
@@ -351,7 +365,9 @@ class AccessService:
             request,
             clicker,
             judge,
-            lambda current: current.with_changes(approvals=(*current.approvals, clicker)),
+            lambda current: self._under_routes(current).with_changes(
+                approvals=(*current.approvals, clicker)
+            ),
             EventType.APPROVAL_ADDED,
         )
         if decision.outcome is Outcome.RECORD:
@@ -761,9 +777,9 @@ class AccessService:
         name = guardrails.recorded_account_name(request, config.rules_in_force())
         if name is None:
             return []
-        groups = config.approval_groups_for(name, request.target)
+        sets = self._routing(config.rules_in_force(), name, request.actions, request.target)
         try:
-            return await self._directory.members_of(groups, fresh=True)
+            return await self._members_of_all(sets.approver_sets, fresh=True)
         except DirectoryUnavailable as unavailable:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
@@ -915,14 +931,71 @@ class AccessService:
     def _recheck(
         self, request: AccessRequest, *, approving: bool, now: datetime | None = None
     ) -> guardrails.Recheck:
-        """``guardrails.recheck`` under the configuration in force now."""
+        """``guardrails.recheck`` under the configuration in force now, the request's rules on
+        what is asked included."""
+        rules = self._config().rules_in_force()
+        name = guardrails.recorded_account_name(request, rules)
+        routed = (
+            None if name is None else self._routing(rules, name, request.actions, request.target)
+        )
         return guardrails.recheck(
             request,
-            self._config().rules_in_force(),
+            rules,
             now=now or self._clock(),
             access_level=self._access_level,
             approving=approving,
+            max_minutes=routed.limits.max_duration_minutes if routed else None,
         )
+
+    # -- rules on what is asked (domain.routing) ------------------------------------------
+
+    def _routing(
+        self, rules: Rules, account_name: str, actions: Sequence[str], target: str | None
+    ) -> routing.Routing:
+        return routing.route(rules.accounts[account_name], actions, target, self._access_level)
+
+    def _routed_duration(self, draft: Draft, rules: Rules) -> dict[str, str]:
+        """The duration problem under the draft's rules on what is asked, by field."""
+        if rules.account(draft.account_name) is None:
+            return {}
+        actions = [a for s in draft.services for a in s.actions]
+        routed = self._routing(rules, draft.account_name, actions, draft.target)
+        problem = routed.duration_problem(draft.duration_minutes)
+        return {"duration": problem} if problem else {}
+
+    def _under_routes(self, request: AccessRequest) -> AccessRequest:
+        """The request needing at least the approvals its rules on what is asked require now
+        (a configuration reloaded since submission may require more, never fewer)."""
+        rules = self._config().rules_in_force()
+        name = guardrails.recorded_account_name(request, rules)
+        if name is None:
+            return request
+        now = self._routing(rules, name, request.actions, request.target)
+        required = max(request.approvals_required, now.limits.approvals_required)
+        return request.with_changes(approvals_required=required)
+
+    def _auto_approval(
+        self,
+        request: AccessRequest,
+        rules: Rules,
+        routed: routing.Routing,
+        discovered: Sequence[str],
+    ) -> Decision | None:
+        """Auto-approval by the request's rules on what is asked, else by ``auto_approve:``
+        unless one of those rules requires a person."""
+        reason = routing.auto_approved(routed, request.services, discovered)
+        if reason is not None:
+            return Decision(Outcome.APPROVE, reason)
+        if routed.needs_person:
+            return None
+        return approval.auto_approval(request, rules, self._access_level, discovered)
+
+    async def _members_of_all(
+        self, group_sets: Sequence[Sequence[str]], *, fresh: bool = False
+    ) -> list[str]:
+        """The people in one group of every set (``routing.Routing.approver_sets``)."""
+        members = [await self._directory.members_of(list(s), fresh=fresh) for s in group_sets]
+        return routing.members_of_all(members)
 
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType

@@ -239,6 +239,8 @@ def extra_attribute(request: AccessRequest) -> dict[str, Any]:
         extra["ticket"] = request.ticket
     if request.warning is not None:
         extra["warning"] = request.warning
+    if request.routing_rules:
+        extra["routing_rules"] = list(request.routing_rules)
     return extra
 
 
@@ -252,6 +254,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
     cuts_off = text("revoke_cuts_off_session")
     minutes, approvals = extra.get("extension_minutes"), extra.get("extension_approvals")
     levels, cut_off = extra.get("access_levels"), extra.get("session_cut_off")
+    routed = extra.get("routing_rules")
     return {
         "recorded_account": RecordedAccount(
             iam_role=text("iam_role"),
@@ -267,6 +270,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
         "session_cut_off": cut_off if isinstance(cut_off, bool) else None,
         "ticket": text("ticket"),
         "warning": text("warning"),
+        "routing_rules": tuple(map(str, routed)) if isinstance(routed, list) else (),
     }
 
 

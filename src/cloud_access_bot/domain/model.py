@@ -189,6 +189,9 @@ class AccessRequest:
     ticket: str | None = None
     #: The account's warning banner at submission (production, or a rule's ``warning``).
     warning: str | None = None
+    #: The rules on what is asked that applied at submission, each "<rule>: <what it requires>"
+    #: (``domain.routing``), shown on the approval card.
+    routing_rules: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
