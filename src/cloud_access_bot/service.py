@@ -311,6 +311,7 @@ class AccessService:
                     "reason": request.reason,
                     "services": _services(request),
                     **({"ticket": request.ticket} if request.ticket is not None else {}),
+                    **({"rules": list(request.routing_rules)} if request.routing_rules else {}),
                 },
             )
         except ConflictError as duplicate:
@@ -359,6 +360,7 @@ class AccessService:
                 members=members,
                 clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
+                approval_groups=self._approval_groups_now(current),
             )
 
         decision, request = await self._record_or_decide(
@@ -392,6 +394,7 @@ class AccessService:
             clicker,
             clicker_is_approver=await self._is_approver(request, clicker),
             rules=self._config().rules_in_force(),
+            approval_groups=self._approval_groups_now(request),
         )
         return await self._close(
             request, clicker, decision, Status.DENIED, EventType.DENIED, reason
@@ -488,7 +491,7 @@ class AccessService:
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
             return approval.decide_extension_approval(
-                current,
+                self._under_routes(current),
                 clicker,
                 clicker_is_approver=clicker in members,
                 clicker_is_requester=await self._is_requester(current, clicker),
@@ -773,13 +776,11 @@ class AccessService:
     async def _current_approvers(self, request: AccessRequest) -> list[str]:
         """The approvers now (fresh membership) of the AWS account the request was made in,
         under whatever name it is configured now; nobody if that cannot be known."""
-        config = self._config()
-        name = guardrails.recorded_account_name(request, config.rules_in_force())
-        if name is None:
+        routed = self._routing_now(request)
+        if routed is None:
             return []
-        sets = self._routing(config.rules_in_force(), name, request.actions, request.target)
         try:
-            return await self._members_of_all(sets.approver_sets, fresh=True)
+            return await self._members_of_all(routed.approver_sets, fresh=True)
         except DirectoryUnavailable as unavailable:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
@@ -933,14 +934,10 @@ class AccessService:
     ) -> guardrails.Recheck:
         """``guardrails.recheck`` under the configuration in force now, the request's rules on
         what is asked included."""
-        rules = self._config().rules_in_force()
-        name = guardrails.recorded_account_name(request, rules)
-        routed = (
-            None if name is None else self._routing(rules, name, request.actions, request.target)
-        )
+        routed = self._routing_now(request)
         return guardrails.recheck(
             request,
-            rules,
+            self._config().rules_in_force(),
             now=now or self._clock(),
             access_level=self._access_level,
             approving=approving,
@@ -954,6 +951,13 @@ class AccessService:
     ) -> routing.Routing:
         return routing.route(rules.accounts[account_name], actions, target, self._access_level)
 
+    def _routing_now(self, request: AccessRequest) -> routing.Routing | None:
+        """The request's routing under the rules in force now, in the account it was made in
+        (None once that account is no longer configured)."""
+        rules = self._config().rules_in_force()
+        name = guardrails.recorded_account_name(request, rules)
+        return None if name is None else self._routing(rules, name, request.actions, request.target)
+
     def _routed_duration(self, draft: Draft, rules: Rules) -> dict[str, str]:
         """The duration problem under the draft's rules on what is asked, by field."""
         if rules.account(draft.account_name) is None:
@@ -963,15 +967,18 @@ class AccessService:
         problem = routed.duration_problem(draft.duration_minutes)
         return {"duration": problem} if problem else {}
 
+    def _approval_groups_now(self, request: AccessRequest) -> tuple[str, ...]:
+        """The request's approval groups under the rules in force now (empty: account gone)."""
+        routed = self._routing_now(request)
+        return routed.limits.approval_groups if routed else ()
+
     def _under_routes(self, request: AccessRequest) -> AccessRequest:
         """The request needing at least the approvals its rules on what is asked require now
         (a configuration reloaded since submission may require more, never fewer)."""
-        rules = self._config().rules_in_force()
-        name = guardrails.recorded_account_name(request, rules)
-        if name is None:
+        routed = self._routing_now(request)
+        if routed is None:
             return request
-        now = self._routing(rules, name, request.actions, request.target)
-        required = max(request.approvals_required, now.limits.approvals_required)
+        required = max(request.approvals_required, routed.limits.approvals_required)
         return request.with_changes(approvals_required=required)
 
     def _auto_approval(

@@ -10,6 +10,7 @@ from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_people import action_json, find_element, message_action_payload
 
 BOB, CAROL = APPROVERS
 
@@ -60,6 +61,8 @@ async def test_a_write_in_production_needs_two_approvals_from_sre_and_the_card_s
     active = await world.wait_for_status(request_id, Status.ACTIVE)
     assert set(active.approvals) == {BOB, CAROL}
     assert active.routing_rules == ("Write in production: needs 2 approvals from @sre",)
+    requested = (await world.runtime.store.events(request_id))[0]
+    assert requested.details["rules"] == ["Write in production: needs 2 approvals from @sre"]
 
 
 async def test_the_full_request_modal_names_the_rule_too(world: Sandbox) -> None:
@@ -78,10 +81,28 @@ async def test_only_the_groups_a_rule_names_approve_what_it_matches(world: Sandb
     request_id = await ask(world, "production", "dynamodb:PutItem")
     await world.approval_dm(CAROL, request_id)
 
-    # bob approves for the account (@devops) but is not in @sre: he is not asked.
+    # bob approves for the account (@devops) but is not in @sre: he is not asked, and a click
+    # he forges from carol's card is refused.
     assert not any(request_id in m.flat_text for m in world.emulator.messages_to(BOB))
     stored = await world.runtime.store.get(request_id)
     assert stored is not None and stored.approvers == (CAROL,)
+    card = await world.approval_dm(CAROL, request_id)
+    block, element = find_element(card.blocks, views.APPROVE_ACTION)
+    workspace = world.emulator.workspace
+    forged = message_action_payload(
+        workspace,
+        BOB,
+        card,
+        action_json(block, element),
+        trigger_id=workspace.issue_trigger(BOB),
+        response_url="",
+    )
+    await world.emulator.send_envelope("interactive", forged)
+    await world.emulator.wait_for_message(
+        BOB, lambda m: "Only members of the approval groups for production (@sre)" in m.text
+    )
+    stored = await world.runtime.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING and stored.approvals == ()
 
 
 async def test_a_list_read_request_in_dev_is_auto_approved_by_the_rule(world: Sandbox) -> None:

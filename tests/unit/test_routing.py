@@ -14,7 +14,7 @@ from cloud_access_bot.config import BotConfig, ConfigError, parse_config
 from cloud_access_bot.config_rules import effective
 from cloud_access_bot.domain import routing
 from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
-from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.catalog import PRIVILEGE_ORDER, Catalog
 from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.domain.rules import AccountRules
 
@@ -115,7 +115,7 @@ def test_every_rule_naming_groups_must_be_satisfied_by_each_approver() -> None:
 def test_a_wildcard_counts_as_every_level_up_to_its_most_privileged() -> None:
     assert routing.levels_of("s3:Get*", LEVEL) == {"List", "Read"}
     assert routing.levels_of("s3:GetObject", LEVEL) == {"Read"}
-    assert routing.levels_of("nosuch:Thing", LEVEL) == set(routing.PRIVILEGE_ORDER)
+    assert routing.levels_of("nosuch:Thing", LEVEL) == set(PRIVILEGE_ORDER)
     # s3:* holds writes: the production rule applies, and a wildcard never auto-approves a
     # level it may exceed.
     assert routed("shop-prod", "s3:*").limits.approvals_required == 2

@@ -15,7 +15,7 @@ requester under any of their Slack accounts (same Slack id, or the same normalis
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -112,9 +112,13 @@ def describe_status(request: AccessRequest) -> str:
             return f"This request was approved but granting access failed{why}."
 
 
-def _not_approver(request: AccessRequest, rules: Rules, verb: str) -> Decision:
+def _not_approver(
+    request: AccessRequest, rules: Rules, verb: str, groups_now: Sequence[str] | None = None
+) -> Decision:
+    """``groups_now``: the request's approval groups under the rules on what is asked
+    (``domain.routing``), when they are not the account's."""
     groups = ", ".join(
-        _group(g) for g in rules.accounts[request.account_name].limits.approval_groups
+        _group(g) for g in groups_now or rules.accounts[request.account_name].limits.approval_groups
     )
     return _refuse(
         f"Only members of the approval groups for {request.account_name} ({groups}) "
@@ -148,6 +152,7 @@ def decide_approval(
     members: Collection[str] | None = None,
     clicker_is_requester: bool | None = None,
     break_glass_reason: str | None = None,
+    approval_groups: Sequence[str] | None = None,
 ) -> Decision:
     """Judge a click on Approve: approve, record one more approval, or refuse.
 
@@ -159,7 +164,7 @@ def decide_approval(
     if unknown := _unknown_account(request, rules):
         return unknown
     if not clicker_is_approver:
-        return _not_approver(request, rules, "approve")
+        return _not_approver(request, rules, "approve", approval_groups)
     if clicker_is_requester is None:
         clicker_is_requester = clicker == request.requester_id
     if clicker_is_requester:
@@ -229,7 +234,12 @@ def _count_approval(
 
 
 def decide_denial(
-    request: AccessRequest, clicker: str, *, clicker_is_approver: bool, rules: Rules
+    request: AccessRequest,
+    clicker: str,
+    *,
+    clicker_is_approver: bool,
+    rules: Rules,
+    approval_groups: Sequence[str] | None = None,
 ) -> Decision:
     """Judge a click on Deny: one approver's denial ends the request."""
     if request.status is not Status.PENDING:
@@ -239,7 +249,7 @@ def decide_denial(
     if unknown := _unknown_account(request, rules):
         return unknown
     if not clicker_is_approver:
-        return _not_approver(request, rules, "deny")
+        return _not_approver(request, rules, "deny", approval_groups)
     return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
 
 
