@@ -10,7 +10,6 @@ from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
-from cloud_access_bot_sandbox.slack_people import action_json, find_element, message_action_payload
 
 BOB, CAROL = APPROVERS
 
@@ -82,22 +81,12 @@ async def test_only_the_groups_a_rule_names_approve_what_it_matches(world: Sandb
     await world.approval_dm(CAROL, request_id)
 
     # bob approves for the account (@devops) but is not in @sre: he is not asked, and a click
-    # he forges from carol's card is refused.
+    # sent as his from carol's card is refused.
     assert not any(request_id in m.flat_text for m in world.emulator.messages_to(BOB))
     stored = await world.runtime.store.get(request_id)
     assert stored is not None and stored.approvers == (CAROL,)
-    card = await world.approval_dm(CAROL, request_id)
-    block, element = find_element(card.blocks, views.APPROVE_ACTION)
-    workspace = world.emulator.workspace
-    forged = message_action_payload(
-        workspace,
-        BOB,
-        card,
-        action_json(block, element),
-        trigger_id=workspace.issue_trigger(BOB),
-        response_url="",
-    )
-    await world.emulator.send_envelope("interactive", forged)
+    # A click in carol's DM sent as bob: what a forged block_actions payload looks like.
+    await world.click(BOB, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
     await world.emulator.wait_for_message(
         BOB, lambda m: "Only members of the approval groups for production (@sre)" in m.text
     )
