@@ -136,3 +136,27 @@ async def test_a_rule_added_after_submit_makes_one_click_not_enough(world: Sandb
     assert await inline_policies(world.clients, world.accounts["production"]) == {}
     await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
     await world.wait_for_status(request_id, Status.ACTIVE)
+
+
+async def test_a_rule_that_needs_a_person_also_stops_the_global_auto_approve_list(
+    world: Sandbox,
+) -> None:
+    world.config = sandbox_config(
+        auto_approve=[{"accounts": ["development"], "access_levels": ["Read", "Write"]}],
+        rules=[
+            {
+                "description": "Table writes",
+                "match": {"actions": ["dynamodb:Put*"]},
+                "set": {"approvals_required": 1},
+            }
+        ],
+    )
+    written = await ask(world, "development", "dynamodb:PutItem")
+    read = await ask(world, "development", "dynamodb:GetItem")
+
+    await world.wait_for_status(read, Status.ACTIVE)
+    assert (
+        "Rule: Table writes: needs 1 approval" in (await world.approval_dm(BOB, written)).flat_text
+    )
+    stored = await world.runtime.store.get(written)
+    assert stored is not None and stored.status is Status.PENDING
