@@ -160,3 +160,25 @@ async def test_a_rule_that_needs_a_person_also_stops_the_global_auto_approve_lis
     )
     stored = await world.runtime.store.get(written)
     assert stored is not None and stored.status is Status.PENDING
+
+
+async def test_a_rule_lowering_the_maximum_after_submit_caps_the_grant(world: Sandbox) -> None:
+    request = await world.submit(
+        account="development",
+        service="dynamodb",
+        actions=["dynamodb:PutItem"],
+        arns=[table(world, "development")],
+        duration=60,
+    )
+    dm = await world.approval_dm(BOB, request.id)
+    configure(
+        world,
+        {"match": {"actions": ["dynamodb:Put*"]}, "set": {"max_duration_minutes": 15}},
+    )
+
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+
+    active = await world.wait_for_status(request.id, Status.ACTIVE)
+    assert active.starts_at and active.expires_at
+    assert (active.expires_at - active.starts_at).total_seconds() == 15 * 60
+    await world.emulator.wait_for_message(BOB, lambda m: "is now 15 minutes" in m.text)
