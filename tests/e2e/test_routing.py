@@ -9,7 +9,7 @@ from typing import Any
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
-from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
+from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, Sandbox, sandbox_config
 
 BOB, CAROL = APPROVERS
 
@@ -182,3 +182,29 @@ async def test_a_rule_lowering_the_maximum_after_submit_caps_the_grant(world: Sa
     assert active.starts_at and active.expires_at
     assert (active.expires_at - active.starts_at).total_seconds() == 15 * 60
     await world.emulator.wait_for_message(BOB, lambda m: "is now 15 minutes" in m.text)
+
+
+async def test_a_duration_over_a_rule_maximum_is_refused_in_the_modal_naming_the_rule(
+    world: Sandbox,
+) -> None:
+    configure(
+        world,
+        {
+            "description": "Table writes",
+            "match": {"actions": ["dynamodb:Put*"]},
+            "set": {"max_duration_minutes": 15},
+        },
+    )
+    ack = await world.request(
+        account="development",
+        service="dynamodb",
+        actions=["dynamodb:PutItem"],
+        arns=[table(world, "development")],
+        duration=60,
+    )
+
+    assert ack["response_action"] == "errors"
+    assert "60 minutes is longer than the 15-minute maximum of rule Table writes" in str(
+        ack["errors"]
+    )
+    assert await world.runtime.store.for_user(REQUESTER) == []
