@@ -146,7 +146,7 @@ def route_lines(
         *lines,
         f"a request for {asked}: {routed.limits.approvals_required} approval(s) from "
         f"{groups or '-'}, max {routed.limits.max_duration_minutes} minutes"
-        + (", auto-approved (if its resources allow)" if routed.auto_approved else "")
+        + (", auto-approved (if its resources allow)" if routed.auto_reason else "")
         + f"; rules applied: {_join(routed.applied)}",
     ]
 

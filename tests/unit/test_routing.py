@@ -77,7 +77,7 @@ def test_write_in_production_needs_two_approvals_from_sre_and_says_which_rule() 
     assert result.limits.approvals_required == 2
     assert result.approver_sets == (("sre",),)
     assert result.applied == ("Write in production: needs 2 approvals from @sre",)
-    assert result.auto_approved is None
+    assert result.auto_reason is None
 
 
 def test_read_in_production_keeps_the_account_rules() -> None:
@@ -87,17 +87,17 @@ def test_read_in_production_keeps_the_account_rules() -> None:
 
 
 def test_list_read_in_dev_is_auto_approved_but_not_with_a_write_in_it() -> None:
-    assert routed("shop-dev", "s3:GetObject", "s3:ListBucket").auto_approved == (
+    assert routed("shop-dev", "s3:GetObject", "s3:ListBucket").auto_reason == (
         "Auto-approved by rule List/Read in dev."
     )
     mixed = routed("shop-dev", "s3:GetObject", "s3:PutObject")
-    assert mixed.auto_approved is None
+    assert mixed.auto_reason is None
     assert not mixed.needs_person  # no rule requires a person; the account's approvers decide
 
 
 def test_a_stricter_rule_matching_anything_in_the_request_stops_auto_approval() -> None:
     result = routed("shop-dev", "s3:GetObject", "iam:GetRole")
-    assert result.needs_person and result.auto_approved is None
+    assert result.needs_person and result.auto_reason is None
     assert result.limits.max_duration_minutes == 30
     assert result.duration_problem(60) == (
         "60 minutes is longer than the 30-minute maximum of rule IAM anywhere"
@@ -119,8 +119,8 @@ def test_a_wildcard_counts_as_every_level_up_to_its_most_privileged() -> None:
     # s3:* holds writes: the production rule applies, and a wildcard never auto-approves a
     # level it may exceed.
     assert routed("shop-prod", "s3:*").limits.approvals_required == 2
-    assert routed("shop-dev", "s3:*").auto_approved is None
-    assert routed("shop-dev", "s3:Get*").auto_approved is not None
+    assert routed("shop-dev", "s3:*").auto_reason is None
+    assert routed("shop-dev", "s3:Get*").auto_reason is not None
 
 
 def test_auto_approval_still_needs_the_guardrails() -> None:
@@ -141,10 +141,10 @@ def test_auto_approval_still_needs_the_guardrails() -> None:
 def test_never_auto_approved_in_a_production_account() -> None:
     rules = [*RULES[:1], {"match": {"access_levels": ["Read"]}, "set": {"auto_approve": True}}]
     assert (
-        routing.route(account("shop-prod", rules), ["s3:GetObject"], None, LEVEL).auto_approved
+        routing.route(account("shop-prod", rules), ["s3:GetObject"], None, LEVEL).auto_reason
         is None
     )
-    assert routing.route(account("shop-dev", rules), ["s3:GetObject"], None, LEVEL).auto_approved
+    assert routing.route(account("shop-dev", rules), ["s3:GetObject"], None, LEVEL).auto_reason
 
 
 def test_action_clauses_hold_together_for_one_action() -> None:
@@ -262,8 +262,8 @@ def test_adding_actions_never_makes_a_request_less_strict(base: list[str], more:
         assert large.limits.max_duration_minutes <= small.limits.max_duration_minutes
         if small.approver_sets != (ACCOUNTS[name].limits.approval_groups,):
             assert set(small.approver_sets) <= set(large.approver_sets)
-        if large.auto_approved:
-            assert small.auto_approved
+        if large.auto_reason:
+            assert small.auto_reason
 
 
 ACCOUNTS = {name: account(name) for name in ("shop-prod", "shop-dev")}

@@ -51,9 +51,11 @@ class Routing:
     approver_sets: tuple[tuple[str, ...], ...]
     #: The matching routes, each as "<label>: <what it requires>", for the card and the audit.
     applied: tuple[str, ...]
-    #: Why the request is auto-approved by its routes (None: it is not).
-    auto_approved: str | None
-    #: A matching route requires a person: no auto-approval of any kind.
+    #: Why the request is auto-approved by its routes, before the guardrails on its resources
+    #: (``auto_approved``); None: it is not.
+    auto_reason: str | None
+    #: A matching route does not auto-approve: a person decides (nor does the global
+    #: ``auto_approve:`` list apply).
     needs_person: bool
     #: Auto-approval only when every resource was picked from discovery.
     discovered_only: bool
@@ -87,22 +89,18 @@ def _asks_actions(route: Route) -> bool:
     return bool(route.access_levels or route.services or route.actions)
 
 
-def _action_matches(route: Route, action: str, level_of: LevelOf) -> bool:
-    """Whether the action may be one the route's action clauses describe."""
-    if route.access_levels and not levels_of(action, level_of) & set(route.access_levels):
-        return False
+def _describes(route: Route, action: str, level_of: LevelOf, *, surely: bool) -> bool:
+    """Whether the action may be (``surely``: surely is) one the route's action clauses
+    describe: one of its possible levels listed (``surely``: all of them), its service listed,
+    a listed pattern overlapping it (``surely``: covering it)."""
+    if route.access_levels:
+        levels, wanted = levels_of(action, level_of), set(route.access_levels)
+        if not (levels <= wanted if surely else levels & wanted):
+            return False
     if route.services and not any(fnmatchcase(_service(action), s) for s in route.services):
         return False
-    return not route.actions or any(patterns_overlap(p, action) for p in route.actions)
-
-
-def _action_covered(route: Route, action: str, level_of: LevelOf) -> bool:
-    """Whether the action is surely one the route's action clauses describe."""
-    if route.access_levels and not levels_of(action, level_of) <= set(route.access_levels):
-        return False
-    if route.services and not any(fnmatchcase(_service(action), s) for s in route.services):
-        return False
-    return not route.actions or any(pattern_covers(p, action) for p in route.actions)
+    fits = pattern_covers if surely else patterns_overlap
+    return not route.actions or any(fits(p, action) for p in route.actions)
 
 
 def route_matches(
@@ -115,7 +113,7 @@ def route_matches(
         return False
     if not _asks_actions(route):
         return True
-    return any(_action_matches(route, action, level_of) for action in actions)
+    return any(_describes(route, action, level_of, surely=False) for action in actions)
 
 
 def requirement(route: Route) -> str:
@@ -161,7 +159,7 @@ def route(
         durations=tuple(m for m in base.durations if m <= cap),
     )
     needs_person = any(not r.auto_approve for r in matched)
-    covered = all(any(_action_covered(r, a, level_of) for r in matched) for a in actions)
+    covered = all(any(_describes(r, a, level_of, surely=True) for r in matched) for a in actions)
     auto = None
     if matched and not needs_person and not account.production and actions and covered:
         auto = "Auto-approved by rule " + ", ".join(r.label for r in matched) + "."
@@ -170,7 +168,7 @@ def route(
         limits=limits,
         approver_sets=sets,
         applied=tuple(f"{r.label}: {requirement(r)}" for r in matched),
-        auto_approved=auto,
+        auto_reason=auto,
         needs_person=needs_person,
         discovered_only=any(r.discovered_only for r in matched),
         capped_by=capping[0] if cap < base.max_duration_minutes else None,
@@ -182,7 +180,7 @@ def auto_approved(
 ) -> str | None:
     """Why the request is auto-approved by its routes, once the auto-approval guardrails hold
     for its resources and actions (None: a person decides)."""
-    if routing.auto_approved is None:
+    if routing.auto_reason is None:
         return None
     guard = AutoApproveRule(
         accounts=(),
@@ -190,7 +188,7 @@ def auto_approved(
         max_duration_minutes=routing.limits.max_duration_minutes,
         discovered_only=routing.discovered_only,
     )
-    return routing.auto_approved if auto_approvable(services, guard, discovered) else None
+    return routing.auto_reason if auto_approvable(services, guard, discovered) else None
 
 
 def members_of_all(member_sets: Iterable[Sequence[str]]) -> list[str]:
