@@ -140,16 +140,18 @@ async def refresh_seconds(config: BotConfig, delay_s: float) -> tuple[float, Org
 def evaluation_ms(config: BotConfig, snapshot: OrgSnapshot) -> float:
     """p99 of evaluating every rule for one account and routing one request in it by what it
     asks (what a request for it costs; the rules of all accounts are built once per
-    configuration, ``BotConfig.rules_in_force``)."""
+    configuration, ``BotConfig.rules_in_force``). Timed in this thread's CPU time: on a shared
+    machine the wall-clock p99 of a sub-millisecond call measures the scheduler's time slices
+    (a preempted sample reads 5-10 ms), not the rules."""
     in_force = effective(config, snapshot).config
     level_of = Catalog.default().access_level
     samples = []
     for account in random.Random(7).sample(snapshot.accounts, min(2000, len(snapshot.accounts))):
-        started = time.perf_counter()
+        started = time.thread_time()
         evaluated = evaluate(config, account.name, explicit=None, discovered=account)
         if evaluated.account is not None:
             route(in_force.rules_for(account.name), ASKED, None, level_of)
-        samples.append((time.perf_counter() - started) * 1000)
+        samples.append((time.thread_time() - started) * 1000)
     return percentile(samples, 0.99)
 
 

@@ -29,7 +29,7 @@ What the matching routes change — the strictest wins, whatever their order:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
@@ -89,12 +89,12 @@ def _asks_actions(route: Route) -> bool:
     return bool(route.access_levels or route.services or route.actions)
 
 
-def _describes(route: Route, action: str, level_of: LevelOf, *, surely: bool) -> bool:
-    """Whether the action may be (``surely``: surely is) one the route's action clauses
-    describe: one of its possible levels listed (``surely``: all of them), its service listed,
-    a listed pattern overlapping it (``surely``: covering it)."""
+def _describes(route: Route, action: str, levels: frozenset[str], *, surely: bool) -> bool:
+    """Whether the action (which may have ``levels``) may be (``surely``: surely is) one the
+    route's action clauses describe: one of its levels listed (``surely``: all of them), its
+    service listed, a listed pattern overlapping it (``surely``: covering it)."""
     if route.access_levels:
-        levels, wanted = levels_of(action, level_of), set(route.access_levels)
+        wanted = set(route.access_levels)
         if not (levels <= wanted if surely else levels & wanted):
             return False
     if route.services and not any(fnmatchcase(_service(action), s) for s in route.services):
@@ -103,17 +103,16 @@ def _describes(route: Route, action: str, level_of: LevelOf, *, surely: bool) ->
     return not route.actions or any(fits(p, action) for p in route.actions)
 
 
-def route_matches(
-    route: Route, actions: Sequence[str], target: str | None, level_of: LevelOf
-) -> bool:
-    """Whether the route applies to a request asking for ``actions`` (or ``target``)."""
+def _matches(route: Route, levels: Mapping[str, frozenset[str]], target: str | None) -> bool:
+    """Whether the route applies to a request asking for the actions of ``levels`` (each with
+    the levels it may have) or for ``target``."""
     if route.permission_sets and not (
         target is not None and any(fnmatchcase(target, p) for p in route.permission_sets)
     ):
         return False
     if not _asks_actions(route):
         return True
-    return any(_describes(route, action, level_of, surely=False) for action in actions)
+    return any(_describes(route, a, may, surely=False) for a, may in levels.items())
 
 
 def requirement(route: Route) -> str:
@@ -142,7 +141,8 @@ def route(
 ) -> Routing:
     """The limits of a request for ``actions`` (or ``target``) in ``account``."""
     base = account.limits_for(target)
-    matched = [r for r in account.routes if route_matches(r, actions, target, level_of)]
+    levels = {action: levels_of(action, level_of) for action in actions}
+    matched = [r for r in account.routes if _matches(r, levels, target)]
     required = max([base.approvals_required, *(r.approvals_required or 1 for r in matched)])
     cap = min(
         [
@@ -159,7 +159,9 @@ def route(
         durations=tuple(m for m in base.durations if m <= cap),
     )
     needs_person = any(not r.auto_approve for r in matched)
-    covered = all(any(_describes(r, a, level_of, surely=True) for r in matched) for a in actions)
+    covered = all(
+        any(_describes(r, a, may, surely=True) for r in matched) for a, may in levels.items()
+    )
     auto = None
     if matched and not needs_person and not account.production and actions and covered:
         auto = "Auto-approved by rule " + ", ".join(r.label for r in matched) + "."
