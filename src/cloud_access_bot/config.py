@@ -725,6 +725,9 @@ class BotConfig(_Strict):
     identity_center: IdentityCenterConfig | None = None
     audit_archive: AuditArchive | None = None
     event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
+    #: Minutes after a grant ends before its use is read from CloudTrail (which delivers
+    #: events up to about 15 minutes late); null: no usage review.
+    usage_review_delay_minutes: int | None = Field(default=15, ge=0, le=24 * 60)
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))

@@ -6,12 +6,13 @@ app (home.py, commands.py, the audit subcommand) and for the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.slack.listeners import (
@@ -24,6 +25,7 @@ from cloud_access_bot.slack.listeners import (
     permission_sets,
     request_modal,
     slash_command,
+    usage,
 )
 from cloud_access_bot.slack.listeners.shared import AppDeps, Inflight, Subcommand, Suggestions
 
@@ -38,6 +40,7 @@ FEATURES = (
     decisions,
     extensions,
     full_request,
+    usage,
     errors,
 )
 
@@ -51,6 +54,7 @@ def build_app(
     inflight: Inflight,
     subcommands: Mapping[str, Subcommand] | None = None,
     identity_center: IdentityCenterDirectory | None = None,
+    usage: Callable[[AccessRequest], Awaitable[str]] | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which listeners/errors.py turns into a plain
@@ -67,6 +71,7 @@ def build_app(
         command=f"/{config().request_command}",
         subcommands=dict(subcommands or {}),
         identity_center=identity_center,
+        usage=usage,
     )
     for feature in FEATURES:
         feature.register(app, deps)
