@@ -35,10 +35,19 @@ def table(world: Sandbox, account: str) -> str:
     return f"arn:aws:dynamodb:{region}:{world.accounts[account].account_id}:table/{name}"
 
 
-async def ask(world: Sandbox, account: str, *actions: str) -> str:
-    request = await world.submit(
-        account=account, service="dynamodb", actions=list(actions), arns=[table(world, account)]
-    )
+def table_request(world: Sandbox, account: str, *actions: str, duration: int = 1) -> dict[str, Any]:
+    """The modal's fields for ``actions`` on the account's table."""
+    return {
+        "account": account,
+        "service": "dynamodb",
+        "actions": list(actions),
+        "arns": [table(world, account)],
+        "duration": duration,
+    }
+
+
+async def ask(world: Sandbox, account: str, *actions: str, duration: int = 1) -> str:
+    request = await world.submit(**table_request(world, account, *actions, duration=duration))
     return request.id
 
 
@@ -163,14 +172,8 @@ async def test_a_rule_that_needs_a_person_also_stops_the_global_auto_approve_lis
 
 
 async def test_a_rule_lowering_the_maximum_after_submit_caps_the_grant(world: Sandbox) -> None:
-    request = await world.submit(
-        account="development",
-        service="dynamodb",
-        actions=["dynamodb:PutItem"],
-        arns=[table(world, "development")],
-        duration=60,
-    )
-    dm = await world.approval_dm(BOB, request.id)
+    request_id = await ask(world, "development", "dynamodb:PutItem", duration=60)
+    dm = await world.approval_dm(BOB, request_id)
     configure(
         world,
         {"match": {"actions": ["dynamodb:Put*"]}, "set": {"max_duration_minutes": 15}},
@@ -178,7 +181,7 @@ async def test_a_rule_lowering_the_maximum_after_submit_caps_the_grant(world: Sa
 
     await world.click(BOB, dm, views.APPROVE_ACTION)
 
-    active = await world.wait_for_status(request.id, Status.ACTIVE)
+    active = await world.wait_for_status(request_id, Status.ACTIVE)
     assert active.starts_at and active.expires_at
     assert (active.expires_at - active.starts_at).total_seconds() == 15 * 60
     await world.emulator.wait_for_message(BOB, lambda m: "is now 15 minutes" in m.text)
@@ -196,11 +199,7 @@ async def test_a_duration_over_a_rule_maximum_is_refused_in_the_modal_naming_the
         },
     )
     ack = await world.request(
-        account="development",
-        service="dynamodb",
-        actions=["dynamodb:PutItem"],
-        arns=[table(world, "development")],
-        duration=60,
+        **table_request(world, "development", "dynamodb:PutItem", duration=60)
     )
 
     assert ack["response_action"] == "errors"
