@@ -33,6 +33,8 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.config_rules import effective, evaluate
 from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
+from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.routing import route
 from cloud_access_bot.eligibility import Requestable
 from cloud_access_bot.slack.account_picker import AccountIndex, AccountPicker
 from cloud_access_bot.slack.directory import SlackDirectory
@@ -50,7 +52,8 @@ class OrgScale:
     discovery_runs: int = 5  # timed discoveries in one account, each side
 
 
-#: Ten rules of the kinds the docs describe, so evaluation matches a realistic file.
+#: Thirteen rules of the kinds the docs describe (ten on accounts, three on what is asked), so
+#: evaluation matches a realistic file.
 RULES: list[dict[str, Any]] = [
     {"match": {"ou": "/Workloads"}, "set": {"approvals_required": 1}},
     {"match": {"ou": "/Workloads/Prod*"}, "set": {"production": True, "approvals_required": 2}},
@@ -68,7 +71,25 @@ RULES: list[dict[str, Any]] = [
         "match": {"tags": {"tier": "gold"}},
         "set": {"eligibility": {"email_domains": ["example.com"]}},
     },
+    {
+        "description": "Write in production",
+        "match": {"ou": "/Workloads/Prod*", "access_levels": ["Write", "Permissions management"]},
+        "set": {"approvals_required": 2, "approval_groups": ["sre"]},
+    },
+    {
+        "description": "List/Read in dev",
+        "match": {"tags": {"env": "dev"}, "access_levels": ["List", "Read"]},
+        "set": {"auto_approve": True},
+    },
+    {
+        "description": "Deletes anywhere",
+        "match": {"actions": ["s3:Delete*", "dynamodb:Delete*"]},
+        "set": {"approvals_required": 2, "max_duration_minutes": 60},
+    },
 ]
+
+#: What the request being routed asks for: reads, a write and a wildcard.
+ASKED = ("s3:GetObject", "s3:ListBucket", "s3:PutObject", "dynamodb:Get*")
 
 
 def tree(scale: OrgScale) -> list[SeedAccount]:
@@ -128,13 +149,21 @@ async def refresh(config: BotConfig, delay_s: float) -> Refresh:
         await proxy.stop()
 
 
-def evaluation_ms(config: BotConfig, accounts: tuple[OrgAccount, ...]) -> float:
-    """p99 of evaluating every rule for one account (what a request for it costs)."""
+def evaluation_ms(config: BotConfig, snapshot: OrgSnapshot) -> float:
+    """p99 of evaluating every rule for one account and routing one request in it by what it
+    asks (what a request for it costs; the rules of all accounts are built once per
+    configuration, ``BotConfig.rules_in_force``). Timed in this thread's CPU time: on a shared
+    machine the wall-clock p99 of a sub-millisecond call measures the scheduler's time slices
+    (a preempted sample reads 5-10 ms), not the rules."""
+    in_force = effective(config, snapshot).config
+    level_of = Catalog.default().access_level
     samples = []
-    for account in random.Random(7).sample(accounts, min(2000, len(accounts))):
-        started = time.perf_counter()
-        evaluate(config, account.name, explicit=None, discovered=account)
-        samples.append((time.perf_counter() - started) * 1000)
+    for account in random.Random(7).sample(snapshot.accounts, min(2000, len(snapshot.accounts))):
+        started = time.thread_time()
+        evaluated = evaluate(config, account.name, explicit=None, discovered=account)
+        if evaluated.account is not None:
+            route(in_force.rules_for(account.name), ASKED, None, level_of)
+        samples.append((time.thread_time() - started) * 1000)
     return percentile(samples, 0.99)
 
 
@@ -286,7 +315,7 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
         ),
         Metric(
             "org_rules_evaluation_p99_ms",
-            rounded(evaluation_ms(config, snapshot.accounts)),
+            rounded(evaluation_ms(config, snapshot)),
             "ms",
             target="< 5 ms",
         ),

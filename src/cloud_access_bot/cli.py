@@ -30,12 +30,20 @@ from cloud_access_bot.aws.errors import AssumeRoleError
 from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.organizations import organization_directory
 from cloud_access_bot.aws.store import DynamoStore
-from cloud_access_bot.config import BotConfig, ConfigError, actions_checked_by, config_warnings
+from cloud_access_bot.config import (
+    ACTION_PATTERN,
+    BotConfig,
+    ConfigError,
+    actions_checked_by,
+    config_warnings,
+)
 from cloud_access_bot.config_rules import effective, evaluate_all
 from cloud_access_bot.config_source import ConfigSource, FileConfigSource, config_source_from
 from cloud_access_bot.domain.accounts import OrgSnapshot
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.domain.routing import requirement, route
+from cloud_access_bot.domain.rules import Route
 from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
 from cloud_access_bot.ports import StoreUnavailable, TrailUnavailable
@@ -113,8 +121,49 @@ def account_lines(config: BotConfig, name: str) -> list[str]:
     ]
 
 
-def explain_account(config: BotConfig, snapshot: OrgSnapshot | None, account_id: str) -> list[str]:
-    """Which rules applied to one account and its effective settings (check-config --account)."""
+def _clauses(route: Route) -> str:
+    named = [
+        ("access level", route.access_levels),
+        ("service", route.services),
+        ("action", route.actions),
+        ("permission set", route.permission_sets),
+    ]
+    return " and ".join(f"{what} {' or '.join(values)}" for what, values in named if values)
+
+
+def route_lines(
+    config: BotConfig, name: str, actions: Sequence[str] = (), target: str | None = None
+) -> list[str]:
+    """The account's rules on what is asked, and what they make of one request for
+    ``actions`` (or the permission set ``target``) when given (check-config --action)."""
+    account = config.rules_for(name)
+    lines = ["rules on what is asked (checked for each request):"]
+    lines += [f"  {r.label}: when {_clauses(r)}, {requirement(r)}" for r in account.routes]
+    if not account.routes:
+        lines = ["rules on what is asked: none"]
+    if not (actions or target):
+        return lines
+    routed = route(account, actions, target, Catalog.default().access_level)
+    asked = ", ".join([*actions, *([target] if target else [])])
+    groups = " and ".join("/".join(map(str, s)) for s in routed.approver_sets)
+    return [
+        *lines,
+        f"a request for {asked}: {routed.limits.approvals_required} approval(s) from "
+        f"{groups or '-'}, max {routed.limits.max_duration_minutes} minutes"
+        + (", auto-approved (if its resources allow)" if routed.auto_reason else "")
+        + f"; rules applied: {_join(routed.applied)}",
+    ]
+
+
+def explain_account(
+    config: BotConfig,
+    snapshot: OrgSnapshot | None,
+    account_id: str,
+    actions: Sequence[str] = (),
+    target: str | None = None,
+) -> list[str]:
+    """Which rules applied to one account and its effective settings (check-config --account),
+    and what its rules on what is asked make of a request for ``actions`` or ``target``."""
     found = [e for e in evaluate_all(config, snapshot) if e.account_id == account_id]
     if not found:
         where = "in neither accounts: nor the organisation" if snapshot else "not in accounts:"
@@ -142,10 +191,12 @@ def explain_account(config: BotConfig, snapshot: OrgSnapshot | None, account_id:
         return [*lines, "excluded by a rule: the bot does not offer this account"]
     if entry.account is None:
         return [*lines, *(f"unusable: {p}" for p in entry.problems)]
+    in_force = effective(config, snapshot).config
     return [
         *lines,
         "effective settings:",
-        *account_lines(effective(config, snapshot).config, entry.name),
+        *account_lines(in_force, entry.name),
+        *route_lines(in_force, entry.name, actions, target),
     ]
 
 
@@ -198,6 +249,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if args.account and not re.fullmatch(r"\d{12}", args.account):
         print(f"error: --account {args.account!r} is not a 12-digit account id", file=sys.stderr)
         return EXIT_INVALID
+    if (args.action or args.permission_set) and not args.account:
+        print("error: --action and --permission-set need --account", file=sys.stderr)
+        return EXIT_INVALID
+    for action in args.action or ():
+        if not ACTION_PATTERN.match(action):
+            print(
+                f"error: --action {action!r} is not an IAM action like s3:PutObject",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
     if args.file:
         source: ConfigSource = FileConfigSource(args.file)
     else:
@@ -223,7 +284,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"error: listing AWS Organizations: {reading}", file=sys.stderr)
             return EXIT_FAILED
         if args.account:
-            print("\n".join(explain_account(config, snapshot, args.account)))
+            explained = explain_account(
+                config, snapshot, args.account, args.action or (), args.permission_set
+            )
+            print("\n".join(explained))
             return EXIT_OK
         result = effective(config, snapshot)
         for problem in result.problems:
@@ -379,6 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--account",
         metavar="ID",
         help="show which rules apply to this 12-digit account id and its effective settings",
+    )
+    check.add_argument(
+        "--action",
+        metavar="ACTION",
+        action="append",
+        help="with --account: what the rules on what is asked make of a request for this "
+        "IAM action (repeat for several)",
+    )
+    check.add_argument(
+        "--permission-set",
+        metavar="NAME",
+        help="with --account: the same for a request of this permission set",
     )
     check.set_defaults(handler=cmd_check_config)
 

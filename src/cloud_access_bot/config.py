@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 import botocore.loaders
@@ -167,6 +169,14 @@ def _check_actions(actions: list[str]) -> list[str]:
     return actions
 
 
+def _check_levels(levels: list[str]) -> list[str]:
+    known = {"List", "Read", "Write", "Tagging", "Permissions management"}
+    for level in levels:
+        if level not in known:
+            raise ValueError(f"{level!r} is not one of {sorted(known)}")
+    return levels
+
+
 class AutoApproveRule(_Strict):
     """Requests matching every clause are approved without a human (and still audited)."""
 
@@ -181,14 +191,7 @@ class AutoApproveRule(_Strict):
         description="Only requests whose resources were all picked from discovery match.",
     )
 
-    @field_validator("access_levels")
-    @classmethod
-    def _known_levels(cls, levels: list[str]) -> list[str]:
-        known = {"List", "Read", "Write", "Tagging", "Permissions management"}
-        for level in levels:
-            if level not in known:
-                raise ValueError(f"{level!r} is not one of {sorted(known)}")
-        return levels
+    _levels = field_validator("access_levels")(classmethod(lambda cls, v: _check_levels(v)))
 
 
 class Preset(_Strict):
@@ -553,6 +556,59 @@ class RuleMatch(_Strict):
     ou: str | None = Field(default=None, pattern=r"^/")
     tags: dict[str, str] = Field(default_factory=dict)
     name: str | None = None
+    access_levels: list[str] = Field(
+        default_factory=list,
+        description="What is asked: the request has an action of one of these access levels.",
+    )
+    services: list[str] = Field(
+        default_factory=list,
+        description="What is asked: the request has an action of one of these services "
+        "(prefixes such as s3, iam; shell-style patterns).",
+    )
+    actions: list[str] = Field(
+        default_factory=list,
+        description="What is asked: the request has an action one of these IAM action "
+        "patterns may match (iam:*, s3:Delete*).",
+    )
+    permission_sets: list[str] = Field(
+        default_factory=list,
+        description="What is asked: the IAM Identity Center permission set or group "
+        "(shell-style patterns).",
+    )
+
+    _levels = field_validator("access_levels")(classmethod(lambda cls, v: _check_levels(v)))
+    _actions = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, services: list[str]) -> list[str]:
+        for service in services:
+            if not re.fullmatch(r"[a-z0-9*?-]+", service):
+                raise ValueError(f"{service!r} is not a service prefix like 's3' or 'iam'")
+        return services
+
+    @property
+    def asks(self) -> bool:
+        """Whether the rule matches on what a request asks (a route, ``domain.routing``)."""
+        return bool(self.access_levels or self.services or self.actions or self.permission_sets)
+
+    def covers(self, name: str, ou_path: str | None, tags: Mapping[str, str]) -> bool:
+        """Whether every account clause (``ou``, ``name``, ``tags``) holds for the account."""
+        if self.ou is not None and not _ou_matches(self.ou, ou_path):
+            return False
+        if self.name is not None and not fnmatchcase(name, self.name):
+            return False
+        return all(
+            key in tags and fnmatchcase(tags[key], value) for key, value in self.tags.items()
+        )
+
+
+def _ou_matches(pattern: str, ou_path: str | None) -> bool:
+    if ou_path is None:
+        return False
+    wanted = [part for part in pattern.split("/") if part]
+    have = [part for part in ou_path.split("/") if part]
+    return len(have) >= len(wanted) and all(map(fnmatchcase, have, wanted))
 
 
 class RuleSettings(_Strict):
@@ -573,6 +629,16 @@ class RuleSettings(_Strict):
     notify: ApproverEntries | None = None
     approval_channel: ApprovalChannel = None
     approval_dms: bool | None = None
+    auto_approve: bool | None = Field(
+        default=None,
+        description="Only in a rule matching on what is asked: requests it wholly covers are "
+        "approved without a person (never a wildcard resource, an escalation action or a "
+        "production account).",
+    )
+    auto_approve_discovered_only: bool | None = Field(
+        default=None,
+        description="With auto_approve: only when every resource was picked from discovery.",
+    )
 
     _roles = field_validator("login_roles")(
         classmethod(lambda cls, v: None if v is None else _check_role_names(v))
@@ -602,6 +668,61 @@ class AccountRule(_Strict):
     exclude: bool = Field(
         default=False, description="Leave matching discovered accounts out of the bot."
     )
+
+    @model_validator(mode="after")
+    def _route_keys(self) -> AccountRule:
+        """A rule on what is asked sets only what one request can change; auto-approval
+        needs a rule on the actions asked."""
+        written = self.set.model_fields_set
+        if self.match.asks:
+            other = sorted(written - ROUTE_KEYS)
+            if other:
+                raise ValueError(
+                    f"set.{other[0]}: a rule matching on what is asked (access_levels, "
+                    "services, actions, permission_sets) may only set "
+                    f"{', '.join(sorted(ROUTE_KEYS))}"
+                )
+            if self.exclude:
+                raise ValueError("exclude: a rule matching on what is asked cannot exclude")
+        auto = "auto_approve" in written or "auto_approve_discovered_only" in written
+        if auto and not (self.match.access_levels or self.match.services or self.match.actions):
+            raise ValueError(
+                "set.auto_approve: only in a rule matching on the actions asked "
+                "(access_levels, services or actions)"
+            )
+        if self.set.auto_approve and self.set.approvals_required:
+            raise ValueError(
+                "set.auto_approve: a rule cannot both auto-approve and require approvals"
+            )
+        return self
+
+    def route(self, index: int) -> domain_rules.Route:
+        """The rule as the domain applies it to one request (``domain.routing``)."""
+        match, settings = self.match, self.set
+        return domain_rules.Route(
+            label=self.description or f"rules.{index}",
+            access_levels=tuple(match.access_levels),
+            services=tuple(match.services),
+            actions=tuple(match.actions),
+            permission_sets=tuple(match.permission_sets),
+            approvals_required=settings.approvals_required,
+            approval_groups=tuple(settings.approval_groups) if settings.approval_groups else None,
+            max_duration_minutes=settings.max_duration_minutes,
+            auto_approve=bool(settings.auto_approve),
+            discovered_only=bool(settings.auto_approve_discovered_only),
+        )
+
+
+#: What a rule matching on what is asked may set.
+ROUTE_KEYS = frozenset(
+    {
+        "approvals_required",
+        "approval_groups",
+        "max_duration_minutes",
+        "auto_approve",
+        "auto_approve_discovered_only",
+    }
+)
 
 
 class BotConfig(_Strict):
@@ -961,7 +1082,20 @@ class BotConfig(_Strict):
         return self.accounts[account_name].approvals_required or self.approvals_required
 
     def rules_in_force(self) -> domain_rules.Rules:
-        """The rules in force under this configuration, as the domain's plain values."""
+        """The rules in force under this configuration, as the domain's plain values.
+
+        Built once per configuration object (it is immutable): with thousands of accounts
+        building them takes ~100 ms, and the service asks for them several times a request.
+        """
+        key = id(self)
+        cached = _IN_FORCE.get(key)
+        if cached is not None and cached[0]() is self:
+            return cached[1]
+        rules = self._build_rules()
+        _IN_FORCE[key] = (weakref.ref(self, lambda _: _IN_FORCE.pop(key, None)), rules)
+        return rules
+
+    def _build_rules(self) -> domain_rules.Rules:
         return domain_rules.Rules(
             accounts={name: self.rules_for(name) for name in self.accounts},
             never_grantable_actions=tuple(self.never_grantable_actions),
@@ -1020,7 +1154,22 @@ class BotConfig(_Strict):
             allowed_dangerous_actions=tuple(account.allowed_dangerous_actions),
             approval_channel=self.approval_channel_for(account),
             approval_dms=self.approval_dms_for(account),
+            routes=self.routes_for(account_name),
         )
+
+    def routes_for(self, account_name: str) -> tuple[domain_rules.Route, ...]:
+        """The rules on what is asked whose account clauses cover the account, in file order."""
+        account = self.accounts[account_name]
+        return tuple(
+            rule.route(index)
+            for index, rule in enumerate(self.rules)
+            if rule.match.asks and rule.match.covers(account_name, account.ou_path, account.tags)
+        )
+
+
+#: ``BotConfig.rules_in_force`` of each live configuration, by ``id`` (a weak reference drops
+#: the entry with its configuration).
+_IN_FORCE: dict[int, tuple[weakref.ref[BotConfig], domain_rules.Rules]] = {}
 
 
 def _format_error(error: Any) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,25 +57,10 @@ class Effective:
         ]
 
 
-def _ou_matches(pattern: str, ou_path: str | None) -> bool:
-    if ou_path is None:
-        return False
-    wanted = [part for part in pattern.split("/") if part]
-    have = [part for part in ou_path.split("/") if part]
-    return len(have) >= len(wanted) and all(map(fnmatchcase, have, wanted))
-
-
 def rule_matches(rule: AccountRule, facts: Facts) -> bool:
-    """Whether every clause of the rule's ``match`` holds for the account."""
-    match = rule.match
-    if match.ou is not None and not _ou_matches(match.ou, facts.ou_path):
-        return False
-    if match.name is not None and not fnmatchcase(facts.name, match.name):
-        return False
-    return all(
-        key in facts.tags and fnmatchcase(facts.tags[key], value)
-        for key, value in match.tags.items()
-    )
+    """Whether every account clause of the rule's ``match`` holds for the account (a rule on
+    what is asked also matches only some requests: ``domain.routing``)."""
+    return rule.match.covers(facts.name, facts.ou_path, facts.tags)
 
 
 def matching_rules(rules: Iterable[AccountRule], facts: Facts) -> tuple[int, ...]:
@@ -109,7 +93,8 @@ def evaluate(
     settings: dict[str, Any] = {}
     for index in applied:
         rule = config.rules[index]
-        settings |= rule.set.model_dump(include=rule.set.model_fields_set)
+        if not rule.match.asks:
+            settings |= rule.set.model_dump(include=rule.set.model_fields_set)
     excluded = explicit is None and any(config.rules[i].exclude for i in applied)
     account_id = str(facts_from["account_number"])
     if excluded:

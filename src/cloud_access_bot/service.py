@@ -29,6 +29,7 @@ from cloud_access_bot.domain import (
     guardrails,
     listing,
     packing,
+    routing,
     schedule,
 )
 from cloud_access_bot.domain.activity import RightSizing
@@ -53,7 +54,7 @@ from cloud_access_bot.domain.model import (
 )
 from cloud_access_bot.domain.policy import build_grant_policy, policy_size, unmappable_actions
 from cloud_access_bot.domain.reminders import next_reminder
-from cloud_access_bot.domain.rules import Limits
+from cloud_access_bot.domain.rules import ApproverSpec, Limits, Rules
 from cloud_access_bot.domain.tickets import ticket_problem
 from cloud_access_bot.eligibility import refusal_for, refusal_now
 from cloud_access_bot.metrics import Recorder
@@ -186,12 +187,16 @@ class AccessService:
         if start:
             errors["start"] = start
         if draft.target is not None:
-            return errors | target_problems(
-                rules,
-                draft.account_name,
-                permission_set=draft.permission_set,
-                group=draft.group,
-                minutes=draft.duration_minutes,
+            return (
+                errors
+                | self._routed_duration(draft, rules)
+                | target_problems(
+                    rules,
+                    draft.account_name,
+                    permission_set=draft.permission_set,
+                    group=draft.group,
+                    minutes=draft.duration_minutes,
+                )
             )
         if config.account(draft.account_name) is None:
             errors["account"] = f"Unknown account {draft.account_name!r}: pick one from the list."
@@ -211,6 +216,8 @@ class AccessService:
         )
         if duration_problem:
             errors["duration"] = duration_problem
+        else:
+            errors |= self._routed_duration(draft, rules)
         actions = [a for s in draft.services for a in s.actions]
         if not draft.services or not actions:
             errors["actions"] = "Pick at least one action."
@@ -266,9 +273,12 @@ class AccessService:
         ):
             # Told now, before any approver is asked for something that cannot be granted.
             return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
-        limits = rules.accounts[draft.account_name].limits_for(draft.target)
+        routed = self._routing(
+            rules, draft.account_name, [a for s in draft.services for a in s.actions], draft.target
+        )
+        limits = routed.limits
         try:
-            asked, fell_back, selves = await self._approvers_for(limits, draft.requester_id, email)
+            asked, fell_back, selves = await self._approvers_for(routed, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
             return SubmitResult(errors={"account": str(unavailable)})
         if unposted := await self._approval_channel_problem(draft.account_name):
@@ -290,11 +300,14 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=tuple(asked),
-            approvals_required=guardrails.approvals_required(
-                rules,
-                draft.account_name,
-                [a for s in draft.services for a in s.actions],
-                draft.target,
+            approvals_required=max(
+                routed.limits.approvals_required,
+                guardrails.approvals_required(
+                    rules,
+                    draft.account_name,
+                    [a for s in draft.services for a in s.actions],
+                    draft.target,
+                ),
             ),
             permission_set=draft.permission_set,
             group=draft.group,
@@ -307,8 +320,9 @@ class AccessService:
             ticket=draft.ticket.strip() if account.ticket_pattern else None,
             warning=warning_of(account),
             scheduled_start=draft.scheduled_start,
+            routing_rules=routed.applied,
         )
-        auto = approval.auto_approval(request, rules, self._access_level, draft.discovered)
+        auto = self._auto_approval(request, rules, routed, draft.discovered)
         others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return SubmitResult(errors={"account": nobody_approves(draft.account_name, limits)})
@@ -322,6 +336,7 @@ class AccessService:
                     **({"ticket": request.ticket} if request.ticket is not None else {}),
                     **({"fallback_approvers": True} if fell_back else {}),
                     **_scheduled(request),
+                    **({"rules": list(request.routing_rules)} if request.routing_rules else {}),
                 },
             )
         except ConflictError as duplicate:
@@ -366,7 +381,7 @@ class AccessService:
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
             return approval.decide_approval(
-                current,
+                self._under_routes(current),
                 clicker,
                 clicker_is_approver=clicker in members,
                 rules=self._config().rules_in_force(),
@@ -374,13 +389,16 @@ class AccessService:
                 clicker_is_requester=await self._is_requester(current, clicker),
                 break_glass_reason=break_glass_reason,
                 clicker_was_asked=clicker in current.approvers,
+                approval_groups=self._approval_groups_now(current),
             )
 
         decision, request = await self._record_or_decide(
             request,
             clicker,
             judge,
-            lambda current: current.with_changes(approvals=(*current.approvals, clicker)),
+            lambda current: self._under_routes(current).with_changes(
+                approvals=(*current.approvals, clicker)
+            ),
             EventType.APPROVAL_ADDED,
         )
         if decision.outcome is Outcome.RECORD:
@@ -424,6 +442,7 @@ class AccessService:
             clicker_is_approver=await self._is_approver(request, clicker),
             rules=self._config().rules_in_force(),
             clicker_was_asked=clicker in request.approvers,
+            approval_groups=self._approval_groups_now(request),
         )
 
     async def cancel(self, request_id: str, clicker: str) -> Decision:
@@ -523,7 +542,7 @@ class AccessService:
         async def judge(current: AccessRequest) -> Decision:
             members = await self._current_approvers(current)
             return approval.decide_extension_approval(
-                current,
+                self._under_routes(current),
                 clicker,
                 clicker_is_approver=clicker in members,
                 clicker_is_requester=await self._is_requester(current, clicker),
@@ -860,27 +879,26 @@ class AccessService:
     async def _current_approvers(self, request: AccessRequest) -> list[str]:
         """The approvers now (fresh membership) of the AWS account the request was made in,
         under whatever name it is configured now; nobody if that cannot be known."""
-        config = self._config()
-        name = guardrails.recorded_account_name(request, config.rules_in_force())
-        if name is None:
+        routed = self._routing_now(request)
+        if routed is None:
             return []
-        limits = config.rules_for(name).limits_for(request.target)
         try:
             # The fallback approvers count too: a request sent to them (its primary approvers
             # named nobody then) stays decidable by them while they remain in that list.
-            return await self._directory.resolve(
-                approvers.merged(limits.approvers, limits.fallback_approvers), fresh=True
-            )
+            primary = await self._members_of_all(routed.approver_sets, fresh=True)
+            fallback = await self._directory.resolve(routed.limits.fallback_approvers, fresh=True)
+            return list(dict.fromkeys([*primary, *fallback]))
         except DirectoryUnavailable as unavailable:
             log.warning("approvers of %s unknown: %s", request.id, unavailable)
             return []
 
     async def _approvers_for(
-        self, limits: Limits, requester: str, email: str
+        self, routed: routing.Routing, requester: str, email: str
     ) -> tuple[list[str], bool, set[str]]:
         """Who a new request goes to (``approvers.choose``), whether the fallback list was
         needed, and which of them are the requester (under any of their Slack accounts)."""
-        primary = await self._directory.resolve(limits.approvers)
+        limits = routed.limits
+        primary = await self._members_of_all(routed.approver_sets)
         selves = await self._selves(primary, requester, email)
         fallback: list[str] = []
         if limits.fallback_approvers and not approvers.others(primary, selves):
@@ -1087,13 +1105,16 @@ class AccessService:
     def _recheck(
         self, request: AccessRequest, *, approving: bool, now: datetime | None = None
     ) -> guardrails.Recheck:
-        """``guardrails.recheck`` under the configuration in force now."""
+        """``guardrails.recheck`` under the configuration in force now, the request's rules on
+        what is asked included."""
+        routed = self._routing_now(request)
         return guardrails.recheck(
             request,
             self._config().rules_in_force(),
             now=now or self._clock(),
             access_level=self._access_level,
             approving=approving,
+            max_minutes=routed.limits.max_duration_minutes if routed else None,
         )
 
     async def _no_longer_eligible(self, request: AccessRequest) -> str | None:
@@ -1108,6 +1129,66 @@ class AccessService:
             f"Request `{request.id}` was not granted: <@{request.requester_id}> may no longer "
             f"request access to {request.account_name} under the current configuration. {why}"
         )
+
+    # -- rules on what is asked (domain.routing) ------------------------------------------
+
+    def _routing(
+        self, rules: Rules, account_name: str, actions: Sequence[str], target: str | None
+    ) -> routing.Routing:
+        return routing.route(rules.accounts[account_name], actions, target, self._access_level)
+
+    def _routing_now(self, request: AccessRequest) -> routing.Routing | None:
+        """The request's routing under the rules in force now, in the account it was made in
+        (None once that account is no longer configured)."""
+        rules = self._config().rules_in_force()
+        name = guardrails.recorded_account_name(request, rules)
+        return None if name is None else self._routing(rules, name, request.actions, request.target)
+
+    def _routed_duration(self, draft: Draft, rules: Rules) -> dict[str, str]:
+        """The duration problem under the draft's rules on what is asked, by field."""
+        if rules.account(draft.account_name) is None:
+            return {}
+        actions = [a for s in draft.services for a in s.actions]
+        routed = self._routing(rules, draft.account_name, actions, draft.target)
+        problem = routed.duration_problem(draft.duration_minutes)
+        return {"duration": problem} if problem else {}
+
+    def _approval_groups_now(self, request: AccessRequest) -> tuple[str, ...]:
+        """The request's approval groups under the rules in force now (empty: account gone)."""
+        routed = self._routing_now(request)
+        return routed.limits.approval_groups if routed else ()
+
+    def _under_routes(self, request: AccessRequest) -> AccessRequest:
+        """The request needing at least the approvals its rules on what is asked require now
+        (a configuration reloaded since submission may require more, never fewer)."""
+        routed = self._routing_now(request)
+        if routed is None:
+            return request
+        required = max(request.approvals_required, routed.limits.approvals_required)
+        return request.with_changes(approvals_required=required)
+
+    def _auto_approval(
+        self,
+        request: AccessRequest,
+        rules: Rules,
+        routed: routing.Routing,
+        discovered: Sequence[str],
+    ) -> Decision | None:
+        """Auto-approval by the request's rules on what is asked, else by ``auto_approve:``
+        unless one of those rules requires a person."""
+        reason = routing.auto_approved(routed, request.services, discovered)
+        if reason is not None:
+            return Decision(Outcome.APPROVE, reason)
+        if routed.needs_person:
+            return None
+        return approval.auto_approval(request, rules, self._access_level, discovered)
+
+    async def _members_of_all(
+        self, approver_sets: Sequence[Sequence[ApproverSpec]], *, fresh: bool = False
+    ) -> list[str]:
+        """The people named by every set (``routing.Routing.approver_sets``)."""
+        members = [await self._directory.resolve(s, fresh=fresh) for s in approver_sets]
+        return routing.members_of_all(members)
 
     async def _approve_now(
         self, request: AccessRequest, actor: str, decision: Decision, event: EventType

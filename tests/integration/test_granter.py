@@ -363,3 +363,21 @@ async def test_sixty_concurrent_grants_on_one_role_fit_or_are_refused_before_aws
         await inline_only.grant(later, TARGET, START, END)
     assert await inline_only.revoke(granted[0], TARGET) is True
     assert (await inline_only.grant(later, TARGET, START, END)).policy_name in stored
+
+
+async def test_the_ticket_is_in_every_statement_sid_and_revoke_still_finds_the_grant(
+    clients: AwsClients, granter: InlinePolicyGranter
+) -> None:
+    """Inline policies have no description: an IAM console user reading the role's policy
+    sees the request id and the ticket in each statement's Sid."""
+    await create_role(clients, TARGET)
+    ticketed = request(ticket="CHG-1234")
+    result = await granter.grant(ticketed, TARGET, START, END)
+
+    stored = (await inline_policies(clients, TARGET))[result.policy_name]
+    assert [s["Sid"] for s in stored["Statement"]] == [
+        "0123456789abS0TCHG1234",
+        "0123456789abS1TCHG1234",
+    ]
+    assert await granter.revoke(ticketed.with_changes(policy_name=result.policy_name), TARGET)
+    assert await inline_policies(clients, TARGET) == {}

@@ -328,7 +328,9 @@ async def test_a_request_becomes_its_own_permission_set_assigned_then_deleted(
     world: World,
 ) -> None:
     clients, idc = world
-    request = access_request(account_name="sandbox", account_id=SANDBOX.account_number)
+    request = access_request(
+        account_name="sandbox", account_id=SANDBOX.account_number, ticket="CHG-1234"
+    )
     bot = request_sets(world)
 
     result = await bot.grant(request, SANDBOX, START, END)
@@ -340,8 +342,11 @@ async def test_a_request_becomes_its_own_permission_set_assigned_then_deleted(
     assert statement["Condition"]["DateLessThan"] == {"aws:CurrentTime": "2025-03-04T11:00:00Z"}
     assert "aws:userid" not in json.dumps(result.policy_document)
     assert made["SessionDuration"] == "PT1H"
-    assert "alice@example.com" in str(made["Description"])
-    assert "debug" in str(made["Description"])
+    assert made["Description"] == (
+        f"cloud-access-bot request {request.id} for alice@example.com, ticket CHG-1234 until "
+        "2025-03-04T11:00:00Z"
+    )
+    assert request.reason not in str(made["Description"])
     arn = str(made["PermissionSetArn"])
     found = await assignments(clients, idc.config, SANDBOX.account_number, arn)
     assert [a["PrincipalId"] for a in found] == [idc.users["alice"]]

@@ -153,3 +153,22 @@ async def test_unknown_permission_set_is_a_clear_error(
     assert refused.value.message.startswith(
         "No IAM Identity Center role for permission set Admin in account 333333333333"
     )
+
+
+async def test_the_ticket_is_in_the_sids_of_the_shared_managed_policy(
+    clients: AwsClients, granter: ManagedPolicyGranter, sso_role_id: str
+) -> None:
+    """The managed policy holds every grant of the account and IAM never changes a policy's
+    Description once made: each grant's request id and ticket are in its statements' Sids."""
+    await granter.grant(request(1, ticket="INC-42"), ACCOUNT, START, END)
+    await granter.grant(request(2), ACCOUNT, START, END)
+
+    document, _ = await stored(clients)
+    assert sorted(s["Sid"] for s in document["Statement"]) == [
+        "000000000001S0TINC42",
+        "000000000002S0",
+    ]
+    assert set(grant_ends([document])) == {"000000000001", "000000000002"}
+    assert await granter.revoke(request(1, ticket="INC-42"), ACCOUNT) is True
+    document, _ = await stored(clients)
+    assert [s["Sid"] for s in document["Statement"]] == ["000000000002S0"]

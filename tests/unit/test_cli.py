@@ -414,3 +414,23 @@ def test_check_config_warns_when_no_table_is_named(
     [warning] = capsys.readouterr().err.splitlines()
     assert warning.startswith(f"{path}: warning: dynamoDbTable is not set")
     assert "request_access_bot" in warning and "Migrating from perkbox" in warning
+
+
+def test_check_config_account_shows_what_the_rules_on_what_is_asked_make_of_a_request(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["check-config", "--file", str(EXAMPLE), "--account", "987654321098"]
+    assert main([*args, "--action", "s3:GetObject", "--action", "s3:PutObject"]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        "  Write in production: when access level Write or Permissions management, needs 2 "
+        "approvals from @sre-oncall"
+    ) in out
+    assert out[-1] == (
+        "a request for s3:GetObject, s3:PutObject: 2 approval(s) from sre-oncall, max 120 "
+        "minutes; rules applied: Write in production: needs 2 approvals from @sre-oncall"
+    )
+    assert main([*args[:3], "--action", "s3 Put"]) == 2
+    assert main([*args, "--action", "s3 Put"]) == 2
+    assert "is not an IAM action like s3:PutObject" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cloud_access_bot.domain.arns import parse_arn, resource_types_of
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import ServiceAccess
+from cloud_access_bot.domain.packing import grant_id
 from cloud_access_bot.domain.policy import (
     PolicyFinding,
     UnmappableActionsError,
@@ -23,6 +24,7 @@ from cloud_access_bot.domain.policy import (
     policy_json,
     policy_size,
     sid_prefix,
+    sid_ticket,
     unmappable_actions,
 )
 
@@ -392,3 +394,21 @@ def test_source_identity_binding_requires_it_in_every_statement() -> None:
             "aws:SourceIdentity": "alice@example.com",
         }
     assert not blocking_findings(lint_policy(document))
+
+
+def test_the_ticket_ends_each_sid_in_sid_characters_and_survives_merging() -> None:
+    access = ServiceAccess("s3", ("s3:GetObject", "s3:ListBucket"), ("arn:aws:s3:::logs",))
+    document = build_grant_policy(
+        [access],
+        userid=USERID,
+        not_before=START,
+        not_after=END,
+        sid="0123456789ab",
+        ticket="CHG-S12/3",
+    )
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert sids == ["0123456789abS0TCHGS123", "0123456789abS1TCHGS123"]
+    assert [s["Sid"] for s in merge_statements(document)["Statement"]] == ["0123456789abS0TCHGS123"]
+    assert {grant_id(s) for s in document["Statement"]} == {"0123456789ab"}
+    assert sid_ticket("x" * 80) == "T" + "x" * 32
+    assert sid_ticket("---") == sid_ticket(None) == ""

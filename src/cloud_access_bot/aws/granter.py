@@ -197,6 +197,7 @@ async def checked_document(
             sid=request.id,
             resource_account=request.account_id,
             source_identity=request.requester_email if bound else None,
+            ticket=request.ticket,
         )
     except ValueError as exc:
         reason = f"The policy for this request cannot be built: {exc}"

@@ -264,6 +264,8 @@ def extra_attribute(request: AccessRequest) -> dict[str, Any]:
         extra["warning"] = request.warning
     if request.usage_review_at is not None:
         extra["usage_review_at"] = stamp(request.usage_review_at)
+    if request.routing_rules:
+        extra["routing_rules"] = list(request.routing_rules)
     return extra
 
 
@@ -277,6 +279,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
     cuts_off = text("revoke_cuts_off_session")
     minutes, approvals = extra.get("extension_minutes"), extra.get("extension_approvals")
     levels, cut_off = extra.get("access_levels"), extra.get("session_cut_off")
+    routed = extra.get("routing_rules")
     return {
         "recorded_account": RecordedAccount(
             iam_role=text("iam_role"),
@@ -293,6 +296,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
         "ticket": text("ticket"),
         "warning": text("warning"),
         "usage_review_at": parse_iso(review) if (review := text("usage_review_at")) else None,
+        "routing_rules": tuple(map(str, routed)) if isinstance(routed, list) else (),
     }
 
 

@@ -15,7 +15,7 @@ requester under any of their Slack accounts (same Slack id, or the same normalis
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -120,15 +120,25 @@ def describe_status(request: AccessRequest) -> str:
 
 
 def _not_approver(
-    request: AccessRequest, rules: Rules, verb: str, was_asked: bool = True
+    request: AccessRequest,
+    rules: Rules,
+    verb: str,
+    was_asked: bool = True,
+    groups_now: Sequence[str] | None = None,
 ) -> Decision:
+    """``groups_now``: the request's approval groups under the rules on what is asked
+    (``domain.routing``), when they are not the account's."""
     if not was_asked:
         return _refuse(
             f"You may not {verb} this request: its approvers were fixed when it was made, and "
             "you were not one of them."
         )
     limits = rules.accounts[request.account_name].limits_for(request.target)
-    entries = limits.approvers or approvers.groups(limits.approval_groups)
+    entries = (
+        approvers.groups(groups_now)
+        if groups_now
+        else limits.approvers or approvers.groups(limits.approval_groups)
+    )
     if all(entry.kind is approvers.Kind.GROUP for entry in entries):
         groups = ", ".join(_group(g.value) for g in entries)
         return _refuse(
@@ -168,6 +178,7 @@ def decide_approval(
     clicker_is_requester: bool | None = None,
     break_glass_reason: str | None = None,
     clicker_was_asked: bool = True,
+    approval_groups: Sequence[str] | None = None,
 ) -> Decision:
     """Judge a click on Approve: approve, record one more approval, or refuse.
 
@@ -181,7 +192,7 @@ def decide_approval(
         return unknown
     if not (clicker_is_approver and clicker_was_asked):
         asked = clicker_was_asked or not clicker_is_approver
-        return _not_approver(request, rules, "approve", asked)
+        return _not_approver(request, rules, "approve", asked, approval_groups)
     if clicker_is_requester is None:
         clicker_is_requester = clicker == request.requester_id
     if clicker_is_requester:
@@ -257,6 +268,7 @@ def decide_denial(
     clicker_is_approver: bool,
     rules: Rules,
     clicker_was_asked: bool = True,
+    approval_groups: Sequence[str] | None = None,
 ) -> Decision:
     """Judge a click on Deny: one approver's denial ends the request."""
     if request.status is not Status.PENDING:
@@ -267,7 +279,7 @@ def decide_denial(
         return unknown
     if not (clicker_is_approver and clicker_was_asked):
         asked = clicker_was_asked or not clicker_is_approver
-        return _not_approver(request, rules, "deny", asked)
+        return _not_approver(request, rules, "deny", asked, approval_groups)
     return Decision(Outcome.APPROVE, f"Denied by {_user(clicker)}.")
 
 

@@ -259,13 +259,15 @@ def recheck(
     access_level: Callable[[str], str | None],
     approving: bool,
     catalog: Catalog | None = None,
+    max_minutes: int | None = None,
 ) -> Recheck:
     """Whether ``request`` may be approved (``approving``) or its grant written, now.
 
     ``duration_minutes`` is compared with the account's current maximum: over it, the
     verdict caps the grant at the maximum (the approver already agreed to longer access,
     so shorter access is within what they approved; refusing would only make everyone ask
-    again).
+    again). ``max_minutes``: the request's own maximum under the rules on what is asked
+    (``domain.routing``), which caps it too.
     """
     name = recorded_account_name(request, rules)
     account = None if name is None else rules.account(name)
@@ -292,6 +294,7 @@ def recheck(
     if problems:
         return Recheck("Under the current rules this cannot be granted: " + " ".join(problems))
     cap = account.limits_for(request.target).max_duration_minutes
+    cap = cap if max_minutes is None else min(cap, max_minutes)
     if request.duration_minutes > cap:
         return Recheck(capped_minutes=cap)
     return Recheck()

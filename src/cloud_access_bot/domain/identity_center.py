@@ -90,11 +90,14 @@ def request_set_name(request_id: str) -> str:
 
 
 def request_set_description(request: AccessRequest, end: datetime) -> str:
-    """Who asked, why and until when, in the characters (and 700-character length) Identity
-    Center accepts for a description."""
+    """The request id, who asked, the ticket (when the account requires one) and until when,
+    in the characters (and 700-character length) Identity Center accepts for a description.
+    Never the reason: it is the requester's free text, and the description is read by anyone
+    who may list permission sets."""
+    ticket = f", ticket {request.ticket}" if request.ticket else ""
     text = (
-        f"cloud-access-bot request {request.id} for {request.requester_email} until "
-        f"{iso(end)}: {request.reason}"
+        f"cloud-access-bot request {request.id} for {request.requester_email}{ticket} until "
+        f"{iso(end)}"
     )
     return _DESCRIPTION_CHARS.sub("?", text)[:700]
 

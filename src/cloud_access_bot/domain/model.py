@@ -198,6 +198,9 @@ class AccessRequest:
     scheduled_start: datetime | None = None
     #: When an ended grant's use is to be read from CloudTrail (None: no review waiting).
     usage_review_at: datetime | None = None
+    #: The rules on what is asked that applied at submission, each "<rule>: <what it requires>"
+    #: (``domain.routing``), shown on the approval card.
+    routing_rules: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:

@@ -3,9 +3,9 @@
 IAM counts every inline policy of a role against one 10,240-char budget (whitespace excluded)
 and a customer managed policy against 6,144. One policy per grant pays the document envelope
 (``{"Version":…,"Statement":[…]}``) once per grant; a packed policy pays it once. Each grant's
-statements carry Sids starting with ``sid_prefix(request id)`` (12 hex chars + ``S`` + index),
-so a grant is found and removed by Sid alone and a statement whose Sid does not look like that
-is never touched.
+statements carry Sids starting with ``sid_prefix(request id)`` (12 hex chars + ``S`` + index,
+then ``T`` + the request's ticket when it has one), so a grant is found and removed by Sid alone
+and a statement whose Sid does not look like that is never touched.
 
 Bot policy names on a login role: ``<prefix>packed-<n>`` (packed grants) and, from before
 packing, ``<prefix><request id>`` (one grant each). Anything else belongs to someone else.
@@ -38,7 +38,8 @@ ATTACHED_POLICIES_PER_ROLE = 10
 
 PACKED_INFIX = "packed-"
 OVERFLOW_INFIX = "overflow-"
-_GRANT_SID = re.compile(r"^([0-9a-f]{12})S\d+$")
+#: A grant's Sid: its request id, ``S``, the statement's index, and ``T`` + its ticket if any.
+_GRANT_SID = re.compile(r"^([0-9a-f]{12})S\d+(?:T[A-Za-z0-9]+)?$")
 
 #: The only statement of a managed policy without grants: IAM refuses a policy without
 #: statements, and the permission set must keep finding the policy. It grants nothing (its

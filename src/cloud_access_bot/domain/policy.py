@@ -40,7 +40,10 @@ BLOCKING_SEVERITY = "MEDIUM"
 _NOT_SID = re.compile(r"[^A-Za-z0-9]")
 _WHITESPACE = re.compile(r"\s")
 _VARIABLE = re.compile(r"\$\{[^}]+\}")
-_SID_INDEX = re.compile(r"\d+$")
+#: A grant statement's index: the digits after the ``S`` of its Sid, before any ticket.
+_SID_INDEX = re.compile(r"(?<=S)\d+(?=(?:T[A-Za-z0-9]*)?$)")
+#: The characters of a ticket kept in a Sid (``sid_ticket``).
+SID_TICKET_CHARS = 32
 
 #: Services whose account-less ARNs can be pinned to an account with aws:ResourceAccount
 #: (AWS documents the key for S3 requests to buckets and objects).
@@ -77,6 +80,15 @@ def sid_prefix(sid: str) -> str:
     if not base:
         raise ValueError(f"sid {sid!r} has no letters or digits")
     return f"{base}S"
+
+
+def sid_ticket(ticket: str | None) -> str:
+    """What a statement's Sid carries of the request's ticket: ``T`` and its letters and
+    digits (IAM allows only ``[A-Za-z0-9]`` in a Sid), at most ``SID_TICKET_CHARS`` of them;
+    nothing without a ticket. ``CHG-1234`` becomes ``TCHG1234``: an IAM console user reading
+    the policy sees which change each statement was granted for."""
+    kept = _NOT_SID.sub("", ticket or "")[:SID_TICKET_CHARS]
+    return f"T{kept}" if kept else ""
 
 
 def _plan(
@@ -135,11 +147,13 @@ def build_grant_policy(
     resource_account: str | None = None,
     source_identity: str | None = None,
     catalog: Catalog | None = None,
+    ticket: str | None = None,
 ) -> dict[str, Any]:
     """The policy document granting ``access`` to the session ``userid`` within the window.
 
     ``resource_account``: the chosen account, required of resources whose ARNs name none.
     ``source_identity``: also required as the session's ``aws:SourceIdentity``.
+    ``ticket``: the request's ticket, ending every Sid (``sid_ticket``).
 
     Wildcard actions are expanded to the concrete actions they cover, each granted only on the
     resources it applies to. Raises ``UnmappableActionsError`` (see ``unmappable_actions``) and
@@ -167,7 +181,7 @@ def build_grant_policy(
             condition["StringEquals"] = {"aws:ResourceAccount": resource_account}
         statements.append(
             {
-                "Sid": f"{prefix}{index}",
+                "Sid": f"{prefix}{index}{sid_ticket(ticket)}",
                 "Effect": "Allow",
                 "Action": sorted(groups[resources]),
                 "Resource": list(resources),
@@ -250,7 +264,7 @@ def merge_statements(document: Mapping[str, Any], catalog: Catalog | None = None
         else:
             merged.append(({**statement}, {a: set(resources) for a in actions}))
     kept = [
-        {**target, "Sid": _SID_INDEX.sub(str(index), str(target["Sid"]))}
+        {**target, "Sid": _SID_INDEX.sub(str(index), str(target["Sid"]), count=1)}
         for index, (target, _) in enumerate(merged)
     ]
     return {**document, "Statement": kept}

@@ -74,6 +74,28 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A rule of ``rules:`` that matches on what a request asks, kept for one account whose
+    OU, tags and name it matched: ``domain.routing`` applies it to each request."""
+
+    #: The rule's ``description`` (else ``rules.<index>``), shown on the approval card.
+    label: str
+    access_levels: tuple[str, ...] = ()
+    #: Service prefixes (shell-style patterns, lower case).
+    services: tuple[str, ...] = ()
+    #: IAM action patterns.
+    actions: tuple[str, ...] = ()
+    #: Permission set or group names (shell-style patterns).
+    permission_sets: tuple[str, ...] = ()
+    approvals_required: int | None = None
+    approval_groups: tuple[str, ...] | None = None
+    max_duration_minutes: int | None = None
+    auto_approve: bool = False
+    #: With ``auto_approve``: only when every resource was picked from discovery.
+    discovered_only: bool = False
+
+
+@dataclass(frozen=True)
 class AccountRules:
     """One account's effective settings (its overrides, else the global defaults)."""
 
@@ -95,6 +117,8 @@ class AccountRules:
     approval_channel: str | None = None
     #: Whether each approver also gets the card in a DM.
     approval_dms: bool = True
+    #: The rules matching on what is asked that cover this account, in file order.
+    routes: tuple[Route, ...] = ()
 
     def limits_for(self, target: str | None) -> Limits:
         """The limits of the permission set or group ``target`` (None or not offered: the

@@ -559,6 +559,15 @@ def reason_block(request: AccessRequest) -> dict[str, Any]:
     }
 
 
+def routing_blocks(request: AccessRequest) -> list[dict[str, Any]]:
+    """The rules on what is asked that applied ("Rule: Write in production: needs 2 approvals
+    from @sre"), one context line each; none when no such rule applied."""
+    if not request.routing_rules:
+        return []
+    text = "\n".join(f"Rule: {escape(line)}" for line in request.routing_rules)
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, 3000)}]}]
+
+
 def services_blocks(request: AccessRequest) -> list[dict[str, Any]]:
     """Everything the request grants: every action and resource when they fit one text,
     otherwise a summary per service (counts per access level, every wildcard pattern as the
@@ -601,6 +610,7 @@ def full_request_modal(request: AccessRequest) -> dict[str, Any]:
                 }
             ],
         },
+        *routing_blocks(request),
         *({"type": "section", "text": {"type": "plain_text", "text": page}} for page in pages),
     ]
     return {
@@ -789,6 +799,7 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         reason_block(request),
         *services_blocks(request),
         *schedule_views.window_blocks(request),
+        *routing_blocks(request),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status_line(request)}]},
     ]
     if request.warning:
