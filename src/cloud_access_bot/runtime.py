@@ -57,6 +57,7 @@ from cloud_access_bot.metrics.emf import EmfSink
 from cloud_access_bot.metrics.prometheus import PrometheusSink
 from cloud_access_bot.ports import Metrics, StoreUnavailable
 from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
+from cloud_access_bot.service_batch import BatchService
 from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.accounts_command import accounts_subcommand
@@ -219,6 +220,9 @@ class BotRuntime:
             metrics=self.metrics,
             identity_center=self.identity_center,
         )
+        self.batch = BatchService(
+            service=self.service, store=self.store, notifier=self.notifier, config=config
+        )
         deps = home.Deps(
             client=self.client,
             service=self.service,
@@ -237,6 +241,7 @@ class BotRuntime:
             config=config,
             inflight=self.inflight,
             identity_center=self.identity_center,
+            batch_service=self.batch,
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(

@@ -143,12 +143,14 @@ class Sandbox:
         login_role: str | None = LOGIN_ROLE,
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
+        also_accounts: Sequence[str | dict[str, Any]] = (),
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
         ``resources`` are searched in the resource picker by name and picked; ``arns`` are
         typed into the free-text field. ``think`` is awaited before every step (a person's
-        pause; none by default).
+        pause; none by default). ``also_accounts`` are searched and picked in "Also in these
+        accounts" (a request over several accounts).
         """
         emulator = self.emulator
         self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
@@ -167,6 +169,16 @@ class Sandbox:
         if login_role:  # None: an account whose modal has no login role
             await think()
             await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        also: list[str | dict[str, Any]] = []
+        for name in also_accounts:
+            await think()
+            if isinstance(name, dict):  # a forged option, sent as it is
+                also.append(name)
+                continue
+            answer = await modal.suggest(views.ALSO_ACCOUNTS_ACTION, name)
+            also.append(_option(answer, value=name))
+        if also:
+            await modal.select_many(views.ALSO_ACCOUNTS_ACTION, also)
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()

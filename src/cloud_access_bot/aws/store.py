@@ -239,6 +239,8 @@ def extra_attribute(request: AccessRequest) -> dict[str, Any]:
         extra["ticket"] = request.ticket
     if request.warning is not None:
         extra["warning"] = request.warning
+    if request.batch:
+        extra["batch"] = list(request.batch)
     return extra
 
 
@@ -267,6 +269,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
         "session_cut_off": cut_off if isinstance(cut_off, bool) else None,
         "ticket": text("ticket"),
         "warning": text("warning"),
+        "batch": tuple(map(str, batch)) if isinstance(batch := extra.get("batch"), list) else (),
     }
 
 

@@ -14,8 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
+from cloud_access_bot.service_batch import BatchService
 from cloud_access_bot.slack.listeners import (
     added_services,
+    batch,
     decisions,
     errors,
     extensions,
@@ -36,6 +38,7 @@ FEATURES = (
     added_services,
     options,
     decisions,
+    batch,
     extensions,
     full_request,
     errors,
@@ -51,6 +54,7 @@ def build_app(
     inflight: Inflight,
     subcommands: Mapping[str, Subcommand] | None = None,
     identity_center: IdentityCenterDirectory | None = None,
+    batch_service: BatchService | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which listeners/errors.py turns into a plain
@@ -67,6 +71,7 @@ def build_app(
         command=f"/{config().request_command}",
         subcommands=dict(subcommands or {}),
         identity_center=identity_center,
+        batch=batch_service,
     )
     for feature in FEATURES:
         feature.register(app, deps)

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
-from cloud_access_bot.slack import views
+from cloud_access_bot.slack import batch_views, views
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class SlackNotifier:
                 ref,
                 views.approval_message(request, with_buttons=ref.user != AUDIT_CHANNEL_USER),
             )
-            for ref in request.messages
+            # A batch's card shows all of its requests: refresh_batch keeps it up to date.
+            for ref in (() if request.batch else request.messages)
         ]
         if request.requester_message:
             updates.append(
@@ -93,6 +94,43 @@ class SlackNotifier:
                 text += f"\nSign in with your usual role: <{account.console_login_url}|AWS console>"
             await self.tell(request.requester_id, text)
         await self._changed(request)
+
+    async def announce_batch(
+        self, requests: Sequence[AccessRequest]
+    ) -> tuple[list[MessageRef], list[MessageRef | None]]:
+        lead = requests[0]
+        everyone = dict.fromkeys(a for r in requests for a in r.approvers)
+        approvers = [a for a in everyone if self._break_glass() or a != lead.requester_id]
+        card = batch_views.batch_card(requests)
+        results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
+        messages = [m for m in results if m is not None]
+        audit_channel = self._config().audit_channel
+        if audit_channel:
+            audit = await self._post(
+                audit_channel, batch_views.batch_card(requests, with_buttons=False)
+            )
+            if audit is not None:
+                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        mine = [
+            await self._post_dm(
+                lead.requester_id, views.requester_message(request, self._break_glass())
+            )
+            for request in requests
+        ]
+        for request in requests:
+            await self._changed(request)
+        return messages, mine
+
+    async def refresh_batch(self, requests: Sequence[AccessRequest]) -> None:
+        await asyncio.gather(
+            *(
+                self._update(
+                    ref,
+                    batch_views.batch_card(requests, with_buttons=ref.user != AUDIT_CHANNEL_USER),
+                )
+                for ref in requests[0].messages
+            )
+        )
 
     async def tell(self, user_id: str, text: str) -> None:
         await self._post_dm(user_id, {"text": text})

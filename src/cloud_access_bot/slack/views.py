@@ -39,6 +39,9 @@ ADD_SERVICE_ACTION = "add_service"
 REFRESH_RESOURCES_ACTION = "refresh_resources"
 PRESET_SELECT_ACTION = "modal_preset_select"
 REMOVE_SERVICE_ACTION = "remove_service"
+#: The request modal's optional "Also in these accounts" multi-select (slack/batch_views.py).
+ALSO_ACCOUNTS_ACTION = "also_accounts_select"
+ALSO_ACCOUNTS_BLOCK = "also_accounts"
 
 APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
@@ -287,10 +290,35 @@ def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
     )
     return [
         *_login_role_picker(config, state),
+        *_also_accounts_input(config, state),
         *_account_notes(config.accounts[state.account], state),
         *_preset_picker(config),
         *_added_summary(state),
         service,
+    ]
+
+
+def _also_accounts_input(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """More accounts for the same services and actions (one request per account, one
+    approval card); searched like the Account picker. Not offered where there is only one
+    account to pick."""
+    if len(config.accounts) < 2 or config.max_accounts_per_request < 2:
+        return []
+    return [
+        _input(
+            ALSO_ACCOUNTS_BLOCK,
+            "Also in these accounts (optional)",
+            {
+                "type": "multi_external_select",
+                "action_id": ALSO_ACCOUNTS_ACTION,
+                "min_query_length": 0,
+                "placeholder": plain("Same services and actions in more accounts"),
+            },
+            state,
+            optional=True,
+            hint=f"Up to {config.max_accounts_per_request} accounts in all, granting the same "
+            "way. A typed ARN goes to the account it names; one naming none, to the first.",
+        )
     ]
 
 

@@ -11,11 +11,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.identity_center_views import uses_identity_center
 from cloud_access_bot.slack.listeners import permission_sets
+from cloud_access_bot.slack.listeners.batch_form import accounts_of, read_batch
 from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
     modal_state,
     selected_option,
+    submit_batch,
     submit_draft,
     user_of,
 )
@@ -39,7 +41,8 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         await ack()
         state = replace(modal_state(body), service=selected_option(body).get("value"))
         if state.account and state.service:
-            suggestions.warm(state.account, state.service)
+            for account in accounts_of(body.get("view") or {}, state):
+                suggestions.warm(account, state.service)
         await deps.guarded(user_of(body), deps.update_modal(body, state))
 
     @app.action(views.PRESET_SELECT_ACTION)
@@ -67,6 +70,9 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = user_of(body)
         state = ModalState.from_metadata(view.get("private_metadata"))
+        if deps.batch is not None and len(accounts_of(view, state)) > 1:
+            await on_batch_submit(ack, view, state, user_id)
+            return
         draft, errors = await read_draft(view, state, user_id, suggestions)
         if draft is not None:
             errors = {**deps.service.validate(draft), **errors}
@@ -75,3 +81,17 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
             return
         await ack()
         await deps.guarded(user_id, submit_draft(deps, draft))
+
+    async def on_batch_submit(
+        ack: AsyncAck, view: dict[str, Any], state: ModalState, user_id: str
+    ) -> None:
+        """Submitted with "Also in these accounts": one request per account, one card."""
+        assert deps.batch is not None
+        drafts, errors = await read_batch(view, state, user_id, suggestions, deps.config())
+        if drafts:
+            errors = {**deps.batch.validate(drafts), **errors}
+        if errors or not drafts:
+            await ack(response_action="errors", errors=error_blocks(errors, state, view))
+            return
+        await ack()
+        await deps.guarded(user_id, submit_batch(deps, drafts))
