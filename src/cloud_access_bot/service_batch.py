@@ -40,8 +40,11 @@ from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepare
 
 log = logging.getLogger(__name__)
 
-#: Grants a batch writes at once (each mostly waits on AWS round trips in its own account).
-GRANT_CONCURRENCY = 10
+#: Grants (and approvals) a batch writes at once: each mostly waits on AWS round trips in its
+#: own account (its own login role, so no two wait on one role's lock), so a batch of the
+#: default size (``max_accounts_per_request``: 20) is written all at once; a larger batch
+#: takes turns, which keeps the event loop and each API's rate in bounds.
+GRANT_CONCURRENCY = 20
 
 #: Set while a batch operation changes several of its requests: the card is refreshed once at
 #: the end instead of after every change (tasks started meanwhile inherit it).

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from cloud_access_bot.audit.matching import policy_statements
-from cloud_access_bot.domain.model import AccessRequest, EventType, Status
+from cloud_access_bot.audit.commands import answer, cli_output, slack_parser
+from cloud_access_bot.audit.slack_text import audit_command_text
+from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.slack import batch_views, views
 from cloud_access_bot_sandbox.aws import SeededAccount, inline_policies, seed_account
 from cloud_access_bot_sandbox.scenario import (
@@ -113,9 +115,17 @@ async def test_three_accounts_one_card_one_approval_three_grants(world: Sandbox)
         BOB, lambda m: batch_id in m.flat_text and "Revoke in staging" in m.flat_text
     )
     assert "Approve" not in updated.flat_text
-    # One audit history: `/request audit` of the batch shows every account's events.
-    events = [e for r in requests for e in await world.store.events(r.id)]
-    assert [e.type for e in events].count(EventType.GRANTED) == 3
+    # One audit history: `/request audit show` of the batch shows every account's events.
+    slack = await audit_command_text(
+        ["show", batch_id], store=world.store, config=world.config, now=utcnow()
+    )
+    assert "3 accounts (development ACTIVE, production ACTIVE, staging ACTIVE)" in slack
+    parsed = slack_parser("request").parse_args(["show", batch_id])
+    found = await answer(parsed, store=world.store, config=world.config, now=utcnow())
+    _, shown = cli_output(found, "table")
+    for request in requests:
+        assert f"request     {request.id}  ACTIVE" in shown
+    assert shown.count("GRANTED") == 3
 
 
 async def test_one_account_failing_leaves_the_others_granted_and_is_told(world: Sandbox) -> None:

@@ -77,7 +77,7 @@ async def audit_command_text(
         return _with_table(title, rows, SLACK_ACCESS_COLUMNS, "who-had-access")
     assert isinstance(result, Shown)
     title = f"*Request* `{result.request.id}`"
-    text = export.show_text(result.request, result.events)
+    text = export.shown_text(result.all)
     return f"{title}\n" + _block(text, MAX_TEXT - len(title), f"show {result.request.id}")
 
 

@@ -1,4 +1,5 @@
-"""A request over several accounts: its card's Approve and Deny (with a reason)."""
+"""A request over several accounts: the modal's submission with "Also in these accounts",
+and its card's Approve and Deny (with a reason)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.slack import batch_views
-from cloud_access_bot.slack.listeners.form import reason_of
+from cloud_access_bot.slack.listeners.batch_form import read_batch
+from cloud_access_bot.slack.listeners.form import error_blocks, reason_of
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
     decision_button,
     modal_button,
+    submit_batch,
     user_of,
 )
+from cloud_access_bot.slack.views import ModalState
 
 
 def register(app: AsyncApp, deps: AppDeps) -> None:
@@ -29,3 +33,18 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         await ack()
         batch_id = str(view.get("private_metadata") or "")
         await deps.guarded(user_of(body), batch.deny(batch_id, user_of(body), reason_of(view)))
+
+
+async def on_submit(
+    deps: AppDeps, ack: AsyncAck, view: dict[str, Any], state: ModalState, user_id: str
+) -> None:
+    """The request modal submitted with more than one account: one request per account."""
+    assert deps.batch is not None
+    drafts, errors = await read_batch(view, state, user_id, deps.suggestions, deps.config())
+    if drafts:
+        errors = {**deps.batch.validate(drafts), **errors}
+    if errors or not drafts:
+        await ack(response_action="errors", errors=error_blocks(errors, state, view))
+        return
+    await ack()
+    await deps.guarded(user_id, submit_batch(deps, drafts))

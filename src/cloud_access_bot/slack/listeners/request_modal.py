@@ -10,14 +10,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.identity_center_views import uses_identity_center
-from cloud_access_bot.slack.listeners import permission_sets
-from cloud_access_bot.slack.listeners.batch_form import accounts_of, read_batch
+from cloud_access_bot.slack.listeners import batch, permission_sets
+from cloud_access_bot.slack.listeners.batch_form import accounts_of
 from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
     modal_state,
     selected_option,
-    submit_batch,
     submit_draft,
     user_of,
 )
@@ -71,7 +70,7 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         user_id = user_of(body)
         state = ModalState.from_metadata(view.get("private_metadata"))
         if deps.batch is not None and len(accounts_of(view, state)) > 1:
-            await on_batch_submit(ack, view, state, user_id)
+            await batch.on_submit(deps, ack, view, state, user_id)
             return
         draft, errors = await read_draft(view, state, user_id, suggestions)
         if draft is not None:
@@ -81,17 +80,3 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
             return
         await ack()
         await deps.guarded(user_id, submit_draft(deps, draft))
-
-    async def on_batch_submit(
-        ack: AsyncAck, view: dict[str, Any], state: ModalState, user_id: str
-    ) -> None:
-        """Submitted with "Also in these accounts": one request per account, one card."""
-        assert deps.batch is not None
-        drafts, errors = await read_batch(view, state, user_id, suggestions, deps.config())
-        if drafts:
-            errors = {**deps.batch.validate(drafts), **errors}
-        if errors or not drafts:
-            await ack(response_action="errors", errors=error_blocks(errors, state, view))
-            return
-        await ack()
-        await deps.guarded(user_id, submit_batch(deps, drafts))
