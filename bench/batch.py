@@ -121,6 +121,8 @@ async def measure(scale: BatchScale) -> list[Metric]:
             },
             durations_minutes=[DURATION_MINUTES],
             max_accounts_per_request=max(2, scale.accounts),
+            # One person holds every measured grant of every run on each account's role.
+            max_grants_per_requester_role=2 * scale.runs + 1,
         )
         proxy = AwsFaultProxy(os.environ["AWS_ENDPOINT_URL"])
         await proxy.start()

@@ -165,8 +165,7 @@ class BatchService:
         requests = await self._load(batch_id, clicker)
         if not requests:
             return
-        waiting = [r for r in requests if r.status is Status.PENDING]
-        mine = [r for r in waiting if await self._service.may_approve(r, clicker)]
+        waiting, mine = await self._waiting_and_mine(requests, clicker)
         if not mine:
             await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
             return
@@ -180,13 +179,20 @@ class BatchService:
         requests = await self._load(batch_id, clicker)
         if not requests:
             return
-        waiting = [r for r in requests if r.status is Status.PENDING]
-        mine = [r for r in waiting if await self._service.may_approve(r, clicker)]
+        waiting, mine = await self._waiting_and_mine(requests, clicker)
         if not mine:
             await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
             return
         async with _one_card_refresh(self, requests[0].batch):
             await self._bounded(self._service.deny(r.id, clicker, reason) for r in mine)
+
+    async def _waiting_and_mine(
+        self, requests: Sequence[AccessRequest], clicker: str
+    ) -> tuple[list[AccessRequest], list[AccessRequest]]:
+        """The batch's waiting requests, and those of them the clicker approves now."""
+        waiting = [r for r in requests if r.status is Status.PENDING]
+        flags = await asyncio.gather(*(self._service.may_approve(r, clicker) for r in waiting))
+        return waiting, [r for r, mine in zip(waiting, flags, strict=True) if mine]
 
     async def _grant_all(
         self, requests: Sequence[AccessRequest], actor: str
