@@ -162,12 +162,8 @@ class BatchService:
     async def approve(self, batch_id: str, clicker: str) -> None:
         """The card's Approve: approve every waiting request of the batch in an account the
         clicker approves, then write the grants of those approved, concurrently."""
-        requests = await self._load(batch_id, clicker)
-        if not requests:
-            return
-        waiting, mine = await self._waiting_and_mine(requests, clicker)
+        requests, waiting, mine = await self._to_decide(batch_id, clicker)
         if not mine:
-            await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
             return
         async with _one_card_refresh(self, requests[0].batch):
             await self._bounded(self._service.approve(r.id, clicker, grant=False) for r in mine)
@@ -176,23 +172,24 @@ class BatchService:
 
     async def deny(self, batch_id: str, clicker: str, reason: str) -> None:
         """The card's Deny: deny every waiting request in an account the clicker approves."""
-        requests = await self._load(batch_id, clicker)
-        if not requests:
-            return
-        waiting, mine = await self._waiting_and_mine(requests, clicker)
+        requests, _, mine = await self._to_decide(batch_id, clicker)
         if not mine:
-            await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
             return
         async with _one_card_refresh(self, requests[0].batch):
             await self._bounded(self._service.deny(r.id, clicker, reason) for r in mine)
 
-    async def _waiting_and_mine(
-        self, requests: Sequence[AccessRequest], clicker: str
-    ) -> tuple[list[AccessRequest], list[AccessRequest]]:
-        """The batch's waiting requests, and those of them the clicker approves now."""
+    async def _to_decide(
+        self, batch_id: str, clicker: str
+    ) -> tuple[list[AccessRequest], list[AccessRequest], list[AccessRequest]]:
+        """The batch's requests, those waiting, and those of them the clicker approves now;
+        the clicker is told when there is nothing for them to decide (none are theirs)."""
+        requests = await self._load(batch_id, clicker)
         waiting = [r for r in requests if r.status is Status.PENDING]
         flags = await asyncio.gather(*(self._service.may_approve(r, clicker) for r in waiting))
-        return waiting, [r for r, mine in zip(waiting, flags, strict=True) if mine]
+        mine = [r for r, ok in zip(waiting, flags, strict=True) if ok]
+        if requests and not mine:
+            await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
+        return requests, waiting, mine
 
     async def _grant_all(
         self, requests: Sequence[AccessRequest], actor: str

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.audit.commands import answer, cli_output, slack_parser
+from cloud_access_bot.audit.matching import policy_statements
 from cloud_access_bot.audit.slack_text import audit_command_text
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.slack import batch_views, views
@@ -22,6 +22,7 @@ from cloud_access_bot_sandbox.scenario import (
 )
 
 BOB, CAROL = APPROVERS
+DAVE = "U0DAVE"
 STAGING = ("staging", "333333333333")
 #: Configured, but its login role was never created: every grant there fails.
 BROKEN = ("broken", "444444444444")
@@ -78,6 +79,10 @@ async def card(world: Sandbox, approver: str, batch_id: str) -> Any:
 
 async def three_account_batch(world: Sandbox) -> list[AccessRequest]:
     await with_accounts(world, STAGING)
+    return await three_account_batch_submitted(world)
+
+
+async def three_account_batch_submitted(world: Sandbox) -> list[AccessRequest]:
     return await batch_of(
         world,
         also_accounts=["production", "staging"],
@@ -178,6 +183,37 @@ async def test_revoking_one_account_ends_only_that_one(world: Sandbox) -> None:
         assert await world.store.get(request.id) is not None
         assert (await world.wait_for_status(request.id, Status.ACTIVE)).status is Status.ACTIVE
         assert await inline_policies(world.clients, world.accounts[request.account_name])
+
+
+async def test_a_click_approves_only_the_accounts_the_clicker_approves(world: Sandbox) -> None:
+    """Bob approves development and staging, not production (sre's): his click on the card
+    grants his two and leaves production to sre, who needs 2 approvals there — on every
+    account of the batch (the strictest rule)."""
+    world.emulator.add_usergroup("sre", [CAROL, DAVE], name="SRE")
+    world.emulator.add_user(DAVE, name="dave", email="dave@example.com")
+    sre = account_entry(ACCOUNTS["production"], approval_groups=["sre"], approvals_required=2)
+    await with_accounts(world, STAGING, production=sre)
+    requests = await three_account_batch_submitted(world)
+    assert {r.approvals_required for r in requests} == {2}
+    development, production, staging = requests
+
+    await world.click(BOB, await card(world, BOB, development.id), batch_views.APPROVE_BATCH_ACTION)
+    await world.click(
+        CAROL, await card(world, CAROL, development.id), batch_views.APPROVE_BATCH_ACTION
+    )
+
+    await world.wait_for_status(development.id, Status.ACTIVE)
+    await world.wait_for_status(staging.id, Status.ACTIVE)
+    waiting = await world.store.get(production.id)
+    assert waiting is not None and waiting.status is Status.PENDING
+    assert waiting.approvals == (CAROL,)
+    await world.emulator.wait_for_message(
+        BOB, lambda m: "production: waiting for an approver of production" in m.text
+    )
+    await world.click(
+        DAVE, await card(world, DAVE, development.id), batch_views.APPROVE_BATCH_ACTION
+    )
+    await world.wait_for_status(production.id, Status.ACTIVE)
 
 
 async def test_forged_extra_accounts_are_refused(world: Sandbox) -> None:

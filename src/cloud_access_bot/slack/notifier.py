@@ -54,16 +54,11 @@ class SlackNotifier:
         approvers = [a for a in request.approvers if a != request.requester_id]
         if self._break_glass():
             approvers = list(request.approvers)
-        posts = [self._post_dm(user, views.approval_message(request)) for user in approvers]
-        results = await asyncio.gather(*posts)
-        messages = [m for m in results if m is not None]
-        audit_channel = self._config().audit_channel
-        if audit_channel:
-            audit = await self._post(
-                audit_channel, views.approval_message(request, with_buttons=False)
-            )
-            if audit is not None:
-                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        messages = await self._post_card(
+            approvers,
+            views.approval_message(request),
+            views.approval_message(request, with_buttons=False),
+        )
         mine = await self._post_dm(
             request.requester_id, views.requester_message(request, self._break_glass())
         )
@@ -101,16 +96,11 @@ class SlackNotifier:
         lead = requests[0]
         everyone = dict.fromkeys(a for r in requests for a in r.approvers)
         approvers = [a for a in everyone if self._break_glass() or a != lead.requester_id]
-        card = batch_views.batch_card(requests)
-        results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
-        messages = [m for m in results if m is not None]
-        audit_channel = self._config().audit_channel
-        if audit_channel:
-            audit = await self._post(
-                audit_channel, batch_views.batch_card(requests, with_buttons=False)
-            )
-            if audit is not None:
-                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        messages = await self._post_card(
+            approvers,
+            batch_views.batch_card(requests),
+            batch_views.batch_card(requests, with_buttons=False),
+        )
         mine = [
             await self._post_dm(
                 lead.requester_id, views.requester_message(request, self._break_glass())
@@ -120,6 +110,19 @@ class SlackNotifier:
         for request in requests:
             await self._changed(request)
         return messages, mine
+
+    async def _post_card(
+        self, approvers: Sequence[str], card: dict[str, Any], audit_card: dict[str, Any]
+    ) -> list[MessageRef]:
+        """DM ``card`` to every approver and post ``audit_card`` in the audit channel."""
+        results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
+        messages = [m for m in results if m is not None]
+        audit_channel = self._config().audit_channel
+        if audit_channel:
+            audit = await self._post(audit_channel, audit_card)
+            if audit is not None:
+                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        return messages
 
     async def refresh_batch(self, requests: Sequence[AccessRequest]) -> None:
         await asyncio.gather(
