@@ -144,13 +144,14 @@ class Sandbox:
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
         also_accounts: Sequence[str | dict[str, Any]] = (),
+        ticket: str | None = None,
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
         ``resources`` are searched in the resource picker by name and picked; ``arns`` are
         typed into the free-text field. ``think`` is awaited before every step (a person's
         pause; none by default). ``also_accounts`` are searched and picked in "Also in these
-        accounts" (a request over several accounts).
+        accounts" (a request over several accounts); ``ticket`` is typed into the ticket input.
         """
         emulator = self.emulator
         self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
@@ -179,6 +180,7 @@ class Sandbox:
             also.append(_option(answer, value=name))
         if also:
             await modal.select_many(views.ALSO_ACCOUNTS_ACTION, also)
+            await modal.wait_updated()  # their banners (and a ticket input) show
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()
@@ -193,6 +195,8 @@ class Sandbox:
                 extra.get("arns", ()),
                 think,
             )
+        if ticket is not None:
+            await modal.fill(views.TICKET_ACTION, ticket)
         await think()
         return await modal.submit()
 

@@ -20,6 +20,7 @@ from cloud_access_bot_sandbox.scenario import (
     Sandbox,
     sandbox_config,
 )
+from cloud_access_bot_sandbox.slack_blocks import flatten_text
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
@@ -214,6 +215,35 @@ async def test_a_click_approves_only_the_accounts_the_clicker_approves(world: Sa
         DAVE, await card(world, DAVE, development.id), batch_views.APPROVE_BATCH_ACTION
     )
     await world.wait_for_status(production.id, Status.ACTIVE)
+
+
+async def test_another_accounts_banner_and_ticket_apply_to_the_whole_request(
+    world: Sandbox,
+) -> None:
+    """production (picked second) shows its banner in the form and on the card, and its
+    ticket requirement applies to the request: refused without, stored on every account."""
+    strict = account_entry(
+        ACCOUNTS["production"], ticket_pattern="^CHG-\\d+$", warning="Production: customers"
+    )
+    await with_accounts(world, STAGING, production=strict)
+    fields: dict[str, Any] = {
+        "also_accounts": ["production"],
+        "resources": ["acme-development-exports", "acme-production-exports"],
+    }
+    ack = await world.request(**fields)
+    assert ack.get("response_action") == "errors"
+    assert "production: " in " ".join(ack["errors"].values())
+    modal = world.emulator.top_view(REQUESTER)
+    assert modal is not None
+    shown = flatten_text(world.emulator.workspace.views[modal].blocks)
+    assert "production: Production: customers" in shown and "Ticket or change id" in shown
+
+    requests = await batch_of(world, ticket="CHG-42", **fields)
+
+    assert [r.ticket for r in requests] == ["CHG-42", "CHG-42"]
+    bob_card = await card(world, BOB, requests[0].id)
+    assert "production: Production: customers" in bob_card.flat_text
+    assert "CHG-42" in bob_card.flat_text
 
 
 async def test_forged_extra_accounts_are_refused(world: Sandbox) -> None:

@@ -32,12 +32,15 @@ METRICS = (
     "approve_to_assigned_p50_ms",
     "approve_to_assigned_p99_ms",
     "grants_per_account_request_permission_set",
+    "batch_approve_to_all_active_p50_ms",
+    "batch_speedup",
 )
 WITH_BASELINE = (
     "discovery_cold_s",
     "grants_per_shared_role",
     "sweep_ms_40_expired_aws_50ms",
     "grants_per_account_request_permission_set",
+    "batch_approve_to_all_active_p50_ms",
 )
 
 

@@ -127,6 +127,8 @@ class ModalState:
     account: str | None = None
     service: str | None = None
     added: tuple[ServiceChoice, ...] = ()
+    #: The accounts picked in "Also in these accounts" (their banners and ticket input show).
+    also: tuple[str, ...] = ()
 
     def to_metadata(self) -> str:
         return json.dumps(
@@ -134,6 +136,7 @@ class ModalState:
                 "account": self.account,
                 "service": self.service,
                 "added": [choice.to_list() for choice in self.added],
+                **({"also": list(self.also)} if self.also else {}),
             },
             separators=(",", ":"),
         )
@@ -151,10 +154,14 @@ class ModalState:
         raw = data.get("added")
         added: list[Any] = raw if isinstance(raw, list) else []
         choices = tuple(c for c in map(ServiceChoice.from_list, added) if c is not None)
+        also = data.get("also")
         return cls(
             account=account if isinstance(account, str) else None,
             service=service if isinstance(service, str) else None,
             added=choices[:MAX_SERVICES],
+            also=tuple(a for a in also if isinstance(a, str))[:MAX_ALSO]
+            if isinstance(also, list)
+            else (),
         )
 
 
@@ -162,6 +169,8 @@ class ModalState:
 MAX_SERVICES = 8
 #: Slack's private_metadata limit.
 MAX_METADATA = 3000
+#: Accounts "Also in these accounts" may hold (``max_accounts_per_request`` is at most 40).
+MAX_ALSO = 40
 
 
 def block_id(field: str, state: ModalState) -> str:
@@ -292,6 +301,7 @@ def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
         *_login_role_picker(config, state),
         *_also_accounts_input(config, state),
         *_account_notes(config.accounts[state.account], state),
+        *_also_notes(config, state),
         *_preset_picker(config),
         *_added_summary(state),
         service,
@@ -313,9 +323,15 @@ def _also_accounts_input(config: BotConfig, state: ModalState) -> list[dict[str,
                 "action_id": ALSO_ACCOUNTS_ACTION,
                 "min_query_length": 0,
                 "placeholder": plain("Same services and actions in more accounts"),
+                **(
+                    {"initial_options": [option(_account_label(a, config), a) for a in also]}
+                    if (also := [a for a in state.also if a in config.accounts])
+                    else {}
+                ),
             },
             state,
             optional=True,
+            dispatch=True,
             hint=f"Up to {config.max_accounts_per_request} accounts in all, granting the same "
             "way. A typed ARN goes to the account it names; one naming none, to the first.",
         )
@@ -485,6 +501,21 @@ def _account_notes(account: AccountConfig, state: ModalState) -> list[dict[str, 
     if account.ticket_pattern:
         element = {"type": "plain_text_input", "action_id": TICKET_ACTION, "max_length": 64}
         hint = f"Required here; must match {account.ticket_pattern}"
+        blocks.append(_input("ticket", "Ticket or change id", element, state, hint=hint[:150]))
+    return blocks
+
+
+def _also_notes(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The other accounts' banners, and the ticket input when one of them requires a ticket
+    and the first account does not (a ticket any account asks for is asked of the request)."""
+    assert state.account is not None
+    others = {a: config.accounts[a] for a in state.also if a in config.accounts}
+    others.pop(state.account, None)
+    blocks = [banner(f"{name}: {text}") for name, a in others.items() if (text := warning_of(a))]
+    pattern = next((a.ticket_pattern for a in others.values() if a.ticket_pattern), None)
+    if pattern and not config.accounts[state.account].ticket_pattern:
+        element = {"type": "plain_text_input", "action_id": TICKET_ACTION, "max_length": 64}
+        hint = f"Required by one of the accounts; must match {pattern}"
         blocks.append(_input("ticket", "Ticket or change id", element, state, hint=hint[:150]))
     return blocks
 

@@ -29,7 +29,8 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     @app.action(views.ACCOUNT_ACTION)
     async def on_account(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        state = ModalState(account=selected_option(body).get("value"))
+        picked = selected_option(body).get("value")
+        state = ModalState(account=picked, also=modal_state(body).also)
         if state.account and uses_identity_center(deps.config(), state.account):
             await deps.guarded(user_of(body), permission_sets.show_modal(deps, body, state.account))
             return
