@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench.grants import typical_access
 from bench.report import Metric, rounded
@@ -111,7 +112,9 @@ async def _all_active(runtime: BotRuntime, ids: Sequence[str]) -> None:
             raise RuntimeError(f"{request_id} is not ACTIVE: {request and request.status}")
 
 
-async def measure(scale: BatchScale) -> list[Metric]:
+async def measure(scale: BatchScale, facts: dict[str, Any]) -> list[Metric]:
+    """The figures; ``facts`` gets each run's times and the AWS calls one batch (submit + approve)
+    makes (moto answers one request at a time, so they bound the batch's time here)."""
     async with sandbox(start=False) as world:
         accounts = await seed_many(world, scale.accounts)
         world.config = sandbox_config(
@@ -136,12 +139,18 @@ async def measure(scale: BatchScale) -> list[Metric]:
             await one_at_a_time_ms(runtime, accounts, "warm-up")
             together, apart = [], []
             for run in range(scale.runs):
+                calls = len(proxy.calls)
                 together.append(await batch_ms(runtime, accounts, f"batch{run}"))
+                facts["aws_calls_per_batch_submit_and_approve"] = len(proxy.calls) - calls
                 apart.append(await one_at_a_time_ms(runtime, accounts, f"single{run}"))
         finally:
             await runtime.stop(grace=0, close_clients=False)
             await clients.close()
             await proxy.stop()
+    facts.update(
+        batch_runs_ms=[rounded(t) for t in together],
+        one_at_a_time_runs_ms=[rounded(t) for t in apart],
+    )
     return batch_metrics(together, apart, scale)
 
 

@@ -200,7 +200,7 @@ async def organizations_group(scale: Scale, facts: dict[str, Any]) -> list[Metri
 
 
 async def batch_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
-    return await batch.measure(scale.batch)
+    return await batch.measure(scale.batch, facts)
 
 
 Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
