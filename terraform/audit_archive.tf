@@ -30,7 +30,7 @@ locals {
     { name = "event_id", type = "string", comment = "<request_id>#<seq>: duplicates share it" },
     { name = "request_id", type = "string", comment = "" },
     { name = "seq", type = "int", comment = "position in the request's hash chain, from 1" },
-    { name = "type", type = "string", comment = "REQUESTED, APPROVED, GRANTED, REVOKED, EXPIRED, ..." },
+    { name = "type", type = "string", comment = "REQUESTED, APPROVED, GRANTED, REVOKED, EXPIRED, USAGE_REVIEWED, ..." },
     { name = "actor", type = "string", comment = "Slack user id, or bot" },
     { name = "at", type = "string", comment = "ISO-8601 UTC (from_iso8601_timestamp)" },
     { name = "status", type = "string", comment = "the request's status after the event" },

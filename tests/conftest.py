@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests import summary
+from tests.cloudtrail import trail  # noqa: F401  (the fixture: CloudTrail played for tests)
 
 for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_proxy, None)

@@ -38,7 +38,7 @@ from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import utcnow
 from cloud_access_bot.health import read_health
 from cloud_access_bot.logging_setup import configure_logging
-from cloud_access_bot.ports import StoreUnavailable
+from cloud_access_bot.ports import StoreUnavailable, TrailUnavailable
 from cloud_access_bot.settings import Settings, SettingsError, load_settings
 from cloud_access_bot.slack import directory as slack_directory
 
@@ -312,7 +312,7 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
     except audit.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except AssumeRoleError as exc:
+    except (AssumeRoleError, TrailUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except (StoreUnavailable, ClientError, BotoCoreError, OSError) as exc:
@@ -321,9 +321,21 @@ async def _audit(args: argparse.Namespace, settings: Settings, config: BotConfig
         return EXIT_FAILED
     finally:
         await clients.close()
-    code, text = audit.cli_output(result, getattr(args, "format", "table"))
+    fmt = getattr(args, "format", "table")
+    labels = await audit.labels_for(result, _people(settings)) if fmt == "table" else {}
+    code, text = audit.cli_output(result, fmt, labels)
     print(text)
     return code
+
+
+def _people(settings: Settings) -> slack_directory.SlackDirectory | None:
+    """Slack, for names next to ids, when SLACK_BOT_TOKEN is set (else ids only)."""
+    token = settings.slack_bot_token
+    if token is None:
+        return None
+    return slack_directory.SlackDirectory(
+        AsyncWebClient(token=token.get_secret_value(), base_url=settings.slack_api_url)
+    )
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -386,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="query the audit trail: list, show, who-had-access, verify, export, activity, unused",
         description="Answers from the DynamoDB table named by the configuration "
         "(BOT_CONFIG_FILE or BOT_CONFIG_S3_BUCKET + BOT_CONFIG_S3_KEY). Exit 0 on success, "
-        "1 if verify finds a problem or the table cannot be read, 2 for bad arguments.",
+        "1 if verify finds a problem or the table cannot be read, 2 for bad arguments. With "
+        "SLACK_BOT_TOKEN set, the table format shows names and emails next to Slack ids "
+        "(Slack's users.info); without it, ids only. JSON, CSV and export keep ids.",
     )
     audit.configure_parser(audit_parser)
     audit_parser.set_defaults(handler=cmd_audit)

@@ -604,6 +604,9 @@ class BotConfig(_Strict):
     identity_center: IdentityCenterConfig | None = None
     audit_archive: AuditArchive | None = None
     event_bus: str | None = Field(default=None, pattern=EVENT_BUS)
+    #: Minutes after a grant ends before its use is read from CloudTrail (which delivers
+    #: events up to about 15 minutes late); null: no usage review.
+    usage_review_delay_minutes: int | None = Field(default=15, ge=0, le=24 * 60)
     max_accounts_per_request: int = Field(
         default=20,
         ge=1,

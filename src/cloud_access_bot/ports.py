@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain.accounts import OrgSnapshot
+from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -51,6 +52,11 @@ class GrantUnavailable(Exception):
 class DirectoryUnavailable(Exception):
     """The workspace cannot say who approves (e.g. a free Slack plan has no user groups);
     the message says so in words for the requester and the operator."""
+
+
+class TrailUnavailable(Exception):
+    """CloudTrail could not be read (throttled, denied, unreachable): the text says why and
+    names the permission; nothing was recorded, so the question can be asked again."""
 
 
 class GrantError(Exception):
@@ -117,6 +123,9 @@ class Store(Protocol):
 
         Uses the sparse due index, never a table scan.
         """
+
+    async def due_reviews(self, before: datetime, limit: int = 100) -> list[AccessRequest]:
+        """Ended grants whose usage review is due before ``before`` (the due index)."""
 
     async def pending(self, limit: int = 500) -> list[AccessRequest]:
         """Every pending request (at most ``limit``), whatever its due time, from the due index."""
@@ -222,6 +231,9 @@ class Notifier(Protocol):
 
     async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
         """Announce a self-approval loudly (audit channel, if one is configured)."""
+
+    async def usage_reviewed(self, request: AccessRequest, review: RightSizing) -> None:
+        """Tell the requester what their ended grant used of what it gave."""
 
 
 class BatchNotifier(Notifier, Protocol):

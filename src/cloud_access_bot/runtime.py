@@ -15,15 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from cloud_access_bot.accounts_source import AccountsSource
-from cloud_access_bot.audit.slack_text import audit_subcommand
+from cloud_access_bot.audit.review import UsageReviews
+from cloud_access_bot.audit.slack_text import audit_subcommand, usage_text
 from cloud_access_bot.aws.archive import S3Archive
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.cloudtrail import CloudTrailLookup
 from cloud_access_bot.aws.discovery import ResourceDiscovery
 from cloud_access_bot.aws.drainer import OutboxDrainer
 from cloud_access_bot.aws.events import EventBridgePublisher
@@ -48,8 +51,9 @@ from cloud_access_bot.aws.signin import AiohttpTokenFetcher
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.config import AccessMode, BotConfig, ConfigError
 from cloud_access_bot.config_source import config_source_from
+from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.catalog import Catalog
-from cloud_access_bot.domain.model import utcnow
+from cloud_access_bot.domain.model import AccessRequest, utcnow
 from cloud_access_bot.domain.policy import lint_policy
 from cloud_access_bot.health import HealthState, write_health
 from cloud_access_bot.metrics import Recorder, Sink
@@ -220,6 +224,8 @@ class BotRuntime:
             metrics=self.metrics,
             identity_center=self.identity_center,
         )
+        trail = CloudTrailLookup(clients)
+        self.usage_reviews = UsageReviews(self.store, trail, config, self._record_review)
         self.batch = BatchService(
             service=self.service, store=self.store, notifier=self.notifier, config=config
         )
@@ -241,6 +247,7 @@ class BotRuntime:
             config=config,
             inflight=self.inflight,
             identity_center=self.identity_center,
+            usage=lambda request: usage_text(self.store, trail, config(), request.id),
             batch_service=self.batch,
             subcommands={
                 **commands.subcommands(deps),
@@ -275,6 +282,7 @@ class BotRuntime:
         self.health = replace(self.health, started_at=utcnow())
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweeper"))
         self._tasks.append(asyncio.create_task(self.drainer.run(self._stopping), name="outbox"))
+        self._tasks.append(asyncio.create_task(self._review_loop(), name="usage-reviews"))
         self._tasks.append(
             asyncio.create_task(self.accounts.watch(self._stopping), name="organizations")
         )
@@ -330,6 +338,25 @@ class BotRuntime:
             interval = self._sweep_interval or self._config().sweep_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def _review_loop(self) -> None:
+        """Usage reviews beside the sweeper, not in it: reading CloudTrail can take minutes
+        (2 LookupEvents a second) and must not hold up expiries."""
+        while not self._stopping.is_set():
+            try:
+                await self.usage_reviews.run(self._clock())
+            except Exception:
+                log.exception("usage reviews failed; retrying at the next interval")
+            interval = self._sweep_interval or self._config().sweep_interval_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def _record_review(
+        self, request: AccessRequest, review: RightSizing | None, details: dict[str, Any]
+    ) -> bool:
+        """Record a review and tell the requester as one piece of work that stop() waits for."""
+        async with self.inflight.track():
+            return await self.service.record_usage_review(request, review, details)
 
     def _swept(self, started: float, *, ok: bool, store_problem: str | None) -> None:
         """Record one sweep's outcome for metrics and the health file."""

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from cloud_access_bot.config import AccessMode, AccountConfig, BotConfig, SelfApproval
 from cloud_access_bot.config_rules import warning_of
 from cloud_access_bot.domain import approval, extension, guardrails, listing, packing
+from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.approval import Decision, Outcome
 from cloud_access_bot.domain.identity_center import (
     makes_own_role,
@@ -639,6 +640,52 @@ class AccessService:
             return
         await self._commit(request, request, EventType.RECONCILED, SYSTEM_ACTOR, details)
 
+    async def record_usage_review(
+        self, request: AccessRequest, review: RightSizing | None, details: dict[str, Any]
+    ) -> bool:
+        """Audit what an ended grant used (USAGE_REVIEWED, its status unchanged) and tell the
+        requester; ``review`` None records why there is none (``details``). The write takes
+        the review off the due index; False if another sweeper recorded it first."""
+        done = request.with_changes(usage_review_at=None)
+        saved = await self._commit(request, done, EventType.USAGE_REVIEWED, SYSTEM_ACTOR, details)
+        if saved is not None and review is not None:
+            await self._notifier.usage_reviewed(saved, review)
+        return saved is not None
+
+    async def smaller_set(
+        self, request_id: str, clicker: str
+    ) -> tuple[AccessRequest, tuple[str, ...]] | None:
+        """The request and the actions its recorded usage review found used, for its requester
+        to ask for again; anyone else, or a request without such a review, is told (None)."""
+        request = await self._load(request_id, clicker)
+        if request is None:
+            return None
+        if not await self._is_requester(request, clicker):
+            await self._notifier.tell(
+                clicker, "Only the requester can ask for the same access again."
+            )
+            return None
+        reviews = [
+            e for e in await self._store.events(request.id) if e.type is EventType.USAGE_REVIEWED
+        ]
+        recorded = reviews[-1].details.get("smaller_set") if reviews else None
+        used = tuple(str(a) for a in recorded or ())
+        if not used:
+            await self._notifier.tell(
+                clicker, f"Request `{request.id}` used none of its actions: nothing to ask for."
+            )
+            return None
+        return request, used
+
+    def _usage_review_at(self, request: AccessRequest) -> datetime | None:
+        """When an ending grant's use is to be read from CloudTrail: after the configured delay
+        (CloudTrail delivers late); None for a grant without actions of its own (permission
+        sets, groups) or when reviews are off."""
+        delay = self._config().usage_review_delay_minutes
+        if delay is None or not request.actions or request.policy_document is None:
+            return None
+        return self._clock() + timedelta(minutes=delay)
+
     # -- background -----------------------------------------------------------------------
 
     async def sweep(self) -> SweepReport:
@@ -1125,6 +1172,7 @@ class AccessService:
                 if account.access_mode is AccessMode.SESSION_CREDENTIALS:
                     details[SESSION_CUT_OFF] = removed
             ended = request.with_changes(status=status)
+            ended = ended.with_changes(usage_review_at=self._usage_review_at(request))
             if SESSION_CUT_OFF in details:
                 ended = ended.with_changes(session_cut_off=removed)
             try:

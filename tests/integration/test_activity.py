@@ -1,12 +1,7 @@
 """``audit activity`` and ``audit unused``: a grant's CloudTrail events, grouped by action.
 
-moto does not implement CloudTrail's LookupEvents at all (moto 5.2: trails and selectors only),
-so this test plays CloudTrail: it writes the trail records the way CloudTrail records them
-(userIdentity of the assumed-role session, eventSource, eventName, errorCode) and serves them
-over HTTP with LookupEvents' JSON protocol (Username filter, time range, 50-event pages with
-NextToken). Everything else is real: the store and STS (the account role is assumed) are
-moto's server, and the bot's client is botocore, reaching the trail through
-AWS_ENDPOINT_URL_CLOUDTRAIL as it would reach CloudTrail.
+CloudTrail is played by tests/cloudtrail.py (moto has no LookupEvents; see there). Everything
+else is real: the store and STS (the account role is assumed) are moto's server.
 """
 
 from __future__ import annotations
@@ -15,13 +10,11 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from cloud_access_bot.audit import commands
 from cloud_access_bot.audit.activity import grant_activity
@@ -31,10 +24,10 @@ from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, ServiceAccess, Status
+from tests.cloudtrail import EMAIL, Trail, record
 from tests.integration.test_audit import read_rows
 
 START = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-EMAIL = "alice@example.com"
 ROLE = "arn:aws:iam::111111111111:role/cloud-access-bot"
 CONFIG = BotConfig.model_validate(
     {
@@ -54,96 +47,11 @@ GRANTED = (
 )
 
 
-def record(
-    at: datetime,
-    source: str,
-    name: str,
-    *,
-    session: str = EMAIL,
-    error: str = "",
-    region: str = "eu-west-1",
-) -> dict[str, Any]:
-    """A CloudTrail record as CloudTrail writes it for a call of an assumed-role session."""
-    made: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "principalId": f"AROAEXAMPLE:{session}",
-            "arn": f"arn:aws:sts::111111111111:assumed-role/Developer/{session}",
-            "accountId": "111111111111",
-        },
-        "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": f"{source}.amazonaws.com",
-        "eventName": name,
-        "awsRegion": region,
-        "eventID": f"{at.timestamp()}-{name}",
-    }
-    if error:
-        made |= {"errorCode": error, "errorMessage": f"{error} for {name}"}
-    return made
-
-
-class Trail:
-    """What CloudTrail holds, answering LookupEvents."""
-
-    def __init__(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-        self.calls = 0
-        self.denied = False
-
-    async def handle(self, http: web.Request) -> web.Response:
-        assert http.headers["X-Amz-Target"].endswith(".LookupEvents")
-        self.calls += 1
-        if self.denied:
-            error = {"__type": "AccessDeniedException", "message": "not authorized"}
-            return web.json_response(error, status=400, content_type="application/x-amz-json-1.1")
-        body = json.loads(await http.read())
-        (attribute,) = body["LookupAttributes"]
-        assert attribute["AttributeKey"] == "Username"
-        start, end = (datetime.fromtimestamp(body[k], UTC) for k in ("StartTime", "EndTime"))
-        # CloudTrail is regional: the region the request was signed for (Credential=…/region/…).
-        region = http.headers["Authorization"].split("Credential=")[1].split("/")[2]
-        found = [
-            r
-            for r in self.records
-            if r["awsRegion"] == region
-            and r["userIdentity"]["arn"].endswith("/" + attribute["AttributeValue"])
-            and start <= datetime.fromisoformat(r["eventTime"]) <= end
-        ]
-        offset = int(body.get("NextToken", 0))
-        page = found[offset : offset + body.get("MaxResults", 50)]
-        answer: dict[str, Any] = {
-            "Events": [
-                {
-                    "EventId": r["eventID"],
-                    "EventName": r["eventName"],
-                    "CloudTrailEvent": json.dumps(r),
-                }
-                for r in page
-            ]
-        }
-        if offset + len(page) < len(found):
-            answer["NextToken"] = str(offset + len(page))
-        return web.json_response(answer, content_type="application/x-amz-json-1.1")
-
-
-@pytest.fixture
-async def trail(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Trail]:
-    served = Trail([])
-    app = web.Application()
-    app.router.add_post("/", served.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", f"http://127.0.0.1:{port}")
-    yield served
-    await runner.cleanup()
-
-
-async def granted_and_revoked(store: DynamoStore, request_id: str) -> AccessRequest:
-    """Granted at START for an hour, revoked after 30 minutes (the store's clock)."""
+async def granted_and_revoked(
+    store: DynamoStore, request_id: str, review_at: datetime | None = None
+) -> AccessRequest:
+    """Granted at START for an hour, revoked after 30 minutes (the store's clock), its usage
+    review due at ``review_at``."""
     request = AccessRequest(
         id=request_id,
         requester_id="U1",
@@ -174,9 +82,8 @@ async def granted_and_revoked(store: DynamoStore, request_id: str) -> AccessRequ
         "bot",
         {},
     )
-    return await store.commit(
-        active, active.with_changes(status=Status.REVOKED), EventType.REVOKED, "U2", {}
-    )
+    revoked = active.with_changes(status=Status.REVOKED, usage_review_at=review_at)
+    return await store.commit(active, revoked, EventType.REVOKED, "U2", {})
 
 
 @pytest.fixture
@@ -229,15 +136,11 @@ async def test_activity_groups_the_sessions_calls_in_the_window_with_errors(
     }
 
 
-async def test_unused_lists_the_grants_that_left_most_actions_unused(
-    store: DynamoStore, clients: AwsClients, trail: Trail
-) -> None:
-    await granted_and_revoked(store, "a1b2c3d4e5f6")
-    trail.records = [record(START + timedelta(minutes=1), "s3", "GetObject")]
+async def unused_on_march_4th(store: DynamoStore, clients: AwsClients) -> list[dict[str, Any]]:
+    """``audit unused --since 2025-03-04 --until 2025-03-05 --format json``, read back."""
     parser = commands._Parser(prog="audit")
     commands.configure_parser(parser)
     args = parser.parse_args(["unused", "--since", "2025-03-04", "--until", "2025-03-05"])
-
     result = await commands.answer(
         args,
         store=store,
@@ -245,8 +148,16 @@ async def test_unused_lists_the_grants_that_left_most_actions_unused(
         now=START + timedelta(days=1),
         trail=CloudTrailLookup(clients),
     )
+    return read_rows(commands.cli_output(result, "json")[1], "json")
 
-    rows = read_rows(commands.cli_output(result, "json")[1], "json")
+
+async def test_unused_lists_the_grants_that_left_most_actions_unused(
+    store: DynamoStore, clients: AwsClients, trail: Trail
+) -> None:
+    await granted_and_revoked(store, "a1b2c3d4e5f6")
+    trail.records = [record(START + timedelta(minutes=1), "s3", "GetObject")]
+    rows = await unused_on_march_4th(store, clients)
+
     assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
     assert "s3:PutObject" in rows[0]["never_used"]
 
@@ -343,7 +254,7 @@ async def test_cli_activity_denied_names_the_permission_and_exits_1(
     err = capsys.readouterr().err
     assert code == 1
     assert err.strip() == (
-        "error: CloudTrail in the target account: access denied (AccessDeniedException); the "
+        "error: CloudTrail in account 111111111111: access denied (AccessDeniedException); the "
         "caller's IAM policy needs sts:AssumeRole on the account's iam_role, which needs "
         "cloudtrail:LookupEvents"
     )
@@ -368,3 +279,15 @@ async def test_activity_of_a_grant_with_10000_trail_events(
     print(f"audit activity: 10,000 events, {trail.calls} LookupEvents calls, {seconds:.1f} s")
     assert sum(u.calls for u in activity.uses) == 10_000
     assert activity.summary.startswith("used 3 of 7 actions")
+
+
+async def test_unused_takes_a_recorded_usage_review_without_reading_cloudtrail(
+    store: DynamoStore, clients: AwsClients, trail: Trail
+) -> None:
+    revoked = await granted_and_revoked(store, "a1b2c3d4e5f6")
+    review = {"granted": list(GRANTED), "used": ["s3:GetObject"], "unused": list(GRANTED[1:])}
+    await store.commit(revoked, revoked, EventType.USAGE_REVIEWED, "cloud-access-bot", review)
+    rows = await unused_on_march_4th(store, clients)
+
+    assert [(r["request_id"], r["used"]) for r in rows] == [("a1b2c3d4e5f6", "1 of 7")]
+    assert trail.calls == 0  # the trail (empty here) was not asked

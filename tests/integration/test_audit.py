@@ -32,6 +32,7 @@ from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.cli import main
 from cloud_access_bot.config import AccessMode, BotConfig
+from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.audit import event_hash, verify_chain
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.model import (
@@ -120,6 +121,9 @@ class People:
 
     async def break_glass(self, request: AccessRequest, approver: str, reason: str) -> None:
         raise AssertionError(f"unexpected self-approval of {request.id}")
+
+    async def usage_reviewed(self, request: AccessRequest, review: RightSizing) -> None:
+        return None
 
 
 @dataclass

@@ -4,7 +4,8 @@ The grant's window comes from its events (audit.matching.grant_window). The Trai
 the CloudTrail events of the requester's session in the target account (named by their email,
 as the granters name it: aws.session_granter.session_name); those inside the window and of a
 granted service are grouped by action with their errors. The same grouping tells which
-granted actions went unused (domain.activity.usage_line).
+granted actions went unused (domain.activity.usage_line); ``audit unused`` takes that from the
+grant's recorded usage review when there is one (audit.review).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from cloud_access_bot.audit.queries import request_with_events
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.activity import (
     ActionUse,
+    RightSizing,
     TrailEvent,
     by_action,
     in_scope,
     unused,
-    usage_line,
 )
-from cloud_access_bot.domain.model import AccessRequest
+from cloud_access_bot.domain.model import AccessRequest, EventType
 from cloud_access_bot.ports import AuditStore
 
 #: ``audit unused`` lists grants that left at least this share of their actions unused.
@@ -57,7 +58,8 @@ class Activity:
 
     @property
     def summary(self) -> str:
-        return usage_line(self.granted, self.uses)
+        used = tuple(g for g in self.granted if g not in self.unused)
+        return RightSizing(self.granted, used, tuple(self.unused), ()).summary
 
     @property
     def mostly_unused(self) -> bool:
@@ -113,10 +115,26 @@ async def unused_grants(
     async def of(request: AccessRequest) -> Activity | None:
         async with limit:
             try:
-                found = await grant_activity(store, trail, config, request.id)
+                found = await recorded_review(store, request.id) or await grant_activity(
+                    store, trail, config, request.id
+                )
             except NotGranted:
                 return None
         return found if since <= found.window.end <= until and found.mostly_unused else None
 
     answers = await asyncio.gather(*(of(r) for r in requests if r.starts_at is not None))
     return [a for a in answers if a is not None]
+
+
+async def recorded_review(store: AuditStore, request_id: str) -> Activity | None:
+    """The grant's use as its usage review recorded it (USAGE_REVIEWED), without reading
+    CloudTrail again; None when no review was recorded (nor the calls, only what went unused)."""
+    found = await request_with_events(store, request_id)
+    if found is None:
+        return None
+    request, events = found
+    reviews = [e for e in events if e.type is EventType.USAGE_REVIEWED and "unused" in e.details]
+    window = grant_window(request, events)
+    if not reviews or window is None:
+        return None
+    return Activity(request, window, [], [str(a) for a in reviews[-1].details["unused"]])

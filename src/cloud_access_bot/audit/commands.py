@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
-from cloud_access_bot.audit import export
+from cloud_access_bot.audit import export, people
 from cloud_access_bot.audit.activity import (
     Activity,
     NotGranted,
@@ -27,6 +27,7 @@ from cloud_access_bot.audit.queries import (
     DEFAULT_LOOKBACK,
     Access,
     ListFilter,
+    approved_by,
     list_requests,
     request_with_events,
     who_had_access,
@@ -35,7 +36,7 @@ from cloud_access_bot.audit.verify import VerifyReport, verify_trail
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain import archive as schema
 from cloud_access_bot.domain.model import AccessRequest, AuditEvent, Status
-from cloud_access_bot.ports import AuditStore
+from cloud_access_bot.ports import AuditStore, Directory
 
 #: What ``audit list`` covers when --since is not given.
 DEFAULT_LIST_DAYS = 30
@@ -368,13 +369,32 @@ async def _verify(
     return report
 
 
-def cli_output(result: Result, fmt: str) -> tuple[int, str]:
-    """Exit code and text for the terminal (0; 1 when verify found problems)."""
+async def labels_for(result: Result, directory: Directory | None) -> dict[str, str]:
+    """Names for the Slack ids in ``result`` that the directory resolves (audit.people)."""
+    requests: list[AccessRequest] = []
+    actors: list[str] = []
     if isinstance(result, Listing):
-        rows = [export.request_row(r) for r in result.requests]
+        requests = result.requests
+    elif isinstance(result, Accesses):
+        requests = [a.request for a in result.accesses]
+    elif isinstance(result, Shown):
+        requests = [r for r, _ in result.all]
+        actors = [e.actor for _, events in result.all for e in events]
+    elif isinstance(result, Unused):
+        requests = [a.request for a in result.activities]
+    ids = [i for r in requests for i in (r.requester_id, r.decided_by or "", *approved_by(r))]
+    return await people.names(directory, [*ids, *actors])
+
+
+def cli_output(result: Result, fmt: str, labels: dict[str, str] | None = None) -> tuple[int, str]:
+    """Exit code and text for the terminal (0; 1 when verify found problems). ``labels``
+    (names for Slack ids) are shown in the table format only: JSON and CSV keep ids."""
+    names = (labels or {}) if fmt == "table" else {}
+    if isinstance(result, Listing):
+        rows = people.named([export.request_row(r) for r in result.requests], names)
         return 0, export.render(rows, export.REQUEST_COLUMNS, fmt)
     if isinstance(result, Accesses):
-        rows = [export.access_row(a) for a in result.accesses]
+        rows = people.named([export.access_row(a) for a in result.accesses], names)
         return 0, export.render(rows, export.ACCESS_COLUMNS, fmt)
     if isinstance(result, Shown):
         if fmt == "json":
@@ -383,7 +403,7 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
         if fmt == "csv":
             rows = [export.event_row(e) for _, events in result.all for e in events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
-        return 0, export.shown_text(result.all)
+        return 0, export.shown_text(result.all, names)
     if isinstance(result, Exported):
         if fmt == "csv":
             return 0, export.render(export.record_rows(result.records), schema.COLUMNS, fmt)
@@ -391,6 +411,6 @@ def cli_output(result: Result, fmt: str) -> tuple[int, str]:
     if isinstance(result, Activity):
         return 0, export.activity_text(result, fmt)
     if isinstance(result, Unused):
-        rows = [export.unused_row(a) for a in result.activities]
+        rows = people.named([export.unused_row(a) for a in result.activities], names)
         return 0, export.render(rows, export.UNUSED_COLUMNS, fmt)
     return (0 if result.ok else 1), "\n".join(result.lines())

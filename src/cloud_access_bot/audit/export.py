@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,17 +174,27 @@ def show_json(request: AccessRequest, events: Sequence[AuditEvent]) -> dict[str,
     }
 
 
-def show_text(request: AccessRequest, events: Sequence[AuditEvent]) -> str:
-    """One request for a terminal: summary, the exact policy document, the timeline."""
+def show_text(
+    request: AccessRequest, events: Sequence[AuditEvent], labels: Mapping[str, str] | None = None
+) -> str:
+    """One request for a terminal: summary, the exact policy document, the timeline.
+
+    ``labels``: a name for some Slack ids (audit.people), shown instead of the bare id."""
+    names = labels or {}
+
+    def who(user_id: str) -> str:
+        return names.get(user_id, user_id)
+
     row = request_row(request)
+    requester = names.get(request.requester_id)
     lines = [
         f"request     {request.id}  {request.status}",
-        f"requester   {request.requester_id} ({request.requester_email})",
+        f"requester   {requester or f'{request.requester_id} ({request.requester_email})'}",
         f"account     {request.account_name} ({request.account_id}) as {request.login_role}",
         f"reason      {request.reason}",
         f"created     {row['created_at']}, {request.duration_minutes} min asked",
-        f"approved by {', '.join(approved_by(request)) or '-'}",
-        f"decided by  {request.decided_by or '-'}: {request.decision_reason or '-'}",
+        f"approved by {', '.join(map(who, approved_by(request))) or '-'}",
+        f"decided by  {who(request.decided_by or '-')}: {request.decision_reason or '-'}",
         f"window      {row['starts_at'] or '-'} → {row['expires_at'] or '-'}",
     ]
     lines += [
@@ -196,19 +206,23 @@ def show_text(request: AccessRequest, events: Sequence[AuditEvent]) -> str:
     if request.policy_document:
         lines.append(f"policy      {request.policy_name} (as attached):")
         lines.append(json.dumps(json.loads(request.policy_document), indent=2))
-    lines += ["", "timeline", table([event_row(e) for e in events], EVENT_COLUMNS)]
+    timeline = [{**r, "actor": who(str(r["actor"]))} for r in map(event_row, events)]
+    lines += ["", "timeline", table(timeline, EVENT_COLUMNS)]
     return "\n".join(lines)
 
 
-def shown_text(shown: Sequence[tuple[AccessRequest, Sequence[AuditEvent]]]) -> str:
+def shown_text(
+    shown: Sequence[tuple[AccessRequest, Sequence[AuditEvent]]],
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """``show_text`` of a request, or of every request of its batch (one per account) under
     a heading naming them."""
     if len(shown) == 1:
-        return show_text(*shown[0])
+        return show_text(*shown[0], labels)
     lead = shown[0][0]
     accounts = ", ".join(f"{r.account_name} {r.status}" for r, _ in shown)
     heading = f"batch       {lead.batch_id}: {len(shown)} accounts ({accounts})"
-    return "\n\n".join([heading, *(show_text(r, e) for r, e in shown)])
+    return "\n\n".join([heading, *(show_text(r, e, labels) for r, e in shown)])
 
 
 def activity_text(activity: Activity, fmt: str) -> str:

@@ -11,13 +11,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from cloud_access_bot.audit import export
+from cloud_access_bot.audit import export, people
+from cloud_access_bot.audit.activity import NotGranted, Trail, grant_activity
 from cloud_access_bot.audit.commands import (
     Accesses,
     Listing,
     Shown,
     UsageError,
     answer,
+    labels_for,
     slack_parser,
 )
 from cloud_access_bot.config import BotConfig
@@ -53,9 +55,15 @@ def _when(since: datetime, until: datetime) -> str:
 
 
 async def audit_command_text(
-    args: list[str], *, store: AuditStore, config: BotConfig, now: datetime
+    args: list[str],
+    *,
+    store: AuditStore,
+    config: BotConfig,
+    now: datetime,
+    directory: Directory | None = None,
 ) -> str:
-    """The answer to ``/<request_command> audit <args>`` (args after ``audit``, split)."""
+    """The answer to ``/<request_command> audit <args>`` (args after ``audit``, split); Slack
+    ids the ``directory`` resolves are shown with the name and email (audit.people)."""
     try:
         parsed = slack_parser(config.request_command).parse_args(args)
         result = await answer(parsed, store=store, config=config, now=now)
@@ -63,9 +71,10 @@ async def audit_command_text(
         return f"```\n{escape(str(problem))}\n```"
     except StoreUnavailable as error:
         return f"The audit trail cannot be read right now: {escape(str(error))}"
+    labels = await labels_for(result, directory)
     if isinstance(result, Listing):
         title = f"*{len(result.requests)} request(s)* created {_when(result.since, result.until)}"
-        rows = [export.request_row(r) for r in result.requests]
+        rows = people.named([export.request_row(r) for r in result.requests], labels)
         return _with_table(title, rows, SLACK_LIST_COLUMNS, "list")
     if isinstance(result, Accesses):
         asked = "".join(f", {k} `{escape(v)}`" for k, v in result.question.items())
@@ -73,11 +82,11 @@ async def audit_command_text(
             f"*{len(result.accesses)} grant(s)* in account {result.account_id} in force "
             f"{_when(result.since, result.until)}{asked}"
         )
-        rows = [export.access_row(a) for a in result.accesses]
+        rows = people.named([export.access_row(a) for a in result.accesses], labels)
         return _with_table(title, rows, SLACK_ACCESS_COLUMNS, "who-had-access")
     assert isinstance(result, Shown)
     title = f"*Request* `{result.request.id}`"
-    text = export.shown_text(result.all)
+    text = export.shown_text(result.all, labels)
     return f"{title}\n" + _block(text, MAX_TEXT - len(title), f"show {result.request.id}")
 
 
@@ -98,6 +107,18 @@ def audit_subcommand(
                 "Only members of the admin groups (`admin_groups` in the config) can query "
                 "the audit trail."
             )
-        return await audit_command_text(args, store=store, config=current, now=clock())
+        return await audit_command_text(
+            args, store=store, config=current, now=clock(), directory=directory
+        )
 
     return run
+
+
+async def usage_text(store: AuditStore, trail: Trail, config: BotConfig, request_id: str) -> str:
+    """What "What was used" shows: ``audit activity <request_id>``'s table (raises
+    TrailUnavailable when CloudTrail cannot be read)."""
+    try:
+        activity = await grant_activity(store, trail, config, request_id)
+    except NotGranted as why:
+        return str(why)
+    return export.activity_text(activity, "table")

@@ -15,11 +15,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from cloud_access_bot.aws.clients import AwsClients
+from cloud_access_bot.aws.errors import AssumeRoleError
+from cloud_access_bot.aws.explain import explain
 from cloud_access_bot.aws.session_granter import session_name
 from cloud_access_bot.domain.activity import TrailEvent, trail_event
+from cloud_access_bot.ports import TrailUnavailable
 
 PAGE = 50
+#: What reading the trail needs, for the message when it is refused.
+NEEDED = "sts:AssumeRole on the account's iam_role, which needs cloudtrail:LookupEvents"
 
 
 class CloudTrailLookup:
@@ -46,10 +53,16 @@ class CloudTrailLookup:
                     return [e for e in found if e.session.lower() == session.lower()]
                 params["NextToken"] = page["NextToken"]
 
-        regional = await asyncio.gather(
-            *(
-                self._clients.with_assumed("cloudtrail", role_arn, lookup, region=region)
-                for region in dict.fromkeys([*regions, "us-east-1"])
+        try:
+            regional = await asyncio.gather(
+                *(
+                    self._clients.with_assumed("cloudtrail", role_arn, lookup, region=region)
+                    for region in dict.fromkeys([*regions, "us-east-1"])
+                )
             )
-        )
+        except AssumeRoleError as error:
+            raise TrailUnavailable(str(error)) from error
+        except (ClientError, BotoCoreError) as error:
+            where = f"CloudTrail in account {role_arn.split(':')[4]}"
+            raise TrailUnavailable(explain(error, action=NEEDED, resource=where)) from error
         return [event for events in regional for event in events]

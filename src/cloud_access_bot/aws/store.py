@@ -8,7 +8,9 @@ Layout (Terraform creates the same table; keep the names):
   (``due_pk=DUE#<status>``, ``due_sk=<due time>#<id>``: the pending timeout, the approval time
   for an interrupted grant, the expiry of active access), and ``by_month``
   (``month_pk=MONTH#<yyyy-mm of created>``, ``month_sk=<created>#<id>``: audit queries by time
-  range read one partition per month, never the whole table).
+  range read one partition per month, never the whole table). An ended grant whose use is
+  still to be read from CloudTrail is in ``by_due`` under its own prefix, ``due_pk=REVIEW#USAGE``,
+  ``due_sk=<review time>#<id>`` (``usage_review_at``), until the review is recorded.
 - audit event: ``pk=REQ#<id>``, ``sk=EVT#<seq:06d>`` where seq is the request version the event
   produced; details as canonical JSON text (floats and any JSON value round-trip); ``ttl`` past
   the retention period. TTL is never used to revoke: DynamoDB may delete days late. ``sealed``
@@ -65,6 +67,8 @@ ANCHOR_PREFIX = "ANCHOR#"
 USER_INDEX = "by_user"
 ACCOUNT_INDEX = "by_account"
 DUE_INDEX = "by_due"
+#: The by_due partition of ended grants waiting for their usage review (not a status).
+USAGE_REVIEW_DUE = "REVIEW#USAGE"
 MONTH_INDEX = "by_month"
 
 #: Which moment a request in each waiting status is due at (the sweeper acts after it).
@@ -220,7 +224,20 @@ def request_attributes(request: AccessRequest) -> dict[str, Any]:
         moment = getattr(request, name)
         values[name] = stamp(moment) if moment else None
     values.update(_due_keys(request))
+    values.update(_review_keys(request))
     return values
+
+
+def _review_keys(request: AccessRequest) -> dict[str, str]:
+    """The due index attributes of an ended grant waiting for its usage review (see
+    USAGE_REVIEW_DUE); empty otherwise. Only ended requests have it, so it never meets
+    ``_due_keys``."""
+    if request.is_open or request.usage_review_at is None:
+        return {}
+    return {
+        "due_pk": USAGE_REVIEW_DUE,
+        "due_sk": f"{stamp(request.usage_review_at)}#{request.id}",
+    }
 
 
 def extra_attribute(request: AccessRequest) -> dict[str, Any]:
@@ -239,6 +256,8 @@ def extra_attribute(request: AccessRequest) -> dict[str, Any]:
         extra["ticket"] = request.ticket
     if request.warning is not None:
         extra["warning"] = request.warning
+    if request.usage_review_at is not None:
+        extra["usage_review_at"] = stamp(request.usage_review_at)
     if request.batch:
         extra["batch"] = list(request.batch)
     return extra
@@ -269,6 +288,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
         "session_cut_off": cut_off if isinstance(cut_off, bool) else None,
         "ticket": text("ticket"),
         "warning": text("warning"),
+        "usage_review_at": parse_iso(review) if (review := text("usage_review_at")) else None,
         "batch": tuple(map(str, batch)) if isinstance(batch := extra.get("batch"), list) else (),
     }
 
@@ -554,6 +574,22 @@ class DynamoStore:
     async def due(self, status: Status, before: datetime, limit: int = 100) -> list[AccessRequest]:
         """Due requests, oldest first, re-read consistently (the index lags the table)."""
         return await self._from_due_index(status, limit, f"{stamp(before)}~")
+
+    async def due_reviews(self, before: datetime, limit: int = 100) -> list[AccessRequest]:
+        """Ended grants whose usage review is due, oldest first, re-read consistently."""
+        bound = f"{stamp(before)}~"
+        candidates = await self._items(
+            limit=limit,
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="due_pk = :d AND due_sk < :b",
+            ExpressionAttributeValues=_typed({":d": USAGE_REVIEW_DUE, ":b": bound}),
+        )
+        fresh = await asyncio.gather(*(self.get(_plain(c)["id"]) for c in candidates))
+        return [
+            request
+            for request in fresh
+            if request is not None and _review_keys(request).get("due_sk", "~") < bound
+        ]
 
     async def pending(self, limit: int = 500) -> list[AccessRequest]:
         """The due index's whole PENDING partition (every pending request has a due time)."""

@@ -84,6 +84,46 @@ def unused(granted: Sequence[str], uses: Sequence[ActionUse]) -> list[str]:
 
 def usage_line(granted: Sequence[str], uses: Sequence[ActionUse]) -> str:
     """``used 2 of 7 actions; never used s3:PutObject, …`` (the right-sizing summary)."""
+    return right_sizing(granted, uses).summary
+
+
+@dataclass(frozen=True)
+class RightSizing:
+    """What an ended grant gave against what its session used of it."""
+
+    granted: tuple[str, ...]
+    #: Granted actions (as granted, patterns too) some successful call used.
+    used: tuple[str, ...]
+    #: Granted actions no successful call used.
+    unused: tuple[str, ...]
+    #: The concrete actions of the successful calls a grant covered: the smaller set to ask
+    #: for next time (a granted ``s3:Get*`` used only as ``s3:GetObject`` gives the latter).
+    smaller: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        line = f"used {len(self.used)} of {len(self.granted)} actions"
+        return line + (f"; never used {', '.join(self.unused)}" if self.unused else "")
+
+    def details(self) -> dict[str, Any]:
+        """The USAGE_REVIEWED event's details."""
+        return {
+            "granted": list(self.granted),
+            "used": list(self.used),
+            "unused": list(self.unused),
+            "smaller_set": list(self.smaller),
+            "summary": self.summary,
+        }
+
+
+def right_sizing(granted: Sequence[str], uses: Sequence[ActionUse]) -> RightSizing:
+    """Compare the granted actions with the grant's calls (see ``unused``)."""
     never = unused(granted, uses)
-    line = f"used {len(granted) - len(never)} of {len(granted)} actions"
-    return line + (f"; never used {', '.join(never)}" if never else "")
+    succeeded = [u.action for u in uses if u.calls > sum(u.errors.values())]
+    smaller = [a for a in succeeded if any(fnmatchcase(a.lower(), g.lower()) for g in granted)]
+    return RightSizing(
+        granted=tuple(granted),
+        used=tuple(g for g in granted if g not in never),
+        unused=tuple(never),
+        smaller=tuple(sorted(dict.fromkeys(smaller))),
+    )

@@ -55,6 +55,9 @@ class EventType(StrEnum):
     EXTENDED = "EXTENDED"
     RECONCILED = "RECONCILED"
     REMINDED = "REMINDED"
+    #: What an ended grant's session used of it, read from CloudTrail some minutes after the
+    #: end (CloudTrail's delivery delay); details: granted, used and unused actions.
+    USAGE_REVIEWED = "USAGE_REVIEWED"
 
 
 def utcnow() -> datetime:
@@ -189,6 +192,8 @@ class AccessRequest:
     ticket: str | None = None
     #: The account's warning banner at submission (production, or a rule's ``warning``).
     warning: str | None = None
+    #: When an ended grant's use is to be read from CloudTrail (None: no review waiting).
+    usage_review_at: datetime | None = None
     #: A request over several accounts is stored as one request per account, linked by the
     #: ids of all of them in order (this one included; the first is the batch's id). Empty
     #: for a request in one account.

@@ -13,3 +13,5 @@ class Person:
     guest: bool
     #: Deactivated in Slack (``deleted``).
     deactivated: bool
+    #: The name Slack shows (``real_name``), if any.
+    name: str | None = None

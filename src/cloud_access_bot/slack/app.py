@@ -6,12 +6,13 @@ app (home.py, commands.py, the audit subcommand) and for the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
 from cloud_access_bot.service_batch import BatchService
@@ -26,6 +27,7 @@ from cloud_access_bot.slack.listeners import (
     permission_sets,
     request_modal,
     slash_command,
+    usage,
 )
 from cloud_access_bot.slack.listeners.shared import AppDeps, Inflight, Subcommand, Suggestions
 
@@ -41,6 +43,7 @@ FEATURES = (
     batch,
     extensions,
     full_request,
+    usage,
     errors,
 )
 
@@ -54,6 +57,7 @@ def build_app(
     inflight: Inflight,
     subcommands: Mapping[str, Subcommand] | None = None,
     identity_center: IdentityCenterDirectory | None = None,
+    usage: Callable[[AccessRequest], Awaitable[str]] | None = None,
     batch_service: BatchService | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
@@ -71,6 +75,7 @@ def build_app(
         command=f"/{config().request_command}",
         subcommands=dict(subcommands or {}),
         identity_center=identity_center,
+        usage=usage,
         batch=batch_service,
     )
     for feature in FEATURES:

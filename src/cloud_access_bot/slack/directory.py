@@ -113,6 +113,8 @@ class SlackDirectory:
             email=str(email) if email else None,
             guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
             deactivated=bool(user.get("deleted")),
+            name=str(user.get("real_name") or user.get("profile", {}).get("real_name") or "")
+            or None,
         )
 
     async def group_problems(self, config: BotConfig) -> list[str]:

@@ -11,8 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cloud_access_bot.config import BotConfig, SelfApproval
+from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
-from cloud_access_bot.slack import batch_views, views
+from cloud_access_bot.slack import batch_views, usage_views, views
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,9 @@ class SlackNotifier:
         channel = self._config().audit_channel
         if channel:
             await self._post(channel, {"text": views.break_glass_text(request, approver, reason)})
+
+    async def usage_reviewed(self, request: AccessRequest, review: RightSizing) -> None:
+        await self._post_dm(request.requester_id, usage_views.usage_review_message(request, review))
 
     async def _post_dm(self, user_id: str, message: dict[str, Any]) -> MessageRef | None:
         try:

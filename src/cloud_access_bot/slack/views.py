@@ -53,6 +53,8 @@ DENY_EXTENSION_ACTION = "deny_extension"
 REVOKE_ACTION = "revoke"
 SHOW_FULL_ACTION = "show_full_request"
 FULL_REQUEST_CALLBACK = "full_request"
+USAGE_ACTION = "what_was_used"
+SMALLER_SET_ACTION = "request_smaller_set"
 
 STATUS_EMOJI = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -766,6 +768,17 @@ def _services_text(request: AccessRequest) -> str:
 
 
 SHOW_FULL_BUTTON: tuple[str, str, str | None] = (SHOW_FULL_ACTION, "Show full request", None)
+USAGE_BUTTON: tuple[str, str, str | None] = (USAGE_ACTION, "What was used", None)
+
+
+def shows_usage(request: AccessRequest) -> bool:
+    """Whether the request's messages offer "What was used": a grant of actions that ended."""
+    ended = request.status in (Status.EXPIRED, Status.REVOKED)
+    return ended and bool(request.actions) and request.starts_at is not None
+
+
+def _usage_buttons(request: AccessRequest) -> list[dict[str, Any]]:
+    return [_buttons(request.id, [USAGE_BUTTON, SHOW_FULL_BUTTON])] if shows_usage(request) else []
 
 
 def status_line(request: AccessRequest) -> str:
@@ -845,6 +858,8 @@ def approval_message(request: AccessRequest, *, with_buttons: bool = True) -> di
         blocks.append(
             _buttons(request.id, [(REVOKE_ACTION, "Revoke now", "danger"), SHOW_FULL_BUTTON])
         )
+    if with_buttons:
+        blocks.extend(_usage_buttons(request))
     text = f"Access request {request.id} from <@{request.requester_id}>: {request.status.value}"
     return {"text": text, "blocks": blocks}
 
@@ -883,6 +898,7 @@ def requester_message(request: AccessRequest, break_glass: bool = False) -> dict
                 ],
             )
         )
+    blocks.extend(_usage_buttons(request))
     return {"text": f"Your access request {request.id}: {request.status.value}", "blocks": blocks}
 
 

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from cloud_access_bot.config import BotConfig
+from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.ports import IdentityCenterDirectory, StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
@@ -120,6 +121,9 @@ class AppDeps:
     subcommands: Mapping[str, Subcommand]
     #: IAM Identity Center, when configured (the permission set modal reads it).
     identity_center: IdentityCenterDirectory | None = None
+    #: The ``audit activity`` text of an ended grant (raises TrailUnavailable); None: the
+    #: "What was used" button answers nothing.
+    usage: Callable[[AccessRequest], Awaitable[str]] | None = None
     #: Requests over several accounts (None: the modal's extra accounts are refused).
     batch: BatchService | None = None
 
