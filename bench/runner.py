@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    batch,
     bot_process,
     discovery,
     grants,
@@ -47,6 +48,7 @@ class Scale:
     sweep_interval_s: int
     starts: int
     organization: organizations.OrgScale
+    batch: batch.BatchScale
 
 
 FULL = Scale(
@@ -70,6 +72,7 @@ FULL = Scale(
     sweep_interval_s=sweep.DEFAULT_SWEEP_INTERVAL_S,
     starts=3,
     organization=organizations.OrgScale(accounts=5000, units=50, queries=300, call_delay_s=0.05),
+    batch=batch.BatchScale(accounts=20, runs=3, call_delay_s=0.05),
 )
 
 SMOKE = Scale(
@@ -95,6 +98,7 @@ SMOKE = Scale(
     organization=organizations.OrgScale(
         accounts=20, units=4, queries=6, call_delay_s=0.01, discovery_runs=1
     ),
+    batch=batch.BatchScale(accounts=2, runs=1, call_delay_s=0.01),
 )
 
 
@@ -197,6 +201,10 @@ async def organizations_group(scale: Scale, facts: dict[str, Any]) -> list[Metri
     return await organizations.measure(scale.organization, facts)
 
 
+async def batch_group(scale: Scale, facts: dict[str, Any]) -> list[Metric]:
+    return await batch.measure(scale.batch, facts)
+
+
 Group = Callable[[Scale, dict[str, Any]], Awaitable[list[Metric]]]
 #: The groups of latency figures, run ``repeat`` times (each on a reset moto) and reported as
 #: the median with its min–max: one run's tail says more about the machine than the bot.
@@ -212,6 +220,7 @@ GROUPS: dict[str, Group] = {
     "process": process_group,
     "organizations": organizations_group,
     "identity_center": identity_center.group,
+    "batch": batch_group,
 }
 
 

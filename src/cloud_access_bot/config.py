@@ -810,6 +810,14 @@ class BotConfig(_Strict):
     notify: ApproverEntries = Field(default_factory=list)
     approval_channel: ApprovalChannel = None
     approval_dms: bool = True
+    max_accounts_per_request: int = Field(
+        default=20,
+        ge=1,
+        # The approval card holds a section per account within Slack's 50 blocks.
+        le=40,
+        description="Accounts one request may cover (the account picked plus those in "
+        "'Also in these accounts'); a request over more is refused with this number.",
+    )
 
     _roles = field_validator("login_roles")(classmethod(lambda cls, v: _check_role_names(v)))
     _regions = field_validator("regions")(classmethod(lambda cls, v: _check_regions(v)))

@@ -267,6 +267,20 @@ class Notifier(Protocol):
         """Tell the requester what their ended grant used of what it gave."""
 
 
+class BatchNotifier(Notifier, Protocol):
+    """The one approval card of a request over several accounts (service_batch)."""
+
+    async def announce_batch(
+        self, requests: Sequence[AccessRequest], audience: Audience = DMS_ONLY
+    ) -> tuple[list[MessageRef], list[MessageRef | None]]:
+        """DM one card for all of ``requests`` (the first is the batch's) to every approver of
+        any of them, and the requester one message per account; return the card's messages
+        and the requester's message of each request, in order."""
+
+    async def refresh_batch(self, requests: Sequence[AccessRequest]) -> None:
+        """Bring the batch's card up to date with the status of every one of its requests."""
+
+
 class Discovery(Protocol):
     async def discover(
         self,

@@ -66,6 +66,7 @@ from cloud_access_bot.metrics.emf import EmfSink
 from cloud_access_bot.metrics.prometheus import PrometheusSink
 from cloud_access_bot.ports import Metrics, StoreUnavailable
 from cloud_access_bot.service import EXPIRY_CONCURRENCY, AccessService
+from cloud_access_bot.service_batch import BatchService
 from cloud_access_bot.settings import Settings
 from cloud_access_bot.slack import commands, home
 from cloud_access_bot.slack.accounts_command import accounts_subcommand
@@ -239,6 +240,9 @@ class BotRuntime:
         )
         trail = CloudTrailLookup(clients)
         self.usage_reviews = UsageReviews(self.store, trail, config, self._record_review)
+        self.batch = BatchService(
+            service=self.service, store=self.store, notifier=self.notifier, config=config
+        )
         deps = home.Deps(
             client=self.client,
             service=self.service,
@@ -258,6 +262,7 @@ class BotRuntime:
             inflight=self.inflight,
             identity_center=self.identity_center,
             usage=lambda request: usage_text(self.store, trail, config(), request.id),
+            batch_service=self.batch,
             subcommands={
                 **commands.subcommands(deps),
                 "audit": audit_subcommand(

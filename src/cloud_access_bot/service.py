@@ -130,6 +130,18 @@ class SubmitResult:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A draft judged and built into the request it would store (not stored yet), or why not;
+    ``auto`` is the auto-approval it would get (None: people decide)."""
+
+    request: AccessRequest | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    auto: Decision | None = None
+    #: Its approvers are the fallback list (the primary ones named nobody but the requester).
+    fell_back: bool = False
+
+
 @dataclass
 class SweepReport:
     expired: int = 0
@@ -171,6 +183,9 @@ class AccessService:
         self._notifier = notifier
         self._access_level = access_level
         self._clock = clock
+        #: Called after a change to a request of a batch (service_batch keeps the batch's
+        #: one approval card up to date with it).
+        self.on_batch_change: Callable[[AccessRequest], Awaitable[None]] | None = None
 
     # -- submit ---------------------------------------------------------------------------
 
@@ -250,19 +265,37 @@ class AccessService:
 
     async def submit(self, draft: Draft) -> SubmitResult:
         """Validate, store as PENDING with its REQUESTED event, then announce or auto-approve."""
+        prepared = await self.prepare(draft)
+        request, auto = prepared.request, prepared.auto
+        if request is None:
+            return SubmitResult(errors=prepared.errors)
+        stored, created = await self.store_new(request, fell_back=prepared.fell_back)
+        if not created or stored is None:
+            # The same submission delivered again: it is already stored (and announced).
+            return SubmitResult(request=stored)
+        if auto is not None:
+            refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
+            if refused is None:
+                return SubmitResult(request=stored)
+        await self._announce(stored)
+        return SubmitResult(request=stored)
+
+    async def prepare(self, draft: Draft) -> Prepared:
+        """Everything ``submit`` checks and builds before it stores: the request, or the
+        problems keyed by field."""
         errors = self.validate(draft)
         if errors:
-            return SubmitResult(errors=errors)
+            return Prepared(errors=errors)
         config = self._config()
         ineligible = await refusal_for(
             config, draft.account_name, draft.requester_id, self._directory
         )
         if ineligible:
-            return SubmitResult(errors={"account": ineligible})
+            return Prepared(errors={"account": ineligible})
         rules = config.rules_in_force()
         email = await self._directory.email_of(draft.requester_id)
         if not email:
-            return SubmitResult(
+            return Prepared(
                 errors={
                     "account": "Your Slack profile has no email address; the grant is "
                     "scoped to your AWS session name (your email). Ask a Slack admin."
@@ -272,7 +305,7 @@ class AccessService:
             self._identity_center and await self._identity_center.has_user(email)
         ):
             # Told now, before any approver is asked for something that cannot be granted.
-            return SubmitResult(errors={"permission_set": no_identity_center_user(email)})
+            return Prepared(errors={"permission_set": no_identity_center_user(email)})
         routed = self._routing(
             rules, draft.account_name, [a for s in draft.services for a in s.actions], draft.target
         )
@@ -280,14 +313,14 @@ class AccessService:
         try:
             asked, fell_back, selves = await self._approvers_for(routed, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
-            return SubmitResult(errors={"account": str(unavailable)})
+            return Prepared(errors={"account": str(unavailable)})
         if unposted := await self._approval_channel_problem(draft.account_name):
-            return SubmitResult(errors={"account": unposted})
+            return Prepared(errors={"account": unposted})
         account = config.accounts[draft.account_name]
         now = self._clock()
         unfair = await self._fair_share_problem(draft, account, email, now)
         if unfair:
-            return SubmitResult(errors={"actions": unfair})
+            return Prepared(errors={"actions": unfair})
         request = AccessRequest(
             id=draft.request_id(),
             requester_id=draft.requester_id,
@@ -325,11 +358,19 @@ class AccessService:
         auto = self._auto_approval(request, rules, routed, draft.discovered)
         others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
-            return SubmitResult(errors={"account": nobody_approves(draft.account_name, limits)})
+            return Prepared(errors={"account": nobody_approves(draft.account_name, limits)})
+        return Prepared(request=request, auto=auto, fell_back=fell_back)
+
+    async def store_new(
+        self, request: AccessRequest, *, fell_back: bool = False
+    ) -> tuple[AccessRequest | None, bool]:
+        """Store a prepared request with its REQUESTED event: the request as stored and
+        whether this call stored it (False: the same submission was stored before).
+        ``fell_back``: its approvers are the fallback list (recorded in the event)."""
         try:
             stored = await self._store.create(
                 request,
-                draft.requester_id,
+                request.requester_id,
                 {
                     "reason": request.reason,
                     "services": _services(request),
@@ -337,24 +378,19 @@ class AccessService:
                     **({"fallback_approvers": True} if fell_back else {}),
                     **_scheduled(request),
                     **({"rules": list(request.routing_rules)} if request.routing_rules else {}),
+                    **({"batch": list(request.batch)} if request.batch else {}),
                 },
             )
         except ConflictError as duplicate:
-            # The same submission delivered again: it is already stored (and announced).
-            return SubmitResult(request=duplicate.current)
-        self._metrics.recorded(EventType.REQUESTED, stored, now)
-        if auto is not None:
-            refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
-            if refused is None:
-                return SubmitResult(request=stored)
-        await self._announce(stored)
-        return SubmitResult(request=stored)
+            return duplicate.current, False
+        self._metrics.recorded(EventType.REQUESTED, stored, self._clock())
+        return stored, True
 
     async def _announce(self, stored: AccessRequest) -> None:
         """DM the approvers and the requester, post to the approval channel, and remember the
         messages."""
         messages, requester_message = await self._notifier.announce(
-            stored, await self._audience(stored)
+            stored, await self.audience(stored)
         )
         await self._store.set_messages(stored.id, messages, requester_message)
         latest = await self._store.get(stored.id)
@@ -365,8 +401,15 @@ class AccessService:
     # -- decisions ------------------------------------------------------------------------
 
     async def approve(
-        self, request_id: str, clicker: str, break_glass_reason: str | None = None
+        self,
+        request_id: str,
+        clicker: str,
+        break_glass_reason: str | None = None,
+        *,
+        grant: bool = True,
     ) -> Decision:
+        """An approver's click. ``grant=False`` stops at APPROVED (a batch writes its grants
+        together afterwards, ``activate``); the sweeper writes any grant left APPROVED."""
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
@@ -411,7 +454,9 @@ class AccessService:
             decision = Decision(
                 decision.outcome, f"{decision.reason}: {break_glass_reason}", break_glass=True
             )
-        refused = await self._approve_now(request, clicker, decision, EventType.APPROVED)
+        refused = await self._approve_now(
+            request, clicker, decision, EventType.APPROVED, grant=grant
+        )
         return refused or decision
 
     async def deny(self, request_id: str, clicker: str, reason: str) -> Decision:
@@ -808,7 +853,8 @@ class AccessService:
         )
         if saved is None:
             return False
-        if request.messages:
+        if request.messages and request.batch_id in (None, request.id):
+            # A batch's approvers are reminded once, by its first request.
             waiting = [a for a in saved.approvers if a not in saved.approvals]
             await self._notifier.remind(saved, waiting)
         return True
@@ -831,6 +877,8 @@ class AccessService:
                 messages=stored.messages, requester_message=stored.requester_message
             )
         await self._notifier.refresh(request, event, actor)
+        if request.batch and self.on_batch_change is not None:
+            await self.on_batch_change(request)
 
     async def _load(self, request_id: str, clicker: str) -> AccessRequest | None:
         request = await self._store.get(request_id) if REQUEST_ID.match(request_id) else None
@@ -930,7 +978,7 @@ class AccessService:
             "stored; ask the bot's admins to invite me there or fix approval_channel."
         )
 
-    async def _audience(self, request: AccessRequest) -> Audience:
+    async def audience(self, request: AccessRequest) -> Audience:
         """The approval channel and the information-only people and channels of a request,
         under the configuration now (no approver of the request gets an information copy)."""
         config = self._config()
@@ -1191,7 +1239,13 @@ class AccessService:
         return routing.members_of_all(members)
 
     async def _approve_now(
-        self, request: AccessRequest, actor: str, decision: Decision, event: EventType
+        self,
+        request: AccessRequest,
+        actor: str,
+        decision: Decision,
+        event: EventType,
+        *,
+        grant: bool = True,
     ) -> Decision | None:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
@@ -1229,6 +1283,40 @@ class AccessService:
             # Nothing is granted before the start: the sweeper writes the grant then.
             await self._tell_both(saved, actor, scheduled_text(saved))
             return None
+        if grant:
+            await self._activate_or_defer(saved, actor)
+        return None
+
+    async def activate(self, request_id: str, actor: str) -> AccessRequest | None:
+        """Write the grant of an APPROVED request (one of a batch); the request as stored
+        after, None when it does not exist. Any other status is left as it is."""
+        request = await self._store.get(request_id)
+        if (
+            request is not None
+            and request.status is Status.APPROVED
+            # A scheduled one is granted by the sweeper at its start.
+            and not schedule.awaiting_start(request, self._clock())
+        ):
+            await self._activate_or_defer(request, actor)
+            request = await self._store.get(request_id)
+        return request
+
+    async def auto_approve(
+        self, request: AccessRequest, decision: Decision, *, grant: bool = True
+    ) -> Decision | None:
+        """Approve a stored request as the bot (an auto-approve rule matched it); the refusal
+        when the rules in force now refuse it, else None."""
+        return await self._approve_now(
+            request, SYSTEM_ACTOR, decision, EventType.AUTO_APPROVED, grant=grant
+        )
+
+    async def may_approve(self, request: AccessRequest, user_id: str) -> bool:
+        """Whether ``user_id`` is one of the request's account's approvers now."""
+        return await self._is_approver(request, user_id)
+
+    async def _activate_or_defer(self, saved: AccessRequest, actor: str) -> None:
+        """Write the grant; when AWS cannot be reached the approval stands and the sweeper
+        writes it later (the person who acted is told)."""
         try:
             await self._activate(saved, actor)
         except GrantUnavailable as error:
@@ -1240,7 +1328,6 @@ class AccessService:
                 f"Request `{saved.id}` is approved, but the access is not in place yet: {error} "
                 "I will try again within a minute; there is nothing you need to do.",
             )
-        return None
 
     async def _tell_both(self, request: AccessRequest, actor: str, text: str) -> None:
         """Tell the person who acted and the requester (once when they are the same)."""

@@ -144,12 +144,16 @@ class Sandbox:
         more_services: Sequence[dict[str, Any]] = (),
         think: Think = no_pause,
         start: datetime | None = None,
+        also_accounts: Sequence[str | dict[str, Any]] = (),
+        ticket: str | None = None,
     ) -> dict[str, Any]:
         """Fill and submit the /request modal as a person would; returns the submit ack.
 
         ``resources`` are searched in the resource picker by name and picked; ``arns`` are
         typed into the free-text field. ``think`` is awaited before every step (a person's
         pause; none by default). ``start`` is picked in "Start at" (none: left empty).
+        ``also_accounts`` are searched and picked in "Also in these accounts" (a request over
+        several accounts); ``ticket`` is typed into the ticket input.
         """
         emulator = self.emulator
         self._before[user] = {r.id for r in await self.store.for_user(user, limit=50)}
@@ -170,6 +174,17 @@ class Sandbox:
         if login_role:  # None: an account whose modal has no login role
             await think()
             await modal.select(views.LOGIN_ROLE_ACTION, login_role)
+        also: list[str | dict[str, Any]] = []
+        for name in also_accounts:
+            await think()
+            if isinstance(name, dict):  # a forged option, sent as it is
+                also.append(name)
+                continue
+            answer = await modal.suggest(views.ALSO_ACCOUNTS_ACTION, name)
+            also.append(_option(answer, value=name))
+        if also:
+            await modal.select_many(views.ALSO_ACCOUNTS_ACTION, also)
+            await modal.wait_updated()  # their banners (and a ticket input) show
         await self._fill_service(modal, service, service_query, actions, resources, arns, think)
         for extra in more_services:
             await think()
@@ -184,6 +199,8 @@ class Sandbox:
                 extra.get("arns", ()),
                 think,
             )
+        if ticket is not None:
+            await modal.fill(views.TICKET_ACTION, ticket)
         await think()
         return await modal.submit()
 

@@ -34,6 +34,8 @@ METRICS = (
     "approve_to_assigned_p50_ms",
     "approve_to_assigned_p99_ms",
     "grants_per_account_request_permission_set",
+    "batch_approve_to_all_active_p50_ms",
+    "batch_speedup",
 )
 WITH_BASELINE = (
     "discovery_cold_s",
@@ -41,6 +43,7 @@ WITH_BASELINE = (
     "sweep_ms_40_expired_aws_50ms",
     "grants_per_account_request_permission_set",
     "org_discovery_one_account_ms",
+    "batch_approve_to_all_active_p50_ms",
 )
 
 

@@ -240,6 +240,13 @@ class Listing:
 class Shown:
     request: AccessRequest
     events: list[AuditEvent]
+    #: The other requests of its batch with their events (one request over several
+    #: accounts is one request per account): shown with it, as one history.
+    others: list[tuple[AccessRequest, list[AuditEvent]]] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[tuple[AccessRequest, list[AuditEvent]]]:
+        return [(self.request, self.events), *self.others]
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,10 @@ async def answer(
         found = await request_with_events(store, args.request_id)
         if found is None:
             raise UsageError(f"no request {args.request_id}")
-        return Shown(*found)
+        request, events = found
+        siblings = [i for i in request.batch if i != request.id]
+        others = await asyncio.gather(*(request_with_events(store, i) for i in siblings))
+        return Shown(request, events, [o for o in others if o is not None])
     if args.audit_command == "who-had-access":
         since, until = args.between or (args.at or now, args.at or now)
         if until < since:
@@ -376,7 +386,8 @@ async def labels_for(result: Result, directory: Directory | None) -> dict[str, s
     elif isinstance(result, Accesses):
         requests = [a.request for a in result.accesses]
     elif isinstance(result, Shown):
-        requests, actors = [result.request], [e.actor for e in result.events]
+        requests = [r for r, _ in result.all]
+        actors = [e.actor for _, events in result.all for e in events]
     elif isinstance(result, Unused):
         requests = [a.request for a in result.activities]
     ids = [i for r in requests for i in (r.requester_id, r.decided_by or "", *approved_by(r))]
@@ -395,11 +406,12 @@ def cli_output(result: Result, fmt: str, labels: dict[str, str] | None = None) -
         return 0, export.render(rows, export.ACCESS_COLUMNS, fmt)
     if isinstance(result, Shown):
         if fmt == "json":
-            return 0, json.dumps(export.show_json(result.request, result.events), indent=2)
+            shown = [export.show_json(r, e) for r, e in result.all]
+            return 0, json.dumps(shown[0] if len(shown) == 1 else shown, indent=2)
         if fmt == "csv":
-            rows = [export.event_row(e) for e in result.events]
+            rows = [export.event_row(e) for _, events in result.all for e in events]
             return 0, export.render(rows, export.EVENT_COLUMNS, fmt)
-        return 0, export.show_text(result.request, result.events, names)
+        return 0, export.shown_text(result.all, names)
     if isinstance(result, Exported):
         if fmt == "csv":
             return 0, export.render(export.record_rows(result.records), schema.COLUMNS, fmt)

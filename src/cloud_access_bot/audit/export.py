@@ -217,6 +217,20 @@ def show_text(
     return "\n".join(lines)
 
 
+def shown_text(
+    shown: Sequence[tuple[AccessRequest, Sequence[AuditEvent]]],
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """``show_text`` of a request, or of every request of its batch (one per account) under
+    a heading naming them."""
+    if len(shown) == 1:
+        return show_text(*shown[0], labels)
+    lead = shown[0][0]
+    accounts = ", ".join(f"{r.account_name} {r.status}" for r, _ in shown)
+    heading = f"batch       {lead.batch_id}: {len(shown)} accounts ({accounts})"
+    return "\n\n".join([heading, *(show_text(r, e, labels) for r, e in shown)])
+
+
 def activity_text(activity: Activity, fmt: str) -> str:
     """One grant's use: a heading and the summary, then a row per action (errors by code)."""
     rows: list[Row] = [

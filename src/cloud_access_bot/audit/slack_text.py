@@ -86,7 +86,7 @@ async def audit_command_text(
         return _with_table(title, rows, SLACK_ACCESS_COLUMNS, "who-had-access")
     assert isinstance(result, Shown)
     title = f"*Request* `{result.request.id}`"
-    text = export.show_text(result.request, result.events, labels)
+    text = export.shown_text(result.all, labels)
     return f"{title}\n" + _block(text, MAX_TEXT - len(title), f"show {result.request.id}")
 
 

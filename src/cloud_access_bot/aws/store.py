@@ -266,6 +266,8 @@ def extra_attribute(request: AccessRequest) -> dict[str, Any]:
         extra["usage_review_at"] = stamp(request.usage_review_at)
     if request.routing_rules:
         extra["routing_rules"] = list(request.routing_rules)
+    if request.batch:
+        extra["batch"] = list(request.batch)
     return extra
 
 
@@ -297,6 +299,7 @@ def fields_from_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
         "warning": text("warning"),
         "usage_review_at": parse_iso(review) if (review := text("usage_review_at")) else None,
         "routing_rules": tuple(map(str, routed)) if isinstance(routed, list) else (),
+        "batch": tuple(map(str, batch)) if isinstance(batch := extra.get("batch"), list) else (),
     }
 
 

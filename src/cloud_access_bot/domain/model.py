@@ -202,6 +202,16 @@ class AccessRequest:
     #: (``domain.routing``), shown on the approval card.
     routing_rules: tuple[str, ...] = ()
 
+    #: A request over several accounts is stored as one request per account, linked by the
+    #: ids of all of them in order (this one included; the first is the batch's id). Empty
+    #: for a request in one account.
+    batch: tuple[str, ...] = ()
+
+    @property
+    def batch_id(self) -> str | None:
+        """The id of the batch this request belongs to (its first request's), else None."""
+        return self.batch[0] if self.batch else None
+
     @property
     def is_open(self) -> bool:
         return self.status not in TERMINAL

@@ -15,8 +15,10 @@ from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.ports import IdentityCenterDirectory
 from cloud_access_bot.service import AccessService
+from cloud_access_bot.service_batch import BatchService
 from cloud_access_bot.slack.listeners import (
     added_services,
+    batch,
     decisions,
     errors,
     extensions,
@@ -38,6 +40,7 @@ FEATURES = (
     added_services,
     options,
     decisions,
+    batch,
     extensions,
     full_request,
     usage,
@@ -55,6 +58,7 @@ def build_app(
     subcommands: Mapping[str, Subcommand] | None = None,
     identity_center: IdentityCenterDirectory | None = None,
     usage: Callable[[AccessRequest], Awaitable[str]] | None = None,
+    batch_service: BatchService | None = None,
 ) -> AsyncApp:
     """The Bolt app with the request listeners; ``subcommands`` extend ``/request <name>``."""
     # Unmatched or malformed payloads become errors, which listeners/errors.py turns into a plain
@@ -72,6 +76,7 @@ def build_app(
         subcommands=dict(subcommands or {}),
         identity_center=identity_center,
         usage=usage,
+        batch=batch_service,
     )
     for feature in FEATURES:
         feature.register(app, deps)

@@ -22,7 +22,7 @@ from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain.activity import RightSizing
 from cloud_access_bot.domain.model import AccessRequest, EventType, MessageRef
 from cloud_access_bot.ports import DMS_ONLY, Audience
-from cloud_access_bot.slack import usage_views, views
+from cloud_access_bot.slack import batch_views, usage_views, views
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +86,12 @@ class SlackNotifier:
         approvers = [a for a in request.approvers if a != request.requester_id]
         if self._break_glass():
             approvers = list(request.approvers)
-        card = views.approval_message(request)
-        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
-        if audience.dms or not messages:
-            # Without the channel's card (none, or Slack refused it) the approvers get DMs:
-            # a request is never left with nobody told.
-            results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
-            messages += [m for m in results if m is not None]
-        messages += await self._post_information(request, audience)
-        audit_channel = self._config().audit_channel
-        if audit_channel:
-            audit = await self._post(
-                audit_channel, views.approval_message(request, with_buttons=False)
-            )
-            if audit is not None:
-                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        messages = await self._post_card(
+            approvers,
+            views.approval_message(request),
+            views.approval_message(request, with_buttons=False),
+            audience,
+        )
         mine = await self._post_dm(
             request.requester_id, views.requester_message(request, self._break_glass())
         )
@@ -113,7 +104,8 @@ class SlackNotifier:
                 ref,
                 views.approval_message(request, with_buttons=ref.user not in WITHOUT_BUTTONS),
             )
-            for ref in request.messages
+            # A batch's card shows all of its requests: refresh_batch keeps it up to date.
+            for ref in (() if request.batch else request.messages)
         ]
         if request.requester_message:
             updates.append(
@@ -140,6 +132,62 @@ class SlackNotifier:
             await self.tell(request.requester_id, text)
         await self._changed(request)
 
+    async def announce_batch(
+        self, requests: Sequence[AccessRequest], audience: Audience = DMS_ONLY
+    ) -> tuple[list[MessageRef], list[MessageRef | None]]:
+        lead = requests[0]
+        everyone = dict.fromkeys(a for r in requests for a in r.approvers)
+        approvers = [a for a in everyone if self._break_glass() or a != lead.requester_id]
+        messages = await self._post_card(
+            approvers,
+            batch_views.batch_card(requests),
+            batch_views.batch_card(requests, with_buttons=False),
+            audience,
+        )
+        mine = [
+            await self._post_dm(
+                lead.requester_id, views.requester_message(request, self._break_glass())
+            )
+            for request in requests
+        ]
+        for request in requests:
+            await self._changed(request)
+        return messages, mine
+
+    async def _post_card(
+        self,
+        approvers: Sequence[str],
+        card: dict[str, Any],
+        copy: dict[str, Any],
+        audience: Audience,
+    ) -> list[MessageRef]:
+        """``card`` (with buttons) to the approval channel and by DM to every approver;
+        ``copy`` (without) to the notified people and channels and to the audit channel."""
+        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        if audience.dms or not messages:
+            # Without the channel's card (none, or Slack refused it) the approvers get DMs:
+            # a request is never left with nobody told.
+            results = await asyncio.gather(*(self._post_dm(user, card) for user in approvers))
+            messages += [m for m in results if m is not None]
+        messages += await self._post_information(copy, audience)
+        audit_channel = self._config().audit_channel
+        if audit_channel:
+            audit = await self._post(audit_channel, copy)
+            if audit is not None:
+                messages.append(MessageRef(audit.channel, audit.ts, AUDIT_CHANNEL_USER))
+        return messages
+
+    async def refresh_batch(self, requests: Sequence[AccessRequest]) -> None:
+        await asyncio.gather(
+            *(
+                self._update(
+                    ref,
+                    batch_views.batch_card(requests, with_buttons=ref.user not in WITHOUT_BUTTONS),
+                )
+                for ref in requests[0].messages
+            )
+        )
+
     async def tell(self, user_id: str, text: str) -> None:
         clicked = _CLICKED_IN.get()
         if clicked and clicked[0] and clicked[1] == user_id:
@@ -150,11 +198,8 @@ class SlackNotifier:
                 log.info("ephemeral to %s refused: %s", user_id, error.response.get("error"))
         await self._post_dm(user_id, {"text": text})
 
-    async def _post_information(
-        self, request: AccessRequest, audience: Audience
-    ) -> list[MessageRef]:
+    async def _post_information(self, copy: dict[str, Any], audience: Audience) -> list[MessageRef]:
         """The card without buttons to the notified people and channels."""
-        copy = views.approval_message(request, with_buttons=False)
         sent = await asyncio.gather(*(self._post_dm(user, copy) for user in audience.notified))
         refs = [MessageRef(m.channel, m.ts, NOTIFIED_USER) for m in sent if m is not None]
         return refs + await self._post_channels(audience.notified_channels, copy, NOTIFIED_USER)

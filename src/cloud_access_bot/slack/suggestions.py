@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain.arns import partition_of, validate_arn
 from cloud_access_bot.domain.catalog import Catalog
 from cloud_access_bot.domain.presets import PresetDefaults, preset_defaults
-from cloud_access_bot.domain.resources import DiscoveryResult, search
+from cloud_access_bot.domain.resources import DiscoveryResult, Resource, search
 from cloud_access_bot.ports import Discovery
 from cloud_access_bot.slack.views import option, truncate
 
@@ -49,6 +49,12 @@ def resolve_values(values: Iterable[str], known_arns: Iterable[str]) -> tuple[li
     return found, unknown
 
 
+def _resource_option(resource: Resource, prefix: str = "") -> dict[str, Any]:
+    """A discovered resource as an option: its name and region (after ``prefix``)."""
+    label = f"{prefix}{resource.name} ({resource.region or 'global'})"
+    return option(truncate(label, 75), resource_value(resource.arn))
+
+
 class CatalogSuggestions:
     """Answers the modal's selects from the IAM catalog and resource discovery."""
 
@@ -74,10 +80,7 @@ class CatalogSuggestions:
 
     async def resources(self, account: str, service: str, query: str) -> list[dict[str, Any]]:
         result = await self._discover(account, service, wait=DISCOVERY_WAIT_S)
-        options = [
-            option(truncate(f"{r.name} ({r.region or 'global'})", 75), resource_value(r.arn))
-            for r in search(result, query, limit=100)
-        ]
+        options = [_resource_option(r) for r in search(result, query, limit=100)]
         if result.failures and len(options) < 100:
             note = truncate("⚠ " + result.failures[0].message, 75)
             options.append(option(note, "failure"))
@@ -95,6 +98,45 @@ class CatalogSuggestions:
                 f"{account} (gone since, or never offered); pick them again from the list."
             )
         return found
+
+    async def resources_in(
+        self, accounts: Sequence[str], service: str, query: str
+    ) -> list[dict[str, Any]]:
+        found = await asyncio.gather(
+            *(self._discover(a, service, wait=DISCOVERY_WAIT_S) for a in accounts)
+        )
+        # Each account gets its share of Slack's 100 options; typing narrows every share.
+        share = max(1, 100 // max(1, len(accounts)))
+        options = [
+            _resource_option(r, f"{name}: ")
+            for name, result in zip(accounts, found, strict=True)
+            for r in search(result, query, limit=share)
+        ]
+        failures = [
+            f"{n}: {r.failures[0].message}"
+            for n, r in zip(accounts, found, strict=True)
+            if r.failures
+        ]
+        if failures and len(options) < 100:
+            options.append(option(truncate("⚠ " + failures[0], 75), "failure"))
+        return options[:100]
+
+    async def decode_resources_in(
+        self, accounts: Sequence[str], service: str, values: list[str]
+    ) -> dict[str, list[str]]:
+        remaining = [v for v in values if v not in ("failure", "loading")]
+        found = await asyncio.gather(
+            *(self._discover(a, service, wait=DISCOVERY_WAIT_S) for a in accounts)
+        )
+        owned: dict[str, list[str]] = {}
+        for name, result in zip(accounts, found, strict=True):
+            owned[name], remaining = resolve_values(remaining, [r.arn for r in result.resources])
+        if remaining:
+            raise ValueError(
+                f"{len(remaining)} selected resource(s) are not among the resources discovered "
+                f"in {', '.join(accounts)} (gone since, or never offered); pick them again."
+            )
+        return owned
 
     def check_arns(self, account: str, service: str, arns: list[str]) -> list[str]:
         config = self._config()

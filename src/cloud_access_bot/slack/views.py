@@ -41,6 +41,9 @@ ADD_SERVICE_ACTION = "add_service"
 REFRESH_RESOURCES_ACTION = "refresh_resources"
 PRESET_SELECT_ACTION = "modal_preset_select"
 REMOVE_SERVICE_ACTION = "remove_service"
+#: The request modal's optional "Also in these accounts" multi-select (slack/batch_views.py).
+ALSO_ACCOUNTS_ACTION = "also_accounts_select"
+ALSO_ACCOUNTS_BLOCK = "also_accounts"
 
 APPROVE_ACTION = "approve"
 DENY_ACTION = "deny"
@@ -128,6 +131,8 @@ class ModalState:
     account: str | None = None
     service: str | None = None
     added: tuple[ServiceChoice, ...] = ()
+    #: The accounts picked in "Also in these accounts" (their banners and ticket input show).
+    also: tuple[str, ...] = ()
 
     def to_metadata(self) -> str:
         return json.dumps(
@@ -135,6 +140,7 @@ class ModalState:
                 "account": self.account,
                 "service": self.service,
                 "added": [choice.to_list() for choice in self.added],
+                **({"also": list(self.also)} if self.also else {}),
             },
             separators=(",", ":"),
         )
@@ -152,10 +158,14 @@ class ModalState:
         raw = data.get("added")
         added: list[Any] = raw if isinstance(raw, list) else []
         choices = tuple(c for c in map(ServiceChoice.from_list, added) if c is not None)
+        also = data.get("also")
         return cls(
             account=account if isinstance(account, str) else None,
             service=service if isinstance(service, str) else None,
             added=choices[:MAX_SERVICES],
+            also=tuple(a for a in also if isinstance(a, str))[:MAX_ALSO]
+            if isinstance(also, list)
+            else (),
         )
 
 
@@ -163,6 +173,8 @@ class ModalState:
 MAX_SERVICES = 8
 #: Slack's private_metadata limit.
 MAX_METADATA = 3000
+#: Accounts "Also in these accounts" may hold (``max_accounts_per_request`` is at most 40).
+MAX_ALSO = 40
 
 
 def block_id(field: str, state: ModalState) -> str:
@@ -296,10 +308,42 @@ def _account_step(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
     )
     return [
         *_login_role_picker(config, state),
+        *_also_accounts_input(config, state),
         *_account_notes(config.accounts[state.account], state),
+        *_also_notes(config, state),
         *_preset_picker(config),
         *_added_summary(state),
         service,
+    ]
+
+
+def _also_accounts_input(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """More accounts for the same services and actions (one request per account, one
+    approval card); searched like the Account picker. Not offered where there is only one
+    account to pick."""
+    if len(config.accounts) < 2 or config.max_accounts_per_request < 2:
+        return []
+    return [
+        _input(
+            ALSO_ACCOUNTS_BLOCK,
+            "Also in these accounts (optional)",
+            {
+                "type": "multi_external_select",
+                "action_id": ALSO_ACCOUNTS_ACTION,
+                "min_query_length": 0,
+                "placeholder": plain("Same services and actions in more accounts"),
+                **(
+                    {"initial_options": [option(_account_label(a, config), a) for a in also]}
+                    if (also := [a for a in state.also if a in config.accounts])
+                    else {}
+                ),
+            },
+            state,
+            optional=True,
+            dispatch=True,
+            hint=f"Up to {config.max_accounts_per_request} accounts in all, granting the same "
+            "way. A typed ARN goes to the account it names; one naming none, to the first.",
+        )
     ]
 
 
@@ -466,6 +510,21 @@ def _account_notes(account: AccountConfig, state: ModalState) -> list[dict[str, 
     if account.ticket_pattern:
         element = {"type": "plain_text_input", "action_id": TICKET_ACTION, "max_length": 64}
         hint = f"Required here; must match {account.ticket_pattern}"
+        blocks.append(_input("ticket", "Ticket or change id", element, state, hint=hint[:150]))
+    return blocks
+
+
+def _also_notes(config: BotConfig, state: ModalState) -> list[dict[str, Any]]:
+    """The other accounts' banners, and the ticket input when one of them requires a ticket
+    and the first account does not (a ticket any account asks for is asked of the request)."""
+    assert state.account is not None
+    others = {a: config.accounts[a] for a in state.also if a in config.accounts}
+    others.pop(state.account, None)
+    blocks = [banner(f"{name}: {text}") for name, a in others.items() if (text := warning_of(a))]
+    pattern = next((a.ticket_pattern for a in others.values() if a.ticket_pattern), None)
+    if pattern and not config.accounts[state.account].ticket_pattern:
+        element = {"type": "plain_text_input", "action_id": TICKET_ACTION, "max_length": 64}
+        hint = f"Required by one of the accounts; must match {pattern}"
         blocks.append(_input("ticket", "Ticket or change id", element, state, hint=hint[:150]))
     return blocks
 

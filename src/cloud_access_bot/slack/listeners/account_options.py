@@ -53,3 +53,4 @@ def register(
 
     app.options(views.ACCOUNT_ACTION)(on_account_options)
     app.options(PRESET_ACCOUNT_ACTION)(on_account_options)
+    app.options(views.ALSO_ACCOUNTS_ACTION)(on_account_options)

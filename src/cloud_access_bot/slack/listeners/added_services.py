@@ -32,7 +32,7 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         if current is None:
             await deps.guarded(user_of(body), tell(deps.client, user_of(body), NOTHING_PICKED))
             return
-        grown = ModalState(state.account, None, (*state.added, current))
+        grown = ModalState(state.account, None, (*state.added, current), state.also)
         if len(grown.to_metadata()) > views.MAX_METADATA:
             await deps.guarded(user_of(body), tell(deps.client, user_of(body), FULL_FORM))
             return

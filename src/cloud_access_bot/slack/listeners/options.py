@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.slack import views
+from cloud_access_bot.slack.listeners.batch_form import accounts_of
 from cloud_access_bot.slack.listeners.shared import AppDeps, modal_state
 
 #: How long a resource suggestion may wait for discovery before answering "still loading".
@@ -34,7 +35,13 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         if not (state.account and state.service):
             await ack(options=[])
             return
-        lookup = suggestions.resources(state.account, state.service, str(body.get("value") or ""))
+        query = str(body.get("value") or "")
+        accounts = accounts_of(body.get("view") or {}, state)
+        lookup = (
+            suggestions.resources_in(accounts, state.service, query)
+            if len(accounts) > 1
+            else suggestions.resources(state.account, state.service, query)
+        )
         try:
             options = await asyncio.wait_for(lookup, SUGGESTION_BUDGET_S)
         except TimeoutError:

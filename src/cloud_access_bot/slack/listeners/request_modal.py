@@ -10,7 +10,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.identity_center_views import uses_identity_center
-from cloud_access_bot.slack.listeners import permission_sets
+from cloud_access_bot.slack.listeners import batch, permission_sets
+from cloud_access_bot.slack.listeners.batch_form import accounts_of
 from cloud_access_bot.slack.listeners.form import error_blocks, read_draft
 from cloud_access_bot.slack.listeners.shared import (
     AppDeps,
@@ -28,7 +29,8 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     @app.action(views.ACCOUNT_ACTION)
     async def on_account(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        state = ModalState(account=selected_option(body).get("value"))
+        picked = selected_option(body).get("value")
+        state = ModalState(account=picked, also=modal_state(body).also)
         if state.account and uses_identity_center(deps.config(), state.account):
             await deps.guarded(user_of(body), permission_sets.show_modal(deps, body, state.account))
             return
@@ -39,7 +41,8 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
         await ack()
         state = replace(modal_state(body), service=selected_option(body).get("value"))
         if state.account and state.service:
-            suggestions.warm(state.account, state.service)
+            for account in accounts_of(body.get("view") or {}, state):
+                suggestions.warm(account, state.service)
         await deps.guarded(user_of(body), deps.update_modal(body, state))
 
     @app.action(views.PRESET_SELECT_ACTION)
@@ -67,6 +70,9 @@ def register(app: AsyncApp, deps: AppDeps) -> None:
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = user_of(body)
         state = ModalState.from_metadata(view.get("private_metadata"))
+        if deps.batch is not None and len(accounts_of(view, state)) > 1:
+            await batch.on_submit(deps, ack, view, state, user_id)
+            return
         draft, errors = await read_draft(view, state, user_id, suggestions)
         if draft is not None:
             errors = {**deps.service.validate(draft), **errors}

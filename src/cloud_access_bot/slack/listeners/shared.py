@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from cloud_access_bot.domain.model import AccessRequest
 from cloud_access_bot.domain.presets import PresetDefaults
 from cloud_access_bot.ports import IdentityCenterDirectory, StoreUnavailable
 from cloud_access_bot.service import AccessService, Draft
+from cloud_access_bot.service_batch import BatchService
 from cloud_access_bot.slack import views
 from cloud_access_bot.slack.notifier import replies_in
 from cloud_access_bot.slack.views import ModalState
@@ -57,6 +58,18 @@ class Suggestions(Protocol):
 
     def preset(self, name: str) -> PresetDefaults | None:
         """What a configured preset fills in (None: unknown or naming no known action)."""
+
+    async def resources_in(
+        self, accounts: Sequence[str], service: str, query: str
+    ) -> list[dict[str, Any]]:
+        """Resource options of several accounts (one request over them), each labelled with
+        its account."""
+
+    async def decode_resources_in(
+        self, accounts: Sequence[str], service: str, values: list[str]
+    ) -> dict[str, list[str]]:
+        """The selected options' ARNs per account (each in the account whose discovery found
+        it); raises ValueError naming options no account knows."""
 
 
 #: ``/request <name> args…``: called with (user id, args, payload) after the ack; answers with
@@ -112,6 +125,8 @@ class AppDeps:
     #: The ``audit activity`` text of an ended grant (raises TrailUnavailable); None: the
     #: "What was used" button answers nothing.
     usage: Callable[[AccessRequest], Awaitable[str]] | None = None
+    #: Requests over several accounts (None: the modal's extra accounts are refused).
+    batch: BatchService | None = None
 
     async def guarded(self, user_id: str, work: Awaitable[Any]) -> None:
         """Run a listener's work; whatever fails, the person who acted is told."""
@@ -245,3 +260,14 @@ async def submit_draft(deps: AppDeps, draft: Draft) -> None:
     if result.errors:
         note = "Your request was not stored: " + " ".join(result.errors.values())
         await tell(deps.client, draft.requester_id, note)
+
+
+async def submit_batch(deps: AppDeps, drafts: Sequence[Draft]) -> None:
+    """Submit the drafts of a request over several accounts (one per account); what the
+    service refuses is DMed to the requester."""
+    if deps.batch is None or not drafts:
+        return
+    result = await deps.batch.submit(drafts)
+    if result.errors:
+        note = "Your request was not stored: " + " ".join(result.errors.values())
+        await tell(deps.client, drafts[0].requester_id, note)
