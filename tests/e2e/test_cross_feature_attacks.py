@@ -1,0 +1,35 @@
+"""Attacks across this round's features (several accounts, approver entries, routing,
+scheduled starts, usage review), through real Socket Mode, the emulator and moto: each test is
+one way a person might get more than the people who had to decide agreed to."""
+
+from __future__ import annotations
+
+from cloud_access_bot.domain.model import EventType, Status
+from cloud_access_bot.slack import views
+from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
+from tests.e2e.test_approval_trust import _approvals, pending, told
+
+BOB, CAROL = APPROVERS
+BOB_OPS = "U0BOBOPS"
+
+
+async def test_one_approver_under_two_slack_accounts_counts_once(world: Sandbox) -> None:
+    """Two of N means two people: Bob's second Slack account (bob+ops@) is Bob."""
+    world.emulator.add_user(BOB_OPS, name="bob-ops", email="Bob+ops@example.com")
+    world.emulator.set_usergroup_members("devops", [*APPROVERS, BOB_OPS])
+    world.config = sandbox_config(approvals_required=2)
+    request_id = await pending(world)
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+    await world.wait_for(lambda: _approvals(world, request_id, 1), "Bob's approval")
+
+    await world.click(BOB_OPS, await world.approval_dm(BOB_OPS, request_id), views.APPROVE_ACTION)
+
+    await told(world, BOB_OPS, "already approved")
+    stored = await world.runtime.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING
+    assert stored.approvals == (BOB,)
+    await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+    granted = await world.wait_for_status(request_id, Status.ACTIVE)
+    assert granted.decided_by == CAROL
+    types = [e.type for e in await world.runtime.store.events(request_id)]
+    assert types.count(EventType.APPROVAL_ADDED) == 1
