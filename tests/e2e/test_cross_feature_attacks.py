@@ -7,10 +7,12 @@ from __future__ import annotations
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
+from tests.e2e import test_approvers
 from tests.e2e.test_approval_trust import _approvals, pending, told
 
 BOB, CAROL = APPROVERS
 BOB_OPS = "U0BOBOPS"
+GUEST = "U0GUEST"
 
 
 async def test_one_approver_under_two_slack_accounts_counts_once(world: Sandbox) -> None:
@@ -33,3 +35,21 @@ async def test_one_approver_under_two_slack_accounts_counts_once(world: Sandbox)
     assert granted.decided_by == CAROL
     types = [e.type for e in await world.runtime.store.events(request_id)]
     assert types.count(EventType.APPROVAL_ADDED) == 1
+
+
+async def test_a_guest_in_an_approvers_channel_is_no_approver(world: Sandbox) -> None:
+    """A channel named in ``approvers`` lends its full members, not a guest invited there."""
+    world.emulator.workspace.add_user(GUEST, name="vendor", email="v@vendor.example", guest="multi")
+    world.emulator.add_channel("prod-approvers", [GUEST, CAROL], private=True)
+    test_approvers.configure(world, development={"approvers": ["#prod-approvers"]})
+    request_id = await test_approvers.pending(world)
+    request = await world.store.get(request_id)
+    assert request is not None and request.approvers == (CAROL,)
+
+    # A crafted block_actions: Carol's Approve button, sent as the guest.
+    await world.click(GUEST, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+
+    await test_approvers.told(world, GUEST, "you are not (or no longer) one of them")
+    stored = await world.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING
+    assert [e.type for e in await world.store.events(request_id)] == [EventType.REQUESTED]

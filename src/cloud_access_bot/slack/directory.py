@@ -141,7 +141,14 @@ class SlackDirectory:
                 if channel_id is None:
                     log.warning("approver channel %s ignored: the bot cannot see it", spec.value)
                     return []
-                return await self._members_of_channel(channel_id, fresh=fresh)
+                members = await self._members_of_channel(channel_id, fresh=fresh)
+                # Guests are invited into channels without being members of the workspace:
+                # a channel names its full members only (an entry of its own names a guest).
+                return [m for m in members if not await self._is_guest(m)]
+
+    async def _is_guest(self, user_id: str) -> bool:
+        user = await self._user(user_id) or {}
+        return bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
 
     async def _active_now(self, user_id: str, *, fresh: bool) -> bool:
         return await (self.is_active(user_id) if fresh else self._is_active(user_id))
