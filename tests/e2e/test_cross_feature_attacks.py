@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
-from cloud_access_bot_sandbox.scenario import APPROVERS, Sandbox, sandbox_config
+from cloud_access_bot_sandbox.scenario import ACCOUNTS, APPROVERS, Sandbox, sandbox_config
 from tests.e2e import test_approvers
+from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
 from tests.e2e.test_approval_trust import _approvals, pending, told
 
 BOB, CAROL = APPROVERS
 BOB_OPS = "U0BOBOPS"
 GUEST = "U0GUEST"
+DAVE = "U0DAVE"
 
 
 async def test_one_approver_under_two_slack_accounts_counts_once(world: Sandbox) -> None:
@@ -53,3 +55,27 @@ async def test_a_guest_in_an_approvers_channel_is_no_approver(world: Sandbox) ->
     stored = await world.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert [e.type for e in await world.store.events(request_id)] == [EventType.REQUESTED]
+
+
+async def test_a_batch_tells_the_people_every_account_notifies(world: Sandbox) -> None:
+    """``notify`` is an account's oversight: picking another account first must not skip it."""
+    world.emulator.workspace.add_user(DAVE, name="dave", email="dave@example.com")
+    watch = world.emulator.add_channel("prod-watch", [])
+    await with_accounts(
+        world,
+        production=account_entry(ACCOUNTS["production"], notify=[DAVE, "#prod-watch"]),
+    )
+    requests = await batch_of(
+        world,
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+
+    batch_id = requests[0].id
+    copy = await world.emulator.wait_for_message(DAVE, lambda m: batch_id in m.flat_text)
+    assert "production" in copy.flat_text and "Approve" not in copy.flat_text
+
+    async def posted() -> bool:
+        return any(batch_id in m.flat_text for m in world.emulator.messages_in(watch))
+
+    await world.wait_for(posted, "the card in #prod-watch")
