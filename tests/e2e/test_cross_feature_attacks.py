@@ -8,8 +8,8 @@ from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import ACCOUNTS, APPROVERS, Sandbox, sandbox_config
 from tests.e2e import test_approvers
-from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
 from tests.e2e.test_approval_trust import _approvals, pending, told
+from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
 
 BOB, CAROL = APPROVERS
 BOB_OPS = "U0BOBOPS"
