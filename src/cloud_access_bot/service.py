@@ -422,7 +422,8 @@ class AccessService:
             return gone
 
         async def judge(current: AccessRequest) -> Decision:
-            if twice := await self._approved_as_another(current.approvals, clicker):
+            pending = current.status is Status.PENDING
+            if pending and (twice := await self._approved_as_another(current.approvals, clicker)):
                 return twice
             members = await self._current_approvers(current)
             return approval.decide_approval(
