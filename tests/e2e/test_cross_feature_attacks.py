@@ -7,7 +7,7 @@ from __future__ import annotations
 from cloud_access_bot.domain.model import EventType, Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import ACCOUNTS, APPROVERS, Sandbox, sandbox_config
-from tests.e2e import test_approvers
+from tests.e2e import test_approvers, test_routing
 from tests.e2e.test_approval_trust import _approvals, pending, told
 from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
 
@@ -79,3 +79,30 @@ async def test_a_batch_tells_the_people_every_account_notifies(world: Sandbox) -
         return any(batch_id in m.flat_text for m in world.emulator.messages_in(watch))
 
     await world.wait_for(posted, "the card in #prod-watch")
+
+
+async def test_padding_a_write_with_a_read_does_not_hand_it_to_the_read_rules_group(
+    world: Sandbox,
+) -> None:
+    """A rule lets ``oncall`` approve reads in production; Dave (oncall, not devops) must not
+    approve a Write that comes with a Read."""
+    world.emulator.workspace.add_user(DAVE, name="dave", email="dave@example.com")
+    world.emulator.add_usergroup("oncall", [DAVE, CAROL], name="On call")
+    reads = {
+        "description": "Reads in production",
+        "match": {"name": "production", "access_levels": ["List", "Read"]},
+        "set": {"approval_groups": ["oncall"]},
+    }
+    test_routing.configure(world, reads)
+    request_id = await test_routing.ask(
+        world, "production", "dynamodb:GetItem", "dynamodb:DeleteTable"
+    )
+    request = await world.store.get(request_id)
+    assert request is not None and request.approvers == (CAROL,)  # in oncall and devops
+
+    await world.click(DAVE, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+    await test_approvers.told(world, DAVE, "approval groups for production (@oncall, @devops)")
+    stored = await world.store.get(request_id)
+    assert stored is not None and stored.status is Status.PENDING
+    await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+    assert (await world.wait_for_status(request_id, Status.ACTIVE)).decided_by == CAROL
