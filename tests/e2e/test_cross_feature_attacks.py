@@ -14,6 +14,7 @@ from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
 BOB, CAROL = APPROVERS
 BOB_OPS = "U0BOBOPS"
 GUEST = "U0GUEST"
+PARTNER = "U0PARTNER"
 DAVE = "U0DAVE"
 
 
@@ -40,18 +41,23 @@ async def test_one_approver_under_two_slack_accounts_counts_once(world: Sandbox)
 
 
 async def test_a_guest_in_an_approvers_channel_is_no_approver(world: Sandbox) -> None:
-    """A channel named in ``approvers`` lends its full members, not a guest invited there."""
-    world.emulator.workspace.add_user(GUEST, name="vendor", email="v@vendor.example", guest="multi")
-    world.emulator.add_channel("prod-approvers", [GUEST, CAROL], private=True)
+    """A channel named in ``approvers`` lends its full members, not a guest invited there nor
+    a person of another organisation sharing it (Slack Connect)."""
+    workspace = world.emulator.workspace
+    workspace.add_user(GUEST, name="vendor", email="v@vendor.example", guest="multi")
+    workspace.add_user(PARTNER, name="partner", email="p@partner.example", team="T0PARTNER")
+    world.emulator.add_channel("prod-approvers", [GUEST, PARTNER, CAROL], private=True)
     test_approvers.configure(world, development={"approvers": ["#prod-approvers"]})
     request_id = await test_approvers.pending(world)
     request = await world.store.get(request_id)
     assert request is not None and request.approvers == (CAROL,)
 
-    # A crafted block_actions: Carol's Approve button, sent as the guest.
-    await world.click(GUEST, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
-
-    await test_approvers.told(world, GUEST, "you are not (or no longer) one of them")
+    # A crafted block_actions: Carol's Approve button, sent as the guest and the partner.
+    for outsider in (GUEST, PARTNER):
+        await world.click(
+            outsider, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION
+        )
+        await test_approvers.told(world, outsider, "you are not (or no longer) one of them")
     stored = await world.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING
     assert [e.type for e in await world.store.events(request_id)] == [EventType.REQUESTED]
