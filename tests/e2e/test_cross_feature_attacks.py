@@ -5,11 +5,13 @@ one way a person might get more than the people who had to decide agreed to."""
 from __future__ import annotations
 
 from cloud_access_bot.domain.model import EventType, Status
-from cloud_access_bot.slack import views
+from cloud_access_bot.slack import batch_views, views
 from cloud_access_bot_sandbox.scenario import ACCOUNTS, APPROVERS, Sandbox, sandbox_config
+from cloud_access_bot_sandbox.slack_people import action_json, find_element, message_action_payload
+from cloud_access_bot_sandbox.slack_workspace import Message
 from tests.e2e import test_approvers, test_routing
 from tests.e2e.test_approval_trust import _approvals, pending, told
-from tests.e2e.test_multi_account import account_entry, batch_of, with_accounts
+from tests.e2e.test_multi_account import account_entry, batch_of, card, with_accounts
 
 BOB, CAROL = APPROVERS
 BOB_OPS = "U0BOBOPS"
@@ -112,3 +114,46 @@ async def test_padding_a_write_with_a_read_does_not_hand_it_to_the_read_rules_gr
     assert stored is not None and stored.status is Status.PENDING
     await world.click(CAROL, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
     assert (await world.wait_for_status(request_id, Status.ACTIVE)).decided_by == CAROL
+
+
+async def test_a_forged_batch_button_naming_a_lone_request_or_garbage_decides_nothing(
+    world: Sandbox,
+) -> None:
+    """The batch card's Approve, its value replaced by another (lone) request's id or by
+    garbage, approves nothing and says so."""
+    await with_accounts(world)
+    requests = await batch_of(
+        world,
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    lone = await pending(world)
+    bob_card = await card(world, BOB, requests[0].id)
+    for count, value in enumerate((lone, "x" * 3000), start=1):
+        await forged_click(world, BOB, bob_card, batch_views.APPROVE_BATCH_ACTION, value)
+
+        async def refused(count: int = count) -> bool:
+            texts = [m.text for m in world.emulator.messages_to(BOB)]
+            return sum("does not exist" in t for t in texts) >= count
+
+        await world.wait_for(refused, f"refusal {count}")
+    for request_id in (lone, *(r.id for r in requests)):
+        stored = await world.store.get(request_id)
+        assert stored is not None and stored.status is Status.PENDING
+
+
+async def forged_click(
+    world: Sandbox, user: str, message: Message, action: str, value: str
+) -> None:
+    """A crafted block_actions: the button ``action`` of ``message``, its value replaced."""
+    block, element = find_element(message.blocks, action)
+    workspace = world.emulator.workspace
+    payload = message_action_payload(
+        workspace,
+        user,
+        message,
+        action_json(block, {**element, "value": value}),
+        trigger_id=workspace.issue_trigger(user),
+        response_url="",
+    )
+    await world.emulator.send_envelope("interactive", payload)
