@@ -172,7 +172,7 @@ def route(
         ]
     )
     deciding = [r for r in matched if r.approval_groups]
-    routed_groups = [r.approval_groups for r in matched if r.approval_groups]
+    routed_groups = [r.approval_groups or () for r in deciding]
     own = base.approvers or approvers.groups(base.approval_groups)
     unsanctioned = any(
         not any(_sanctions(r, a, may) for r in deciding) for a, may in levels.items()
