@@ -108,7 +108,9 @@ async def test_padding_a_write_with_a_read_does_not_hand_it_to_the_read_rules_gr
     request = await world.store.get(request_id)
     assert request is not None and request.approvers == (CAROL,)  # in oncall and devops
 
-    await world.click(DAVE, await world.approval_dm(CAROL, request_id), views.APPROVE_ACTION)
+    carol_dm = await world.approval_dm(CAROL, request_id)
+    assert "the account's approvers (@devops) approve too" in carol_dm.flat_text
+    await world.click(DAVE, carol_dm, views.APPROVE_ACTION)
     await test_approvers.told(world, DAVE, "approval groups for production (@oncall, @devops)")
     stored = await world.store.get(request_id)
     assert stored is not None and stored.status is Status.PENDING

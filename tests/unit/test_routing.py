@@ -285,6 +285,10 @@ def test_padding_a_write_with_a_read_never_hands_the_write_to_a_read_rules_group
     assert routing.route(prod, ["s3:GetObject"], None, LEVEL).approver_sets == (groups(["oncall"]),)
     padded = routing.route(prod, ["s3:PutObject", "s3:GetObject"], None, LEVEL)
     assert padded.approver_sets == (groups(["oncall"]), groups(["platform"]))
+    assert padded.applied == (
+        "Reads in production: approved by @oncall",
+        "the account's approvers (@platform) approve too, for what no rule above covers",
+    )
     unknown = routing.route(prod, ["s3:GetObject", "nosuch:Thing"], None, LEVEL)
     assert groups(["platform"]) in unknown.approver_sets
     # The documented Write rule keeps speaking for the Read beside it.

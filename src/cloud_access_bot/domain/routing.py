@@ -45,6 +45,10 @@ from cloud_access_bot.domain.rules import AccountRules, AutoApproveRule, Limits,
 
 LevelOf = Callable[[str], str | None]
 
+#: The line the card shows when a request's rules name groups but the account's approvers
+#: still decide on part of it (an action none of those rules sanctions).
+ACCOUNT_APPROVERS_TOO = "the account's approvers ({}) approve too, for what no rule above covers"
+
 
 @dataclass(frozen=True)
 class Routing:
@@ -203,10 +207,13 @@ def route(
     if matched and not needs_person and not account.production and actions and covered:
         auto = "Auto-approved by rule " + ", ".join(r.label for r in matched) + "."
     capping = [r.label for r in matched if r.max_duration_minutes == cap]
+    applied = [f"{r.label}: {requirement(r)}" for r in matched]
+    if deciding and unsanctioned:
+        applied.append(ACCOUNT_APPROVERS_TOO.format(approvers.describe(own)))
     return Routing(
         limits=limits,
         approver_sets=sets,
-        applied=tuple(f"{r.label}: {requirement(r)}" for r in matched),
+        applied=tuple(applied),
         auto_reason=auto,
         needs_person=needs_person,
         discovered_only=any(r.discovered_only for r in matched),
