@@ -422,6 +422,9 @@ class AccessService:
             return gone
 
         async def judge(current: AccessRequest) -> Decision:
+            pending = current.status is Status.PENDING
+            if pending and (twice := await self._approved_as_another(current.approvals, clicker)):
+                return twice
             members = await self._current_approvers(current)
             return approval.decide_approval(
                 self._under_routes(current),
@@ -585,6 +588,10 @@ class AccessService:
             return _refused("unknown request")
 
         async def judge(current: AccessRequest) -> Decision:
+            if approve and (
+                twice := await self._approved_as_another(current.extension_approvals, clicker)
+            ):
+                return twice
             members = await self._current_approvers(current)
             return approval.decide_extension_approval(
                 self._under_routes(current),
@@ -1036,6 +1043,20 @@ class AccessService:
         email = await self._directory.email_of(user_id)
         aliases = self._config().email_alias_domains
         return approval.same_person(request.requester_email, email, aliases)
+
+    async def _approved_as_another(self, earlier: Sequence[str], clicker: str) -> Decision | None:
+        """The refusal when ``clicker`` already approved under another of their Slack accounts
+        (``approval.same_person``): N of M approvals are N people, not N Slack accounts."""
+        email = await self._directory.email_of(clicker)
+        aliases = self._config().email_alias_domains
+        for person in dict.fromkeys(earlier):
+            other = await self._directory.email_of(person) if person != clicker else None
+            if approval.same_person(email, other, aliases):
+                return _refused(
+                    f"You already approved this as <@{person}> (the same person under another "
+                    "Slack account); another approver must."
+                )
+        return None
 
     async def _fair_share_problem(
         self, draft: Draft, account: AccountConfig, email: str, now: datetime

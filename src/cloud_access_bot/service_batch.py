@@ -35,7 +35,7 @@ from typing import TypeVar
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain import batch
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
-from cloud_access_bot.ports import BatchNotifier, Store
+from cloud_access_bot.ports import Audience, BatchNotifier, Store
 from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepared
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,7 @@ class BatchService:
                     await self._service.auto_approve(request, ready.auto, grant=False)
                 await self._grant_all(stored, SYSTEM_ACTOR)
             return BatchResult(requests=tuple(stored))
-        # The first account's approval channel and notified people stand for the batch's.
-        audience = await self._service.audience(stored[0])
+        audience = joined([await self._service.audience(r) for r in stored], stored)
         messages, mine = await self._notifier.announce_batch(stored, audience)
         for request, own in zip(stored, mine, strict=True):
             await self._store.set_messages(request.id, messages, own)
@@ -269,6 +268,31 @@ async def _one_card_refresh(batch_service: BatchService, ids: Sequence[str]) -> 
     finally:
         _card_deferred.reset(token)
         await batch_service.refresh_card(ids)
+
+
+def joined(audiences: Sequence[Audience], requests: Sequence[AccessRequest]) -> Audience:
+    """Where one batch card goes: the first account's approval channel (with buttons), and
+    every account's notified people and channels — an account's ``notify`` is its oversight,
+    which picking another account first must not skip. Another account's approval channel
+    gets the card for information; the approvers get it by DM when any account's approvers
+    do, or when the accounts' channels differ (none depends on a channel without buttons)."""
+    lead = audiences[0]
+    deciders = {a for r in requests for a in r.approvers}
+    channels = [a.channel for a in audiences[1:] if a.channel and a.channel != lead.channel]
+    return Audience(
+        dms=any(a.dms for a in audiences) or bool(channels),
+        channel=lead.channel,
+        notified=tuple(
+            dict.fromkeys(p for a in audiences for p in a.notified if p not in deciders)
+        ),
+        notified_channels=tuple(
+            dict.fromkeys(
+                c
+                for c in [*channels, *(c for a in audiences for c in a.notified_channels)]
+                if c != lead.channel
+            )
+        ),
+    )
 
 
 def _merged(accounts: Sequence[str], problems: Sequence[dict[str, str]]) -> dict[str, str]:

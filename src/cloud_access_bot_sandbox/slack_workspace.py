@@ -58,6 +58,8 @@ class User:
     is_bot: bool = False
     #: "multi" (is_restricted) or "single" (is_ultra_restricted) channel guest; "" a member.
     guest: str = ""
+    #: Another organisation's team id (a Slack Connect user in a shared channel); "" ours.
+    team: str = ""
 
     def to_api(self, team_id: str) -> JSON:
         profile: JSON = {"real_name": self.real_name, "display_name": self.name}
@@ -65,7 +67,7 @@ class User:
             profile["email"] = self.email
         return {
             "id": self.id,
-            "team_id": team_id,
+            "team_id": self.team or team_id,
             "name": self.name,
             "real_name": self.real_name,
             "deleted": self.deleted,
@@ -287,8 +289,9 @@ class Workspace:
         deleted: bool = False,
         is_bot: bool = False,
         guest: str = "",
+        team: str = "",
     ) -> User:
-        user = User(user_id, name, email, real_name or name, deleted, is_bot, guest)
+        user = User(user_id, name, email, real_name or name, deleted, is_bot, guest, team)
         self.users[user_id] = user
         return user
 

@@ -9,6 +9,9 @@ import pytest
 
 from cloud_access_bot.domain.batch import Terms, accounts_problem, arn_accounts, strictest
 from cloud_access_bot.domain.rules import AccessMode
+from cloud_access_bot.ports import Audience
+from cloud_access_bot.service_batch import joined
+from tests.factories import access_request
 
 DEV = Terms(
     account="dev",
@@ -114,3 +117,19 @@ def test_an_arn_of_an_account_outside_the_request_goes_nowhere() -> None:
 def test_an_arn_without_account_goes_to_the_first_account_and_star_to_all() -> None:
     assert arn_accounts("arn:aws:s3:::acme-exports", IDS) == ("dev",)
     assert arn_accounts("*", IDS) == ("dev", "prod")
+
+
+def test_a_batch_card_reaches_every_accounts_oversight_and_approvers() -> None:
+    """The card of a batch goes to the first account's approval channel, to every account's
+    notified people and channels, and by DM when another account's approvers would miss it."""
+    dev = Audience(dms=False, channel="CDEV", notified=("UWATCH",), notified_channels=("CFEED",))
+    prod = Audience(dms=False, channel="CPROD", notified=("UAUDIT", "UBOB"), notified_channels=())
+    requests = [access_request(approvers=("UANA",)), access_request(approvers=("UBOB",))]
+
+    card = joined([dev, prod], requests)
+
+    assert card.channel == "CDEV" and card.dms  # prod's approvers are not in #dev's channel
+    assert card.notified == ("UWATCH", "UAUDIT")  # Bob approves: he gets the card with buttons
+    assert card.notified_channels == ("CPROD", "CFEED")
+    alone = joined([dev, replace(dev, notified=())], requests)
+    assert not alone.dms and alone.notified_channels == ("CFEED",)

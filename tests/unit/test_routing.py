@@ -262,10 +262,34 @@ def test_adding_actions_never_makes_a_request_less_strict(base: list[str], more:
         assert large.limits.approvals_required >= small.limits.approvals_required
         assert large.limits.max_duration_minutes <= small.limits.max_duration_minutes
         limits = ACCOUNTS[name].limits
-        if small.approver_sets != (limits.approvers or groups(limits.approval_groups),):
+        own = limits.approvers or groups(limits.approval_groups)
+        if own not in small.approver_sets:
             assert set(small.approver_sets) <= set(large.approver_sets)
         if large.auto_reason:
             assert small.auto_reason
 
 
 ACCOUNTS = {name: account(name) for name in ("shop-prod", "shop-dev")}
+
+
+def test_padding_a_write_with_a_read_never_hands_the_write_to_a_read_rules_group() -> None:
+    """A rule naming ``oncall`` for List/Read in production sanctions them for reads only:
+    a Write next to a Read still needs the account's approvers (and a rule for the higher
+    level speaks for the lower ones it outranks, as the Write rule does for a Read)."""
+    reads = {
+        "description": "Reads in production",
+        "match": {"tags": {"env": "prod"}, "access_levels": ["List", "Read"]},
+        "set": {"approval_groups": ["oncall"]},
+    }
+    prod = account("shop-prod", [RULES[0], reads])
+    assert routing.route(prod, ["s3:GetObject"], None, LEVEL).approver_sets == (groups(["oncall"]),)
+    padded = routing.route(prod, ["s3:PutObject", "s3:GetObject"], None, LEVEL)
+    assert padded.approver_sets == (groups(["oncall"]), groups(["platform"]))
+    assert padded.applied == (
+        "Reads in production: approved by @oncall",
+        "the account's approvers (@platform) approve too, for what no rule above covers",
+    )
+    unknown = routing.route(prod, ["s3:GetObject", "nosuch:Thing"], None, LEVEL)
+    assert groups(["platform"]) in unknown.approver_sets
+    # The documented Write rule keeps speaking for the Read beside it.
+    assert routed("shop-prod", "s3:GetObject", "s3:PutObject").approver_sets == (groups(["sre"]),)

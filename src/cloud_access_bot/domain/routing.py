@@ -19,7 +19,10 @@ What the matching routes change — the strictest wins, whatever their order:
 - ``max_duration_minutes``: the lowest of the account's and the routes' maxima;
 - ``approval_groups``: once a route names groups, the account's groups no longer approve;
   an approver must be a member of one group of *every* route naming groups (adding an action
-  to a request never lets someone outside a group a route demands approve it);
+  to a request never lets someone outside a group a route demands approve it). The account's
+  approvers stay a set too while an action is not sanctioned by a route naming groups
+  (``_sanctions``: described by it, at no level above the highest it lists), so padding a
+  Write with a Read never hands the Write to a Read rule's group;
 - ``auto_approve``: only when every matching route auto-approves, every action is covered by
   one of them alone (all its possible levels listed, its service listed, a listed pattern
   covering it) and the usual guardrails hold (``guardrails.auto_approvable``: no wildcard
@@ -41,6 +44,10 @@ from cloud_access_bot.domain.model import ServiceAccess
 from cloud_access_bot.domain.rules import AccountRules, AutoApproveRule, Limits, Route
 
 LevelOf = Callable[[str], str | None]
+
+#: The line the card shows when a request's rules name groups but the account's approvers
+#: still decide on part of it (an action none of those rules sanctions).
+ACCOUNT_APPROVERS_TOO = "the account's approvers ({}) approve too, for what no rule above covers"
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,22 @@ def _describes(route: Route, action: str, levels: frozenset[str], *, surely: boo
     return not route.actions or any(fits(p, action) for p in route.actions)
 
 
+def _sanctions(route: Route, action: str, levels: frozenset[str]) -> bool:
+    """Whether the route's groups may decide on ``action`` in place of the account's
+    approvers: the route describes it for sure, its access levels at most the highest one the
+    route lists (a rule for Write speaks for a Read beside it, never a rule for Read for a
+    Write). An action no group-naming route sanctions keeps the account's approvers too, so
+    padding a request with a low action never hands its high one to a low rule's group."""
+    if not _asks_actions(route):
+        return True
+    if route.access_levels:
+        highest = max(PRIVILEGE_ORDER.index(level) for level in route.access_levels)
+        if any(PRIVILEGE_ORDER.index(level) > highest for level in levels):
+            return False
+        route = replace(route, access_levels=())
+    return _describes(route, action, levels, surely=True)
+
+
 def _matches(route: Route, levels: Mapping[str, frozenset[str]], target: str | None) -> bool:
     """Whether the route applies to a request asking for the actions of ``levels`` (each with
     the levels it may have) or for ``target``."""
@@ -152,16 +175,24 @@ def route(
             *(r.max_duration_minutes or base.max_duration_minutes for r in matched),
         ]
     )
-    routed_groups = [r.approval_groups for r in matched if r.approval_groups]
-    sets = tuple(approvers.groups(g) for g in routed_groups) or (
-        base.approvers or approvers.groups(base.approval_groups),
+    deciding = [r for r in matched if r.approval_groups]
+    routed_groups = [r.approval_groups or () for r in deciding]
+    own = base.approvers or approvers.groups(base.approval_groups)
+    unsanctioned = any(
+        not any(_sanctions(r, a, may) for r in deciding) for a, may in levels.items()
     )
+    sets = tuple(approvers.groups(g) for g in routed_groups)
+    if not sets or unsanctioned:
+        sets = (*sets, own)
     limits = replace(
         base,
-        approval_groups=(
-            tuple(dict.fromkeys(g for s in routed_groups for g in s))
-            if routed_groups
-            else base.approval_groups
+        approval_groups=tuple(
+            dict.fromkeys(
+                [
+                    *(g for s in routed_groups for g in s),
+                    *(base.approval_groups if own in sets else ()),
+                ]
+            )
         ),
         approvers=approvers.merged(*sets),
         approvals_required=required,
@@ -176,10 +207,13 @@ def route(
     if matched and not needs_person and not account.production and actions and covered:
         auto = "Auto-approved by rule " + ", ".join(r.label for r in matched) + "."
     capping = [r.label for r in matched if r.max_duration_minutes == cap]
+    applied = [f"{r.label}: {requirement(r)}" for r in matched]
+    if deciding and unsanctioned:
+        applied.append(ACCOUNT_APPROVERS_TOO.format(approvers.describe(own)))
     return Routing(
         limits=limits,
         approver_sets=sets,
-        applied=tuple(f"{r.label}: {requirement(r)}" for r in matched),
+        applied=tuple(applied),
         auto_reason=auto,
         needs_person=needs_person,
         discovered_only=any(r.discovered_only for r in matched),

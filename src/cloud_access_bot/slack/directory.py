@@ -105,6 +105,8 @@ class SlackDirectory:
         self._emails: dict[str, tuple[float, str]] = {}
         self._channels: tuple[float, dict[str, str]] | None = None
         self._channel_members: dict[str, tuple[float, list[str]]] = {}
+        #: The bot's own team and Enterprise Grid organisation ids (``auth.test``), once read.
+        self._home: tuple[str, str] | None = None
 
     async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
         """The active people the entries name, each once, in entry order (an entry naming
@@ -144,7 +146,28 @@ class SlackDirectory:
                 if channel_id is None:
                     log.warning("approver channel %s ignored: the bot cannot see it", spec.value)
                     return []
-                return await self._members_of_channel(channel_id, fresh=fresh)
+                members = await self._members_of_channel(channel_id, fresh=fresh)
+                # Guests and people of other organisations (a shared, Slack Connect channel)
+                # are in channels without being members of the workspace: a channel names its
+                # full members only (an entry of its own names anyone).
+                return [m for m in members if await self._full_member(m)]
+
+    async def _full_member(self, user_id: str) -> bool:
+        """Not a guest, and of this workspace (or of its Enterprise Grid organisation);
+        False when the bot's own team cannot be read (nobody is taken on trust)."""
+        user = await self._user(user_id) or {}
+        if user.get("is_restricted") or user.get("is_ultra_restricted"):
+            return False
+        if self._home is None:
+            try:
+                found = await self._client.auth_test()
+            except SlackApiError as error:
+                log.warning("cannot read the bot's team: %s", error.response.get("error"))
+                return False
+            self._home = (str(found.get("team_id") or ""), str(found.get("enterprise_id") or ""))
+        team, enterprise = self._home
+        theirs = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
+        return user.get("team_id") == team or bool(enterprise and theirs == enterprise)
 
     def _hit(self, cache: Mapping[str, tuple[float, T]], key: str, fresh: bool) -> T | None:
         """The cached value when it may be used: not asked fresh, and within the ttl."""
