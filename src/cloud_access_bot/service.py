@@ -565,6 +565,10 @@ class AccessService:
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
+        if ineligible := await self._ineligibility(request):
+            refusal = f"Request `{request.id}` may not be extended: {ineligible}"
+            await self._notifier.tell(clicker, refusal)
+            return _refused(refusal)
         asked = extension.asked(request, minutes)
         saved = await self._commit(
             request,
@@ -636,6 +640,7 @@ class AccessService:
         account = self._grant_account(request)
         asked = minutes
         minutes, refusal = self._extension_under_rules(request, asked)
+        refusal = refusal or await self._ineligibility(request) or ""
         if refusal:
             await self._refuse_extension(request, clicker, refusal)
             return
@@ -1168,14 +1173,20 @@ class AccessService:
     async def _no_longer_eligible(self, request: AccessRequest) -> str | None:
         """Why the requester may no longer have this access (eligibility under the
         configuration in force now, checked at approval and at grant write), else None."""
+        why = await self._ineligibility(request)
+        return None if why is None else f"Request `{request.id}` was not granted: {why}"
+
+    async def _ineligibility(self, request: AccessRequest) -> str | None:
+        """That the requester may no longer request the request's account, and why (also
+        checked when an extension is asked for and approved), else None."""
         why = await refusal_now(
             self._config(), request.account_id, request.requester_id, self._directory
         )
         if why is None:
             return None
         return (
-            f"Request `{request.id}` was not granted: <@{request.requester_id}> may no longer "
-            f"request access to {request.account_name} under the current configuration. {why}"
+            f"<@{request.requester_id}> may no longer request access to "
+            f"{request.account_name} under the current configuration. {why}"
         )
 
     # -- rules on what is asked (domain.routing) ------------------------------------------
