@@ -314,8 +314,6 @@ class AccessService:
             asked, fell_back, selves = await self._approvers_for(routed, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
             return Prepared(errors={"account": str(unavailable)})
-        if unposted := await self._approval_channel_problem(draft.account_name):
-            return Prepared(errors={"account": unposted})
         account = config.accounts[draft.account_name]
         now = self._clock()
         unfair = await self._fair_share_problem(draft, account, email, now)
@@ -356,6 +354,9 @@ class AccessService:
             routing_rules=routed.applied,
         )
         auto = self._auto_approval(request, rules, routed, draft.discovered)
+        # Only a request a person must decide needs its approval channel.
+        if auto is None and (unposted := await self.approval_channel_problem(draft.account_name)):
+            return Prepared(errors={"account": unposted})
         others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return Prepared(errors={"account": nobody_approves(draft.account_name, limits)})
@@ -969,9 +970,10 @@ class AccessService:
             if approval.same_person(email, await self._directory.email_of(person), aliases)
         }
 
-    async def _approval_channel_problem(self, account_name: str) -> str | None:
+    async def approval_channel_problem(self, account_name: str) -> str | None:
         """When the approvers get no DM, an approval channel the bot cannot find would leave
-        the request with nobody told: refused at submit, with why."""
+        the request with nobody told: refused at submit, with why (not an auto-approved one,
+        which no person decides)."""
         account = self._config().rules_for(account_name)
         if account.approval_dms or not account.approval_channel:
             return None

@@ -102,6 +102,8 @@ class BatchService:
         if problems:
             return BatchResult(errors=problems)
         rule = batch.strictest([self._terms(p) for p in prepared])
+        if not rule.auto_approves and (unposted := await self._unposted(drafts, prepared)):
+            return BatchResult(errors=unposted)
         linked = self._linked(prepared, rule)
         stored: list[AccessRequest] = []
         for request, ready in zip(linked, prepared, strict=True):
@@ -126,6 +128,15 @@ class BatchService:
         # Someone may have decided before the messages were stored: show what is stored now.
         await self.refresh_card(stored[0].batch)
         return BatchResult(requests=tuple(stored))
+
+    async def _unposted(
+        self, drafts: Sequence[Draft], prepared: Sequence[Prepared]
+    ) -> dict[str, str]:
+        """The approval channel problems of the accounts that would have auto-approved alone
+        (``prepare`` did not check theirs): the batch asks a person for all of them."""
+        names = [d.account_name for d, p in zip(drafts, prepared, strict=True) if p.auto]
+        found = [await self._service.approval_channel_problem(name) for name in names]
+        return _merged(names, [{"account": p} if p else {} for p in found])
 
     def _terms(self, prepared: Prepared) -> batch.Terms:
         request = prepared.request

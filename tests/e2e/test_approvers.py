@@ -189,6 +189,32 @@ async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_ea
     assert not about(world.emulator.messages_to(OUTSIDER), request_id), "told in the channel"
 
 
+READ_ONLY_AUTO_APPROVED = [
+    {"accounts": ["development"], "access_levels": ["List", "Read"], "max_duration_minutes": 60}
+]
+
+
+async def test_a_missing_approval_channel_refuses_only_a_request_a_person_must_decide(
+    world: Sandbox,
+) -> None:
+    configure(world, approval_channel="#no-such-channel", approval_dms=False)
+    await world.request(resources=[world.accounts["development"].buckets[0]])
+    await told(world, REQUESTER, "#no-such-channel, which I cannot find")
+    assert await world.store.for_user(REQUESTER) == []
+    configure(
+        world,
+        approval_channel="#no-such-channel",
+        approval_dms=False,
+        auto_approve=READ_ONLY_AUTO_APPROVED,
+    )
+
+    request_id = await pending(world)
+
+    active = await world.wait_for_status(request_id, Status.ACTIVE)
+    assert active.decided_by == "cloud-access-bot"
+    await told(world, REQUESTER, "Access granted")
+
+
 async def test_an_approver_who_left_the_approvers_channel_after_submission_is_refused(
     world: Sandbox,
 ) -> None:

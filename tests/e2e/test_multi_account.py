@@ -293,3 +293,45 @@ async def test_a_typed_arn_of_another_account_is_refused(world: Sandbox) -> None
     assert "999999999999, which is not one of this request's accounts" in " ".join(
         ack["errors"].values()
     )
+
+
+async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_must_decide(
+    world: Sandbox,
+) -> None:
+    """Development and staging post to an approval channel the bot cannot find: a batch of
+    the two, both auto-approved, goes through; one with production (a person decides) is
+    refused, naming development, although development alone would have been auto-approved."""
+    await with_accounts(world, STAGING)
+    unposted = {"approval_channel": "#no-such-channel", "approval_dms": False}
+    accounts = {name: account_entry(number) for name, number in [*ACCOUNTS.items(), STAGING]}
+    for name in ("development", "staging"):
+        accounts[name] = account_entry(accounts[name]["account_number"], **unposted)
+    world.config = sandbox_config(
+        accounts=accounts,
+        auto_approve=[
+            {
+                "accounts": ["development", "staging"],
+                "access_levels": ["List", "Read"],
+                "max_duration_minutes": 60,
+            }
+        ],
+    )
+    await world.request(
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    refusal = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "which I cannot find" in m.flat_text
+    )
+    assert "Requests for development are posted to the channel #no-such" in refusal.flat_text
+    assert await world.store.for_user(REQUESTER) == []
+
+    requests = await batch_of(
+        world,
+        also_accounts=["staging"],
+        resources=["acme-development-exports", "acme-staging-exports"],
+    )
+
+    for request in requests:
+        active = await world.wait_for_status(request.id, Status.ACTIVE)
+        assert active.decided_by == "cloud-access-bot"
