@@ -580,7 +580,7 @@ class AccessService:
             notify_loser=clicker,
         )
         if saved is not None:
-            await self._notifier.ask_extension(saved)
+            await self._notifier.ask_extension(saved, await self.audience(saved))
         return decision
 
     async def decide_extension(self, request_id: str, clicker: str, *, approve: bool) -> Decision:

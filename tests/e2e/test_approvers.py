@@ -215,6 +215,64 @@ async def test_a_missing_approval_channel_refuses_only_a_request_a_person_must_d
     await told(world, REQUESTER, "Access granted")
 
 
+async def ask_for_more_time(world: Sandbox, request_id: str) -> None:
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
+    )
+    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
+    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
+    await modal.select(views.EXTEND_ACTION_SELECT, "60")
+    await modal.submit()
+
+
+async def test_an_extension_is_asked_in_the_approval_channel_under_the_requests_card(
+    world: Sandbox,
+) -> None:
+    channel = world.emulator.add_channel("sre-approvals", [BOB, CAROL, OUTSIDER])
+    configure(world, approval_channel="#sre-approvals", approval_dms=False)
+    request_id = await pending(world)
+    card = await world.emulator.wait_until(
+        lambda: next(iter(about(world.emulator.messages_in(channel), request_id)), None)
+    )
+    await world.click(BOB, card, views.APPROVE_ACTION)
+    before = await world.wait_for_status(request_id, Status.ACTIVE)
+
+    await ask_for_more_time(world, request_id)
+
+    ask = await world.emulator.wait_until(
+        lambda: next(
+            (
+                m
+                for m in world.emulator.messages_in(channel)
+                if m.thread_ts == card.ts and "Approve extension" in m.flat_text
+            ),
+            None,
+        )
+    )
+    assert "asks to extend" in ask.text
+    assert not any("asks to extend" in m.text for m in world.emulator.messages_to(BOB))
+    await world.click(OUTSIDER, ask, views.APPROVE_EXTENSION_ACTION)
+    await world.emulator.wait_until(
+        lambda: any(
+            "Only members of the approval groups" in e.text
+            for e in world.emulator.ephemerals_to(OUTSIDER)
+            if e.channel == channel
+        )
+    )
+    assert (await world.store.events(request_id))[-1].type is EventType.EXTENSION_REQUESTED
+
+    await world.click(CAROL, ask, views.APPROVE_EXTENSION_ACTION)
+
+    async def longer() -> Any:
+        request = await world.store.get(request_id)
+        return request if request and request.duration_minutes > before.duration_minutes else None
+
+    extended = await world.wait_for(longer, "the extension to be written")
+    assert before.expires_at is not None and extended.expires_at is not None
+    assert (extended.expires_at - before.expires_at).total_seconds() == 3600
+    assert (await world.store.events(request_id))[-1].actor == CAROL
+
+
 async def test_an_approver_who_left_the_approvers_channel_after_submission_is_refused(
     world: Sandbox,
 ) -> None:

@@ -210,10 +210,17 @@ class SlackNotifier:
         sent = await asyncio.gather(*(self._post(c, message) for c in channels if c))
         return [MessageRef(m.channel, m.ts, marker) for m in sent if m is not None]
 
-    async def ask_extension(self, request: AccessRequest) -> None:
+    async def ask_extension(self, request: AccessRequest, audience: Audience = DMS_ONLY) -> None:
+        """The ask, with its buttons, where the approval card went: threaded under each
+        approval-channel card of the request, and by DM to the approvers when
+        ``audience.dms`` or when no channel post went through (nobody is left untold)."""
         message = views.extension_message(request)
-        approvers = [a for a in request.approvers if a != request.requester_id]
-        await asyncio.gather(*(self._post_dm(user, message) for user in approvers))
+        cards = [r for r in request.messages if r.user == APPROVAL_CHANNEL_USER]
+        posts = [self._post(card.channel, {**message, "thread_ts": card.ts}) for card in cards]
+        posted = [ref for ref in await asyncio.gather(*posts) if ref is not None]
+        if audience.dms or not posted:
+            approvers = [a for a in request.approvers if a != request.requester_id]
+            await asyncio.gather(*(self._post_dm(user, message) for user in approvers))
 
     def _break_glass(self) -> bool:
         return self._config().self_approval is SelfApproval.BREAK_GLASS
