@@ -235,6 +235,8 @@ class Audience:
     notified: tuple[str, ...] = ()
     #: Channels that get the card without buttons.
     notified_channels: tuple[str, ...] = ()
+    #: More approval channels, as ``channel`` (a batch over accounts with different ones).
+    channels: tuple[str, ...] = ()
 
 
 #: The approvers' DMs only: no approval channel, nobody notified.

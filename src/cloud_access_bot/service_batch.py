@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,7 +35,7 @@ from typing import TypeVar
 from cloud_access_bot.config import BotConfig
 from cloud_access_bot.domain import batch
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
-from cloud_access_bot.ports import BatchNotifier, Store
+from cloud_access_bot.ports import Audience, BatchNotifier, Store
 from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepared
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,8 @@ class BatchService:
                     await self._service.auto_approve(request, ready.auto, grant=False)
                 await self._grant_all(stored, SYSTEM_ACTOR)
             return BatchResult(requests=tuple(stored))
-        # The first account's approval channel and notified people stand for the batch's.
-        audience = await self._service.audience(stored[0])
+        audiences = [await self._service.audience(request) for request in stored]
+        audience = combined(audiences, [a for r in stored for a in r.approvers])
         messages, mine = await self._notifier.announce_batch(stored, audience)
         for request, own in zip(stored, mine, strict=True):
             await self._store.set_messages(request.id, messages, own)
@@ -280,6 +280,23 @@ async def _one_card_refresh(batch_service: BatchService, ids: Sequence[str]) -> 
     finally:
         _card_deferred.reset(token)
         await batch_service.refresh_card(ids)
+
+
+def combined(audiences: Sequence[Audience], approvers: Collection[str]) -> Audience:
+    """Where a batch's one card goes: every account's approval channel, by DM when any
+    account asks for DMs (or has no channel), and a copy to everyone notified of any account
+    who approves none of them (and to no approval channel)."""
+    approval = list(dict.fromkeys(a.channel for a in audiences if a.channel))
+    notified_channels = dict.fromkeys(c for a in audiences for c in a.notified_channels)
+    return Audience(
+        dms=any(a.dms or not a.channel for a in audiences),
+        channel=approval[0] if approval else None,
+        notified=tuple(
+            dict.fromkeys(p for a in audiences for p in a.notified if p not in approvers)
+        ),
+        notified_channels=tuple(c for c in notified_channels if c not in approval),
+        channels=tuple(approval[1:]),
+    )
 
 
 def _merged(accounts: Sequence[str], problems: Sequence[dict[str, str]]) -> dict[str, str]:

@@ -335,3 +335,52 @@ async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_mus
     for request in requests:
         active = await world.wait_for_status(request.id, Status.ACTIVE)
         assert active.decided_by == "cloud-access-bot"
+
+
+async def test_a_batch_reaches_every_accounts_approval_channel_and_threads_each_step(
+    world: Sandbox,
+) -> None:
+    """development's card goes to #dev-approvals, production's to #prod-approvals (no DMs
+    for either): the batch's one card is posted in both channels, an approver in either one
+    approves, and each channel's card gets a threaded reply per account for each step."""
+    dev_channel = world.emulator.add_channel("dev-approvals", [BOB])
+    prod_channel = world.emulator.add_channel("prod-approvals", [CAROL])
+    channel_only = {"approval_dms": False}
+    await with_accounts(
+        world,
+        development=account_entry(
+            ACCOUNTS["development"], approval_channel="#dev-approvals", **channel_only
+        ),
+        production=account_entry(
+            ACCOUNTS["production"], approval_channel="#prod-approvals", **channel_only
+        ),
+    )
+    requests = await batch_of(
+        world,
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    batch_id = requests[0].id
+
+    def card_in(channel: str) -> Any:
+        return next(
+            (m for m in world.emulator.messages_in(channel) if batch_id in m.flat_text), None
+        )
+
+    dev_card = await world.emulator.wait_until(lambda: card_in(dev_channel))
+    prod_card = await world.emulator.wait_until(lambda: card_in(prod_channel))
+    assert not any(batch_id in m.flat_text for m in world.emulator.messages_to(BOB))
+
+    await world.click(CAROL, prod_card, batch_views.APPROVE_BATCH_ACTION)
+
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
+    for channel, posted in ((dev_channel, dev_card), (prod_channel, prod_card)):
+
+        def replies(channel: str = channel, posted: Any = posted) -> list[str]:
+            return [m.text for m in world.emulator.messages_in(channel) if m.thread_ts == posted.ts]
+
+        await world.emulator.wait_until(lambda: len(replies()) >= 4)
+        for name in ("development", "production"):
+            assert any(f"{name}: " in r and f"Approved by <@{CAROL}>" in r for r in replies())
+            assert any(f"{name}: " in r and "Active until" in r for r in replies())

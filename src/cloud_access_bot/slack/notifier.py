@@ -117,6 +117,9 @@ class SlackNotifier:
         await asyncio.gather(*updates)
         if event in views.THREAD_EVENTS:
             reply = views.thread_text(request, event, actor)
+            if request.batch:
+                # One card for several accounts: each reply says which account moved on.
+                reply = f"{request.account_name}: {reply}"
             await asyncio.gather(
                 *(
                     self._post(ref.channel, {"text": reply, "thread_ts": ref.ts})
@@ -163,7 +166,8 @@ class SlackNotifier:
     ) -> list[MessageRef]:
         """``card`` (with buttons) to the approval channel and by DM to every approver;
         ``copy`` (without) to the notified people and channels and to the audit channel."""
-        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        channels = [audience.channel or "", *audience.channels]
+        messages = await self._post_channels(channels, card, APPROVAL_CHANNEL_USER)
         if audience.dms or not messages:
             # Without the channel's card (none, or Slack refused it) the approvers get DMs:
             # a request is never left with nobody told.
