@@ -106,13 +106,19 @@ class BatchService:
             return BatchResult(errors=unposted)
         linked = self._linked(prepared, rule)
         stored: list[AccessRequest] = []
+        created = False
         for request, ready in zip(linked, prepared, strict=True):
+            # One by one: a delivery that stopped partway (a crash) left the first ones
+            # stored; the same submission delivered again stores the rest.
             saved, created = await self._service.store_new(request, fell_back=ready.fell_back)
-            if not created:
-                # The same submission delivered again: stored (and announced) before.
-                return BatchResult(requests=tuple(r for r in [saved] if r is not None))
-            assert saved is not None
+            if saved is None:
+                return BatchResult()
             stored.append(saved)
+        if not created:
+            # Its last request was stored by an earlier delivery, which announced the batch
+            # (or approved it): only the delivery storing the last request goes on, so one
+            # card is posted however often the submission arrives.
+            return BatchResult(requests=tuple(stored))
         if rule.auto_approves:
             async with _one_card_refresh(self, stored[0].batch):
                 for request, ready in zip(stored, prepared, strict=True):

@@ -384,3 +384,66 @@ async def test_a_batch_reaches_every_accounts_approval_channel_and_threads_each_
         for name in ("development", "production"):
             assert any(f"{name}: " in r and f"Approved by <@{CAROL}>" in r for r in replies())
             assert any(f"{name}: " in r and "Active until" in r for r in replies())
+
+
+async def test_a_batch_stored_partway_is_finished_by_the_same_submission_delivered_again(
+    world: Sandbox,
+) -> None:
+    """The bot stops after storing the first account's request (the store fails on the
+    second, as a crash would leave it); Slack delivers the same submission again: the rest
+    is stored and one card is posted, then once more changes nothing."""
+    await with_accounts(world, STAGING)
+    store = world.runtime.store
+    real_create = store.create
+    creates = 0
+
+    async def crash_at_the_second(*args: Any, **kwargs: Any) -> AccessRequest:
+        nonlocal creates
+        creates += 1
+        if creates == 2:
+            raise RuntimeError("the process stopped here")
+        return await real_create(*args, **kwargs)
+
+    store.create = crash_at_the_second  # type: ignore[method-assign]
+    await world.request(
+        also_accounts=["production", "staging"],
+        resources=["acme-development-exports", "acme-production-exports", "acme-staging-exports"],
+    )
+    submission = next(
+        e
+        for e in reversed(world.emulator.envelopes)
+        if e["payload"].get("type") == "view_submission"
+    )
+    first = await world.wait_for(
+        lambda: world.store.for_user(REQUESTER), "the first account's request"
+    )
+    await world.emulator.wait_until(lambda: creates >= 2)
+    assert len(first) == 1 and len(first[0].batch) == 3
+    assert not any(first[0].id in m.flat_text for m in world.emulator.messages_to(BOB))
+    store.create = real_create  # type: ignore[method-assign]
+
+    for attempt in (1, 2):
+        await world.emulator.send_envelope(
+            "interactive",
+            submission["payload"],
+            envelope_id=submission["envelope_id"],
+            retry_attempt=attempt,
+            retry_reason="timeout",
+        )
+        requests = await world.wait_for(
+            lambda: _all_stored(world, first[0].batch), "every request of the batch"
+        )
+        bob_card = await card(world, BOB, first[0].id)
+        assert all(r.account_name in bob_card.flat_text for r in requests)
+
+    await world.click(BOB, bob_card, batch_views.APPROVE_BATCH_ACTION)
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
+    await world.emulator.wait_for_message(BOB, lambda m: "Revoke in staging" in m.flat_text)
+    cards = [m for m in world.emulator.messages_to(BOB) if "Revoke in staging" in m.flat_text]
+    assert len(cards) == 1, "one card, however often the submission arrived"
+
+
+async def _all_stored(world: Sandbox, ids: tuple[str, ...]) -> list[AccessRequest] | None:
+    found = [await world.store.get(request_id) for request_id in ids]
+    return [r for r in found if r is not None] if all(found) else None
