@@ -27,6 +27,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox_config,
 )
 from cloud_access_bot_sandbox.slack_workspace import Message
+from tests.e2e.test_grant_changes import request_extension
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
@@ -145,15 +146,22 @@ async def test_a_request_nobody_could_decide_is_refused_at_submit(world: Sandbox
     assert await world.store.for_user(REQUESTER) == []
 
 
-async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_each_step(
-    world: Sandbox,
-) -> None:
+async def channel_only_request(world: Sandbox) -> tuple[str, str, Message]:
+    """A request in development, whose card goes to #sre-approvals (bob, carol and an
+    outsider are in it) and to nobody by DM: the channel, the request id and the card."""
     channel = world.emulator.add_channel("sre-approvals", [BOB, CAROL, OUTSIDER])
     configure(world, approval_channel="#sre-approvals", approval_dms=False)
     request_id = await pending(world)
     card = await world.emulator.wait_until(
         lambda: next(iter(about(world.emulator.messages_in(channel), request_id)), None)
     )
+    return channel, request_id, card
+
+
+async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_each_step(
+    world: Sandbox,
+) -> None:
+    channel, request_id, card = await channel_only_request(world)
     assert "Approve" in card.flat_text
     assert not about(world.emulator.messages_to(BOB), request_id), "no DM: approval_dms false"
 
@@ -215,29 +223,14 @@ async def test_a_missing_approval_channel_refuses_only_a_request_a_person_must_d
     await told(world, REQUESTER, "Access granted")
 
 
-async def ask_for_more_time(world: Sandbox, request_id: str) -> None:
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, "60")
-    await modal.submit()
-
-
 async def test_an_extension_is_asked_in_the_approval_channel_under_the_requests_card(
     world: Sandbox,
 ) -> None:
-    channel = world.emulator.add_channel("sre-approvals", [BOB, CAROL, OUTSIDER])
-    configure(world, approval_channel="#sre-approvals", approval_dms=False)
-    request_id = await pending(world)
-    card = await world.emulator.wait_until(
-        lambda: next(iter(about(world.emulator.messages_in(channel), request_id)), None)
-    )
+    channel, request_id, card = await channel_only_request(world)
     await world.click(BOB, card, views.APPROVE_ACTION)
     before = await world.wait_for_status(request_id, Status.ACTIVE)
 
-    await ask_for_more_time(world, request_id)
+    await request_extension(world, request_id)
 
     ask = await world.emulator.wait_until(
         lambda: next(

@@ -19,6 +19,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox,
     sandbox_config,
 )
+from tests.e2e.test_grant_changes import request_extension
 
 APPROVER = APPROVERS[0]
 RULES = [
@@ -82,23 +83,13 @@ async def active(world: Sandbox) -> AccessRequest:
     return await world.wait_for_status(request.id, Status.ACTIVE)
 
 
-async def ask_for_an_hour_more(world: Sandbox, request_id: str) -> None:
-    mine = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
-    )
-    await world.click(REQUESTER, mine, views.EXTEND_ACTION)
-    modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
-    await modal.select(views.EXTEND_ACTION_SELECT, "60")
-    await modal.submit()
-
-
 async def test_a_requester_who_left_the_group_cannot_ask_for_an_extension(
     world: Sandbox,
 ) -> None:
     request = await active(world)
     world.emulator.set_usergroup_members("analysts", [])
 
-    await ask_for_an_hour_more(world, request.id)
+    await request_extension(world, request.id)
 
     told = await world.emulator.wait_for_message(
         REQUESTER, lambda m: "may not be extended" in m.flat_text
@@ -114,7 +105,7 @@ async def test_an_extension_approved_after_the_requester_left_the_group_is_refus
     world: Sandbox,
 ) -> None:
     request = await active(world)
-    await ask_for_an_hour_more(world, request.id)
+    await request_extension(world, request.id)
     ask = await world.emulator.wait_for_message(APPROVER, lambda m: "extend" in m.text)
     world.emulator.set_usergroup_members("analysts", [])
 
