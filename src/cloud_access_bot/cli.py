@@ -293,7 +293,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for problem in result.problems:
             print(f"{source.description}: warning: {problem}", file=sys.stderr)
         config = result.config
-    problems, groups_line = _group_check(config)
+    problems, groups_line = _group_check(config, source.description)
     if problems:
         _print_config_error(ConfigError(source.description, problems))
         return EXIT_INVALID
@@ -311,10 +311,10 @@ async def _list_organization(config: BotConfig) -> OrgSnapshot | None:
         await clients.close()
 
 
-def _group_check(config: BotConfig) -> tuple[list[str], str]:
+def _group_check(config: BotConfig, description: str) -> tuple[list[str], str]:
     """The configured groups that do not name exactly one Slack user group, when Slack can be
     asked (SLACK_BOT_TOKEN and SLACK_API_URL from the environment), and a line saying what was
-    checked."""
+    checked; the approver warnings are printed (``approver_warnings``)."""
     try:
         settings = load_settings(require_slack=False, require_config_source=False)
     except SettingsError as exc:
@@ -326,6 +326,8 @@ def _group_check(config: BotConfig) -> tuple[list[str], str]:
     )
     try:
         problems = asyncio.run(slack_directory.check_groups(client, config))
+        for warning in asyncio.run(slack_directory.approver_warnings(client, config)):
+            print(f"{description}: warning: {warning}", file=sys.stderr)
     except SlackApiError as exc:
         return [], f"approval groups: not checked, Slack answered {exc.response.get('error')}"
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:

@@ -235,6 +235,8 @@ class Audience:
     notified: tuple[str, ...] = ()
     #: Channels that get the card without buttons.
     notified_channels: tuple[str, ...] = ()
+    #: More approval channels, as ``channel`` (a batch over accounts with different ones).
+    channels: tuple[str, ...] = ()
 
 
 #: The approvers' DMs only: no approval channel, nobody notified.
@@ -254,8 +256,9 @@ class Notifier(Protocol):
     async def tell(self, user_id: str, text: str) -> None:
         """A short DM to one person (e.g. why their click changed nothing)."""
 
-    async def ask_extension(self, request: AccessRequest) -> None:
-        """Ask the approvers to decide on the extension the requester asked for."""
+    async def ask_extension(self, request: AccessRequest, audience: Audience = DMS_ONLY) -> None:
+        """Ask the approvers to decide on the extension the requester asked for, where the
+        approval card went (``audience``: the approval channel and whether approvers get DMs)."""
 
     async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:
         """Nudge approvers about a request still waiting for them."""

@@ -314,8 +314,6 @@ class AccessService:
             asked, fell_back, selves = await self._approvers_for(routed, draft.requester_id, email)
         except DirectoryUnavailable as unavailable:
             return Prepared(errors={"account": str(unavailable)})
-        if unposted := await self._approval_channel_problem(draft.account_name):
-            return Prepared(errors={"account": unposted})
         account = config.accounts[draft.account_name]
         now = self._clock()
         unfair = await self._fair_share_problem(draft, account, email, now)
@@ -356,6 +354,9 @@ class AccessService:
             routing_rules=routed.applied,
         )
         auto = self._auto_approval(request, rules, routed, draft.discovered)
+        # Only a request a person must decide needs its approval channel.
+        if auto is None and (unposted := await self.approval_channel_problem(draft.account_name)):
+            return Prepared(errors={"account": unposted})
         others = approvers.others(asked, selves)
         if auto is None and not others and config.self_approval is SelfApproval.DENY:
             return Prepared(errors={"account": nobody_approves(draft.account_name, limits)})
@@ -568,6 +569,10 @@ class AccessService:
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
+        if ineligible := await self._ineligibility(request):
+            refusal = f"Request `{request.id}` may not be extended: {ineligible}"
+            await self._notifier.tell(clicker, refusal)
+            return _refused(refusal)
         asked = extension.asked(request, minutes)
         saved = await self._commit(
             request,
@@ -578,7 +583,7 @@ class AccessService:
             notify_loser=clicker,
         )
         if saved is not None:
-            await self._notifier.ask_extension(saved)
+            await self._notifier.ask_extension(saved, await self.audience(saved))
         return decision
 
     async def decide_extension(self, request_id: str, clicker: str, *, approve: bool) -> Decision:
@@ -643,6 +648,7 @@ class AccessService:
         account = self._grant_account(request)
         asked = minutes
         minutes, refusal = self._extension_under_rules(request, asked)
+        refusal = refusal or await self._ineligibility(request) or ""
         if refusal:
             await self._refuse_extension(request, clicker, refusal)
             return
@@ -971,9 +977,10 @@ class AccessService:
             if approval.same_person(email, await self._directory.email_of(person), aliases)
         }
 
-    async def _approval_channel_problem(self, account_name: str) -> str | None:
+    async def approval_channel_problem(self, account_name: str) -> str | None:
         """When the approvers get no DM, an approval channel the bot cannot find would leave
-        the request with nobody told: refused at submit, with why."""
+        the request with nobody told: refused at submit, with why (not an auto-approved one,
+        which no person decides)."""
         account = self._config().rules_for(account_name)
         if account.approval_dms or not account.approval_channel:
             return None
@@ -1189,14 +1196,20 @@ class AccessService:
     async def _no_longer_eligible(self, request: AccessRequest) -> str | None:
         """Why the requester may no longer have this access (eligibility under the
         configuration in force now, checked at approval and at grant write), else None."""
+        why = await self._ineligibility(request)
+        return None if why is None else f"Request `{request.id}` was not granted: {why}"
+
+    async def _ineligibility(self, request: AccessRequest) -> str | None:
+        """That the requester may no longer request the request's account, and why (also
+        checked when an extension is asked for and approved), else None."""
         why = await refusal_now(
             self._config(), request.account_id, request.requester_id, self._directory
         )
         if why is None:
             return None
         return (
-            f"Request `{request.id}` was not granted: <@{request.requester_id}> may no longer "
-            f"request access to {request.account_name} under the current configuration. {why}"
+            f"<@{request.requester_id}> may no longer request access to "
+            f"{request.account_name} under the current configuration. {why}"
         )
 
     # -- rules on what is asked (domain.routing) ------------------------------------------

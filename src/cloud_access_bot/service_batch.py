@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -102,15 +102,23 @@ class BatchService:
         if problems:
             return BatchResult(errors=problems)
         rule = batch.strictest([self._terms(p) for p in prepared])
+        if not rule.auto_approves and (unposted := await self._unposted(drafts, prepared)):
+            return BatchResult(errors=unposted)
         linked = self._linked(prepared, rule)
         stored: list[AccessRequest] = []
+        created = False
         for request, ready in zip(linked, prepared, strict=True):
+            # One by one: a delivery that stopped partway (a crash) left the first ones
+            # stored; the same submission delivered again stores the rest.
             saved, created = await self._service.store_new(request, fell_back=ready.fell_back)
-            if not created:
-                # The same submission delivered again: stored (and announced) before.
-                return BatchResult(requests=tuple(r for r in [saved] if r is not None))
-            assert saved is not None
+            if saved is None:
+                return BatchResult()
             stored.append(saved)
+        if not created:
+            # Its last request was stored by an earlier delivery, which announced the batch
+            # (or approved it): only the delivery storing the last request goes on, so one
+            # card is posted however often the submission arrives.
+            return BatchResult(requests=tuple(stored))
         if rule.auto_approves:
             async with _one_card_refresh(self, stored[0].batch):
                 for request, ready in zip(stored, prepared, strict=True):
@@ -118,13 +126,23 @@ class BatchService:
                     await self._service.auto_approve(request, ready.auto, grant=False)
                 await self._grant_all(stored, SYSTEM_ACTOR)
             return BatchResult(requests=tuple(stored))
-        audience = joined([await self._service.audience(r) for r in stored], stored)
+        audiences = [await self._service.audience(request) for request in stored]
+        audience = combined(audiences, [a for r in stored for a in r.approvers])
         messages, mine = await self._notifier.announce_batch(stored, audience)
         for request, own in zip(stored, mine, strict=True):
             await self._store.set_messages(request.id, messages, own)
         # Someone may have decided before the messages were stored: show what is stored now.
         await self.refresh_card(stored[0].batch)
         return BatchResult(requests=tuple(stored))
+
+    async def _unposted(
+        self, drafts: Sequence[Draft], prepared: Sequence[Prepared]
+    ) -> dict[str, str]:
+        """The approval channel problems of the accounts that would have auto-approved alone
+        (``prepare`` did not check theirs): the batch asks a person for all of them."""
+        names = [d.account_name for d, p in zip(drafts, prepared, strict=True) if p.auto]
+        found = [await self._service.approval_channel_problem(name) for name in names]
+        return _merged(names, [{"account": p} if p else {} for p in found])
 
     def _terms(self, prepared: Prepared) -> batch.Terms:
         request = prepared.request
@@ -270,28 +288,20 @@ async def _one_card_refresh(batch_service: BatchService, ids: Sequence[str]) -> 
         await batch_service.refresh_card(ids)
 
 
-def joined(audiences: Sequence[Audience], requests: Sequence[AccessRequest]) -> Audience:
-    """Where one batch card goes: the first account's approval channel (with buttons), and
-    every account's notified people and channels — an account's ``notify`` is its oversight,
-    which picking another account first must not skip. Another account's approval channel
-    gets the card for information; the approvers get it by DM when any account's approvers
-    do, or when the accounts' channels differ (none depends on a channel without buttons)."""
-    lead = audiences[0]
-    deciders = {a for r in requests for a in r.approvers}
-    channels = [a.channel for a in audiences[1:] if a.channel and a.channel != lead.channel]
+def combined(audiences: Sequence[Audience], approvers: Collection[str]) -> Audience:
+    """Where a batch's one card goes: every account's approval channel, by DM when any
+    account asks for DMs (or has no channel), and a copy to everyone notified of any account
+    who approves none of them (and to no approval channel)."""
+    approval = list(dict.fromkeys(a.channel for a in audiences if a.channel))
+    notified_channels = dict.fromkeys(c for a in audiences for c in a.notified_channels)
     return Audience(
-        dms=any(a.dms for a in audiences) or bool(channels),
-        channel=lead.channel,
+        dms=any(a.dms or not a.channel for a in audiences),
+        channel=approval[0] if approval else None,
         notified=tuple(
-            dict.fromkeys(p for a in audiences for p in a.notified if p not in deciders)
+            dict.fromkeys(p for a in audiences for p in a.notified if p not in approvers)
         ),
-        notified_channels=tuple(
-            dict.fromkeys(
-                c
-                for c in [*channels, *(c for a in audiences for c in a.notified_channels)]
-                if c != lead.channel
-            )
-        ),
+        notified_channels=tuple(c for c in notified_channels if c not in approval),
+        channels=tuple(approval[1:]),
     )
 
 

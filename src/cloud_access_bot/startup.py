@@ -273,4 +273,6 @@ async def preflight(
         findings.append(_report(await check_role(clients, name, config)))
     groups = await check_group_names(client, config) or await check_groups(directory, config)
     findings += [_report(finding) for finding in groups]
+    warnings = await slack_directory.approver_warnings(client, config)
+    findings += [_report(Finding("approvers", warning, ok=False)) for warning in warnings]
     return findings

@@ -27,6 +27,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox_config,
 )
 from cloud_access_bot_sandbox.slack_workspace import Message
+from tests.e2e.test_grant_changes import request_extension
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
@@ -145,15 +146,22 @@ async def test_a_request_nobody_could_decide_is_refused_at_submit(world: Sandbox
     assert await world.store.for_user(REQUESTER) == []
 
 
-async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_each_step(
-    world: Sandbox,
-) -> None:
+async def channel_only_request(world: Sandbox) -> tuple[str, str, Message]:
+    """A request in development, whose card goes to #sre-approvals (bob, carol and an
+    outsider are in it) and to nobody by DM: the channel, the request id and the card."""
     channel = world.emulator.add_channel("sre-approvals", [BOB, CAROL, OUTSIDER])
     configure(world, approval_channel="#sre-approvals", approval_dms=False)
     request_id = await pending(world)
     card = await world.emulator.wait_until(
         lambda: next(iter(about(world.emulator.messages_in(channel), request_id)), None)
     )
+    return channel, request_id, card
+
+
+async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_each_step(
+    world: Sandbox,
+) -> None:
+    channel, request_id, card = await channel_only_request(world)
     assert "Approve" in card.flat_text
     assert not about(world.emulator.messages_to(BOB), request_id), "no DM: approval_dms false"
 
@@ -187,6 +195,75 @@ async def test_an_approval_channel_counts_only_an_approvers_click_and_threads_ea
     assert any("Active until" in r for r in replies())
     await told(world, REQUESTER, "Access granted")
     assert not about(world.emulator.messages_to(OUTSIDER), request_id), "told in the channel"
+
+
+READ_ONLY_AUTO_APPROVED = [
+    {"accounts": ["development"], "access_levels": ["List", "Read"], "max_duration_minutes": 60}
+]
+
+
+async def test_a_missing_approval_channel_refuses_only_a_request_a_person_must_decide(
+    world: Sandbox,
+) -> None:
+    configure(world, approval_channel="#no-such-channel", approval_dms=False)
+    await world.request(resources=[world.accounts["development"].buckets[0]])
+    await told(world, REQUESTER, "#no-such-channel, which I cannot find")
+    assert await world.store.for_user(REQUESTER) == []
+    configure(
+        world,
+        approval_channel="#no-such-channel",
+        approval_dms=False,
+        auto_approve=READ_ONLY_AUTO_APPROVED,
+    )
+
+    request_id = await pending(world)
+
+    active = await world.wait_for_status(request_id, Status.ACTIVE)
+    assert active.decided_by == "cloud-access-bot"
+    await told(world, REQUESTER, "Access granted")
+
+
+async def test_an_extension_is_asked_in_the_approval_channel_under_the_requests_card(
+    world: Sandbox,
+) -> None:
+    channel, request_id, card = await channel_only_request(world)
+    await world.click(BOB, card, views.APPROVE_ACTION)
+    before = await world.wait_for_status(request_id, Status.ACTIVE)
+
+    await request_extension(world, request_id)
+
+    ask = await world.emulator.wait_until(
+        lambda: next(
+            (
+                m
+                for m in world.emulator.messages_in(channel)
+                if m.thread_ts == card.ts and "Approve extension" in m.flat_text
+            ),
+            None,
+        )
+    )
+    assert "asks to extend" in ask.text
+    assert not any("asks to extend" in m.text for m in world.emulator.messages_to(BOB))
+    await world.click(OUTSIDER, ask, views.APPROVE_EXTENSION_ACTION)
+    await world.emulator.wait_until(
+        lambda: any(
+            "Only members of the approval groups" in e.text
+            for e in world.emulator.ephemerals_to(OUTSIDER)
+            if e.channel == channel
+        )
+    )
+    assert (await world.store.events(request_id))[-1].type is EventType.EXTENSION_REQUESTED
+
+    await world.click(CAROL, ask, views.APPROVE_EXTENSION_ACTION)
+
+    async def longer() -> Any:
+        request = await world.store.get(request_id)
+        return request if request and request.duration_minutes > before.duration_minutes else None
+
+    extended = await world.wait_for(longer, "the extension to be written")
+    assert before.expires_at is not None and extended.expires_at is not None
+    assert (extended.expires_at - before.expires_at).total_seconds() == 3600
+    assert (await world.store.events(request_id))[-1].actor == CAROL
 
 
 async def test_an_approver_who_left_the_approvers_channel_after_submission_is_refused(

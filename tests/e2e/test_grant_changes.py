@@ -30,10 +30,8 @@ async def active_grant(world: Sandbox, **request: Any) -> str:
     return request_id
 
 
-async def ask_extension(
-    world: Sandbox, request_id: str, minutes: str = "60", approver: str = BOB
-) -> Message:
-    """The requester asks for ``minutes`` more; returns the ask ``approver`` receives."""
+async def request_extension(world: Sandbox, request_id: str, minutes: str = "60") -> None:
+    """The requester asks for ``minutes`` more, from their message's Extend… button."""
     mine = await world.emulator.wait_for_message(
         REQUESTER, lambda m: "Extend" in m.flat_text and request_id in m.flat_text
     )
@@ -41,6 +39,13 @@ async def ask_extension(
     modal = await world.emulator.wait_for_view(REQUESTER, views.EXTEND_CALLBACK)
     await modal.select(views.EXTEND_ACTION_SELECT, minutes)
     await modal.submit()
+
+
+async def ask_extension(
+    world: Sandbox, request_id: str, minutes: str = "60", approver: str = BOB
+) -> Message:
+    """The requester asks for ``minutes`` more; returns the ask ``approver`` receives."""
+    await request_extension(world, request_id, minutes)
     return await world.emulator.wait_for_message(approver, lambda m: "extend" in m.text)
 
 

@@ -293,3 +293,157 @@ async def test_a_typed_arn_of_another_account_is_refused(world: Sandbox) -> None
     assert "999999999999, which is not one of this request's accounts" in " ".join(
         ack["errors"].values()
     )
+
+
+async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_must_decide(
+    world: Sandbox,
+) -> None:
+    """Development and staging post to an approval channel the bot cannot find: a batch of
+    the two, both auto-approved, goes through; one with production (a person decides) is
+    refused, naming development, although development alone would have been auto-approved."""
+    await with_accounts(world, STAGING)
+    unposted = {"approval_channel": "#no-such-channel", "approval_dms": False}
+    accounts = {name: account_entry(number) for name, number in [*ACCOUNTS.items(), STAGING]}
+    for name in ("development", "staging"):
+        accounts[name] = account_entry(accounts[name]["account_number"], **unposted)
+    world.config = sandbox_config(
+        accounts=accounts,
+        auto_approve=[
+            {
+                "accounts": ["development", "staging"],
+                "access_levels": ["List", "Read"],
+                "max_duration_minutes": 60,
+            }
+        ],
+    )
+    await world.request(
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    refusal = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "which I cannot find" in m.flat_text
+    )
+    assert "Requests for development are posted to the channel #no-such" in refusal.flat_text
+    assert await world.store.for_user(REQUESTER) == []
+
+    requests = await batch_of(
+        world,
+        also_accounts=["staging"],
+        resources=["acme-development-exports", "acme-staging-exports"],
+    )
+
+    for request in requests:
+        active = await world.wait_for_status(request.id, Status.ACTIVE)
+        assert active.decided_by == "cloud-access-bot"
+
+
+async def test_a_batch_reaches_every_accounts_approval_channel_and_threads_each_step(
+    world: Sandbox,
+) -> None:
+    """development's card goes to #dev-approvals, production's to #prod-approvals (no DMs
+    for either): the batch's one card is posted in both channels, an approver in either one
+    approves, and each channel's card gets a threaded reply per account for each step."""
+    dev_channel = world.emulator.add_channel("dev-approvals", [BOB])
+    prod_channel = world.emulator.add_channel("prod-approvals", [CAROL])
+    channel_only = {"approval_dms": False}
+    await with_accounts(
+        world,
+        development=account_entry(
+            ACCOUNTS["development"], approval_channel="#dev-approvals", **channel_only
+        ),
+        production=account_entry(
+            ACCOUNTS["production"], approval_channel="#prod-approvals", **channel_only
+        ),
+    )
+    requests = await batch_of(
+        world,
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    batch_id = requests[0].id
+
+    def card_in(channel: str) -> Any:
+        return next(
+            (m for m in world.emulator.messages_in(channel) if batch_id in m.flat_text), None
+        )
+
+    dev_card = await world.emulator.wait_until(lambda: card_in(dev_channel))
+    prod_card = await world.emulator.wait_until(lambda: card_in(prod_channel))
+    assert not any(batch_id in m.flat_text for m in world.emulator.messages_to(BOB))
+
+    await world.click(CAROL, prod_card, batch_views.APPROVE_BATCH_ACTION)
+
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
+    for channel, posted in ((dev_channel, dev_card), (prod_channel, prod_card)):
+
+        def replies(channel: str = channel, posted: Any = posted) -> list[str]:
+            return [m.text for m in world.emulator.messages_in(channel) if m.thread_ts == posted.ts]
+
+        await world.emulator.wait_until(lambda: len(replies()) >= 4)
+        for name in ("development", "production"):
+            assert any(f"{name}: " in r and f"Approved by <@{CAROL}>" in r for r in replies())
+            assert any(f"{name}: " in r and "Active until" in r for r in replies())
+
+
+async def test_a_batch_stored_partway_is_finished_by_the_same_submission_delivered_again(
+    world: Sandbox,
+) -> None:
+    """The bot stops after storing the first account's request (the store fails on the
+    second, as a crash would leave it); Slack delivers the same submission again: the rest
+    is stored and one card is posted, then once more changes nothing."""
+    await with_accounts(world, STAGING)
+    store = world.runtime.store
+    real_create = store.create
+    creates = 0
+
+    async def crash_at_the_second(*args: Any, **kwargs: Any) -> AccessRequest:
+        nonlocal creates
+        creates += 1
+        if creates == 2:
+            raise RuntimeError("the process stopped here")
+        return await real_create(*args, **kwargs)
+
+    store.create = crash_at_the_second  # type: ignore[method-assign]
+    await world.request(
+        also_accounts=["production", "staging"],
+        resources=["acme-development-exports", "acme-production-exports", "acme-staging-exports"],
+    )
+    submission = next(
+        e
+        for e in reversed(world.emulator.envelopes)
+        if e["payload"].get("type") == "view_submission"
+    )
+    first = await world.wait_for(
+        lambda: world.store.for_user(REQUESTER), "the first account's request"
+    )
+    await world.emulator.wait_until(lambda: creates >= 2)
+    assert len(first) == 1 and len(first[0].batch) == 3
+    assert not any(first[0].id in m.flat_text for m in world.emulator.messages_to(BOB))
+    store.create = real_create  # type: ignore[method-assign]
+
+    for attempt in (1, 2):
+        await world.emulator.send_envelope(
+            "interactive",
+            submission["payload"],
+            envelope_id=submission["envelope_id"],
+            retry_attempt=attempt,
+            retry_reason="timeout",
+        )
+        requests = await world.wait_for(
+            lambda: _all_stored(world, first[0].batch), "every request of the batch"
+        )
+        bob_card = await card(world, BOB, first[0].id)
+        assert all(r.account_name in bob_card.flat_text for r in requests)
+
+    await world.click(BOB, bob_card, batch_views.APPROVE_BATCH_ACTION)
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
+    await world.emulator.wait_for_message(BOB, lambda m: "Revoke in staging" in m.flat_text)
+    cards = [m for m in world.emulator.messages_to(BOB) if "Revoke in staging" in m.flat_text]
+    assert len(cards) == 1, "one card, however often the submission arrived"
+
+
+async def _all_stored(world: Sandbox, ids: tuple[str, ...]) -> list[AccessRequest] | None:
+    found = [await world.store.get(request_id) for request_id in ids]
+    return [r for r in found if r is not None] if all(found) else None

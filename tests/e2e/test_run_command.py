@@ -283,6 +283,49 @@ async def test_start_reports_each_group_that_does_not_name_exactly_one_slack_gro
     assert "matches several Slack user groups" in lines[1]
 
 
+#: A rule on what is asked naming a group that does not exist, and approvers named by a
+#: public channel: both load, both are warned about at check-config and at start.
+RISKY = {
+    "rules": [
+        {
+            "match": {"name": "production", "access_levels": ["Write"]},
+            "set": {"approval_groups": ["sre-typo"]},
+        }
+    ],
+    "approvers": ["#approvers-public", "#approvers-private"],
+}
+RISKY_WARNINGS = [
+    "rules.0.set.approval_groups.0: 'sre-typo' is not the handle or id of any Slack user group",
+    "approvers.0: '#approvers-public' is a public channel: anyone in the workspace may join",
+]
+
+
+def risky_workspace(world: Sandbox, tmp_path: Path) -> None:
+    """The channels RISKY names, and its configuration written as its operator would (the
+    keys they set only: a rule on what is asked may set only a few keys)."""
+    world.emulator.add_channel("approvers-public", ["U0BOB"])
+    world.emulator.add_channel("approvers-private", ["U0CAROL"], private=True)
+    world.config = sandbox_config(**RISKY)
+    written = world.config.model_dump(mode="json", exclude_unset=True)
+    (tmp_path / "config.yml").write_text(json.dumps(written))
+
+
+async def test_start_warns_of_a_public_approvers_channel_and_a_routed_unknown_group(
+    aws: str, tmp_path: Path
+) -> None:
+    async with sandbox(start=False) as world:
+        risky_workspace(world, tmp_path)
+        env = bot_env(world, tmp_path)
+        async with bot_process(env) as run:
+            await world.emulator.wait_connected(timeout=30)
+            assert await stop(run) == 0
+
+    lines = run.checks()["approvers"]
+    assert len(lines) == 2, lines
+    for line, expected in zip(lines, RISKY_WARNINGS, strict=True):
+        assert expected in line
+
+
 async def check_config(env: dict[str, str]) -> tuple[int, str, str]:
     check = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -317,6 +360,15 @@ async def test_check_config_reports_groups_that_do_not_name_one_slack_group(
         code, out, err = await check_config(bot_env(world, good))
         assert code == 0, err
         assert "approval groups: each names exactly one Slack user group" in out
+
+        risky = tmp_path / "risky"
+        risky.mkdir()
+        risky_workspace(world, risky)
+        code, out, err = await check_config(bot_env(world, risky))
+        assert code == 0, err
+        for expected in RISKY_WARNINGS:
+            assert f"{risky / 'config.yml'}: warning: {expected}" in err
+        assert "approvers-private" not in err
 
     code, out, err = await check_config(bot_env(world, good, SLACK_API_URL="http://127.0.0.1:9/"))
     assert code == 0, err

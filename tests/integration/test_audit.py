@@ -123,7 +123,7 @@ class People:
     async def tell(self, user_id: str, text: str) -> None:
         raise AssertionError(f"unexpected refusal for {user_id}: {text}")
 
-    async def ask_extension(self, request: AccessRequest) -> None:
+    async def ask_extension(self, request: AccessRequest, audience: Audience = DMS_ONLY) -> None:
         return None
 
     async def remind(self, request: AccessRequest, approvers: Sequence[str]) -> None:

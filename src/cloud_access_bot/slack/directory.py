@@ -107,6 +107,8 @@ class SlackDirectory:
         self._channel_members: dict[str, tuple[float, list[str]]] = {}
         #: The bot's own team and Enterprise Grid organisation ids (``auth.test``), once read.
         self._home: tuple[str, str] | None = None
+        #: Ids of the public channels among those last listed (``approver_warnings``).
+        self._public_channels: set[str] = set()
 
     async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
         """The active people the entries name, each once, in entry order (an entry naming
@@ -197,16 +199,20 @@ class SlackDirectory:
         now = self._clock()
         if self._channels is None or fresh or now - self._channels[0] > self._ttl:
             listed: dict[str, str] = {}
+            public: set[str] = set()
             try:
                 async for page in await self._client.conversations_list(
                     types="public_channel,private_channel", exclude_archived=True, limit=200
                 ):
                     for channel in page.get("channels", []):
                         listed[str(channel.get("name"))] = str(channel.get("id"))
+                        if not channel.get("is_private"):
+                            public.add(str(channel.get("id")))
             except SlackApiError as error:
                 log.warning("cannot list channels: %s", error.response.get("error"))
                 return self._channels[1] if self._channels else {}
             self._channels = (now, listed)
+            self._public_channels = public
         return self._channels[1]
 
     async def _members_of_channel(self, channel_id: str, *, fresh: bool) -> list[str]:
@@ -305,6 +311,29 @@ class SlackDirectory:
             if problem:
                 problems.append(f"{key}: {problem}")
         return problems
+
+    async def approver_warnings(self, config: BotConfig) -> list[str]:
+        """What loads and resolves but may not be meant, one line each with its config key:
+        an approver entry naming a public channel (anyone who joins it may approve), a rule
+        on what is asked whose ``approval_groups`` does not name one Slack user group (a
+        typo would show only as "Nobody can approve" at submit)."""
+        warnings = []
+        routed = routed_groups(config)
+        try:
+            groups = await self._list_groups(fresh=False) if routed else []
+        except DirectoryUnavailable as error:
+            routed, warnings = [], [f"rules: approval_groups not checked: {error}"]
+        for key, group in routed:
+            if problem := group_problem(group, groups):
+                warnings.append(f"{key}: {problem} Requests this rule matches cannot be approved.")
+        await self._list_channels(fresh=True)
+        for key, entry in approver_channels(config):
+            if await self.channel_id(parse_approver(entry).value) in self._public_channels:
+                warnings.append(
+                    f"{key}: {entry!r} is a public channel: anyone in the workspace may join "
+                    "it and approve. Name a private channel or a user group."
+                )
+        return warnings
 
     async def channel_problem(self, channel: str) -> str | None:
         """Why the bot cannot post approval cards to ``channel`` (None when it can)."""
@@ -450,6 +479,38 @@ def configured_entries(config: BotConfig) -> list[tuple[str, str]]:
             for i, entry in enumerate(getattr(place, key) or [])
         ]
     )
+
+
+def approver_channels(config: BotConfig) -> list[tuple[str, str]]:
+    """(config key, entry) for every ``approvers`` and ``fallback_approvers`` entry naming a
+    channel (``notify`` entries only inform: they approve nothing)."""
+    return _first_key(
+        [
+            (f"{prefix}{key}.{i}", entry)
+            for prefix, place in _places(config)
+            for key in ("approvers", "fallback_approvers")
+            for i, entry in enumerate(getattr(place, key) or [])
+            if parse_approver(entry).kind is Kind.CHANNEL
+        ]
+    )
+
+
+def routed_groups(config: BotConfig) -> list[tuple[str, str]]:
+    """(config key, group) for every ``approval_groups`` entry of a rule on what is asked
+    (a route: its groups reach no account's settings, so ``configured_groups`` misses them)."""
+    return _first_key(
+        [
+            (f"rules.{i}.set.approval_groups.{j}", group)
+            for i, rule in enumerate(config.rules)
+            if rule.match.asks
+            for j, group in enumerate(rule.set.approval_groups or [])
+        ]
+    )
+
+
+async def approver_warnings(client: AsyncWebClient, config: BotConfig) -> list[str]:
+    """``SlackDirectory.approver_warnings``: for the start-up check and ``check-config``."""
+    return await SlackDirectory(client).approver_warnings(config)
 
 
 def configured_channels(config: BotConfig) -> list[tuple[str, str]]:

@@ -117,6 +117,9 @@ class SlackNotifier:
         await asyncio.gather(*updates)
         if event in views.THREAD_EVENTS:
             reply = views.thread_text(request, event, actor)
+            if request.batch:
+                # One card for several accounts: each reply says which account moved on.
+                reply = f"{request.account_name}: {reply}"
             await asyncio.gather(
                 *(
                     self._post(ref.channel, {"text": reply, "thread_ts": ref.ts})
@@ -163,7 +166,8 @@ class SlackNotifier:
     ) -> list[MessageRef]:
         """``card`` (with buttons) to the approval channel and by DM to every approver;
         ``copy`` (without) to the notified people and channels and to the audit channel."""
-        messages = await self._post_channels([audience.channel or ""], card, APPROVAL_CHANNEL_USER)
+        channels = [audience.channel or "", *audience.channels]
+        messages = await self._post_channels(channels, card, APPROVAL_CHANNEL_USER)
         if audience.dms or not messages:
             # Without the channel's card (none, or Slack refused it) the approvers get DMs:
             # a request is never left with nobody told.
@@ -210,10 +214,17 @@ class SlackNotifier:
         sent = await asyncio.gather(*(self._post(c, message) for c in channels if c))
         return [MessageRef(m.channel, m.ts, marker) for m in sent if m is not None]
 
-    async def ask_extension(self, request: AccessRequest) -> None:
+    async def ask_extension(self, request: AccessRequest, audience: Audience = DMS_ONLY) -> None:
+        """The ask, with its buttons, where the approval card went: threaded under each
+        approval-channel card of the request, and by DM to the approvers when
+        ``audience.dms`` or when no channel post went through (nobody is left untold)."""
         message = views.extension_message(request)
-        approvers = [a for a in request.approvers if a != request.requester_id]
-        await asyncio.gather(*(self._post_dm(user, message) for user in approvers))
+        cards = [r for r in request.messages if r.user == APPROVAL_CHANNEL_USER]
+        posts = [self._post(card.channel, {**message, "thread_ts": card.ts}) for card in cards]
+        posted = [ref for ref in await asyncio.gather(*posts) if ref is not None]
+        if audience.dms or not posted:
+            approvers = [a for a in request.approvers if a != request.requester_id]
+            await asyncio.gather(*(self._post_dm(user, message) for user in approvers))
 
     def _break_glass(self) -> bool:
         return self._config().self_approval is SelfApproval.BREAK_GLASS
