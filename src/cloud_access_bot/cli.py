@@ -54,6 +54,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
+#: As a shell reports a process ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 HEALTH_MAX_AGE_S = 60
 #: What check-config calls through the organizations read role.
 ORGANIZATIONS_PERMISSIONS = (
@@ -498,3 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output went away (`check-config … | head -1`): nothing more to
+        # say, and no traceback. Python would also fail flushing stdout at exit: point it at
+        # /dev/null first, as the signal module's documentation recommends.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

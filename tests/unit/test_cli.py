@@ -434,3 +434,19 @@ def test_check_config_account_shows_what_the_rules_on_what_is_asked_make_of_a_re
     assert main([*args[:3], "--action", "s3 Put"]) == 2
     assert main([*args, "--action", "s3 Put"]) == 2
     assert "is not an IAM action like s3:PutObject" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`cloud-access-bot check-config … | head -1`: the pipe closes before the output is
+    written; the operator sees no BrokenPipeError traceback, and the exit status says so."""
+    command = [sys.executable, "-m", "cloud_access_bot", "check-config", "--file"]
+    child = subprocess.Popen(
+        [*command, str(REPO / "config.example.yml"), "--account", "210987654321"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the child has imported anything, let alone written
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert "Traceback" not in errors and "BrokenPipe" not in errors

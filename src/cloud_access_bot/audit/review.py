@@ -2,7 +2,8 @@
 
 The end of a grant puts it on the due index (``usage_review_at``: the end plus
 ``usage_review_delay_minutes``, since CloudTrail delivers events minutes late), in the same
-write that records the end, so a restart loses no review. Each sweep reads the due reviews,
+write that records the end, so a restart loses no review. A loop of its own beside the
+sweeper (slow CloudTrail reads never delay an expiry) reads the due reviews,
 asks CloudTrail as ``audit activity`` does (the same ``grant_activity``), and records the
 comparison in the audit trail (USAGE_REVIEWED), which also tells the requester. CloudTrail
 failing leaves the review due: it is asked again after ``RETRY``, and after ``GIVE_UP`` past its

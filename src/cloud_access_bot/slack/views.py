@@ -326,7 +326,7 @@ def _also_accounts_input(config: BotConfig, state: ModalState) -> list[dict[str,
     return [
         _input(
             ALSO_ACCOUNTS_BLOCK,
-            "Also in these accounts (optional)",
+            "Also in these accounts",
             {
                 "type": "multi_external_select",
                 "action_id": ALSO_ACCOUNTS_ACTION,
