@@ -26,12 +26,16 @@ async def test_fifty_approvers_clicking_at_once_grant_once(world: Sandbox) -> No
         *(world.click(user, dm, views.APPROVE_ACTION) for user, dm in zip(crowd, dms, strict=True))
     )
 
-    active = await world.wait_for_status(request_id, Status.ACTIVE)
+    # Generous waits: what is asserted is one grant and every loser told, not how fast 50
+    # clicks are judged on a machine busy with other work (the benchmark measures speed).
+    active = await world.wait_for_status(request_id, Status.ACTIVE, timeout=30)
     events = [e.type for e in await stored(world).events(request_id)]
     assert events == [EventType.REQUESTED, EventType.APPROVED, EventType.GRANTED]
     losers = [user for user in crowd if user != active.decided_by]
     for user in losers:
-        await world.emulator.wait_for_message(user, lambda m: "already approved" in m.text)
+        await world.emulator.wait_for_message(
+            user, lambda m: "already approved" in m.text, timeout=30
+        )
 
 
 async def submission_burst(world: Sandbox, requesters: int, per_second: float) -> None:
