@@ -447,3 +447,30 @@ async def test_a_batch_stored_partway_is_finished_by_the_same_submission_deliver
 async def _all_stored(world: Sandbox, ids: tuple[str, ...]) -> list[AccessRequest] | None:
     found = [await world.store.get(request_id) for request_id in ids]
     return [r for r in found if r is not None] if all(found) else None
+
+
+async def test_a_batch_needing_more_approvals_than_an_accounts_approvers_can_give_is_refused(
+    world: Sandbox,
+) -> None:
+    """Production asks for three approvals and has three approvers; development's two
+    (devops) could never give the three the batch needs of each of its requests."""
+    world.emulator.workspace.add_user(DAVE, name="dave", email="dave@example.com")
+    await with_accounts(
+        world,
+        production=account_entry(
+            ACCOUNTS["production"], approvers=[BOB, CAROL, DAVE], approvals_required=3
+        ),
+    )
+
+    await world.request(
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+
+    refusal = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "not stored" in m.flat_text
+    )
+    assert "development: This request for development needs 3 approvals" in refusal.flat_text
+    assert "only 2 people other than you" in refusal.flat_text
+    assert "production:" not in refusal.flat_text
+    assert await world.store.for_user(REQUESTER) == []
