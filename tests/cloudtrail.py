@@ -30,15 +30,32 @@ def record(
     error: str = "",
     region: str = "eu-west-1",
     account: str = "111111111111",
+    role: str = "Developer",
+    role_path: str = "/",
 ) -> dict[str, Any]:
-    """A CloudTrail record as CloudTrail writes it for a call of an assumed-role session."""
+    """A CloudTrail record as CloudTrail writes it for a call of a session of ``role``
+    (``role_path``: ``/aws-reserved/sso.amazonaws.com/`` for an Identity Center role)."""
     made: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "AssumedRole",
             "principalId": f"AROAEXAMPLE:{session}",
-            "arn": f"arn:aws:sts::{account}:assumed-role/Developer/{session}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
             "accountId": account,
+            "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAEXAMPLE",
+                    "arn": f"arn:aws:iam::{account}:role{role_path}{role}",
+                    "accountId": account,
+                    "userName": role,
+                },
+                "attributes": {
+                    "creationDate": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "mfaAuthenticated": "false",
+                },
+            },
         },
         "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": f"{source}.amazonaws.com",

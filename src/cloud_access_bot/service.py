@@ -140,6 +140,8 @@ class Prepared:
     auto: Decision | None = None
     #: Its approvers are the fallback list (the primary ones named nobody but the requester).
     fell_back: bool = False
+    #: How many people other than the requester its approvers are (``approval.people``).
+    people: int = 0
 
 
 @dataclass
@@ -310,8 +312,19 @@ class AccessService:
             rules, draft.account_name, [a for s in draft.services for a in s.actions], draft.target
         )
         limits = routed.limits
+        required = max(
+            routed.limits.approvals_required,
+            guardrails.approvals_required(
+                rules,
+                draft.account_name,
+                [a for s in draft.services for a in s.actions],
+                draft.target,
+            ),
+        )
         try:
-            asked, fell_back, selves = await self._approvers_for(routed, draft.requester_id, email)
+            asked, fell_back, selves, people = await self._approvers_for(
+                routed, draft.requester_id, email, required
+            )
         except DirectoryUnavailable as unavailable:
             return Prepared(errors={"account": str(unavailable)})
         account = config.accounts[draft.account_name]
@@ -331,15 +344,7 @@ class AccessService:
             services=draft.services,
             created_at=now,
             approvers=tuple(asked),
-            approvals_required=max(
-                routed.limits.approvals_required,
-                guardrails.approvals_required(
-                    rules,
-                    draft.account_name,
-                    [a for s in draft.services for a in s.actions],
-                    draft.target,
-                ),
-            ),
+            approvals_required=required,
             permission_set=draft.permission_set,
             group=draft.group,
             timeout_at=now + timedelta(minutes=config.pending_timeout_minutes),
@@ -357,10 +362,18 @@ class AccessService:
         # Only a request a person must decide needs its approval channel.
         if auto is None and (unposted := await self.approval_channel_problem(draft.account_name)):
             return Prepared(errors={"account": unposted})
-        others = approvers.others(asked, selves)
-        if auto is None and not others and config.self_approval is SelfApproval.DENY:
-            return Prepared(errors={"account": nobody_approves(draft.account_name, limits)})
-        return Prepared(request=request, auto=auto, fell_back=fell_back)
+        if auto is None and config.self_approval is SelfApproval.DENY:
+            if not approvers.others(asked, selves):
+                return Prepared(errors={"account": nobody_approves(draft.account_name, limits)})
+            if people < required:
+                return Prepared(
+                    errors={
+                        "account": too_few(
+                            draft.account_name, limits.fallback_approvers, required, people
+                        )
+                    }
+                )
+        return Prepared(request=request, auto=auto, fell_back=fell_back, people=people)
 
     async def store_new(
         self, request: AccessRequest, *, fell_back: bool = False
@@ -954,18 +967,28 @@ class AccessService:
             return []
 
     async def _approvers_for(
-        self, routed: routing.Routing, requester: str, email: str
-    ) -> tuple[list[str], bool, set[str]]:
+        self, routed: routing.Routing, requester: str, email: str, required: int
+    ) -> tuple[list[str], bool, set[str], int]:
         """Who a new request goes to (``approvers.choose``), whether the fallback list was
-        needed, and which of them are the requester (under any of their Slack accounts)."""
+        needed, which of them are the requester (under any of their Slack accounts) and how
+        many people other than the requester they are. The fallback list joins when the
+        primary approvers are fewer than ``required`` such people."""
         limits = routed.limits
         primary = await self._members_of_all(routed.approver_sets)
         selves = await self._selves(primary, requester, email)
-        fallback: list[str] = []
-        if limits.fallback_approvers and not approvers.others(primary, selves):
+        people = await self._people(approvers.others(primary, selves))
+        if limits.fallback_approvers and people < required:
             fallback = await self._directory.resolve(limits.fallback_approvers)
             selves |= await self._selves(fallback, requester, email)
-        return (*approvers.choose(primary, fallback, selves), selves)
+            asked, fell_back = approvers.choose(primary, fallback, selves)
+            if fell_back:
+                return asked, True, selves, await self._people(approvers.others(asked, selves))
+        return list(primary), False, selves, people
+
+    async def _people(self, ids: Sequence[str]) -> int:
+        """How many people these Slack accounts are (one person's two accounts count once)."""
+        emails = [await self._directory.email_of(person) for person in dict.fromkeys(ids)]
+        return approval.people(emails, self._config().email_alias_domains)
 
     async def _selves(self, people: Sequence[str], requester: str, email: str) -> set[str]:
         """The requester's own Slack ids among ``people``: their id, and any account whose
@@ -1595,6 +1618,23 @@ def nobody_approves(account_name: str, limits: Limits) -> str:
         f"Nobody can approve requests for {account_name}: its approvers "
         f"({approvers.describe(limits.approvers)}) name no active member other than you, "
         f"{fallback}. Nothing was stored; tell the bot's admins."
+    )
+
+
+def too_few(
+    account_name: str, fallback_approvers: Sequence[ApproverSpec], required: int, people: int
+) -> str:
+    """Why a request cannot be stored: it needs more approvals than people could give."""
+    fallback = (
+        f" (with its fallback approvers, {approvers.describe(fallback_approvers)})"
+        if fallback_approvers
+        else ""
+    )
+    who = "1 person" if people == 1 else f"{people} people"
+    return (
+        f"This request for {account_name} needs {required} approvals from different people, "
+        f"but its approvers{fallback} are only {who} other than you, so it could never be "
+        "approved. Nothing was stored; tell the bot's admins."
     )
 
 

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain import batch
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.ports import Audience, BatchNotifier, Store
-from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepared
+from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepared, too_few
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class BatchService:
         rule = batch.strictest([self._terms(p) for p in prepared])
         if not rule.auto_approves and (unposted := await self._unposted(drafts, prepared)):
             return BatchResult(errors=unposted)
+        if short := self._too_few(drafts, prepared, rule):
+            return BatchResult(errors=short)
         linked = self._linked(prepared, rule)
         stored: list[AccessRequest] = []
         created = False
@@ -143,6 +145,30 @@ class BatchService:
         names = [d.account_name for d, p in zip(drafts, prepared, strict=True) if p.auto]
         found = [await self._service.approval_channel_problem(name) for name in names]
         return _merged(names, [{"account": p} if p else {} for p in found])
+
+    def _too_few(
+        self, drafts: Sequence[Draft], prepared: Sequence[Prepared], rule: batch.Strictest
+    ) -> dict[str, str]:
+        """The accounts whose approvers are fewer people than the approvals the strictest
+        rule asks of every request (each is decided by its own account's approvers): such a
+        batch could never be approved (unless the requester may break glass)."""
+        if rule.auto_approves or self._config().self_approval is not SelfApproval.DENY:
+            return {}
+        config = self._config()
+        found = [
+            {
+                "account": too_few(
+                    d.account_name,
+                    config.rules_for(d.account_name).limits.fallback_approvers,
+                    rule.approvals_required,
+                    p.people,
+                )
+            }
+            if p.people < rule.approvals_required
+            else {}
+            for d, p in zip(drafts, prepared, strict=True)
+        ]
+        return _merged([d.account_name for d in drafts], found)
 
     def _terms(self, prepared: Prepared) -> batch.Terms:
         request = prepared.request

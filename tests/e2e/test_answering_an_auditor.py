@@ -32,6 +32,7 @@ from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
+    LOGIN_ROLE,
     OUTSIDER,
     REQUESTER,
     ManualClock,
@@ -84,7 +85,10 @@ def calls(request: AccessRequest, email: str, *names: str) -> list[dict[str, Any
     assert request.starts_at is not None
     at = request.starts_at + timedelta(minutes=2)
     account = ACCOUNTS[request.account_name]
-    return [record(at, "s3", n, session=session_name(email), account=account) for n in names]
+    return [
+        record(at, "s3", n, session=session_name(email), account=account, role=LOGIN_ROLE)
+        for n in names
+    ]
 
 
 async def reviewed(world: Sandbox, request_id: str) -> bool:

@@ -384,3 +384,35 @@ async def test_the_requesters_second_account_is_no_approver_so_the_fallback_is_a
     world.emulator.set_usergroup_members("devops", [REQUESTER, "U0ALICEALT"])
     configure(world, fallback_approvers=[DAVE_EMAIL])
     await dave_approves_as_the_fallback(world)
+
+
+async def test_two_approvals_from_one_other_person_are_refused_at_submit(world: Sandbox) -> None:
+    """Bob is the only person besides Alice in devops (his second Slack account too): a
+    request needing two approvals could never be approved, and is refused, storing nothing."""
+    world.emulator.workspace.add_user("U0BOBALT", name="bob2", email="Bob+ops@example.com")
+    world.emulator.set_usergroup_members("devops", [REQUESTER, BOB, "U0BOBALT"])
+    configure(world, approvals_required=2)
+
+    await world.request(resources=[world.accounts["development"].buckets[0]])
+
+    refusal = await told(world, REQUESTER, "not stored")
+    assert "needs 2 approvals from different people" in refusal.flat_text
+    assert "only 1 person other than you" in refusal.flat_text
+    assert await world.store.for_user(REQUESTER) == []
+
+
+async def test_the_fallback_approvers_make_up_the_approvals_the_group_cannot(
+    world: Sandbox,
+) -> None:
+    add_dave(world)
+    world.emulator.set_usergroup_members("devops", [REQUESTER, BOB])
+    configure(world, approvals_required=2, fallback_approvers=[DAVE])
+    request_id = await pending(world)
+
+    await world.click(BOB, await world.approval_dm(BOB, request_id), views.APPROVE_ACTION)
+    await world.click(DAVE, await world.approval_dm(DAVE, request_id), views.APPROVE_ACTION)
+
+    active = await world.wait_for_status(request_id, Status.ACTIVE)
+    assert set(active.approvals) == {BOB, DAVE}
+    [requested, *_] = await world.store.events(request_id)
+    assert requested.details["fallback_approvers"] is True

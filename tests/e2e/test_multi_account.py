@@ -295,6 +295,18 @@ async def test_a_typed_arn_of_another_account_is_refused(world: Sandbox) -> None
     )
 
 
+async def refused_batch(world: Sandbox, words: str) -> str:
+    """Ask for development and production together: the refusal's text (with ``words``),
+    after checking that nothing was stored."""
+    await world.request(
+        also_accounts=["production"],
+        resources=["acme-development-exports", "acme-production-exports"],
+    )
+    refusal = await world.emulator.wait_for_message(REQUESTER, lambda m: words in m.flat_text)
+    assert await world.store.for_user(REQUESTER) == []
+    return refusal.flat_text
+
+
 async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_must_decide(
     world: Sandbox,
 ) -> None:
@@ -316,15 +328,8 @@ async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_mus
             }
         ],
     )
-    await world.request(
-        also_accounts=["production"],
-        resources=["acme-development-exports", "acme-production-exports"],
-    )
-    refusal = await world.emulator.wait_for_message(
-        REQUESTER, lambda m: "which I cannot find" in m.flat_text
-    )
-    assert "Requests for development are posted to the channel #no-such" in refusal.flat_text
-    assert await world.store.for_user(REQUESTER) == []
+    refusal = await refused_batch(world, "which I cannot find")
+    assert "Requests for development are posted to the channel #no-such" in refusal
 
     requests = await batch_of(
         world,
@@ -447,3 +452,22 @@ async def test_a_batch_stored_partway_is_finished_by_the_same_submission_deliver
 async def _all_stored(world: Sandbox, ids: tuple[str, ...]) -> list[AccessRequest] | None:
     found = [await world.store.get(request_id) for request_id in ids]
     return [r for r in found if r is not None] if all(found) else None
+
+
+async def test_a_batch_needing_more_approvals_than_an_accounts_approvers_can_give_is_refused(
+    world: Sandbox,
+) -> None:
+    """Production asks for three approvals and has three approvers; development's two
+    (devops) could never give the three the batch needs of each of its requests."""
+    world.emulator.workspace.add_user(DAVE, name="dave", email="dave@example.com")
+    await with_accounts(
+        world,
+        production=account_entry(
+            ACCOUNTS["production"], approvers=[BOB, CAROL, DAVE], approvals_required=3
+        ),
+    )
+
+    refusal = await refused_batch(world, "not stored")
+    assert "development: This request for development needs 3 approvals" in refusal
+    assert "only 2 people other than you" in refusal
+    assert "production:" not in refusal

@@ -17,6 +17,7 @@ from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.scenario import (
     ACCOUNTS,
     APPROVERS,
+    LOGIN_ROLE,
     OUTSIDER,
     REQUESTER,
     ManualClock,
@@ -46,17 +47,29 @@ async def revoked_after_ten_minutes(world: Sandbox, clock: ManualClock) -> Acces
 def used_get_object(trail: Trail, request: AccessRequest) -> None:
     assert request.starts_at is not None
     at = request.starts_at + timedelta(minutes=2)
+    account = ACCOUNTS["development"]
     trail.records = [
-        record(at, "s3", "GetObject", session=SESSION, account=ACCOUNTS["development"]),
+        record(at, "s3", "GetObject", session=SESSION, account=account, role=LOGIN_ROLE),
         record(
             at,
             "s3",
             "PutObject",
             session=SESSION,
-            account=ACCOUNTS["development"],
+            account=account,
+            role=LOGIN_ROLE,
             error="AccessDenied",
         ),
-        record(at, "s3", "DeleteObject", session="bob@example.com"),
+        record(at, "s3", "DeleteObject", session="bob@example.com", role=LOGIN_ROLE),
+        # Alice's own SSO role, same session name, same window: not the grant's use.
+        record(
+            at,
+            "s3",
+            "ListBucket",
+            session=SESSION,
+            account=account,
+            role="AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+            role_path="/aws-reserved/sso.amazonaws.com/",
+        ),
     ]
 
 

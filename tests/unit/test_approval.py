@@ -20,6 +20,7 @@ from cloud_access_bot.domain.approval import (
     decide_denial,
     decide_extension,
     decide_revoke,
+    people,
 )
 from cloud_access_bot.domain.model import AccessRequest, ServiceAccess, Status
 from cloud_access_bot.domain.reminders import next_reminder
@@ -574,3 +575,13 @@ def test_the_next_reminder_is_the_first_scheduled_moment_after_now() -> None:
         minutes=120
     )
     assert next_reminder(WHEN, WHEN + timedelta(minutes=240), schedule) is None
+
+
+def test_one_persons_slack_accounts_count_as_one_person() -> None:
+    aliases = {"example.co.uk": "example.com"}
+    emails = ["bob@example.com", "BOB+ops@example.co.uk", "carol@example.com"]
+    assert people(emails, aliases) == 2
+    assert people(emails, {}) == 3
+    # An account without an email is nobody else's: it counts on its own.
+    assert people(["bob@example.com", None, None], aliases) == 3
+    assert people([], aliases) == 0

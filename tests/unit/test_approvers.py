@@ -47,8 +47,10 @@ def test_an_entry_naming_nobody_says_what_is_allowed(written: str) -> None:
         parse_approver(written)
 
 
-def test_the_fallback_is_used_only_when_nobody_but_the_requester_is_left() -> None:
-    assert choose(["U1", "U2"], ["U9"], {"U1"}) == (["U1", "U2"], False)
+def test_the_fallback_joins_the_primary_approvers_when_given() -> None:
+    # The service passes a fallback only when the primary approvers are too few people.
+    assert choose(["U1", "U2"], [], {"U1"}) == (["U1", "U2"], False)
+    assert choose(["U1", "U2"], ["U9"], {"U1"}) == (["U1", "U2", "U9"], True)
     assert choose([], ["U9"], {"U1"}) == (["U9"], True)
     # Only the requester: the fallback joins (the requester keeps a break-glass click).
     assert choose(["U1"], ["U9"], {"U1"}) == (["U1", "U9"], True)

@@ -2,10 +2,11 @@
 
 The grant's window comes from its events (audit.matching.grant_window). The Trail port reads
 the CloudTrail events of the requester's session in the target account (named by their email,
-as the granters name it: aws.session_granter.session_name); those inside the window and of a
-granted service are grouped by action with their errors. The same grouping tells which
-granted actions went unused (domain.activity.usage_line); ``audit unused`` takes that from the
-grant's recorded usage review when there is one (audit.review).
+as the granters name it: aws.session_granter.session_name); those of the grant's own role
+(domain.activity.of_grant: the requester's other roles share the session name), inside the
+window and of a granted service are grouped by action with their errors. The same grouping
+tells which granted actions went unused (domain.activity.usage_line); ``audit unused`` takes
+that from the grant's recorded usage review when there is one (audit.review).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from typing import Protocol
 
 from cloud_access_bot.audit.matching import GrantWindow, grant_window
 from cloud_access_bot.audit.queries import request_with_events
-from cloud_access_bot.config import BotConfig
+from cloud_access_bot.config import AccessMode, BotConfig
 from cloud_access_bot.domain.activity import (
     ActionUse,
     RightSizing,
     TrailEvent,
     by_action,
+    grant_role,
     in_scope,
+    of_grant,
     unused,
 )
 from cloud_access_bot.domain.model import AccessRequest, EventType
@@ -94,7 +97,17 @@ async def grant_activity(
         account.iam_role, regions, request.requester_email, window.start, window.end
     )
     services = {s.service for s in request.services}
-    mine = [e for e in seen if in_scope(e, start=window.start, end=window.end, services=services)]
+    # What the grant was written for, as recorded at submission (the account may have
+    # changed since).
+    recorded = request.recorded_account
+    mode = AccessMode(recorded.access_mode) if recorded.access_mode else account.access_mode
+    role = grant_role(request, mode, recorded.broker_role or account.broker_role)
+    mine = [
+        e
+        for e in seen
+        if of_grant(e, role, request.account_id)
+        and in_scope(e, start=window.start, end=window.end, services=services)
+    ]
     uses = by_action(mine)
     return Activity(request, window, uses, unused(request.actions, uses))
 

@@ -19,7 +19,6 @@ whose policy disappeared fails to provision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -47,6 +46,7 @@ from cloud_access_bot.aws.granter import (
 )
 from cloud_access_bot.config import AccountConfig
 from cloud_access_bot.domain import packing
+from cloud_access_bot.domain.activity import sso_role_name
 from cloud_access_bot.domain.model import AccessRequest, utcnow
 from cloud_access_bot.domain.policy import policy_json
 from cloud_access_bot.ports import GrantError, GrantResult
@@ -56,11 +56,6 @@ def policy_arn(account: AccountConfig) -> str:
     partition = account.iam_role.split(":")[1]
     name = f"{account.managed_policy_path}{account.managed_policy_name}"
     return f"arn:{partition}:iam::{account.account_number}:policy{name}"
-
-
-def sso_role_name(login_role: str) -> re.Pattern[str]:
-    """Names of the IAM Identity Center roles of permission set ``login_role``."""
-    return re.compile(rf"AWSReservedSSO_{re.escape(login_role)}_[0-9a-fA-F]+")
 
 
 class ManagedPolicyGranter:

@@ -66,6 +66,14 @@ def same_person(
     return normalise_email(email, alias_domains) == normalise_email(other, alias_domains)
 
 
+def people(emails: Sequence[str | None], alias_domains: Mapping[str, str] | None = None) -> int:
+    """How many people the Slack accounts with these ``emails`` are: accounts whose emails
+    are one person's (``same_person``) count once; an account without an email counts on its
+    own (nothing shows it is someone else's)."""
+    known = {normalise_email(e, alias_domains) for e in emails if e}
+    return len(known) + sum(1 for e in emails if not e)
+
+
 def _refuse(reason: str) -> Decision:
     return Decision(Outcome.REFUSE, reason)
 

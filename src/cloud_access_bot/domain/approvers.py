@@ -115,8 +115,9 @@ def choose(
     primary: Sequence[str], fallback: Sequence[str], requester: Collection[str]
 ) -> tuple[list[str], bool]:
     """Who a new request is sent to, and whether the fallback list was needed: the primary
-    approvers, unless none of them is someone other than the requester (an empty group,
-    everyone deactivated, only the requester), then the fallback approvers as well."""
-    if others(primary, requester) or not others(fallback, requester):
+    approvers and, when a ``fallback`` is given (the caller found the primary ones too few
+    people other than the requester), the fallback approvers as well, unless the fallback
+    names nobody but the requester either."""
+    if not others(fallback, requester):
         return list(primary), False
     return list(dict.fromkeys([*primary, *fallback])), True
