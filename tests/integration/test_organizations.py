@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from cloud_access_bot.accounts_source import AccountsSource
@@ -144,3 +146,151 @@ async def test_a_refresh_keeps_to_its_concurrency(aws: str, clients: AwsClients)
         await proxy.stop()
     assert len(snapshot.accounts) == 13
     assert proxy.peak_in_flight["organizations"] == 4
+
+
+PROD_RULE = {"match": {"tags": {"env": "prod"}}, "set": {"production": True}}
+
+
+def incremental_config() -> BotConfig:
+    """Hourly refreshes, tags at most four hours old: a quarter of the accounts a refresh."""
+    return org_config(
+        organizations={
+            "iam_role": READER_ROLE,
+            "role_template": "arn:aws:iam::{account_id}:role/cloud-access-bot",
+            "refresh_minutes": 60,
+            "tags_max_age_minutes": 240,
+        },
+        rules=[PROD_RULE],
+    )
+
+
+@pytest.fixture
+async def proxied(aws: str) -> AsyncIterator[tuple[AwsFaultProxy, AwsClients]]:
+    """The fault proxy in front of moto (it counts calls), and clients reaching moto through
+    it."""
+    proxy = AwsFaultProxy(aws)
+    await proxy.start()
+    through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
+    yield proxy, through
+    await through.close()
+    await proxy.stop()
+
+
+def tag_reads(proxy: AwsFaultProxy) -> int:
+    count = len(proxy.calls_to("organizations", "ListTagsForResource"))
+    proxy.calls.clear()
+    return count
+
+
+async def test_a_second_refresh_reads_only_a_stale_share_of_the_tags(
+    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+) -> None:
+    """The tree is walked every time; tags only for the stalest quarter (1 of 4 accounts)."""
+    proxy, through = proxied
+    ids = await seed_organization(clients, TREE)
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    assert await source.refresh()
+    assert tag_reads(proxy) == 4
+    async with clients.client("organizations", "us-east-1") as org:
+        await org.move_account(
+            AccountId=ids["Sandbox One"],
+            SourceParentId=(await org.list_parents(ChildId=ids["Sandbox One"]))["Parents"][0]["Id"],
+            DestinationParentId=(await org.list_roots())["Roots"][0]["Id"],
+        )
+    assert await source.refresh()
+    assert tag_reads(proxy) == 1
+    effective = source.config()
+    assert dict(effective.accounts["payments-prod"].tags) == {"env": "prod", "team": "payments"}
+    assert effective.accounts["payments-prod"].production
+    assert effective.accounts["Sandbox-One"].ou_path == "/"  # the move is seen at once
+
+
+async def test_a_new_account_gets_its_tags_on_the_next_refresh(
+    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+) -> None:
+    proxy, through = proxied
+    await seed_organization(clients, TREE)
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    assert await source.refresh()
+    tag_reads(proxy)
+    async with clients.client("organizations", "us-east-1") as org:
+        await org.create_account(
+            Email="newcomer@example.com",
+            AccountName="newcomer",
+            Tags=[{"Key": "env", "Value": "prod"}],
+        )
+    assert await source.refresh()
+    assert tag_reads(proxy) == 2  # the newcomer's and the stalest one's
+    newcomer = source.config().accounts["newcomer"]
+    assert dict(newcomer.tags) == {"env": "prod"}
+    assert newcomer.production
+
+
+async def test_a_changed_tag_is_seen_within_the_maximum_age(
+    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+) -> None:
+    """Four hours' maximum age, hourly refreshes: by the fourth refresh after the change every
+    account's tags were read again, each once."""
+    proxy, through = proxied
+    ids = await seed_organization(clients, TREE)
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    assert await source.refresh()
+    tag_reads(proxy)
+    async with clients.client("organizations", "us-east-1") as org:
+        await org.tag_resource(
+            ResourceId=ids["payments-prod"], Tags=[{"Key": "env", "Value": "staging"}]
+        )
+    seen = []
+    for _ in range(4):
+        assert await source.refresh()
+        seen.append(source.config().accounts["payments-prod"].tags["env"])
+    assert seen[-1] == "staging"
+    assert not source.config().accounts["payments-prod"].production
+    assert tag_reads(proxy) == 4
+
+
+async def test_a_failed_tag_read_keeps_the_last_good_tags_and_holds_back_new_accounts(
+    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+) -> None:
+    """Tag rules decide production and approvers: a read that fails never turns an account's
+    tags into none, and an account whose tags were never read is not offered until they are."""
+    proxy, through = proxied
+    ids = await seed_organization(clients, TREE)
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    assert await source.refresh()
+    async with clients.client("organizations", "us-east-1") as org:
+        await org.untag_resource(ResourceId=ids["payments-prod"], TagKeys=["team"])
+        await org.create_account(
+            Email="newcomer@example.com",
+            AccountName="newcomer",
+            Tags=[{"Key": "env", "Value": "prod"}],
+        )
+    proxy.inject("access_denied", "organizations", "ListTagsForResource", times=None)
+    assert await source.refresh(all_tags=True)
+    effective = source.config()
+    assert dict(effective.accounts["payments-prod"].tags) == {"env": "prod", "team": "payments"}
+    assert effective.accounts["payments-prod"].production
+    assert "newcomer" not in effective.accounts
+    assert "payments-dev" in effective.accounts
+
+    proxy.clear()
+    assert await source.refresh()
+    effective = source.config()
+    assert effective.accounts["newcomer"].production
+
+
+async def test_an_on_demand_refresh_reads_every_account_s_tags(
+    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+) -> None:
+    proxy, through = proxied
+    await seed_organization(clients, TREE)
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    assert await source.refresh()
+    tag_reads(proxy)
+    assert await source.refresh(all_tags=True)
+    assert tag_reads(proxy) == 4
