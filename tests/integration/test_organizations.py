@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -164,34 +165,43 @@ def incremental_config() -> BotConfig:
     )
 
 
+@dataclass
+class Listed:
+    """An AccountsSource after its first listing, through the fault proxy (which counts calls)."""
+
+    proxy: AwsFaultProxy
+    source: AccountsSource
+    ids: dict[str, str]
+
+    def tag_reads(self) -> int:
+        """ListTagsForResource calls since the last time asked."""
+        count = len(self.proxy.calls_to("organizations", "ListTagsForResource"))
+        self.proxy.calls.clear()
+        return count
+
+
 @pytest.fixture
-async def proxied(aws: str) -> AsyncIterator[tuple[AwsFaultProxy, AwsClients]]:
-    """The fault proxy in front of moto (it counts calls), and clients reaching moto through
-    it."""
+async def listed(aws: str, clients: AwsClients) -> AsyncIterator[Listed]:
+    ids = await seed_organization(clients, TREE)
     proxy = AwsFaultProxy(aws)
     await proxy.start()
     through = AwsClients(region="eu-west-1", endpoint_url=proxy.endpoint)
-    yield proxy, through
-    await through.close()
-    await proxy.stop()
-
-
-def tag_reads(proxy: AwsFaultProxy) -> int:
-    count = len(proxy.calls_to("organizations", "ListTagsForResource"))
-    proxy.calls.clear()
-    return count
+    config = incremental_config()
+    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
+    try:
+        assert await source.refresh()
+        yield Listed(proxy, source, ids)
+    finally:
+        await through.close()
+        await proxy.stop()
 
 
 async def test_a_second_refresh_reads_only_a_stale_share_of_the_tags(
-    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+    clients: AwsClients, listed: Listed
 ) -> None:
     """The tree is walked every time; tags only for the stalest quarter (1 of 4 accounts)."""
-    proxy, through = proxied
-    ids = await seed_organization(clients, TREE)
-    config = incremental_config()
-    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
-    assert await source.refresh()
-    assert tag_reads(proxy) == 4
+    source, ids = listed.source, listed.ids
+    assert listed.tag_reads() == 4
     async with clients.client("organizations", "us-east-1") as org:
         await org.move_account(
             AccountId=ids["Sandbox One"],
@@ -199,7 +209,7 @@ async def test_a_second_refresh_reads_only_a_stale_share_of_the_tags(
             DestinationParentId=(await org.list_roots())["Roots"][0]["Id"],
         )
     assert await source.refresh()
-    assert tag_reads(proxy) == 1
+    assert listed.tag_reads() == 1
     effective = source.config()
     assert dict(effective.accounts["payments-prod"].tags) == {"env": "prod", "team": "payments"}
     assert effective.accounts["payments-prod"].production
@@ -207,14 +217,10 @@ async def test_a_second_refresh_reads_only_a_stale_share_of_the_tags(
 
 
 async def test_a_new_account_gets_its_tags_on_the_next_refresh(
-    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+    clients: AwsClients, listed: Listed
 ) -> None:
-    proxy, through = proxied
-    await seed_organization(clients, TREE)
-    config = incremental_config()
-    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
-    assert await source.refresh()
-    tag_reads(proxy)
+    source = listed.source
+    listed.tag_reads()
     async with clients.client("organizations", "us-east-1") as org:
         await org.create_account(
             Email="newcomer@example.com",
@@ -222,23 +228,19 @@ async def test_a_new_account_gets_its_tags_on_the_next_refresh(
             Tags=[{"Key": "env", "Value": "prod"}],
         )
     assert await source.refresh()
-    assert tag_reads(proxy) == 2  # the newcomer's and the stalest one's
+    assert listed.tag_reads() == 2  # the newcomer's and the stalest one's
     newcomer = source.config().accounts["newcomer"]
     assert dict(newcomer.tags) == {"env": "prod"}
     assert newcomer.production
 
 
 async def test_a_changed_tag_is_seen_within_the_maximum_age(
-    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+    clients: AwsClients, listed: Listed
 ) -> None:
     """Four hours' maximum age, hourly refreshes: by the fourth refresh after the change every
     account's tags were read again, each once."""
-    proxy, through = proxied
-    ids = await seed_organization(clients, TREE)
-    config = incremental_config()
-    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
-    assert await source.refresh()
-    tag_reads(proxy)
+    source, ids = listed.source, listed.ids
+    listed.tag_reads()
     async with clients.client("organizations", "us-east-1") as org:
         await org.tag_resource(
             ResourceId=ids["payments-prod"], Tags=[{"Key": "env", "Value": "staging"}]
@@ -249,19 +251,15 @@ async def test_a_changed_tag_is_seen_within_the_maximum_age(
         seen.append(source.config().accounts["payments-prod"].tags["env"])
     assert seen[-1] == "staging"
     assert not source.config().accounts["payments-prod"].production
-    assert tag_reads(proxy) == 4
+    assert listed.tag_reads() == 4
 
 
 async def test_a_failed_tag_read_keeps_the_last_good_tags_and_holds_back_new_accounts(
-    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
+    clients: AwsClients, listed: Listed
 ) -> None:
     """Tag rules decide production and approvers: a read that fails never turns an account's
     tags into none, and an account whose tags were never read is not offered until they are."""
-    proxy, through = proxied
-    ids = await seed_organization(clients, TREE)
-    config = incremental_config()
-    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
-    assert await source.refresh()
+    source, ids = listed.source, listed.ids
     async with clients.client("organizations", "us-east-1") as org:
         await org.untag_resource(ResourceId=ids["payments-prod"], TagKeys=["team"])
         await org.create_account(
@@ -269,7 +267,7 @@ async def test_a_failed_tag_read_keeps_the_last_good_tags_and_holds_back_new_acc
             AccountName="newcomer",
             Tags=[{"Key": "env", "Value": "prod"}],
         )
-    proxy.inject("access_denied", "organizations", "ListTagsForResource", times=None)
+    listed.proxy.inject("access_denied", "organizations", "ListTagsForResource", times=None)
     assert await source.refresh(all_tags=True)
     effective = source.config()
     assert dict(effective.accounts["payments-prod"].tags) == {"env": "prod", "team": "payments"}
@@ -277,20 +275,13 @@ async def test_a_failed_tag_read_keeps_the_last_good_tags_and_holds_back_new_acc
     assert "newcomer" not in effective.accounts
     assert "payments-dev" in effective.accounts
 
-    proxy.clear()
+    listed.proxy.clear()
     assert await source.refresh()
     effective = source.config()
     assert effective.accounts["newcomer"].production
 
 
-async def test_an_on_demand_refresh_reads_every_account_s_tags(
-    clients: AwsClients, proxied: tuple[AwsFaultProxy, AwsClients]
-) -> None:
-    proxy, through = proxied
-    await seed_organization(clients, TREE)
-    config = incremental_config()
-    source = AccountsSource(lambda: config, lambda file: organization_directory(through, file))
-    assert await source.refresh()
-    tag_reads(proxy)
-    assert await source.refresh(all_tags=True)
-    assert tag_reads(proxy) == 4
+async def test_an_on_demand_refresh_reads_every_account_s_tags(listed: Listed) -> None:
+    listed.tag_reads()
+    assert await listed.source.refresh(all_tags=True)
+    assert listed.tag_reads() == 4

@@ -119,7 +119,9 @@ def _snapshot(
             for a, path in accounts
         ),
         taken_at=time.time(),
-        tags_read_at=MappingProxyType(dict(read_at)),
+        tags_read_at=MappingProxyType(
+            {a["Id"]: read_at[a["Id"]] for a, _ in accounts if a["Id"] in read_at}
+        ),
     )
 
 
