@@ -2,8 +2,9 @@
 
 Measures answering the account picker's options (as its listener does, in this process),
 evaluating the rules for one account, the memory the accounts cost, and refreshes of the
-organisation with a per-call latency added by the fault proxy: with tags (the rules below match
-on tags, so each account's are read) and without, plus moto's own cost per call.
+organisation with a per-call latency added by the fault proxy: the first listing (every
+account's tags: the rules below match on tags), a periodic one after it (the tree again, the
+tags of the stalest share), one without tags, plus moto's own cost per call.
 """
 
 from __future__ import annotations
@@ -128,9 +129,12 @@ class Refresh:
     snapshot: OrgSnapshot
 
 
-async def refresh(config: BotConfig, delay_s: float) -> Refresh:
+async def refresh(
+    config: BotConfig, delay_s: float, previous: OrgSnapshot | None = None
+) -> Refresh:
     """One listing as the bot does it, through the fault proxy with every Organizations call
-    delayed by ``delay_s``; counts the calls."""
+    delayed by ``delay_s``, after ``previous`` (a periodic refresh) or as the first; counts the
+    calls."""
     proxy = AwsFaultProxy(os.environ["AWS_ENDPOINT_URL"])
     await proxy.start()
     if delay_s:
@@ -138,6 +142,7 @@ async def refresh(config: BotConfig, delay_s: float) -> Refresh:
     clients = AwsClients(region="us-east-1", endpoint_url=proxy.endpoint)
     try:
         source = AccountsSource(lambda: config, lambda file: organization_directory(clients, file))
+        source.snapshot = previous
         started = time.monotonic()
         if not await source.refresh():
             raise RuntimeError("the organisation could not be listed through the proxy")
@@ -292,12 +297,14 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
     bare = await refresh(config, 0.0)
     facts["organizations_moto_ms_per_call"] = round(bare.seconds / bare.calls * 1000, 2)
     tagged = await refresh(config, scale.call_delay_s)
+    warm = await refresh(config, scale.call_delay_s, tagged.snapshot)
     without_tags = [rule for rule in RULES if "tags" not in rule["match"]]
     untagged = await refresh(org_config(without_tags, read_tags=False), scale.call_delay_s)
     snapshot = tagged.snapshot
     facts["organizations_accounts"] = len(snapshot.accounts)
     facts["organizations_call_delay_ms"] = scale.call_delay_s * 1000
     facts["organizations_calls_with_tags"] = tagged.calls
+    facts["organizations_calls_warm"] = warm.calls
     facts["organizations_calls_without_tags"] = untagged.calls
     assert config.organizations is not None
     facts["organizations_concurrency"] = config.organizations.concurrency
@@ -320,7 +327,19 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
             target="< 5 ms",
         ),
         Metric("org_rss_growth_mb", rounded(rss_growth_mb(snapshot)), "MB", target="< 50 MB"),
-        Metric("org_refresh_s", rounded(tagged.seconds), "s", target="< 30 s"),
+        Metric(
+            "org_refresh_s",
+            rounded(tagged.seconds),
+            "s",
+            note="the first listing: the tree and every account's tags",
+        ),
+        Metric(
+            "org_refresh_warm_s",
+            rounded(warm.seconds),
+            "s",
+            target="< 30 s",
+            note="a periodic refresh after the first: the tree and the stalest share of the tags",
+        ),
         Metric("org_refresh_without_tags_s", rounded(untagged.seconds), "s"),
         Metric(
             "org_discovery_one_account_ms",

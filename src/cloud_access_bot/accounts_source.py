@@ -57,16 +57,20 @@ class AccountsSource:
         """The configuration as written, without the discovered accounts."""
         return self._file_config()
 
-    async def refresh(self) -> bool:
+    async def refresh(self, *, all_tags: bool = False) -> bool:
         """List the organisation again; True if a new list was taken. Without an
-        ``organizations`` section the discovered accounts are dropped."""
+        ``organizations`` section the discovered accounts are dropped. Tags are read for new
+        accounts and a stale share of the others (the rest keep the last good ones), or for
+        every account with ``all_tags`` (``/request accounts refresh``)."""
         file_config = self._file_config()
         if file_config.organizations is None:
             self.snapshot = None
             return False
         async with self._lock:
             try:
-                snapshot = await self._directory(file_config).snapshot()
+                snapshot = await self._directory(file_config).snapshot(
+                    self.snapshot, all_tags=all_tags
+                )
             except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 level = logging.DEBUG if problem == self._last_problem else logging.WARNING
@@ -88,7 +92,10 @@ class AccountsSource:
                 file_config, snapshot, await asyncio.to_thread(effective, file_config, snapshot)
             )
             self.snapshot = snapshot
-            log.info("AWS Organizations listed", extra={"accounts": len(snapshot.accounts)})
+            log.info(
+                "AWS Organizations listed",
+                extra={"accounts": len(snapshot.accounts), "all_tags": all_tags},
+            )
             return True
 
     async def watch(self, stop: asyncio.Event) -> None:

@@ -519,6 +519,14 @@ class OrganizationsConfig(_Strict):
         description="Organizations calls in flight at once during a refresh (AWS throttles "
         "its read calls at a few per second; botocore's adaptive retry backs off further).",
     )
+    tags_max_age_minutes: int = Field(
+        default=360,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Every account's tags are read again within this long: a periodic refresh "
+        "reads the tags of new accounts and the stalest share of the others, keeping the rest "
+        "(docs/organizations.md).",
+    )
 
     @field_validator("iam_role")
     @classmethod

@@ -320,6 +320,10 @@ class Metrics(Protocol):
 
 
 class AccountDirectory(Protocol):
-    async def snapshot(self) -> OrgSnapshot:
+    async def snapshot(
+        self, previous: OrgSnapshot | None = None, *, all_tags: bool = False
+    ) -> OrgSnapshot:
         """Every ACTIVE account of the organisation with its OU path and tags; raises if the
-        listing could not be completed (a partial list is never returned)."""
+        listing could not be completed (a partial list is never returned). Tags are read again
+        only for the accounts ``previous`` has none for and a stale share of the others, unless
+        ``all_tags``; a tag read that fails keeps the account's ``previous`` tags."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -269,7 +270,9 @@ class BotRuntime:
                     store=self.store, directory=self.directory, config=config, clock=clock
                 ),
                 "accounts": accounts_subcommand(
-                    config=config, refresh=self.accounts.refresh, directory=self.directory
+                    config=config,
+                    refresh=functools.partial(self.accounts.refresh, all_tags=True),
+                    directory=self.directory,
                 ),
             },
         )

@@ -105,10 +105,16 @@ async def test_recent_accounts_come_first(org_world: tuple[Sandbox, dict[str, st
 async def test_an_admin_refreshes_the_list_on_demand(
     org_world: tuple[Sandbox, dict[str, str]],
 ) -> None:
-    world, _ids = org_world
+    """It also reads every account's tags again, where a periodic refresh reads a sixth of
+    them: the account tagged here has the highest id, the last a periodic one would pick."""
+    world, ids = org_world
     before = len(world.runtime.accounts.config().accounts)
+    retagged = max(ids, key=ids.__getitem__)
     async with world.clients.client("organizations", "us-east-1") as org:
         await org.create_account(Email="new@example.com", AccountName="newcomer")
+        await org.tag_resource(
+            ResourceId=ids[retagged], Tags=[{"Key": "team", "Value": "platform"}]
+        )
 
     async def answer(user: str) -> str:
         seen = len(world.emulator.ephemerals_to(user))
@@ -124,6 +130,7 @@ async def test_an_admin_refreshes_the_list_on_demand(
     done = await answer(APPROVERS[0])
     assert done == f"Listed AWS Organizations again: the bot offers {before + 1} accounts."
     assert "newcomer" in world.runtime.accounts.config().accounts
+    assert world.runtime.accounts.config().accounts[retagged].tags["team"] == "platform"
 
 
 async def test_a_name_that_now_means_another_account_is_never_granted(world: Sandbox) -> None:

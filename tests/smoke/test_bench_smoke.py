@@ -29,6 +29,7 @@ METRICS = (
     "org_rules_evaluation_p99_ms",
     "org_rss_growth_mb",
     "org_refresh_s",
+    "org_refresh_warm_s",
     "org_refresh_without_tags_s",
     "org_discovery_one_account_ms",
     "approve_to_assigned_p50_ms",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -23,10 +24,33 @@ class OrgAccount:
 
 @dataclass(frozen=True)
 class OrgSnapshot:
-    """The accounts of one successful listing of the organisation."""
+    """The accounts of one successful listing of the organisation; ``tags_read_at``: when each
+    account's tags were last read successfully (epoch seconds; absent when tags are not read)."""
 
     accounts: tuple[OrgAccount, ...]
     taken_at: float
+    tags_read_at: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def tags_to_read(
+    account_ids: Iterable[str],
+    read_at: Mapping[str, float],
+    *,
+    now: float,
+    max_age_s: float,
+    refresh_s: float,
+) -> list[str]:
+    """The accounts whose tags a periodic refresh reads: every account whose tags were never
+    read, every one older than ``max_age_s``, and the stalest of the rest, enough that a refresh
+    every ``refresh_s`` re-reads each account within ``max_age_s`` (``ceil(known × refresh_s ÷
+    max_age_s)`` a refresh). Tags rarely change; re-reading thousands of them every refresh
+    costs one throttled Organizations call each."""
+    ids = list(account_ids)
+    unknown = [a for a in ids if a not in read_at]
+    known = sorted((a for a in ids if a in read_at), key=lambda a: (read_at[a], a))
+    share = math.ceil(len(known) * min(1.0, refresh_s / max_age_s))
+    expired = sum(1 for a in known if now - read_at[a] >= max_age_s)
+    return unknown + known[: max(share, expired)]
 
 
 def bot_name(account: OrgAccount) -> str:
