@@ -254,14 +254,24 @@ locals {
     }],
   )
   # policies/task-role.json.tftpl, rendered by the enforced-IAM tests (tests/iam/) too.
+  # With organization_id, every account's role is matched by name and aws:ResourceOrgID (the
+  # organisation can hold thousands of accounts, more than a policy can list); the exact ARNs
+  # of target_account_role_arns may then be empty.
+  # (Both or neither are set: see the preconditions of aws_iam_role_policy.task.)
+  organization_statements = flatten([for enabled in(var.organization_id != null && var.organizations_reader_role_arn != null ? [true] : []) : jsondecode(templatefile("${local.policies}/task-role-organization.json.tftpl", {
+    organization_role_arns        = "arn:${local.partition}:iam::*:role${var.organization_role_path}${var.organization_role_name}"
+    organization_id               = var.organization_id
+    organizations_reader_role_arn = var.organizations_reader_role_arn
+  })).Statement])
   task_policy = jsonencode({
     Version = "2012-10-17"
     Statement = flatten([
-      jsondecode(templatefile("${local.policies}/task-role.json.tftpl", {
+      [for statement in jsondecode(templatefile("${local.policies}/task-role.json.tftpl", {
         target_account_role_arns = jsonencode(var.target_account_role_arns)
         table_arn                = aws_dynamodb_table.this.arn
         config_object_arn        = local.config_object_arn
-      })).Statement,
+      })).Statement : statement if statement.Sid != "AssumeTargetAccountRoles" || length(var.target_account_role_arns) > 0],
+      local.organization_statements,
       [for key in local.task_kms_keys : jsondecode(templatefile("${local.policies}/task-role-kms.json.tftpl", {
         sid     = key.sid
         key_arn = key.key_arn
@@ -278,6 +288,17 @@ resource "aws_iam_role_policy" "task" {
   name   = "cloud-access-bot"
   role   = aws_iam_role.task.id
   policy = local.task_policy
+
+  lifecycle {
+    precondition {
+      condition     = length(var.target_account_role_arns) > 0 || var.organization_id != null
+      error_message = "Set target_account_role_arns, organization_id, or both: the bot must be allowed to assume at least one account's role."
+    }
+    precondition {
+      condition     = (var.organization_id == null) == (var.organizations_reader_role_arn == null)
+      error_message = "Set organizations_reader_role_arn together with organization_id (the bot lists the organisation through that role), and neither without the other."
+    }
+  }
 }
 
 ################################################################################

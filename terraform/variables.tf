@@ -260,12 +260,57 @@ variable "config_bucket_force_destroy" {
 ################################################################################
 
 variable "target_account_role_arns" {
-  description = "ARNs of the roles the bot assumes in the target accounts (the accounts' iam_role in the bot config; see modules/target-account-role)"
+  description = "ARNs of the roles the bot assumes in the target accounts (the accounts' iam_role in the bot config; see modules/target-account-role). May be empty with organization_id"
   type        = list(string)
+  default     = []
 
   validation {
     condition     = alltrue([for arn in var.target_account_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
     error_message = "target_account_role_arns must be IAM role ARNs."
+  }
+}
+
+variable "organization_id" {
+  description = "ID of the AWS organisation whose accounts the bot takes from Organizations (organizations in the bot config): the task role may then assume the role organization_role_path + organization_role_name in any account of this organisation, and no other. Null: only target_account_role_arns"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must look like o-<10 to 32 lowercase letters or digits>."
+  }
+}
+
+variable "organization_role_name" {
+  description = "Name of the bot's role in every organisation account (the role in organizations.role_template; modules/target-account-role's name)"
+  type        = string
+  default     = "cloud-access-bot"
+
+  validation {
+    condition     = can(regex("^[\\w+=,.@-]{1,64}$", var.organization_role_name))
+    error_message = "organization_role_name must be an IAM role name: 1 to 64 letters, digits or +=,.@_-."
+  }
+}
+
+variable "organization_role_path" {
+  description = "IAM path of the bot's role in every organisation account, / or /<path>/"
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([\\w+=,.@-]+/)*$", var.organization_role_path))
+    error_message = "organization_role_path must be / or start and end with / (for example /cloud-access-bot/)."
+  }
+}
+
+variable "organizations_reader_role_arn" {
+  description = "ARN of the role that lists the organisation (organizations.iam_role in the bot config; modules/organizations-reader-role). Required with organization_id"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.organizations_reader_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.organizations_reader_role_arn))
+    error_message = "organizations_reader_role_arn must be an IAM role ARN."
   }
 }
 

@@ -172,3 +172,66 @@ run "archive_and_bus_grant_only_their_writes" {
     error_message = "the Glue table declares every archive column"
   }
 }
+
+run "organization_roles_only_by_name_inside_the_organisation" {
+  variables {
+    target_account_role_arns      = []
+    organization_id               = "o-a1b2c3d4e5"
+    organization_role_path        = "/bots/"
+    organizations_reader_role_arn = "arn:aws:iam::222222222222:role/cloud-access-bot-organizations-reader"
+  }
+
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s if s.Sid == "AssumeOrganizationAccountRoles"]) == {
+      Sid       = "AssumeOrganizationAccountRoles"
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Resource  = "arn:aws:iam::*:role/bots/cloud-access-bot"
+      Condition = { StringEquals = { "aws:ResourceOrgID" = "o-a1b2c3d4e5" } }
+    }
+    error_message = "the organisation's roles are not limited to the role name inside the organisation"
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Resource if s.Sid == "AssumeOrganizationsReaderRole"]) == "arn:aws:iam::222222222222:role/cloud-access-bot-organizations-reader"
+    error_message = "the task role may not assume exactly the Organizations reader role"
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s.Sid if s.Sid == "AssumeTargetAccountRoles"] == []
+    error_message = "an empty target_account_role_arns left a statement with no resource"
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.task.policy).Statement : s if strcontains(jsonencode(s), "sts:")]) == 2
+    error_message = "the task role may assume more than the organisation's roles and the reader role"
+  }
+}
+
+run "organization_needs_the_reader_role" {
+  command = plan
+
+  variables {
+    organization_id = "o-a1b2c3d4e5"
+  }
+
+  expect_failures = [aws_iam_role_policy.task]
+}
+
+run "no_accounts_at_all_is_refused" {
+  command = plan
+
+  variables {
+    target_account_role_arns = []
+  }
+
+  expect_failures = [aws_iam_role_policy.task]
+}
+
+run "organization_id_is_validated" {
+  command = plan
+
+  variables {
+    organization_id               = "123456789012"
+    organizations_reader_role_arn = "arn:aws:iam::222222222222:role/cloud-access-bot-organizations-reader"
+  }
+
+  expect_failures = [var.organization_id]
+}

@@ -9,7 +9,8 @@ For the calls the bot makes it also lacks a few inputs; ``teach_moto`` adds them
 moto *stricter* or closer to AWS, never more permissive than AWS:
 
 - the resource ARN AWS authorizes DynamoDB calls against (the table or index; moto passes
-  ``*``, which only a ``Resource: "*"`` statement matches) and IAM policy calls (the policy);
+  ``*``, which only a ``Resource: "*"`` statement matches), IAM policy calls (the policy) and
+  Organizations ``ListTagsForResource`` on an account (the account);
 - ``TransactWriteItems``, which is no IAM action: AWS authorizes each item's PutItem,
   UpdateItem, DeleteItem or ConditionCheckItem on its table;
 - ``NotResource`` (moto treats a statement without ``Resource`` as a trust-policy statement
@@ -39,6 +40,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
 from moto.iam.responses import IamResponse
+from moto.organizations.responses import OrganizationsResponse
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,14 @@ def _lambda_unsigned(original: Callable[[IAMRequestBase], None]) -> Callable[...
     return check_signature
 
 
+def _organizations_resource(self: OrganizationsResponse) -> str:
+    resource_id = str(self._get_param("ResourceId") or "")
+    org = self.organizations_backend.org
+    if self._get_action() != "ListTagsForResource" or org is None or not resource_id.isdigit():
+        return "*"
+    return f"arn:aws:organizations::{org.master_account_id}:account/{org.id}/{resource_id}"
+
+
 @contextmanager
 def teach_moto() -> Iterator[None]:
     """The additions of the module doc, undone on exit."""
@@ -160,6 +170,7 @@ def teach_moto() -> Iterator[None]:
             _authorize_dynamodb(ActionAuthenticatorMixin._authenticate_and_authorize_normal_action),
         ),
         (IamResponse, "_determine_resource", _iam_resource(IamResponse._determine_resource)),
+        (OrganizationsResponse, "_determine_resource", _organizations_resource),
         (
             IAMPolicyStatement,
             "is_action_permitted",
