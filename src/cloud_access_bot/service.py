@@ -415,18 +415,21 @@ class AccessService:
     # -- decisions ------------------------------------------------------------------------
 
     async def approve(
-        self,
-        request_id: str,
-        clicker: str,
-        break_glass_reason: str | None = None,
-        *,
-        grant: bool = True,
+        self, request_id: str, clicker: str, break_glass_reason: str | None = None
     ) -> Decision:
-        """An approver's click. ``grant=False`` stops at APPROVED (a batch writes its grants
-        together afterwards, ``activate``); the sweeper writes any grant left APPROVED."""
+        """An approver's click: approve, then write the grant (the sweeper writes any grant
+        left APPROVED)."""
         request = await self._load(request_id, clicker)
         if request is None:
             return _refused("unknown request")
+        return await self.approve_loaded(request, clicker, break_glass_reason)
+
+    async def approve_loaded(
+        self, request: AccessRequest, clicker: str, break_glass_reason: str | None = None
+    ) -> Decision:
+        """``approve`` on the request as just read (a batch reads all of its requests to judge
+        the click): every write is conditional on the version read, so a request changed since
+        is judged again on what is stored then, as in ``approve``."""
         if _overdue(request, self._clock()):
             return await self._time_out_at_click(request, clicker)
         if guardrails.recorded_account_name(request, self._config().rules_in_force()) is None:
@@ -471,9 +474,7 @@ class AccessService:
             decision = Decision(
                 decision.outcome, f"{decision.reason}: {break_glass_reason}", break_glass=True
             )
-        refused = await self._approve_now(
-            request, clicker, decision, EventType.APPROVED, grant=grant
-        )
+        refused = await self._approve_now(request, clicker, decision, EventType.APPROVED)
         return refused or decision
 
     async def deny(self, request_id: str, clicker: str, reason: str) -> Decision:
@@ -895,9 +896,9 @@ class AccessService:
             return None
 
     async def _refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
-        """Update every message about the request; message refs are re-read because they are
-        stored after the announcement, possibly after this request was read."""
-        stored = await self._store.get(request.id)
+        """Update every message about the request. A request read before its announcement's
+        message refs were stored has none: they are re-read then."""
+        stored = None if _announced(request) else await self._store.get(request.id)
         if stored is not None:
             request = request.with_changes(
                 messages=stored.messages, requester_message=stored.requester_message
@@ -1301,8 +1302,6 @@ class AccessService:
         actor: str,
         decision: Decision,
         event: EventType,
-        *,
-        grant: bool = True,
     ) -> Decision | None:
         """Approve under the rules in force now (``guardrails.recheck``), else the refusal."""
         now = self._clock()
@@ -1340,32 +1339,13 @@ class AccessService:
             # Nothing is granted before the start: the sweeper writes the grant then.
             await self._tell_both(saved, actor, scheduled_text(saved))
             return None
-        if grant:
-            await self._activate_or_defer(saved, actor)
+        await self._activate_or_defer(saved, actor)
         return None
 
-    async def activate(self, request_id: str, actor: str) -> AccessRequest | None:
-        """Write the grant of an APPROVED request (one of a batch); the request as stored
-        after, None when it does not exist. Any other status is left as it is."""
-        request = await self._store.get(request_id)
-        if (
-            request is not None
-            and request.status is Status.APPROVED
-            # A scheduled one is granted by the sweeper at its start.
-            and not schedule.awaiting_start(request, self._clock())
-        ):
-            await self._activate_or_defer(request, actor)
-            request = await self._store.get(request_id)
-        return request
-
-    async def auto_approve(
-        self, request: AccessRequest, decision: Decision, *, grant: bool = True
-    ) -> Decision | None:
+    async def auto_approve(self, request: AccessRequest, decision: Decision) -> Decision | None:
         """Approve a stored request as the bot (an auto-approve rule matched it); the refusal
         when the rules in force now refuse it, else None."""
-        return await self._approve_now(
-            request, SYSTEM_ACTOR, decision, EventType.AUTO_APPROVED, grant=grant
-        )
+        return await self._approve_now(request, SYSTEM_ACTOR, decision, EventType.AUTO_APPROVED)
 
     async def may_approve(self, request: AccessRequest, user_id: str) -> bool:
         """Whether ``user_id`` is one of the request's account's approvers now."""
@@ -1541,6 +1521,12 @@ class AccessService:
                 "UnsupportedAccessMode",
             )
         return granter
+
+
+def _announced(request: AccessRequest) -> bool:
+    """Whether the request's message refs were stored: they are stored once, and only a
+    request without them is announced again (``sweep``)."""
+    return bool(request.messages)
 
 
 def _overdue(request: AccessRequest, now: datetime) -> bool:

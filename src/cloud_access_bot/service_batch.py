@@ -11,7 +11,7 @@ one exactly as on a request in one account; this module adds what spans them:
   each account's own duration check, which every request passes);
 - one approval card lists every account and its status; its Approve approves each request
   the clicker may approve — judged per request exactly as today (the account's approvers
-  now, N-of-M counts, self-approval) — then writes all the grants at once, at most
+  now, N-of-M counts, self-approval) and writes its grant, the accounts at once, at most
   ``grant_concurrency`` at a time. One account failing to grant leaves the others granted and
   is told to the requester and the approvers.
 
@@ -36,7 +36,7 @@ from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain import batch
 from cloud_access_bot.domain.model import AccessRequest, Status, utcnow
 from cloud_access_bot.ports import Audience, BatchNotifier, Store
-from cloud_access_bot.service import SYSTEM_ACTOR, AccessService, Draft, Prepared, too_few
+from cloud_access_bot.service import AccessService, Draft, Prepared, too_few
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,12 @@ class BatchService:
             return BatchResult(requests=tuple(stored))
         if rule.auto_approves:
             async with _one_card_refresh(self, stored[0].batch):
-                for request, ready in zip(stored, prepared, strict=True):
-                    assert ready.auto is not None
-                    await self._service.auto_approve(request, ready.auto, grant=False)
-                await self._grant_all(stored, SYSTEM_ACTOR)
+                # Every account's own auto-approval (that is what rule.auto_approves says).
+                await self._bounded(
+                    self._service.auto_approve(request, ready.auto)
+                    for request, ready in zip(stored, prepared, strict=True)
+                    if ready.auto is not None
+                )
             return BatchResult(requests=tuple(stored))
         audiences = [await self._service.audience(request) for request in stored]
         audience = combined(audiences, [a for r in stored for a in r.approvers])
@@ -210,9 +212,10 @@ class BatchService:
         requests, waiting, mine = await self._to_decide(batch_id, clicker)
         if not mine:
             return
-        async with _one_card_refresh(self, requests[0].batch):
-            await self._bounded(self._service.approve(r.id, clicker, grant=False) for r in mine)
-            after = await self._grant_all(mine, clicker)
+        async with _one_card_refresh(self, requests[0].batch) as now:
+            # Each account's approval and then its grant, the accounts concurrently.
+            await self._bounded(self._service.approve_loaded(r, clicker) for r in mine)
+        after = [r for r in now if r.id in {m.id for m in mine}]
         await self._report(requests, after, clicker, others=[r for r in waiting if r not in mine])
 
     async def deny(self, batch_id: str, clicker: str, reason: str) -> None:
@@ -235,14 +238,6 @@ class BatchService:
         if requests and not mine:
             await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
         return requests, waiting, mine
-
-    async def _grant_all(
-        self, requests: Sequence[AccessRequest], actor: str
-    ) -> list[AccessRequest]:
-        """Write the grant of every APPROVED one of ``requests``, at most ``grant_concurrency``
-        at once; each succeeds or fails on its own. Returns them as stored after."""
-        done = await self._bounded(self._service.activate(r.id, actor) for r in requests)
-        return [r for r in done if r is not None]
 
     async def _bounded(self, works: Iterable[Awaitable[T]]) -> list[T]:
         """Run ``works`` concurrently, at most ``grant_concurrency`` at a time."""
@@ -279,12 +274,13 @@ class BatchService:
 
     # -- the card -------------------------------------------------------------------------
 
-    async def refresh_card(self, ids: Sequence[str]) -> None:
-        """Show every request of the batch on its card as stored now."""
+    async def refresh_card(self, ids: Sequence[str]) -> list[AccessRequest]:
+        """Show every request of the batch on its card as stored now; returns them."""
         found = await asyncio.gather(*(self._store.get(i) for i in ids))
         requests = [r for r in found if r is not None]
         if requests and requests[0].id == ids[0]:
             await self._notifier.refresh_batch(requests)
+        return requests
 
     async def _changed(self, request: AccessRequest) -> None:
         if not _card_deferred.get():
@@ -304,14 +300,18 @@ class BatchService:
 
 
 @asynccontextmanager
-async def _one_card_refresh(batch_service: BatchService, ids: Sequence[str]) -> AsyncIterator[None]:
-    """Changes made inside refresh the batch's card once, at the end."""
+async def _one_card_refresh(
+    batch_service: BatchService, ids: Sequence[str]
+) -> AsyncIterator[list[AccessRequest]]:
+    """Changes made inside refresh the batch's card once, at the end; the list yielded then
+    holds the batch's requests as the card shows them."""
     token = _card_deferred.set(True)
+    shown: list[AccessRequest] = []
     try:
-        yield
+        yield shown
     finally:
         _card_deferred.reset(token)
-        await batch_service.refresh_card(ids)
+        shown.extend(await batch_service.refresh_card(ids))
 
 
 def combined(audiences: Sequence[Audience], approvers: Collection[str]) -> Audience:
