@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -35,13 +36,14 @@ from cloud_access_bot.config import BotConfig
 from cloud_access_bot.config_rules import effective, evaluate
 from cloud_access_bot.domain.accounts import OrgAccount, OrgSnapshot
 from cloud_access_bot.domain.catalog import Catalog
+from cloud_access_bot.domain.model import AccessRequest, utcnow
 from cloud_access_bot.domain.routing import route
-from cloud_access_bot.eligibility import Requestable
-from cloud_access_bot.slack.account_picker import AccountIndex, AccountPicker
+from cloud_access_bot.slack.account_picker import AccountIndex
 from cloud_access_bot.slack.directory import SlackDirectory
+from cloud_access_bot.slack.keystrokes import AccountKeystrokes
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.organizations import READER_ROLE, SeedAccount, seed_organization
-from cloud_access_bot_sandbox.scenario import REQUESTER, sandbox, sandbox_config
+from cloud_access_bot_sandbox.scenario import Sandbox, sandbox, sandbox_config
 
 
 @dataclass(frozen=True)
@@ -221,10 +223,58 @@ def held_rss_mb(listed_json: str) -> float:
     return size
 
 
-async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> list[float]:
-    """Time of answering one account-picker keystroke as the listener does (the person's
-    recent requests from DynamoDB, their eligibility through the Slack directory, the
-    search), in this process, against moto and the Slack emulator.
+#: People typing in the account picker, and the modals each opens (one query typed in each).
+TYPISTS = 50
+#: Requests each typist made before (their recent accounts, read from DynamoDB).
+PAST_REQUESTS = 5
+
+
+@dataclass(frozen=True)
+class Keystrokes:
+    all_ms: list[float]  # every keystroke's answer
+    first_ms: list[float]  # the first keystroke of each modal (its lookups are not recalled)
+
+
+def typed(query: str) -> list[str]:
+    """What Slack asks for while ``query`` is typed into a select with min_query_length 0:
+    the empty query when it opens, then one request per character."""
+    return [query[:end] for end in range(len(query) + 1)]
+
+
+async def seed_typists(
+    world: Sandbox, store: DynamoStore, names: Sequence[str], count: int
+) -> list[str]:
+    """``count`` people typing in the benchmark, each in the workspace with ``PAST_REQUESTS``
+    requests stored (their recent accounts)."""
+    people = []
+    for n in range(count):
+        person, email = f"U0TYPIST{n:03d}", f"typist{n}@example.com"
+        world.emulator.workspace.add_user(person, name=f"typist{n}", email=email)
+        for past in range(PAST_REQUESTS):
+            account = names[(n * PAST_REQUESTS + past) % len(names)]
+            request = AccessRequest(
+                id=f"{n:06d}{past:06d}",
+                requester_id=person,
+                requester_email=email,
+                account_name=account,
+                account_id="123456789012",
+                login_role="Developer",
+                reason="Benchmark: a past request",
+                duration_minutes=60,
+                services=(),
+                created_at=utcnow(),
+            )
+            await store.create(request, person, {})
+        people.append(person)
+    return people
+
+
+async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> Keystrokes:
+    """Time of answering each account-picker keystroke as the listener does
+    (``AccountKeystrokes``: the person's recent requests from DynamoDB and their eligibility
+    through the Slack directory on a modal's first keystroke, then the search), in this
+    process, against moto and the Slack emulator. ``queries`` modals, each a person typing
+    one query (an id, a name, an OU, a tag, or nothing) a character at a time.
 
     Not over Socket Mode: a running bot reconciles every account on its first sweep, which
     for 5,000 accounts keeps it (and moto, which answers one call at a time) busy for many
@@ -234,11 +284,11 @@ async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> 
     async with sandbox(config=current, start=False) as world:
         store = DynamoStore(world.clients, "bench-organizations")
         await store.ensure_table()
+        people = await seed_typists(world, store, sorted(current.accounts), min(TYPISTS, queries))
         client = AsyncWebClient(token=world.emulator.bot_token, base_url=world.emulator.api_url)
-        directory = SlackDirectory(client)
-        picker, requestable = AccountPicker(), Requestable(directory)
+        answers = AccountKeystrokes(lambda: current, store.for_user, SlackDirectory(client))
         picked = random.Random(11).sample(snapshot.accounts, queries)
-        latencies = []
+        every, first = [], []
         for index, account in enumerate(picked):
             query = (
                 account.account_id,
@@ -247,14 +297,17 @@ async def options_ms(config: BotConfig, snapshot: OrgSnapshot, queries: int) -> 
                 f"team={account.tags['team']}",
                 "",
             )[index % 5]
-            started = time.perf_counter()
-            recent = [r.account_name for r in await store.for_user(REQUESTER, 20)]
-            allowed = await requestable.accounts(current, REQUESTER)
-            answer = picker.index(current).search(query, recent, allowed)
-            latencies.append((time.perf_counter() - started) * 1000)
+            person, view_id = people[index % len(people)], f"VBENCH{index:04d}"
+            for keystroke, text in enumerate(typed(query)):
+                started = time.perf_counter()
+                answer = await answers.answer(person, view_id, text)
+                elapsed = (time.perf_counter() - started) * 1000
+                every.append(elapsed)
+                if keystroke == 0:
+                    first.append(elapsed)
             if not (answer.get("options") or answer.get("option_groups")):
                 raise RuntimeError(f"no account found for {query!r}")
-        return latencies
+        return Keystrokes(every, first)
 
 
 async def one_account_discovery_ms(config: BotConfig, delay_s: float, runs: int) -> float:
@@ -308,7 +361,9 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
     facts["organizations_calls_without_tags"] = untagged.calls
     assert config.organizations is not None
     facts["organizations_concurrency"] = config.organizations.concurrency
-    latencies = await options_ms(config, snapshot, scale.queries)
+    keystrokes = await options_ms(config, snapshot, scale.queries)
+    facts["organizations_keystrokes"] = len(keystrokes.all_ms)
+    facts["organizations_first_keystroke_p99_ms"] = rounded(percentile(keystrokes.first_ms, 0.99))
     current = effective(config, snapshot).config
     discovery_with_org = await one_account_discovery_ms(
         current, scale.call_delay_s, scale.discovery_runs
@@ -316,9 +371,11 @@ async def measure(scale: OrgScale, facts: dict[str, Any]) -> list[Metric]:
     return [
         Metric(
             "org_account_options_p99_ms",
-            rounded(percentile(latencies, 0.99)),
+            rounded(percentile(keystrokes.all_ms, 0.99)),
             "ms",
             target="< 100 ms",
+            note=f"{len(keystrokes.all_ms):,} keystrokes in {scale.queries} modals; the first "
+            f"of each (nothing recalled yet): p99 {percentile(keystrokes.first_ms, 0.99):.1f} ms",
         ),
         Metric(
             "org_rules_evaluation_p99_ms",
