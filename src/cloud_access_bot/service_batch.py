@@ -175,15 +175,10 @@ class BatchService:
     def _terms(self, prepared: Prepared) -> batch.Terms:
         request = prepared.request
         assert request is not None
-        config = self._config()
-        account = config.accounts[request.account_name]
+        account = self._config().accounts[request.account_name]
         return batch.Terms(
-            account=request.account_name,
             approvals_required=request.approvals_required,
-            max_duration_minutes=config.max_duration_for(request.account_name),
-            approval_groups=tuple(config.approval_groups_for(request.account_name)),
             ticket_required=account.ticket_pattern is not None,
-            warning=request.warning,
             auto_approves=prepared.auto is not None,
         )
 

@@ -471,3 +471,20 @@ async def test_a_batch_needing_more_approvals_than_an_accounts_approvers_can_giv
     assert "development: This request for development needs 3 approvals" in refusal
     assert "only 2 people other than you" in refusal
     assert "production:" not in refusal
+
+
+async def test_a_batch_takes_the_shortest_maximum_of_its_accounts(world: Sandbox) -> None:
+    """Development allows an hour and production 15 minutes: an hour over both is refused in
+    the modal, naming production, and nothing is stored; 15 minutes over both is stored."""
+    await with_accounts(
+        world, production=account_entry(ACCOUNTS["production"], max_duration_minutes=15)
+    )
+    resources = ["acme-development-exports", "acme-production-exports"]
+    ack = await world.request(also_accounts=["production"], resources=resources, duration=60)
+    assert ack["response_action"] == "errors", ack
+    problem = " ".join(ack["errors"].values())
+    assert "longer than the 15-minute maximum for production" in problem, problem
+    assert await world.store.for_user(REQUESTER) == []
+
+    requests = await batch_of(world, also_accounts=["production"], resources=resources, duration=15)
+    assert [r.duration_minutes for r in requests] == [15, 15]

@@ -16,15 +16,12 @@ from cloud_access_bot.domain.rules import IDENTITY_CENTER_MODES, AccessMode
 
 @dataclass(frozen=True)
 class Terms:
-    """What one account's rules ask of a request in it."""
+    """What one account's rules ask of a request in it, where the accounts of one request
+    must agree. Each account's request keeps its own approvers and maximum duration (checked
+    as for a request in that account alone), and its own banner on the card."""
 
-    account: str
     approvals_required: int
-    max_duration_minutes: int
-    approval_groups: tuple[str, ...]
     ticket_required: bool
-    #: The account's banner (production, or a rule's ``warning``); None when it has none.
-    warning: str | None
     #: Whether an auto-approve rule would approve the request in this account alone.
     auto_approves: bool
 
@@ -34,26 +31,18 @@ class Strictest:
     """The rule a request over several accounts follows: the strictest of every account's."""
 
     approvals_required: int
-    max_duration_minutes: int
-    #: Every account's approval groups, in order, once each: who is asked.
-    approval_groups: tuple[str, ...]
     ticket_required: bool
-    #: ``account: banner`` for every account that has one.
-    warnings: tuple[str, ...]
     auto_approves: bool
 
 
 def strictest(terms: Sequence[Terms]) -> Strictest:
-    """Most approvals, shortest maximum duration, the union of the approval groups, a ticket
-    when any account requires one, and auto-approval only when every account would."""
+    """Most approvals, a ticket when any account requires one, and auto-approval only when
+    every account would."""
     if not terms:
         raise ValueError("a request covers at least one account")
     return Strictest(
         approvals_required=max(t.approvals_required for t in terms),
-        max_duration_minutes=min(t.max_duration_minutes for t in terms),
-        approval_groups=tuple(dict.fromkeys(g for t in terms for g in t.approval_groups)),
         ticket_required=any(t.ticket_required for t in terms),
-        warnings=tuple(f"{t.account}: {t.warning}" for t in terms if t.warning),
         auto_approves=all(t.auto_approves for t in terms),
     )
 
