@@ -1311,12 +1311,14 @@ class AccessService:
             await self._tell_both(request, actor, refused)
             return _refused(refused)
         note = ""
+        # ``request`` stays as stored: the commit seals what changed from it, the cap included.
+        granted = request
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
             decision = Decision(decision.outcome, f"{decision.reason} {note}", decision.break_glass)
-            request = request.with_changes(duration_minutes=verdict.capped_minutes)
-        start, end = schedule.window(request, now)
-        approved = request.with_changes(
+            granted = request.with_changes(duration_minutes=verdict.capped_minutes)
+        start, end = schedule.window(granted, now)
+        approved = granted.with_changes(
             status=Status.APPROVED,
             approvals=(*request.approvals, actor) if actor != SYSTEM_ACTOR else request.approvals,
             decided_by=actor,
@@ -1327,7 +1329,7 @@ class AccessService:
         )
         details: dict[str, Any] = {"reason": decision.reason, "break_glass": decision.break_glass}
         if note:
-            details["duration_minutes"] = request.duration_minutes
+            details["duration_minutes"] = granted.duration_minutes
         details |= _scheduled(approved)
         saved = await self._commit(request, approved, event, actor, details, notify_loser=actor)
         if saved is None:
@@ -1395,17 +1397,19 @@ class AccessService:
             await self._tell_both(request, actor, ineligible)
             await self._fail(request, ineligible, "NotEligible")
             return
+        # ``request`` stays as stored: the commit seals what changed from it, the cap included.
+        granted = request
         if verdict.capped_minutes:
             note = verdict.cap_note(request.duration_minutes, request.account_name)
             await self._tell_both(request, actor, f"Request `{request.id}`: {note}")
             end = min(end, start + timedelta(minutes=verdict.capped_minutes))
-            request = request.with_changes(duration_minutes=verdict.capped_minutes, expires_at=end)
+            granted = request.with_changes(duration_minutes=verdict.capped_minutes, expires_at=end)
         try:
-            result = await self._granter(account).grant(request, account, start, end)
+            result = await self._granter(account).grant(granted, account, start, end)
         except GrantError as error:
             await self._fail(request, error.message, error.code)
             return
-        active = request.with_changes(
+        active = granted.with_changes(
             status=Status.ACTIVE,
             policy_name=result.policy_name,
             policy_document=json.dumps(result.policy_document, separators=(",", ":")),

@@ -3,8 +3,10 @@ and privilege escalation, through the emulator and moto."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from cloud_access_bot.audit.verify import verify_trail
 from cloud_access_bot.domain.model import Status
 from cloud_access_bot.slack import views
 from cloud_access_bot_sandbox.aws import inline_policies
@@ -90,6 +92,17 @@ async def test_a_lower_maximum_caps_the_grant_and_says_so(world: Sandbox) -> Non
         assert statement["Condition"]["DateLessThan"][
             "aws:CurrentTime"
         ] == active.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    await assert_trail_verifies(world)
+
+
+async def assert_trail_verifies(world: Sandbox) -> None:
+    """``audit verify`` finds every stored request as the chain sealed it: the bot's own
+    changes (a capped duration among them) are never reported as edits."""
+    now = world.clock() + timedelta(minutes=1)
+    report = await verify_trail(
+        world.store, since=None, until=now, now=now, retention=timedelta(days=365)
+    )
+    assert report.ok, report.lines()
 
 
 async def test_an_approval_after_the_pending_timeout_is_refused_before_the_sweeper_runs(

@@ -23,6 +23,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox_config,
 )
 from cloud_access_bot_sandbox.slack_workspace import Message
+from tests.e2e.test_rules_at_grant import assert_trail_verifies
 
 BOB, CAROL = APPROVERS
 
@@ -176,6 +177,25 @@ async def test_rules_changed_before_the_start_stop_the_grant_and_everyone_is_tol
     await world.emulator.wait_for_message(REQUESTER, lambda m: "never grantable" in m.text)
     for approver in (BOB, CAROL):
         await world.emulator.wait_for_message(approver, lambda m: "did not start" in m.text)
+
+
+async def test_a_maximum_lowered_before_the_start_caps_the_grant_and_the_trail_verifies(
+    world: Sandbox, clock: ManualClock
+) -> None:
+    start = in_minutes(clock, 5)
+    request = await scheduled(world, start, duration=15)
+    dm = await world.approval_dm(BOB, request.id)
+    await world.click(BOB, dm, views.APPROVE_ACTION)
+    await world.emulator.wait_for_message(
+        REQUESTER, lambda m: "is approved and scheduled" in m.text
+    )
+    world.config = sandbox_config(max_duration_minutes=1, durations_minutes=[1])
+
+    clock.advance(minutes=5, seconds=1)
+    active = await world.wait_for_status(request.id, Status.ACTIVE)
+    assert (active.starts_at, active.expires_at) == (start, start + timedelta(minutes=1))
+    await world.emulator.wait_for_message(REQUESTER, lambda m: "is now 1 minute" in m.text)
+    await assert_trail_verifies(world)
 
 
 async def test_an_approval_after_the_scheduled_start_starts_the_window_at_approval(
