@@ -534,7 +534,13 @@ class AccessService:
         if request.status is Status.APPROVED:
             # Scheduled, not started: nothing is in AWS to remove.
             return await self._close(
-                request, clicker, decision, Status.REVOKED, EventType.REVOKED, decision.reason
+                request,
+                clicker,
+                decision,
+                Status.REVOKED,
+                EventType.REVOKED,
+                decision.reason,
+                decides=False,
             )
         try:
             ended, current = await self._remove_grant(
@@ -1188,13 +1194,19 @@ class AccessService:
         status: Status,
         event: EventType,
         reason: str,
+        *,
+        decides: bool = True,
     ) -> Decision:
+        """End the request in ``status``; ``decides``: the clicker's is its decision (deny,
+        cancel), else who decided it stays (a revocation ends an approved request)."""
         if decision.outcome is Outcome.REFUSE:
             await self._notifier.tell(clicker, decision.reason)
             return decision
-        closed = request.with_changes(
-            status=status, decided_by=clicker, decided_at=self._clock(), decision_reason=reason
-        )
+        closed = request.with_changes(status=status)
+        if decides:
+            closed = closed.with_changes(
+                decided_by=clicker, decided_at=self._clock(), decision_reason=reason
+            )
         saved = await self._commit(
             request, closed, event, clicker, {"reason": reason}, notify_loser=clicker
         )

@@ -155,7 +155,10 @@ async def test_an_approver_revokes_a_scheduled_request_before_its_start(
 
     await world.click(CAROL, carol_dm, views.REVOKE_ACTION)
     revoked = await world.wait_for_status(request.id, Status.REVOKED)
-    assert revoked.decided_by == CAROL
+    # Who approved it stays; who revoked it is the revocation's actor (as for a grant).
+    assert revoked.decided_by == BOB
+    last = (await world.store.events(request.id))[-1]
+    assert (last.type, last.actor) == (EventType.REVOKED, CAROL)
     await world.emulator.wait_for_message(
         REQUESTER, lambda m: "revoked before its start: nothing was granted" in m.text
     )
