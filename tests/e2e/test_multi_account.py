@@ -488,3 +488,23 @@ async def test_a_batch_takes_the_shortest_maximum_of_its_accounts(world: Sandbox
 
     requests = await batch_of(world, also_accounts=["production"], resources=resources, duration=15)
     assert [r.duration_minutes for r in requests] == [15, 15]
+
+
+async def test_one_click_on_a_card_asks_slack_once_per_group_at_a_time(world: Sandbox) -> None:
+    """Each account's request is judged at the click (the approvers now, the requester still
+    active), all at once: those judging at the same moment share one read of the approvers'
+    group and of the requester, so a card over many accounts stays within Slack's tier-2
+    limits (about 20 calls a minute) instead of making two calls per account."""
+    requests = await three_account_batch(world)
+    bob_card = await card(world, BOB, requests[0].id)
+    members, people = (
+        len(world.emulator.calls_to(m)) for m in ("usergroups.users.list", "users.info")
+    )
+
+    await world.click(BOB, bob_card, batch_views.APPROVE_BATCH_ACTION)
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
+
+    # Two moments judge the requests: who may approve them, then each approval.
+    assert len(world.emulator.calls_to("usergroups.users.list")) - members <= 2
+    assert len(world.emulator.calls_to("users.info")) - people <= 2

@@ -15,9 +15,10 @@ active people they name; :func:`approver_problems` reports entries that name nob
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -109,6 +110,8 @@ class SlackDirectory:
         self._home: tuple[str, str] | None = None
         #: Ids of the public channels among those last listed (``approver_warnings``).
         self._public_channels: set[str] = set()
+        #: Slack reads in flight (``_shared``).
+        self._reading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     async def resolve(self, specs: Sequence[ApproverSpec], *, fresh: bool = False) -> list[str]:
         """The active people the entries name, each once, in entry order (an entry naming
@@ -391,10 +394,28 @@ class SlackDirectory:
                 found.append(group_id)
         return found
 
+    async def _shared(self, key: tuple[str, str], read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``, once for everyone asking for ``key`` while it is in flight.
+
+        One click on a batch's card judges every account's request at the same moment, each
+        asking Slack for the same group's members and the same requester: 20 accounts made
+        40 ``usergroups.users.list`` calls at once, twice Slack's tier-2 allowance of about
+        20 a minute. Joining a read in flight keeps "membership at click time": its answer is
+        at most one round trip older than the question."""
+        running = self._reading.get(key)
+        if running is None:
+            running = asyncio.ensure_future(read())
+            self._reading[key] = running
+            running.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(running)
+
     async def _group_members(self, group_id: str, *, fresh: bool) -> list[str]:
-        now = self._clock()
         if (cached := self._hit(self._members, group_id, fresh)) is not None:
             return cached
+        return await self._shared(("members", group_id), lambda: self._read_members(group_id))
+
+    async def _read_members(self, group_id: str) -> list[str]:
+        now = self._clock()
         try:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as error:
@@ -412,6 +433,10 @@ class SlackDirectory:
         cached = self._users.get(user_id)
         if cached and now - cached[0] <= self._ttl * 5:
             return cached[1]
+        return await self._shared(("user", user_id), lambda: self._read_user(user_id))
+
+    async def _read_user(self, user_id: str) -> dict[str, Any] | None:
+        now = self._clock()
         try:
             response = await self._client.users_info(user=user_id)
         except SlackApiError as error:
