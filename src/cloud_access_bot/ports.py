@@ -250,6 +250,9 @@ class Notifier(Protocol):
         """Tell every approver (by DM, and in the approval channel when there is one), the
         people notified and the requester about a new request; return the messages."""
 
+    async def announce_to_requester(self, request: AccessRequest) -> MessageRef | None:
+        """Only the requester's message about a new request (nobody is asked to decide it)."""
+
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
         """Bring every message about ``request`` up to date and tell the requester what changed."""
 

@@ -45,6 +45,7 @@ from cloud_access_bot.domain.model import (
     SESSION_CUT_OFF,
     AccessRequest,
     EventType,
+    MessageRef,
     RecordedAccount,
     ServiceAccess,
     Status,
@@ -278,6 +279,7 @@ class AccessService:
         if auto is not None:
             refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             if refused is None:
+                await self._announce_to_requester(stored.id)
                 return SubmitResult(request=stored)
         await self._announce(stored)
         return SubmitResult(request=stored)
@@ -406,10 +408,23 @@ class AccessService:
         messages, requester_message = await self._notifier.announce(
             stored, await self.audience(stored)
         )
-        await self._store.set_messages(stored.id, messages, requester_message)
+        await self._remember_messages(stored, messages, requester_message)
+
+    async def _announce_to_requester(self, request_id: str) -> None:
+        """The requester's message about an auto-approved request, as stored now: once it is
+        active, with "I'm done – revoke" and "Extend" as for a request a person approved."""
+        current = await self._store.get(request_id)
+        if current is not None:
+            mine = await self._notifier.announce_to_requester(current)
+            await self._remember_messages(current, [], mine)
+
+    async def _remember_messages(
+        self, stored: AccessRequest, messages: Sequence[MessageRef], mine: MessageRef | None
+    ) -> None:
+        await self._store.set_messages(stored.id, messages, mine)
         latest = await self._store.get(stored.id)
         if latest is not None and latest.version != stored.version:
-            # Someone decided before the message refs were stored: bring the DMs up to date.
+            # It changed before the message refs were stored: bring the messages up to date.
             await self._notifier.refresh(latest, EventType.REQUESTED, SYSTEM_ACTOR)
 
     # -- decisions ------------------------------------------------------------------------

@@ -143,6 +143,15 @@ async def test_read_only_request_is_auto_approved_and_audited(world: Sandbox) ->
     assert active.policy_name in await inline_policies(world.clients, world.accounts["development"])
     assert not any("Approve" in m.flat_text for m in world.emulator.messages_to(BOB))
 
+    # The requester's message is the one an approved grant has: they end it when done.
+    mine = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: request_id in m.flat_text and "I'm done – revoke" in m.flat_text
+    )
+    assert "Extend…" in mine.flat_text
+    await world.click(REQUESTER, mine, views.REVOKE_ACTION)
+    await world.wait_for_status(request_id, Status.REVOKED)
+    assert await inline_policies(world.clients, world.accounts["development"]) == {}
+
 
 async def test_forgotten_request_times_out(world: Sandbox, clock: ManualClock) -> None:
     configure(world, pending_timeout_minutes=60, reminder_minutes=[10])

@@ -92,11 +92,14 @@ class SlackNotifier:
             views.approval_message(request, with_buttons=False),
             audience,
         )
-        mine = await self._post_dm(
-            request.requester_id, views.requester_message(request, self._break_glass())
-        )
+        mine = await self.announce_to_requester(request)
         await self._changed(request)
         return messages, mine
+
+    async def announce_to_requester(self, request: AccessRequest) -> MessageRef | None:
+        return await self._post_dm(
+            request.requester_id, views.requester_message(request, self._break_glass())
+        )
 
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
         updates = [
