@@ -279,7 +279,7 @@ class AccessService:
         if auto is not None:
             refused = await self._approve_now(stored, SYSTEM_ACTOR, auto, EventType.AUTO_APPROVED)
             if refused is None:
-                await self._announce_to_requester(stored.id)
+                await self.announce_to_requester(stored.id)
                 return SubmitResult(request=stored)
         await self._announce(stored)
         return SubmitResult(request=stored)
@@ -410,7 +410,7 @@ class AccessService:
         )
         await self._remember_messages(stored, messages, requester_message)
 
-    async def _announce_to_requester(self, request_id: str) -> None:
+    async def announce_to_requester(self, request_id: str) -> None:
         """The requester's message about an auto-approved request, as stored now: once it is
         active, with "I'm done – revoke" and "Extend" as for a request a person approved."""
         current = await self._store.get(request_id)

@@ -129,6 +129,8 @@ class BatchService:
                     for request, ready in zip(stored, prepared, strict=True)
                     if ready.auto is not None
                 )
+            for request in stored:
+                await self._service.announce_to_requester(request.id)
             return BatchResult(requests=tuple(stored))
         audiences = [await self._service.audience(request) for request in stored]
         audience = combined(audiences, [a for r in stored for a in r.approvers])

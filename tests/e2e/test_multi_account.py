@@ -4,6 +4,7 @@ others granted, and forged extra accounts refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cloud_access_bot.audit.commands import answer, cli_output, slack_parser
@@ -21,6 +22,7 @@ from cloud_access_bot_sandbox.scenario import (
     sandbox_config,
 )
 from cloud_access_bot_sandbox.slack_blocks import flatten_text
+from cloud_access_bot_sandbox.slack_workspace import Message
 
 BOB, CAROL = APPROVERS
 DAVE = "U0DAVE"
@@ -295,6 +297,11 @@ async def test_a_typed_arn_of_another_account_is_refused(world: Sandbox) -> None
     )
 
 
+def ends_from_the_dm(request_id: str) -> Callable[[Message], bool]:
+    """The requester's message about ``request_id`` with its "I'm done – revoke" button."""
+    return lambda m: request_id in m.flat_text and "I'm done – revoke" in m.flat_text
+
+
 async def refused_batch(world: Sandbox, words: str) -> str:
     """Ask for development and production together: the refusal's text (with ``words``),
     after checking that nothing was stored."""
@@ -340,6 +347,8 @@ async def test_a_missing_approval_channel_refuses_a_batch_only_when_a_person_mus
     for request in requests:
         active = await world.wait_for_status(request.id, Status.ACTIVE)
         assert active.decided_by == "cloud-access-bot"
+        # Each account's grant can be ended on its own from the requester's message.
+        await world.emulator.wait_for_message(REQUESTER, ends_from_the_dm(request.id))
 
 
 async def test_a_batch_reaches_every_accounts_approval_channel_and_threads_each_step(

@@ -117,6 +117,9 @@ class People:
     ) -> tuple[list[MessageRef], MessageRef | None]:
         return [], None
 
+    async def announce_to_requester(self, request: AccessRequest) -> MessageRef | None:
+        return None
+
     async def refresh(self, request: AccessRequest, event: EventType, actor: str) -> None:
         return None
 
