@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cloud_access_bot.aws.clients import AwsClients
-from cloud_access_bot.aws.store import DynamoStore
+from cloud_access_bot.aws.store import STATE, DynamoStore, request_key
 from cloud_access_bot.domain.audit import verify_chain
 from cloud_access_bot.domain.model import (
     AccessRequest,
@@ -171,6 +171,41 @@ async def test_create_twice_conflicts_with_stored_request(store: DynamoStore) ->
         await store.create(pending(reason="other"), "U1", {})
     assert conflict.value.current == first
     assert len(await store.events(first.id)) == 1
+
+
+async def test_a_commit_over_a_copy_changed_in_memory_conflicts(store: DynamoStore) -> None:
+    """A commit writes only what changed from ``current``; a ``current`` that is not what is
+    stored (changed in memory, same version) would leave a mix of both, so it conflicts."""
+    created = await store.create(pending(duration_minutes=60), "U1", {})
+    edited = created.with_changes(duration_minutes=15)
+    with pytest.raises(ConflictError) as conflict:
+        await store.commit(edited, approve(edited), EventType.APPROVED, "U2", {})
+    assert conflict.value.current == created
+    assert len(await store.events(created.id)) == 1
+
+    written = await store.commit(
+        created, approve(created.with_changes(duration_minutes=15)), EventType.APPROVED, "U2", {}
+    )
+    assert (await store.get(created.id)) == written
+    assert written.duration_minutes == 15
+
+
+async def test_an_item_without_a_state_digest_takes_its_next_step_and_gains_one(
+    store: DynamoStore, clients: AwsClients
+) -> None:
+    """Items stored before the state digest existed are still written (and then have one)."""
+    created = await store.create(pending(), "U1", {})
+    async with clients.client("dynamodb") as dynamodb:
+        await dynamodb.update_item(
+            TableName="cab-test",
+            Key=request_key(created.id),
+            UpdateExpression="REMOVE #s",
+            ExpressionAttributeNames={"#s": STATE},
+        )
+    written = await store.commit(created, approve(created), EventType.APPROVED, "U2", {})
+    assert (await store.get(created.id)) == written
+    stored = await store.get_stored(created.id)
+    assert stored is not None and STATE in stored.attributes
 
 
 async def test_commit_bumps_version_and_writes_event(store: DynamoStore) -> None:

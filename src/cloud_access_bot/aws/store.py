@@ -49,7 +49,13 @@ from cloud_access_bot.aws.clients import AwsClients
 from cloud_access_bot.aws.errors import error_code, error_message, is_unavailable
 from cloud_access_bot.aws.outbox import outbox_put
 from cloud_access_bot.domain import schedule
-from cloud_access_bot.domain.audit import attribute_digests, details_json, seal, sealed_changes
+from cloud_access_bot.domain.audit import (
+    attribute_digest,
+    attribute_digests,
+    details_json,
+    seal,
+    sealed_changes,
+)
 from cloud_access_bot.domain.model import (
     AccessRequest,
     AuditEvent,
@@ -98,10 +104,15 @@ OPTIONAL_TEXT_FIELDS = (
 )
 #: Index keys: derived from other attributes, checked by deriving them again (index_keys).
 INDEX_KEYS = tuple(f"{p}_{s}" for p in ("user", "account", "month", "due") for s in ("pk", "sk"))
+#: The digest of the item's sealed attributes as last written (``state_digest``): each step is
+#: written only over the state it was computed from (``DynamoStore.commit``).
+STATE = "state"
 #: Attributes of a request item outside the seals: its key, the Slack message references
-#: (written by set_messages, without an event), the chain head (checked as the head) and the
-#: index keys.
-UNSEALED = frozenset({"pk", "sk", "messages", "requester_message", "last_event_hash", *INDEX_KEYS})
+#: (written by set_messages, without an event), the chain head (checked as the head), the
+#: index keys and the state digest (both derived from the sealed attributes).
+UNSEALED = frozenset(
+    {"pk", "sk", "messages", "requester_message", "last_event_hash", STATE, *INDEX_KEYS}
+)
 #: Errors meaning the table cannot be used right now; nothing was written.
 REFUSED_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 #: Retries of a transaction that collided with another one in flight on the same item.
@@ -161,6 +172,11 @@ def sealed_digests(attributes: Mapping[str, Any]) -> dict[str, str]:
     return attribute_digests(
         {n: _json_value(v) for n, v in attributes.items() if n not in UNSEALED}
     )
+
+
+def state_digest(attributes: Mapping[str, Any]) -> str:
+    """One digest of every sealed attribute (``request_attributes``)."""
+    return attribute_digest(STATE, sealed_digests(attributes))
 
 
 def index_keys(request: AccessRequest) -> dict[str, str]:
@@ -404,10 +420,12 @@ class DynamoStore:
             first, EventType.REQUESTED, actor, details, at=first.created_at, sealed=sealed
         )
         stored = first.with_changes(last_event_hash=event.hash)
+        attributes = request_attributes(stored)
         values = {
             key: value
             for key, value in (
-                request_attributes(stored)
+                attributes
+                | {STATE: state_digest(attributes)}
                 | message_attributes(stored.messages, stored.requester_message)
             ).items()
             if value is not None
@@ -440,19 +458,39 @@ class DynamoStore:
         actor: str,
         details: dict[str, Any],
     ) -> AccessRequest:
+        """One step of the request: ``current`` as stored at its version (the write is
+        conditional on that version and status) → ``updated``, with its audit event.
+
+        Only the attributes that differ from ``current`` (and the index keys) are written:
+        a transition changes a handful of the item's ~35 attributes, and a shorter update
+        expression is less to send and to evaluate (moto's validation of one grows with the
+        square of its clauses). That is right only if ``current`` is the request as stored,
+        so the write is also conditional on the item's state digest (``STATE``) being that
+        of ``current``: a caller holding a copy changed in memory gets a ConflictError with
+        the stored request, never a silent mix of the two. An item written before the digest
+        existed gains it at its first step.
+        """
         written = updated.with_changes(version=current.version + 1)
-        sealed = sealed_changes(
-            sealed_digests(request_attributes(current)), sealed_digests(request_attributes(written))
-        )
+        before = request_attributes(current)
+        sealed = sealed_changes(sealed_digests(before), sealed_digests(request_attributes(written)))
         event = self._event(
             written, event_type, actor, details, at=self._clock(), prev=current, sealed=sealed
         )
         written = written.with_changes(last_event_hash=event.hash)
         sets: list[str] = []
         removes: list[str] = []
-        names = {"#version": "version", "#status": "status"}
-        values = _typed({":v": current.version, ":s": str(current.status)})
-        for index, (name, value) in enumerate(request_attributes(written).items()):
+        names = {"#version": "version", "#status": "status", "#state": STATE}
+        values = _typed(
+            {":v": current.version, ":s": str(current.status), ":base": state_digest(before)}
+        )
+        after = request_attributes(written)
+        # Index keys are always written: an item older than an index gains it at its next step.
+        changed = {
+            name: value
+            for name, value in after.items()
+            if name in INDEX_KEYS or before.get(name) != value
+        } | {STATE: state_digest(after)}
+        for index, (name, value) in enumerate(changed.items()):
             names[f"#a{index}"] = name
             if value is None:
                 removes.append(f"#a{index}")
@@ -465,7 +503,10 @@ class DynamoStore:
                 "TableName": self.table,
                 "Key": request_key(current.id),
                 "UpdateExpression": expression,
-                "ConditionExpression": "#version = :v AND #status = :s",
+                "ConditionExpression": (
+                    "#version = :v AND #status = :s "
+                    "AND (#state = :base OR attribute_not_exists(#state))"
+                ),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             }
