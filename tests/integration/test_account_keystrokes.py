@@ -113,3 +113,17 @@ async def test_the_oldest_modal_is_forgotten_first(
     assert len(picker.history.calls) == 3
     await picker.offered("V1", "")
     assert len(picker.history.calls) == 4
+
+
+async def test_modals_share_one_copy_of_the_accounts_and_old_ones_are_dropped(
+    picker: Picker,
+) -> None:
+    """Memory: thousands of account names are held once per distinct eligibility, not once
+    per modal, and a modal older than the recall is dropped when the next one is looked up."""
+    for n in range(5):
+        await picker.offered(f"V{n}", "")
+    held = list(picker.keystrokes._recalled.values())
+    assert len({id(r.allowed) for r in held}) == 1
+    picker.now[0] += RECALL_SECONDS
+    await picker.offered("V9", "")
+    assert list(picker.keystrokes._recalled) == [(REQUESTER, "V9")]

@@ -64,6 +64,9 @@ class AccountKeystrokes:
         self._picker = AccountPicker()
         self._clock = clock
         self._recalled: OrderedDict[tuple[str, str], _Recalled] = OrderedDict()
+        #: One copy of each distinct set of requestable accounts (people mostly share a few):
+        #: 5,000 account names are ~260 KB, too much to hold once per modal.
+        self._allowed: tuple[BotConfig, dict[frozenset[str], frozenset[str]]] | None = None
 
     async def answer(self, user_id: str, view_id: str, query: str) -> dict[str, Any]:
         """The options payload for ``query`` typed by ``user_id`` in the modal ``view_id``
@@ -85,11 +88,23 @@ class AccountKeystrokes:
         except Exception:
             log.warning("recent accounts unavailable for the picker", exc_info=True)
             recent = None
-        allowed = await self._requestable.accounts(config, user_id)
+        allowed = self._shared(config, await self._requestable.accounts(config, user_id))
         looked_up = _Recalled(now, config, recent or (), allowed)
         if view_id and recent is not None:
+            self._recalled.pop(key, None)
             self._recalled[key] = looked_up
-            self._recalled.move_to_end(key)
-            while len(self._recalled) > MAX_RECALLED:
-                self._recalled.popitem(last=False)
+            self._forget(now)
         return looked_up
+
+    def _shared(self, config: BotConfig, allowed: frozenset[str]) -> frozenset[str]:
+        if self._allowed is None or self._allowed[0] is not config:
+            self._allowed = (config, {})
+        return self._allowed[1].setdefault(allowed, allowed)
+
+    def _forget(self, now: float) -> None:
+        """Drop what is too old or too much (the oldest looked up first)."""
+        while self._recalled and (
+            len(self._recalled) > MAX_RECALLED
+            or now - next(iter(self._recalled.values())).at >= RECALL_SECONDS
+        ):
+            self._recalled.popitem(last=False)
