@@ -30,7 +30,6 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
 from cloud_access_bot.config import BotConfig, SelfApproval
 from cloud_access_bot.domain import batch
@@ -49,8 +48,6 @@ GRANT_CONCURRENCY = 20
 #: Set while a batch operation changes several of its requests: the card is refreshed once at
 #: the end instead of after every change (tasks started meanwhile inherit it).
 _card_deferred: ContextVar[bool] = ContextVar("batch_card_deferred", default=False)
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -236,15 +233,21 @@ class BatchService:
             await self._notifier.tell(clicker, _nothing_to_approve(requests, waiting))
         return requests, waiting, mine
 
-    async def _bounded(self, works: Iterable[Awaitable[T]]) -> list[T]:
-        """Run ``works`` concurrently, at most ``grant_concurrency`` at a time."""
+    async def _bounded(self, works: Iterable[Awaitable[object]]) -> None:
+        """Run ``works`` concurrently, at most ``grant_concurrency`` at a time, each to its
+        end: one that raises (DynamoDB throttling one account's write, say) is logged and the
+        others go on, so the card and the summary afterwards show every account as stored."""
         gate = asyncio.Semaphore(self._gate)
 
-        async def run(work: Awaitable[T]) -> T:
+        async def run(work: Awaitable[object]) -> None:
             async with gate:
-                return await work
+                await work
 
-        return list(await asyncio.gather(*(run(w) for w in works)))
+        for result in await asyncio.gather(*(run(w) for w in works), return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("one account of a batch failed: %s", result, exc_info=result)
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _report(
         self,

@@ -11,10 +11,11 @@ from cloud_access_bot.config import AccessMode, AccountConfig
 from cloud_access_bot.domain.model import AccessRequest, EventType, Status
 from cloud_access_bot.ports import GrantResult
 from cloud_access_bot.service import STUCK_APPROVAL
-from cloud_access_bot.slack import views
+from cloud_access_bot.slack import batch_views, views
 from cloud_access_bot_sandbox.aws import inline_policies
 from cloud_access_bot_sandbox.faults import AwsFaultProxy
 from cloud_access_bot_sandbox.scenario import APPROVERS, REQUESTER, ManualClock, Sandbox
+from tests.e2e.test_multi_account import batch_of, card
 from tests.reliability.reliability_kit import BOB, stored, submit
 
 
@@ -189,3 +190,30 @@ async def test_a_read_timeout_is_retried(world: Sandbox, aws_faults: AwsFaultPro
     await approve(world, request_id)
     await world.wait_for_status(request_id, Status.ACTIVE, timeout=40)
     assert fault.hits == 1
+
+
+async def test_a_batch_account_whose_write_fails_leaves_the_others_granted_and_reported(
+    world: Sandbox, aws_faults: AwsFaultProxy
+) -> None:
+    """DynamoDB refuses one account's approval write: the other account is still approved
+    and granted, the card and the summary show both as stored (one still waiting), and the
+    refused one can be approved again."""
+    resources = ["acme-development-exports", "acme-production-exports"]
+    requests = await batch_of(world, also_accounts=["production"], resources=resources)
+    bob_card = await card(world, BOB, requests[0].id)
+    aws_faults.inject("access_denied", "dynamodb", "TransactWriteItems", times=1)
+
+    await world.click(BOB, bob_card, batch_views.APPROVE_BATCH_ACTION)
+
+    summary = await world.emulator.wait_for_message(
+        REQUESTER, lambda m: f"over {len(requests)} accounts" in m.text
+    )
+    statuses = {r.account_name: (await stored(world).get(r.id)) for r in requests}
+    granted = [n for n, r in statuses.items() if r is not None and r.status is Status.ACTIVE]
+    waiting = [n for n, r in statuses.items() if r is not None and r.status is Status.PENDING]
+    assert len(granted) == 1 and len(waiting) == 1, statuses
+    assert f"{granted[0]}: access granted" in summary.text
+    assert f"{waiting[0]}: 0 of 1 approvals" in summary.text
+    await world.click(BOB, await card(world, BOB, requests[0].id), batch_views.APPROVE_BATCH_ACTION)
+    for request in requests:
+        await world.wait_for_status(request.id, Status.ACTIVE)
