@@ -7,8 +7,10 @@ grants) are summed over the run in tests/summary.py and printed at the end.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
+from cloud_access_bot.audit.verify import verify_trail
 from cloud_access_bot.aws.granter import InlinePolicyGranter
 from cloud_access_bot.aws.store import DynamoStore
 from cloud_access_bot.domain.model import EventType, Status
@@ -51,9 +53,13 @@ def stored(world: Sandbox) -> DynamoStore:
     return DynamoStore(world.clients, world.config.dynamodb_table)
 
 
+DECADE = timedelta(days=3650)
+
+
 async def audit(world: Sandbox) -> list[str]:
     """Problems between DynamoDB and IAM: a grant without an ACTIVE record, an ACTIVE record
-    without its grant, a request granted twice. Counted into FIGURES."""
+    without its grant, a request granted twice; and every finding of ``audit verify`` (a
+    write of the bot's that its audit chain does not seal). Counted into FIGURES."""
     store = stored(world)
     requests = {r.id: r for r in await store.all_requests()}
     granter = InlinePolicyGranter(world.clients, world.config.policy_name_prefix)
@@ -80,4 +86,6 @@ async def audit(world: Sandbox) -> list[str]:
         if events[EventType.APPROVED] + events[EventType.AUTO_APPROVED] > 1:
             problems.append(f"{request.id} approved {events[EventType.APPROVED]} times")
     FIGURES.requests += len(requests)
-    return problems
+    now = world.clock() + timedelta(minutes=1)
+    trail = await verify_trail(store, since=None, until=now, now=now, retention=DECADE)
+    return problems + [f"{f.request_id}: {f.problem}" for f in trail.findings]
