@@ -79,6 +79,9 @@ async def test_approve_writes_scoped_policy_and_tells_everyone(world: Sandbox) -
     assert f"<@{BOB}>" in carol_now.flat_text
     told = await world.emulator.wait_for_message(REQUESTER, lambda m: "Access granted" in m.text)
     assert iso(active.expires_at) in told.text
+    # The requester had two DMs (their request, then "Access granted"): one DM channel.
+    opened = [c for c in world.emulator.calls_to("conversations.open") if REQUESTER in str(c.args)]
+    assert len(opened) == 1
 
 
 async def test_deny_with_reason_tells_requester_and_grants_nothing(world: Sandbox) -> None:

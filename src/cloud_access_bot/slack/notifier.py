@@ -68,6 +68,8 @@ class SlackNotifier:
         self._client = client
         self._config = config
         self._listeners: list[Callable[[AccessRequest], Awaitable[None]]] = []
+        #: Each person's DM channel with the bot (conversations.open, once per person).
+        self._dm_channels: dict[str, str] = {}
 
     def on_change(self, listener: Callable[[AccessRequest], Awaitable[None]]) -> None:
         """Also call ``listener`` after every announcement or update (e.g. App Home)."""
@@ -250,13 +252,18 @@ class SlackNotifier:
         await self._post_dm(request.requester_id, usage_views.usage_review_message(request, review))
 
     async def _post_dm(self, user_id: str, message: dict[str, Any]) -> MessageRef | None:
-        try:
-            opened = await self._client.conversations_open(users=user_id)
-        except SlackApiError as error:
-            log.warning("cannot DM %s: %s", user_id, error.response.get("error"))
-            return None
-        channel = str(opened["channel"]["id"])
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            try:
+                opened = await self._client.conversations_open(users=user_id)
+            except SlackApiError as error:
+                log.warning("cannot DM %s: %s", user_id, error.response.get("error"))
+                return None
+            # The DM between the bot and a person keeps its id: opened once per person.
+            channel = self._dm_channels[user_id] = str(opened["channel"]["id"])
         ref = await self._post(channel, message)
+        if ref is None:
+            self._dm_channels.pop(user_id, None)  # opened again next time
         return MessageRef(ref.channel, ref.ts, user_id) if ref else None
 
     async def _post(self, channel: str, message: dict[str, Any]) -> MessageRef | None:
