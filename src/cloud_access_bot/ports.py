@@ -100,6 +100,9 @@ class Store(Protocol):
 
     async def get(self, request_id: str) -> AccessRequest | None: ...
 
+    async def get_many(self, request_ids: Sequence[str]) -> list[AccessRequest]:
+        """Those of the requests that exist, in the order asked, read consistently."""
+
     async def commit(
         self,
         current: AccessRequest,

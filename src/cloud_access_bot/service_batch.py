@@ -276,8 +276,7 @@ class BatchService:
 
     async def refresh_card(self, ids: Sequence[str]) -> list[AccessRequest]:
         """Show every request of the batch on its card as stored now; returns them."""
-        found = await asyncio.gather(*(self._store.get(i) for i in ids))
-        requests = [r for r in found if r is not None]
+        requests = await self._store.get_many(ids)
         if requests and requests[0].id == ids[0]:
             await self._notifier.refresh_batch(requests)
         return requests
@@ -295,8 +294,8 @@ class BatchService:
                 clicker, "That request does not exist (the button may have been tampered with)."
             )
             return []
-        found = await asyncio.gather(*(self._store.get(i) for i in lead.batch[1:]))
-        return [lead, *(r for r in found if r is not None and r.batch == lead.batch)]
+        found = await self._store.get_many(lead.batch[1:])
+        return [lead, *(r for r in found if r.batch == lead.batch)]
 
 
 @asynccontextmanager

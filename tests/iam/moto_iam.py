@@ -12,7 +12,8 @@ moto *stricter* or closer to AWS, never more permissive than AWS:
   ``*``, which only a ``Resource: "*"`` statement matches), IAM policy calls (the policy) and
   Organizations ``ListTagsForResource`` on an account (the account);
 - ``TransactWriteItems``, which is no IAM action: AWS authorizes each item's PutItem,
-  UpdateItem, DeleteItem or ConditionCheckItem on its table;
+  UpdateItem, DeleteItem or ConditionCheckItem on its table; ``BatchGetItem`` on the table
+  its ``RequestItems`` name;
 - ``NotResource`` (moto treats a statement without ``Resource`` as a trust-policy statement
   and answers PERMITTED, even for a Deny);
 - a role ARN in a trust policy's ``Principal`` matches that role's sessions (moto compares the
@@ -71,7 +72,8 @@ def _table_arn(handler: DynamoHandler, table: str, index: str | None = None) -> 
 
 def _dynamodb_resource(self: DynamoHandler) -> str:
     body = getattr(self, "body", None) or {}
-    table = body.get("TableName")
+    # BatchGetItem names its tables in RequestItems (the bot reads one table at a time).
+    table = body.get("TableName") or next(iter(body.get("RequestItems") or {}), None)
     return _table_arn(self, table, body.get("IndexName")) if table else "*"
 
 

@@ -157,6 +157,9 @@ async def test_inline_policy_mode_runs_on_the_modules_permissions(
         first.policy_name,
         second.policy_name,
     }
+    # A multi-account request's card reads its requests at once (BatchGetItem).
+    both = await world.runtime.store.get_many([second.id, first.id])
+    assert [r.id for r in both] == [second.id, first.id], denied()
 
     await revoke_one_expire_other(world, clock, revoked=second, expired=first)
     assert await login_role_policies(operator, INLINE) == {}

@@ -373,3 +373,10 @@ async def test_audit_rows_expire_after_retention_but_requests_never(
     assert "ttl" not in by_sk["META"]
     expected = int((created.created_at + timedelta(days=400)).timestamp())
     assert int(by_sk["EVT#000001"]["ttl"]["N"]) == expected
+
+
+async def test_get_many_answers_those_that_exist_in_the_order_asked(store: DynamoStore) -> None:
+    made = [await store.create(pending(f"0123456789a{n}"), "U1", {}) for n in range(3)]
+    ids = [made[2].id, "0123456789ff", made[0].id, made[1].id, made[0].id]
+    assert await store.get_many(ids) == [made[2], made[0], made[1]]
+    assert await store.get_many([]) == []
