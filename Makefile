@@ -21,9 +21,12 @@ demo: $(STAMP)
 	$(BIN)/cloud-access-bot demo $(ARGS)
 
 ## The CI test suite (unit, integration against moto server, end-to-end over Socket Mode).
-## pytest's exit code 5 (no tests collected) is not a failure here.
+## pytest's exit code 5 (no tests collected) is not a failure here. Two xdist workers per core:
+## much of the suite waits (bot processes, real sweeps, AWS retries), so one per core leaves the
+## cores idle half the time (docs/testing.md has the measurements). WORKERS=n overrides it.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 test: $(STAMP)
-	$(BIN)/pytest -q -n auto -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -q -n $(WORKERS) -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## Everything, including the slow reliability and soak tests.
 test-all: $(STAMP)
