@@ -21,9 +21,14 @@ demo: $(STAMP)
 	$(BIN)/cloud-access-bot demo $(ARGS)
 
 ## The CI test suite (unit, integration against moto server, end-to-end over Socket Mode).
-## pytest's exit code 5 (no tests collected) is not a failure here.
+## pytest's exit code 5 (no tests collected) is not a failure here. Two xdist workers per core:
+## much of the suite waits (bot processes, real sweeps, AWS retries), so one per core leaves the
+## cores idle half the time (docs/testing.md has the measurements). WORKERS=n overrides it.
+## --maxschedchunk=1 hands out one test at a time to whichever worker is free: by default
+## xdist sends runs of consecutive tests, so a file's minute-long tests queue on one worker.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 test: $(STAMP)
-	$(BIN)/pytest -q -n auto -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/pytest -q -n $(WORKERS) --maxschedchunk=1 -m "not slow" $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## Everything, including the slow reliability and soak tests.
 test-all: $(STAMP)
