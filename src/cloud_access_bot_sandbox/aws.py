@@ -135,8 +135,10 @@ def start_moto(
         _cheapen_moto_transactions()
     if cheap_account_lookup:
         _scan_moto_access_keys_without_creating()
-    # Keep connections open between requests, as AWS does: with werkzeug's default HTTP/1.0
-    # every call opened a new TCP connection, work for both sides that production never does.
+    # HTTP/1.1 answers. werkzeug's server still ends every connection after one answer
+    # ("Connection: close", werkzeug/serving.py), so each call to moto is a new TCP
+    # connection and a new thread in moto (counted at the fault proxy: 30 calls, 30
+    # connections), work production's keep-alive connections to AWS never do.
     MotoRequestHandler.protocol_version = "HTTP/1.1"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
