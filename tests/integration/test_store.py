@@ -190,22 +190,24 @@ async def test_a_commit_over_a_copy_changed_in_memory_conflicts(store: DynamoSto
     assert written.duration_minutes == 15
 
 
-async def test_an_item_without_a_state_digest_takes_its_next_step_and_gains_one(
+async def test_an_item_older_than_the_state_digest_and_month_index_gains_both(
     store: DynamoStore, clients: AwsClients
 ) -> None:
-    """Items stored before the state digest existed are still written (and then have one)."""
+    """Items stored before the state digest and the month index existed take their next step
+    (only what changed is written) and then have both."""
     created = await store.create(pending(), "U1", {})
     async with clients.client("dynamodb") as dynamodb:
         await dynamodb.update_item(
             TableName="cab-test",
             Key=request_key(created.id),
-            UpdateExpression="REMOVE #s",
+            UpdateExpression="REMOVE #s, month_pk, month_sk",
             ExpressionAttributeNames={"#s": STATE},
         )
     written = await store.commit(created, approve(created), EventType.APPROVED, "U2", {})
     assert (await store.get(created.id)) == written
     stored = await store.get_stored(created.id)
-    assert stored is not None and STATE in stored.attributes
+    assert stored is not None
+    assert {STATE, "month_pk", "month_sk"} <= set(stored.attributes)
 
 
 async def test_commit_bumps_version_and_writes_event(store: DynamoStore) -> None:
