@@ -180,9 +180,9 @@ def sealed_digests(attributes: Mapping[str, Any]) -> dict[str, str]:
     )
 
 
-def state_digest(attributes: Mapping[str, Any]) -> str:
-    """One digest of every sealed attribute (``request_attributes``)."""
-    return attribute_digest(STATE, sealed_digests(attributes))
+def state_digest(sealed: Mapping[str, str]) -> str:
+    """One digest of an item's sealed attributes, from their digests (``sealed_digests``)."""
+    return attribute_digest(STATE, sealed)
 
 
 def index_keys(request: AccessRequest) -> dict[str, str]:
@@ -421,17 +421,17 @@ class DynamoStore:
         self, request: AccessRequest, actor: str, details: dict[str, Any]
     ) -> AccessRequest:
         first = request.with_changes(version=1)
-        sealed: dict[str, str | None] = dict(sealed_digests(request_attributes(first)))
+        first_digests = sealed_digests(request_attributes(first))
+        sealed: dict[str, str | None] = dict(first_digests)
         event = self._event(
             first, EventType.REQUESTED, actor, details, at=first.created_at, sealed=sealed
         )
         stored = first.with_changes(last_event_hash=event.hash)
-        attributes = request_attributes(stored)
         values = {
             key: value
             for key, value in (
-                attributes
-                | {STATE: state_digest(attributes)}
+                request_attributes(stored)
+                | {STATE: state_digest(first_digests)}
                 | message_attributes(stored.messages, stored.requester_message)
             ).items()
             if value is not None
@@ -478,7 +478,10 @@ class DynamoStore:
         """
         written = updated.with_changes(version=current.version + 1)
         before = request_attributes(current)
-        sealed = sealed_changes(sealed_digests(before), sealed_digests(request_attributes(written)))
+        before_digests = sealed_digests(before)
+        # The seals leave out last_event_hash, set below: these digests are the written item's.
+        after_digests = sealed_digests(request_attributes(written))
+        sealed = sealed_changes(before_digests, after_digests)
         event = self._event(
             written, event_type, actor, details, at=self._clock(), prev=current, sealed=sealed
         )
@@ -487,14 +490,17 @@ class DynamoStore:
         removes: list[str] = []
         names = {"#version": "version", "#status": "status", "#state": STATE}
         values = _typed(
-            {":v": current.version, ":s": str(current.status), ":base": state_digest(before)}
+            {
+                ":v": current.version,
+                ":s": str(current.status),
+                ":base": state_digest(before_digests),
+            }
         )
-        after = request_attributes(written)
         changed = {
             name: value
-            for name, value in after.items()
+            for name, value in request_attributes(written).items()
             if name in MONTH_INDEX_KEYS or before.get(name) != value
-        } | {STATE: state_digest(after)}
+        } | {STATE: state_digest(after_digests)}
         for index, (name, value) in enumerate(changed.items()):
             names[f"#a{index}"] = name
             if value is None:
